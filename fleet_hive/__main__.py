@@ -1,0 +1,3 @@
+from fleet_hive.cli import main
+
+main()

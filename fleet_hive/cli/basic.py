@@ -1,0 +1,105 @@
+"""``init``, ``index status|rebuild`` and ``verify``."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from . import Ctx, json_option, pass_ctx
+from .output import info, write_json
+
+
+@click.command("init")
+@json_option
+@pass_ctx
+def init_cmd(ctx: Ctx) -> None:
+    """Create .fleet/ in this git repository (safe to run again)."""
+    from ..hive import init
+
+    existed = False
+    from ..layout import find_git_root
+
+    root = find_git_root(ctx.cwd)
+    if root is not None:
+        existed = (root / ".fleet").is_dir()
+    hive = init(ctx.cwd, actor=ctx.actor)
+    ctx._hive = hive
+    result = {"root": str(hive.root), "fleet": str(hive.layout.fleet),
+              "writer": hive.events.writer_id(), "created": not existed}
+    if ctx.json:
+        write_json(result)
+    else:
+        verb = "Created" if not existed else "Already initialized:"
+        info(f"{verb} {hive.layout.fleet} (writer {result['writer']})")
+
+
+@click.group("index")
+def index() -> None:
+    """The SQLite index cache (.fleet/.cache/index.sqlite): disposable, rebuilt from the log."""
+
+
+@index.command("status")
+@json_option
+@pass_ctx
+def index_status(ctx: Ctx) -> None:
+    """Show whether the cache is up to date, and how big it is."""
+    status = ctx.hive().index.status()
+    if ctx.json:
+        write_json(status.to_json())
+        return
+    state = "fresh" if status.fresh else "was stale (caught up now)"
+    click.echo(f"index      {status.path}\nevents     {status.events}\nsegments   "
+               f"{status.segments}\nlatest seq {status.latest_seq}\nstate      {state}\n"
+               f"size       {status.size_bytes} bytes")
+
+
+@index.command("rebuild")
+@json_option
+@pass_ctx
+def index_rebuild(ctx: Ctx) -> None:
+    """Read the whole log into a fresh cache (seq numbers keep growing)."""
+    hive = ctx.hive()
+    started = time.perf_counter()
+    show = sys.stderr.isatty() and not ctx.json
+    if show:
+        with click.progressbar(length=1, label="rebuilding index", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            count = hive.index.rebuild(progress)
+    else:
+        count = hive.index.rebuild()
+    result = {"events": count, "latest_seq": hive.index.latest_seq(),
+              "seconds": round(time.perf_counter() - started, 3)}
+    if ctx.json:
+        write_json(result)
+    else:
+        info(f"Indexed {count} events in {result['seconds']} s")
+
+
+@click.command("verify")
+@json_option
+@pass_ctx
+def verify_cmd(ctx: Ctx) -> None:
+    """Check the log's integrity: JSON, envelopes, torn lines, duplicate ids, gaps in n.
+
+    Exits 1 when any error is found; warnings (a torn tail left by a crash) do not fail.
+    """
+    from ..verify import verify
+
+    report = verify(ctx.hive())
+    if ctx.json:
+        write_json(report.to_json())
+    else:
+        for p in report.problems:
+            where = f"{p.path}:{p.line}: " if p.path else ""
+            click.echo(f"{p.severity}: {where}{p.message} [{p.kind}]")
+        status = "ok" if report.ok else "FAILED"
+        click.echo(f"verify {status}: {report.events} events in {report.segments} segments, "
+                   f"{len(report.problems)} problem(s)")
+    if not report.ok:
+        raise SystemExit(1)

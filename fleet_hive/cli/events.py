@@ -1,0 +1,108 @@
+"""``events list|append|follow``: the raw event log."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from ..errors import InvalidInputError
+from . import Ctx, json_option, pass_ctx
+from .output import table, write_json, write_json_line
+
+
+@click.group("events")
+def events() -> None:
+    """The event log: list, append and follow raw events."""
+
+
+def _summary(data: dict[str, Any], width: int = 60) -> str:
+    import orjson
+
+    text = orjson.dumps(data).decode()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@events.command("list")
+@click.option("--stream", help="Only events of this stream (TYPE:ID).")
+@click.option("--type", "type_", help="Only events of this type.")
+@click.option("--after", type=click.IntRange(min=0), help="Only events with seq above this.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many events.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
+@click.option("--causation", help="Only events caused by this event id.")
+@click.option("--correlation", help="Only events with this correlation id.")
+@json_option
+@pass_ctx
+def list_cmd(ctx: Ctx, stream: str | None, type_: str | None, after: int | None,
+             limit: int | None, offset: int, causation: str | None,
+             correlation: str | None) -> None:
+    """List events in local sequence order."""
+    evs = ctx.hive().events.query(stream=stream, type=type_, after=after, limit=limit,
+                                  offset=offset, causation_id=causation,
+                                  correlation_id=correlation)
+    if ctx.json:
+        write_json([e.to_json() for e in evs])
+        return
+    if not evs:
+        click.echo("no events")
+        return
+    click.echo(table([(e.seq, e.time[:19].replace("T", " "), e.type, e.stream, e.actor,
+                       _summary(e.data)) for e in evs],
+                     ("seq", "time", "type", "stream", "actor", "data")))
+
+
+@events.command("append")
+@click.argument("type_", metavar="TYPE")
+@click.option("--stream", required=True, help="The stream, TYPE:ID (e.g. mission:01HX...).")
+@click.option("--data", "data", default="{}", show_default=True, help="The data, a JSON object.")
+@click.option("--causation", help="Id of the event that caused this one.")
+@click.option("--correlation", help="Correlation id shared by related events.")
+@click.option("--custom", is_flag=True, help="Allow a type fleet-hive does not define.")
+@json_option
+@pass_ctx
+def append_cmd(ctx: Ctx, type_: str, stream: str, data: str, causation: str | None,
+               correlation: str | None, custom: bool) -> None:
+    """Append one event (validated against its type's schema) and print it."""
+    import orjson
+
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        hint = "quote it for the shell, e.g. --data '{\"text\": \"hi\"}'"
+        raise InvalidInputError(f"--data is not valid JSON: {e}", hint=hint) from e
+    event = ctx.hive().events.append(type_, stream=stream, data=parsed, causation_id=causation,
+                                     correlation_id=correlation, custom=custom, indexed=True)
+    if ctx.json:
+        write_json(event.to_json())
+    else:
+        click.echo(f"appended {event.type} {event.id} to {event.stream} (seq {event.seq})")
+
+
+@events.command("follow")
+@click.option("--after", type=click.IntRange(min=0), default=None,
+              help="Start after this seq (default: only events appended from now on).")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many events.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Stop after this many seconds.")
+@click.option("--interval", type=click.FloatRange(min=0.01), default=0.2, show_default=True,
+              help="Seconds between looks at the log.")
+@json_option
+@pass_ctx
+def follow_cmd(ctx: Ctx, after: int | None, limit: int | None, timeout: float | None,
+               interval: float) -> None:
+    """Print new events as JSON lines (one per line) until interrupted."""
+    hive = ctx.hive()
+    last = hive.events.latest_sequence() if after is None else after
+    printed = 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        for event in hive.events.after_sequence(last, limit=None if limit is None
+                                                else limit - printed):
+            write_json_line(event.to_json())
+            last = event.seq or last
+            printed += 1
+        if limit is not None and printed >= limit:
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        time.sleep(interval)

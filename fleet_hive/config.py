@@ -1,0 +1,64 @@
+"""``.fleet/config.yaml``: the repository's fleet-hive settings.
+
+Loaded lazily (only write paths need it) with ruamel.yaml's safe loader and validated
+with pydantic; a malformed file is a one-line error naming the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InvalidInputError
+
+DEFAULT_CONFIG_TEXT = """\
+# fleet-hive settings (see README, "Configuration")
+# durability: fsync = every append is on disk before it returns; none = left to the OS
+durability: fsync
+# a writer starts a new segment file once its current one reaches this size
+segment_max_bytes: 8388608
+# commit .fleet/ automatically at mission milestones (created, completed, checkpoint)
+auto_commit: false
+"""
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    durability: Literal["fsync", "none"] = "fsync"
+    segment_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
+    auto_commit: bool = False
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except OSError as e:
+        raise InvalidInputError(f"cannot read {path}: {e.strerror}") from e
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        raw = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise InvalidInputError(
+            f"{path} is not valid YAML{where}", hint="fix the file or delete it to use defaults"
+        ) from e
+    if raw is None:
+        return Config()
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"{path} must hold a mapping of settings")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(
+            f"{path}: {key}: {first['msg']}", hint="see the README's Configuration section"
+        ) from e

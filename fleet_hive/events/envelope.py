@@ -1,0 +1,152 @@
+"""The event envelope as it is stored and read back.
+
+Kept free of pydantic on purpose: read paths build thousands of these from index rows,
+and must start fast. Validation of ``data`` against each type's pydantic model happens
+on append (:mod:`fleet_hive.events.registry`); the envelope's own JSON Schema is exported
+from :class:`fleet_hive.events.registry.EnvelopeModel`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidInputError
+from .upcasting import UPCASTERS, upcast
+
+ENVELOPE_VERSION = 1
+
+#: Keys every stored line carries, in the order they are written.
+ENVELOPE_KEYS = (
+    "id",
+    "type",
+    "stream",
+    "clock",
+    "writer",
+    "n",
+    "time",
+    "actor",
+    "causation_id",
+    "correlation_id",
+    "schema_version",
+    "data",
+)
+
+TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+STREAM_RE = re.compile(r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def check_type_name(name: str) -> str:
+    if not isinstance(name, str) or not TYPE_RE.match(name) or len(name) > 64:
+        raise InvalidInputError(
+            f"invalid event type {name!r}",
+            hint="event types are past-tense snake_case, e.g. note_added or sortie_completed",
+        )
+    return name
+
+
+def check_stream_name(stream: str) -> str:
+    if not isinstance(stream, str) or not STREAM_RE.match(stream) or len(stream) > 200:
+        raise InvalidInputError(
+            f"invalid stream name {stream!r}",
+            hint="a stream is <stream_type>:<id>, e.g. mission:01HX... (lowercase type, then ':')",
+        )
+    return stream
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC timestamp with microseconds and a ``Z``."""
+    ns = time.time_ns()
+    secs, rem = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stored event. ``seq`` is its local position in the index (None until indexed)."""
+
+    id: str
+    type: str
+    stream: str
+    clock: int
+    writer: str
+    n: int
+    time: str
+    actor: str
+    causation_id: str | None
+    correlation_id: str | None
+    schema_version: int
+    data: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+
+    @property
+    def order_key(self) -> tuple[int, str, int]:
+        """The total order of ``storage.md`` 5: (clock, writer, n)."""
+        return (self.clock, self.writer, self.n)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], seq: int | None = None) -> Event:
+        version = d.get("schema_version", 1)
+        data = d.get("data") or {}
+        if (d["type"], version) in UPCASTERS:
+            data, version = upcast(d["type"], version, data)
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            stream=d["stream"],
+            clock=d["clock"],
+            writer=d["writer"],
+            n=d["n"],
+            time=d["time"],
+            actor=d.get("actor", ""),
+            causation_id=d.get("causation_id"),
+            correlation_id=d.get("correlation_id"),
+            schema_version=version,
+            data=data,
+            seq=seq,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``event`` JSON shape of ``cli.md``."""
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "type": self.type,
+            "stream": self.stream,
+            "clock": self.clock,
+            "writer": self.writer,
+            "n": self.n,
+            "time": self.time,
+            "actor": self.actor,
+            "causation_id": self.causation_id,
+            "correlation_id": self.correlation_id,
+            "schema_version": self.schema_version,
+            "data": self.data,
+        }
+
+
+def envelope_problem(d: Any) -> str | None:
+    """Why a parsed line is not a valid envelope, or None when it is. Cheap: read path."""
+    if not isinstance(d, dict):
+        return "line is not a JSON object"
+    for key, kind in _REQUIRED:
+        value = d.get(key)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            return f"field {key!r} missing or not {kind.__name__}"
+    if not isinstance(d.get("data", {}), dict):
+        return "field 'data' is not an object"
+    return None
+
+
+_REQUIRED = (
+    ("id", str),
+    ("type", str),
+    ("stream", str),
+    ("clock", int),
+    ("writer", str),
+    ("n", int),
+    ("time", str),
+)
+

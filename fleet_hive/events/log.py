@@ -1,0 +1,244 @@
+"""The JSONL segment log: how events are appended (``storage.md`` 3, 4, 6, 7).
+
+Every clone appends under its own random writer id to ``.fleet/events/<writer>/<segment>.jsonl``.
+Appends from all processes of a clone are serialized by one filelock; under it the writer:
+
+1. reads its state (``.fleet/local/writer.json``: writer id, current segment and the size it
+   last left it at, last ``n``, last ``clock``, a fingerprint of the working tree);
+2. keeps appending to the current segment only if that file is exactly as it left it (same
+   size). Otherwise (branch switch, reset, pull, a crash mid-write) it starts a new segment;
+   and if the working tree has lost events this writer wrote (a checkout of an older
+   commit), it continues as a *new writer id*, so each writer's ``n`` stays gapless and
+   unique on every branch and two branches never append to one file: merges cannot conflict;
+3. raises its Lamport clock above every clock in the working tree whenever git or anyone
+   else may have brought new events (the fingerprint of ``.git/index`` and the event
+   directories changed), so an event always sorts after the events its writer had seen;
+4. writes the lines with one ``write`` and ``fdatasync`` (``durability: fsync``), then saves
+   its state. A multi-event batch carries ``batch: [i, k]`` so readers take it whole or not
+   at all, even after a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..errors import StorageError
+from ..ids import new_segment_name, new_ulid, new_writer_id
+from ..layout import SEGMENT_SUFFIX, Layout
+from .envelope import Event, utc_now
+from .segments import last_consumed_event, last_event
+
+#: How often a process waiting for the writer lock retries (filelock polls).
+LOCK_POLL_INTERVAL = 0.0005
+
+
+@dataclass
+class WriterState:
+    writer: str = ""
+    segment: str = ""
+    size: int = 0
+    n: int = 0
+    clock: int = 0
+    fingerprint: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event the caller wants appended; the log assigns the rest of the envelope."""
+
+    type: str
+    stream: str
+    data: dict[str, Any]
+    actor: str
+    schema_version: int = 1
+    causation_id: str | None = None
+    correlation_id: str | None = None
+
+
+class SegmentLog:
+    """Appends events to this clone's segments. Safe across threads and processes."""
+
+    def __init__(self, layout: Layout, *, durability: str = "fsync",
+                 segment_max_bytes: int = 8 * 1024 * 1024) -> None:
+        from filelock import FileLock
+
+        self.layout = layout
+        self.durability = durability
+        self.segment_max_bytes = segment_max_bytes
+        layout.cache.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(layout.writer_lock), poll_interval=LOCK_POLL_INTERVAL)
+
+    # -- state ---------------------------------------------------------------------------
+    def _read_state(self) -> WriterState:
+        try:
+            raw = orjson.loads(self.layout.writer_state.read_bytes())
+            return WriterState(**raw)
+        except (FileNotFoundError, orjson.JSONDecodeError, TypeError):
+            return WriterState()
+
+    def _write_state(self, state: WriterState) -> None:
+        path = self.layout.writer_state
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(orjson.dumps(state.__dict__))
+        os.replace(tmp, path)
+
+    def writer_id(self) -> str:
+        """This clone's current writer id (created on first use)."""
+        with self._lock:
+            state = self._read_state()
+            if not state.writer:
+                state.writer = new_writer_id()
+                self.layout.local.mkdir(parents=True, exist_ok=True)
+                self._write_state(state)
+            return state.writer
+
+    def _fingerprint(self) -> list[Any]:
+        """Cheap stats that change when git or another clone may have brought events."""
+        fp: list[Any] = []
+        for path in (self.layout.git_dir / "index", self.layout.events):
+            try:
+                st = os.stat(path)
+                fp.append([st.st_mtime_ns, st.st_size])
+            except FileNotFoundError:
+                fp.append(None)
+        try:
+            with os.scandir(self.layout.events) as it:
+                fp.extend(sorted([e.name, e.stat().st_mtime_ns] for e in it if e.is_dir()))
+        except FileNotFoundError:
+            pass
+        return fp
+
+    def _max_clock_in_tree(self) -> int:
+        best = 0
+        for _writer, _name, path in self.layout.segments():
+            event = last_event(path)
+            if event is not None and event["clock"] > best:
+                best = event["clock"]
+        return best
+
+    def _last_n_of(self, writer: str) -> int:
+        wdir = self.layout.writer_dir(writer)
+        try:
+            names = sorted(
+                (e.name for e in os.scandir(wdir) if e.name.endswith(SEGMENT_SUFFIX)), reverse=True
+            )
+        except FileNotFoundError:
+            return 0
+        best = 0
+        for name in names:
+            event = last_consumed_event(wdir / name)
+            if event is not None:
+                best = max(best, event["n"])
+                break
+        return best
+
+    def _prepare(self, state: WriterState, incoming: int) -> bool:
+        """Choose the segment to write; True when it is a new file."""
+        new_writer = not state.writer
+        if new_writer:
+            state.writer = new_writer_id()
+        current = self.layout.segment(state.writer, state.segment) if state.segment else None
+        intact = False
+        if current is not None:
+            try:
+                intact = os.stat(current).st_size == state.size
+            except FileNotFoundError:
+                intact = False
+        if (intact and state.size + incoming <= self.segment_max_bytes) or (
+            intact and state.size == 0
+        ):
+            return False
+        if not intact and not new_writer:
+            in_tree = self._last_n_of(state.writer)
+            if in_tree < state.n:
+                # The working tree lost events this writer wrote (checkout of an older commit,
+                # reset): continue as a new writer so ``n`` stays gapless on every branch.
+                state.writer, in_tree = new_writer_id(), 0
+            state.n = in_tree
+            state.fingerprint = []  # rescan clocks: the tree changed under us
+        state.segment = new_segment_name()
+        state.size = 0
+        return True
+
+    # -- append --------------------------------------------------------------------------
+    def append(self, pending: Sequence[PendingEvent]) -> list[Event]:
+        """Append ``pending`` as one all-or-nothing unit; returns the stored events."""
+        if not pending:
+            return []
+        try:
+            with self._lock:
+                return self._append_locked(pending)
+        except OSError as e:
+            raise StorageError(
+                f"cannot append to the event log: {e.strerror or e}",
+                hint=f"check permissions and free space under {self.layout.events}",
+            ) from e
+
+    def _append_locked(self, pending: Sequence[PendingEvent]) -> list[Event]:
+        state = self._read_state()
+        # Estimate the size before choosing the segment (rotation happens between batches).
+        new_file = self._prepare(state, incoming=256 * len(pending))
+        fp = self._fingerprint()
+        if fp != state.fingerprint:
+            state.clock = max(state.clock, self._max_clock_in_tree())
+        events: list[Event] = []
+        chunks: list[bytes] = []
+        k = len(pending)
+        now = utc_now()
+        for i, p in enumerate(pending):
+            state.n += 1
+            state.clock += 1
+            record: dict[str, Any] = {
+                "id": new_ulid(),
+                "type": p.type,
+                "stream": p.stream,
+                "clock": state.clock,
+                "writer": state.writer,
+                "n": state.n,
+                "time": now,
+                "actor": p.actor,
+                "causation_id": p.causation_id,
+                "correlation_id": p.correlation_id,
+                "schema_version": p.schema_version,
+                "data": p.data,
+            }
+            if k > 1:
+                record["batch"] = [i, k]
+            chunks.append(orjson.dumps(record))
+            events.append(Event.from_dict(record))
+        chunks.append(b"")
+        payload = b"\n".join(chunks)
+        path = self.layout.segment(state.writer, state.segment)
+        if new_file:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(payload)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if self.durability == "fsync":
+                os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        if new_file and self.durability == "fsync":
+            _fsync_dir(path.parent)
+            _fsync_dir(path.parent.parent)
+        state.size += len(payload)
+        state.fingerprint = self._fingerprint() if new_file or fp != state.fingerprint else fp
+        self.layout.local.mkdir(parents=True, exist_ok=True)
+        self._write_state(state)
+        return events
+
+
+def _fsync_dir(path: os.PathLike[str] | str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

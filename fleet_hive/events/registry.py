@@ -1,0 +1,141 @@
+"""The registry of event types: each type's pydantic model for ``data`` and its version.
+
+Domain modules declare their types with :func:`event_type`; the modules that do are listed
+in :data:`TYPE_MODULES` so the registry can load them all when it validates or exports.
+Reading never needs this module (a stored event of an unknown or future type is kept and
+returned as it is); appending does, because every ``data`` is validated before it is written.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import InvalidInputError
+from .envelope import ENVELOPE_VERSION, check_type_name
+
+#: Modules that declare event types; imported on first use of the registry.
+TYPE_MODULES: list[str] = ["fleet_hive.events.core_types"]
+
+
+class EventData(BaseModel):
+    """Base of every event's ``data`` model: unknown keys are refused, values are strict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    model: type[BaseModel]
+    version: int
+    description: str
+
+
+_TYPES: dict[str, EventType] = {}
+_loaded = False
+
+
+def event_type(name: str, *, version: int = 1) -> Callable[[type[BaseModel]], type[BaseModel]]:
+    """Class decorator registering ``model`` as the ``data`` of event type ``name``."""
+    check_type_name(name)
+
+    def register(model: type[BaseModel]) -> type[BaseModel]:
+        existing = _TYPES.get(name)
+        if existing is not None and existing.model is not model:
+            raise ValueError(f"event type {name!r} registered twice")
+        doc = (model.__doc__ or "").strip().splitlines()
+        _TYPES[name] = EventType(name, model, version, doc[0] if doc else "")
+        return model
+
+    return register
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for module in TYPE_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def known_types() -> dict[str, EventType]:
+    _load()
+    return dict(sorted(_TYPES.items()))
+
+
+def get(name: str) -> EventType | None:
+    _load()
+    return _TYPES.get(name)
+
+
+def validate_data(name: str, data: Any, *, custom: bool = False) -> tuple[dict[str, Any], int]:
+    """Check ``data`` against the type's model; returns (JSON-ready data, schema_version).
+
+    An unregistered type is refused unless ``custom`` is set, in which case ``data`` must
+    merely be a JSON object (it is stored as given, with schema_version 1).
+    """
+    check_type_name(name)
+    if not isinstance(data, dict):
+        raise InvalidInputError(
+            f"event data must be a JSON object, got {type(data).__name__}",
+            hint='pass an object, e.g. --data \'{"text": "hi"}\'',
+        )
+    etype = get(name)
+    if etype is None:
+        if custom:
+            return data, 1
+        known = ", ".join(known_types())
+        raise InvalidInputError(
+            f"unknown event type {name!r}",
+            hint=f"known types: {known}; use --custom (custom=True) for a type of your own",
+        )
+    try:
+        model = etype.model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "data"
+        raise InvalidInputError(
+            f"invalid data for {name}: {where}: {first['msg']}",
+            hint=f"see schemas/events/{name}.schema.json",
+        ) from e
+    return model.model_dump(mode="json", exclude_none=False), etype.version
+
+
+class EnvelopeModel(BaseModel):
+    """One line of an event segment (``storage.md`` 4)."""
+
+    model_config = ConfigDict(extra="allow", title="fleet-hive event envelope")
+
+    id: str = Field(description="random, time-sortable id (ULID); never derived from content")
+    type: str = Field(pattern=r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$", description="past-tense")
+    stream: str = Field(pattern=r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    clock: int = Field(ge=1, description="Lamport clock")
+    writer: str = Field(description="random id of the writing clone")
+    n: int = Field(ge=1, description="gapless position within the writer")
+    time: str = Field(description="UTC, ISO 8601")
+    actor: str = ""
+    causation_id: str | None = None
+    correlation_id: str | None = None
+    schema_version: int = Field(default=ENVELOPE_VERSION, ge=1)
+    data: dict[str, Any] = Field(default_factory=dict)
+    batch: list[int] | None = Field(
+        default=None, description="[index, size] for members of a multi-event batch"
+    )
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema that ``schemas/`` must hold, keyed by relative path."""
+    out: dict[str, dict[str, Any]] = {"envelope.schema.json": EnvelopeModel.model_json_schema()}
+    for name, etype in known_types().items():
+        schema = etype.model.model_json_schema()
+        schema["title"] = name
+        schema["x-fleet-schema-version"] = etype.version
+        if etype.description:
+            schema["description"] = etype.description
+        out[f"events/{name}.schema.json"] = schema
+    return out

@@ -1,0 +1,214 @@
+"""The event store API of ``spec/api.md`` (``hive.events``), over two backends.
+
+:class:`EventStore` is the real one: the JSONL segment log for writes and the SQLite index
+for reads. :class:`MemoryEventStore` keeps events in a list for fast unit tests of the
+domain. Both validate exactly the same way and obey one contract (``tests/test_store_contract.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidInputError
+from .envelope import Event, check_stream_name, check_type_name, utc_now
+
+if TYPE_CHECKING:
+    from ..index import Index
+    from .log import PendingEvent, SegmentLog
+
+
+class _Validating:
+    """What both stores share: turning user input into validated pending events."""
+
+    actor: str
+
+    def _pending(self, type: str, *, stream: str, data: Mapping[str, Any] | None,
+                 causation_id: str | None = None, correlation_id: str | None = None,
+                 actor: str | None = None, custom: bool = False) -> PendingEvent:
+        from .log import PendingEvent
+        from .registry import validate_data
+
+        check_type_name(type)
+        check_stream_name(stream)
+        for name, value in (("causation_id", causation_id), ("correlation_id", correlation_id)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInputError(f"{name} must be a non-empty string")
+        clean, version = validate_data(type, dict(data or {}) if data is not None else {},
+                                       custom=custom)
+        return PendingEvent(type, stream, clean, actor or self.actor, version, causation_id,
+                            correlation_id)
+
+    def _batch(self, items: Iterable[Mapping[str, Any]]) -> list[PendingEvent]:
+        pending = []
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise InvalidInputError(f"batch item {i} is not an object")
+            unknown = set(item) - _BATCH_KEYS
+            if unknown:
+                raise InvalidInputError(f"batch item {i}: unknown keys {sorted(unknown)}")
+            if "type" not in item or "stream" not in item:
+                raise InvalidInputError(f"batch item {i}: 'type' and 'stream' are required")
+            try:
+                pending.append(self._pending(
+                    item["type"], stream=item["stream"], data=item.get("data"),
+                    causation_id=item.get("causation_id"),
+                    correlation_id=item.get("correlation_id"), actor=item.get("actor"),
+                    custom=bool(item.get("custom", False))))
+            except InvalidInputError as e:
+                raise InvalidInputError(f"batch item {i}: {e.message}", hint=e.hint) from e
+        return pending
+
+
+_BATCH_KEYS = {"type", "stream", "data", "causation_id", "correlation_id", "actor", "custom"}
+
+
+class EventStore(_Validating):
+    """``hive.events``: appends go to the segment log, queries to the index."""
+
+    def __init__(self, log: Callable[[], SegmentLog], index: Index, actor: str) -> None:
+        self._get_log = log  # created on first write: read paths never import filelock
+        self._index = index
+        self.actor = actor
+
+    @property
+    def _log(self) -> SegmentLog:
+        return self._get_log()
+
+    def append(self, type: str, *, stream: str, data: Mapping[str, Any] | None = None,
+               causation_id: str | None = None, correlation_id: str | None = None,
+               actor: str | None = None, custom: bool = False, indexed: bool = False) -> Event:
+        """Append one event durably; returns it (with ``seq`` when ``indexed``)."""
+        pending = self._pending(type, stream=stream, data=data, causation_id=causation_id,
+                                correlation_id=correlation_id, actor=actor, custom=custom)
+        (event,) = self._log.append([pending])
+        return self._index.get(event.id) or event if indexed else event
+
+    def append_batch(self, items: Iterable[Mapping[str, Any]], *, indexed: bool = False,
+                     ) -> list[Event]:
+        """Append several events all-or-nothing: every item is validated before any is written."""
+        events = self._log.append(self._batch(items))
+        return self._with_seq(events) if indexed else events
+
+    def append_pending(self, pending: list[PendingEvent]) -> list[Event]:
+        """Append events already validated by a domain use case."""
+        return self._log.append(pending)
+
+    def _with_seq(self, events: list[Event]) -> list[Event]:
+        return [self._index.get(e.id) or e for e in events]
+
+    def get(self, event_id: str) -> Event | None:
+        return self._index.get(event_id)
+
+    def by_stream(self, stream: str, after: int | None = None) -> list[Event]:
+        return self._index.query(stream=stream, after=after, order="total")
+
+    def by_type(self, type: str, after: int | None = None, limit: int | None = None,
+                ) -> list[Event]:
+        return self._index.query(type=type, after=after, limit=limit)
+
+    def by_causation(self, event_id: str) -> list[Event]:
+        return self._index.query(causation_id=event_id)
+
+    def by_correlation(self, correlation_id: str) -> list[Event]:
+        return self._index.query(correlation_id=correlation_id)
+
+    def latest_sequence(self) -> int:
+        return self._index.latest_seq()
+
+    def after_sequence(self, seq: int, limit: int | None = None) -> list[Event]:
+        return self._index.query(after=seq, limit=limit)
+
+    def query(self, **filters: Any) -> list[Event]:
+        return self._index.query(**filters)
+
+    def iter_all(self) -> Iterator[Event]:
+        return self._index.iter_all()
+
+    def writer_id(self) -> str:
+        return self._log.writer_id()
+
+
+class MemoryEventStore(_Validating):
+    """An in-memory event store with the same contract, for fast unit tests."""
+
+    def __init__(self, actor: str = "test", writer: str = "memorywriter") -> None:
+        self.actor = actor
+        self._writer = writer
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def _store(self, pending: list[PendingEvent]) -> list[Event]:
+        from ..ids import new_ulid
+
+        with self._lock:
+            out = []
+            now = utc_now()
+            base = len(self._events)
+            clock = self._events[-1].clock if self._events else 0
+            for i, p in enumerate(pending, 1):
+                out.append(Event(new_ulid(), p.type, p.stream, clock + i, self._writer, base + i,
+                                 now, p.actor, p.causation_id, p.correlation_id,
+                                 p.schema_version, p.data, base + i))
+            self._events.extend(out)
+            return out
+
+    def append(self, type: str, *, stream: str, data: Mapping[str, Any] | None = None,
+               causation_id: str | None = None, correlation_id: str | None = None,
+               actor: str | None = None, custom: bool = False, indexed: bool = False) -> Event:
+        return self._store([self._pending(type, stream=stream, data=data,
+                                          causation_id=causation_id,
+                                          correlation_id=correlation_id, actor=actor,
+                                          custom=custom)])[0]
+
+    def append_batch(self, items: Iterable[Mapping[str, Any]], *, indexed: bool = False,
+                     ) -> list[Event]:
+        return self._store(self._batch(items))
+
+    def append_pending(self, pending: list[PendingEvent]) -> list[Event]:
+        return self._store(list(pending))
+
+    def get(self, event_id: str) -> Event | None:
+        return next((e for e in self._events if e.id == event_id), None)
+
+    def query(self, *, stream: str | None = None, type: str | None = None,
+              causation_id: str | None = None, correlation_id: str | None = None,
+              after: int | None = None, limit: int | None = None, offset: int = 0,
+              order: str = "seq", catch_up: bool = True) -> list[Event]:
+        if (limit is not None and limit < 0) or offset < 0:
+            raise InvalidInputError("limit and offset must not be negative")
+        out = [e for e in self._events
+               if (stream is None or e.stream == stream) and (type is None or e.type == type)
+               and (causation_id is None or e.causation_id == causation_id)
+               and (correlation_id is None or e.correlation_id == correlation_id)
+               and (after is None or (e.seq or 0) > after)]
+        if order == "total":
+            out.sort(key=lambda e: e.order_key)
+        out = out[offset:]
+        return out if limit is None else out[:limit]
+
+    def by_stream(self, stream: str, after: int | None = None) -> list[Event]:
+        return self.query(stream=stream, after=after, order="total")
+
+    def by_type(self, type: str, after: int | None = None, limit: int | None = None,
+                ) -> list[Event]:
+        return self.query(type=type, after=after, limit=limit)
+
+    def by_causation(self, event_id: str) -> list[Event]:
+        return self.query(causation_id=event_id)
+
+    def by_correlation(self, correlation_id: str) -> list[Event]:
+        return self.query(correlation_id=correlation_id)
+
+    def latest_sequence(self) -> int:
+        return len(self._events)
+
+    def after_sequence(self, seq: int, limit: int | None = None) -> list[Event]:
+        return self.query(after=seq, limit=limit)
+
+    def iter_all(self) -> Iterator[Event]:
+        return iter(list(self._events))
+
+    def writer_id(self) -> str:
+        return self._writer

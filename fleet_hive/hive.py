@@ -1,0 +1,155 @@
+"""The facade the CLI, the servers and agents' tooling call: one :class:`Hive` per repository."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from .errors import StorageError
+from .layout import GITATTRIBUTES, GITIGNORE, Layout, find_git_root, find_root
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .events.log import SegmentLog
+    from .events.store import EventStore
+    from .index import Index
+    from .missions import Missions, Sortie, Sorties
+    from .reservations import Reservations
+
+
+class Hive:
+    """An open ``.fleet/``. Cheap to create; every part is built on first use."""
+
+    def __init__(self, root: Path, *, actor: str | None = None) -> None:
+        self.layout = Layout(Path(root).resolve())
+        self.root = self.layout.root
+        self.actor = actor or default_actor(self.root)
+
+    # -- parts ---------------------------------------------------------------------------
+    @cached_property
+    def config(self) -> Config:
+        from .config import load_config
+
+        return load_config(self.layout.config)
+
+    @cached_property
+    def index(self) -> Index:
+        from .index import Index
+    from .missions import Missions, Sortie, Sorties
+    from .reservations import Reservations
+
+        return Index(self.layout)
+
+    @cached_property
+    def log(self) -> SegmentLog:
+        from .events.log import SegmentLog
+
+        cfg = self.config
+        return SegmentLog(self.layout, durability=cfg.durability,
+                          segment_max_bytes=cfg.segment_max_bytes)
+
+    @cached_property
+    def events(self) -> EventStore:
+        from .events.store import EventStore
+
+        return EventStore(lambda: self.log, self.index, self.actor)
+
+    # -- capabilities (each module is imported on first use) ------------------------------
+    @cached_property
+    def missions(self) -> Missions:
+        from .missions import Missions
+
+        return Missions(self)
+
+    @cached_property
+    def sorties(self) -> Sorties:
+        from .missions import Sorties
+
+        return Sorties(self)
+
+    def ready(self, mission: str | None = None, limit: int | None = None) -> list[Sortie]:
+        """Sorties that can start now: pending, unclaimed, dependencies completed."""
+        return self.sorties.ready(mission=mission, limit=limit)
+
+    @cached_property
+    def reservations(self) -> Reservations:
+        from .reservations import Reservations
+
+        return Reservations(self)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        if "index" in self.__dict__:
+            self.index.close()
+
+    def __enter__(self) -> Hive:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Hive({str(self.root)!r})"
+
+
+def open(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hive:
+    """Open the ``.fleet/`` at ``path`` or the nearest parent; FleetHiveError if absent."""
+    return Hive(find_root(Path(path)), actor=actor)
+
+
+def init(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hive:
+    """Create ``.fleet/`` in the git repository at or above ``path`` (idempotent)."""
+    from .config import DEFAULT_CONFIG_TEXT
+
+    root = find_git_root(Path(path))
+    assert root is not None
+    layout = Layout(root)
+    try:
+        for directory in (layout.events, layout.missions, layout.checkpoints, layout.local,
+                          layout.cache):
+            directory.mkdir(parents=True, exist_ok=True)
+        for file, text in ((layout.config, DEFAULT_CONFIG_TEXT), (layout.gitignore, GITIGNORE),
+                           (layout.gitattributes, GITATTRIBUTES)):
+            if not file.exists():
+                _write_atomic(file, text)
+        for directory in (layout.events, layout.missions, layout.checkpoints):
+            keep = directory / ".gitkeep"
+            if not any(directory.iterdir()):
+                keep.touch()
+    except OSError as e:
+        raise StorageError(f"cannot create {layout.fleet}: {e.strerror or e}",
+                           hint="check that the directory is writable") from e
+    hive = Hive(root, actor=actor)
+    hive.log.writer_id()  # mint this clone's writer id now, not in the middle of a command
+    return hive
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def default_actor(root: Path) -> str:
+    """The git user name (repository config, then global), else the OS user."""
+    import configparser
+
+    for cfg in (root / ".git" / "config", Path.home() / ".gitconfig"):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        try:
+            parser.read(cfg, encoding="utf-8")
+            name = parser.get("user", "name", fallback="").strip().strip('"')
+        except (configparser.Error, OSError, UnicodeDecodeError):
+            continue
+        if name:
+            return name
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,164 @@
+"""Where things live under ``.fleet/``: the only module that knows the layout.
+
+```
+.fleet/
+  config.yaml                         settings
+  events/<writer>/<segment>.jsonl     the event log: the only source of truth
+  missions/<mission-id>.yaml          derived snapshots
+  checkpoints/<mission-id>/<id>.yaml  immutable checkpoints
+  local/                              git-ignored: writer id and state, logs, tokens
+  .cache/                             git-ignored: index.sqlite, lock files
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NotARepositoryError, NotInitializedError
+
+FLEET_DIR = ".fleet"
+SEGMENT_SUFFIX = ".jsonl"
+
+GITIGNORE = """\
+# fleet-hive: this clone's own files, never committed
+local/
+.cache/
+"""
+
+GITATTRIBUTES = """\
+# fleet-hive: event segments are append-only JSONL written by one writer each;
+# mission snapshots are derived from them and regenerated after a merge.
+events/**/*.jsonl -text
+"""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one repository's ``.fleet/`` directory."""
+
+    root: Path  # the repository's working-tree root (holds .fleet/)
+
+    @property
+    def fleet(self) -> Path:
+        return self.root / FLEET_DIR
+
+    @property
+    def config(self) -> Path:
+        return self.fleet / "config.yaml"
+
+    @property
+    def events(self) -> Path:
+        return self.fleet / "events"
+
+    def writer_dir(self, writer: str) -> Path:
+        return self.events / writer
+
+    def segment(self, writer: str, name: str) -> Path:
+        return self.events / writer / f"{name}{SEGMENT_SUFFIX}"
+
+    @property
+    def missions(self) -> Path:
+        return self.fleet / "missions"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.fleet / "checkpoints"
+
+    @property
+    def local(self) -> Path:
+        return self.fleet / "local"
+
+    @property
+    def writer_state(self) -> Path:
+        return self.local / "writer.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.local / "logs"
+
+    @property
+    def cache(self) -> Path:
+        return self.fleet / ".cache"
+
+    @property
+    def index(self) -> Path:
+        return self.cache / "index.sqlite"
+
+    @property
+    def writer_lock(self) -> Path:
+        return self.cache / "writer.lock"
+
+    @property
+    def index_lock(self) -> Path:
+        return self.cache / "index.lock"
+
+    @property
+    def gitignore(self) -> Path:
+        return self.fleet / ".gitignore"
+
+    @property
+    def gitattributes(self) -> Path:
+        return self.fleet / ".gitattributes"
+
+    @property
+    def git_dir(self) -> Path:
+        """The repository's git directory (follows a ``.git`` file of a worktree)."""
+        dot_git = self.root / ".git"
+        if dot_git.is_file():
+            text = dot_git.read_text(encoding="utf-8").strip()
+            if text.startswith("gitdir:"):
+                target = Path(text[len("gitdir:") :].strip())
+                return target if target.is_absolute() else (self.root / target).resolve()
+        return dot_git
+
+    def segments(self) -> list[tuple[str, str, Path]]:
+        """Every segment as ``(writer, name, path)``, in (writer, name) order."""
+        out: list[tuple[str, str, Path]] = []
+        try:
+            writers = sorted(e.name for e in _scandir(self.events) if e.is_dir())
+        except FileNotFoundError:
+            return out
+        for writer in writers:
+            for entry in sorted(_scandir(self.events / writer), key=lambda e: e.name):
+                if entry.name.endswith(SEGMENT_SUFFIX) and entry.is_file():
+                    out.append((writer, entry.name[: -len(SEGMENT_SUFFIX)], Path(entry.path)))
+        return out
+
+
+def _scandir(path: Path) -> list:
+    import os
+
+    with os.scandir(path) as it:
+        return list(it)
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` that holds ``.fleet/``."""
+    start = start.resolve()
+    if not start.exists():
+        raise NotARepositoryError(
+            f"directory does not exist: {start}", hint="check the path given with -C"
+        )
+    for candidate in (start, *start.parents):
+        if (candidate / FLEET_DIR).is_dir():
+            return candidate
+    hint = "run `fleet-hive init` in the repository first"
+    if find_git_root(start, required=False) is None:
+        hint = "run `git init` and then `fleet-hive init`, or pass -C PATH to a repository"
+    raise NotInitializedError(f"no .fleet/ directory in {start} or any parent", hint=hint)
+
+
+def find_git_root(start: Path, *, required: bool = True) -> Path | None:
+    """The nearest directory at or above ``start`` holding ``.git`` (a directory or a file)."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    if required:
+        raise NotARepositoryError(
+            f"not a git repository: {start}",
+            hint="run `git init` first, or pass -C PATH to a repository",
+        )
+    return None

@@ -1,0 +1,102 @@
+"""``fleet-hive verify``: check the log itself (not the cache) for integrity problems.
+
+Log checks (``storage.md`` 4, 6, 7): every complete line is a JSON object with a valid
+envelope; no id appears twice; each writer's ``n`` runs 1, 2, 3... without gaps or repeats;
+a torn tail (bytes a crash left without a newline, or a batch cut short) is reported as a
+warning: readers skip it and nothing acknowledged was lost. Later capabilities add their
+own checks (snapshots, checkpoints) through :data:`CHECKS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .events.segments import ReadResult, iter_lines
+
+if TYPE_CHECKING:
+    from .hive import Hive
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # invalid_json, invalid_envelope, duplicate_id, gap, duplicate_n, torn_tail...
+    message: str
+    path: str = ""
+    line: int | None = None
+    severity: str = "error"  # or "warning"
+
+
+@dataclass
+class Report:
+    events: int = 0
+    segments: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "segments": self.segments,
+                "problems": [asdict(p) for p in self.problems]}
+
+
+Check = Callable[["Hive", Report], None]
+
+
+def check_log(hive: Hive, report: Report) -> None:
+    seen_ids: dict[str, str] = {}
+    ns: dict[str, list[int]] = {}
+    root = hive.layout.root
+    for writer, _name, path in hive.layout.segments():
+        report.segments += 1
+        rel = str(path.relative_to(root))
+        result = ReadResult()
+        lineno = 0
+        for lineno, line in enumerate(iter_lines(path, 0, result), 1):
+            ev = line.event
+            if ev is None:
+                kind = "invalid_json" if (line.problem or "").startswith("invalid JSON") else \
+                    "invalid_envelope"
+                report.problems.append(Problem(kind, line.problem or "invalid line", rel, lineno))
+                continue
+            report.events += 1
+            if ev["writer"] != writer:
+                report.problems.append(Problem(
+                    "wrong_writer", f"event {ev['id']} names writer {ev['writer']!r} but lies "
+                    f"in the directory of writer {writer!r}", rel, lineno))
+            first = seen_ids.setdefault(ev["id"], f"{rel}:{lineno}")
+            if first != f"{rel}:{lineno}":
+                report.problems.append(Problem(
+                    "duplicate_id", f"event id {ev['id']} also at {first}", rel, lineno))
+            ns.setdefault(ev["writer"], []).append(ev["n"])
+        if result.torn:
+            report.problems.append(Problem(
+                "torn_tail", f"{len(result.torn)} bytes at offset {result.end} are not a complete "
+                "line or batch (a crash mid-append); they are ignored, earlier events are intact",
+                rel, lineno + 1, "warning"))
+    for writer, values in sorted(ns.items()):
+        values.sort()
+        expected = 1
+        for n in values:
+            if n < expected:
+                report.problems.append(Problem(
+                    "duplicate_n", f"writer {writer} has n={n} more than once"))
+            elif n > expected:
+                missing = f"{expected}" if n == expected + 1 else f"{expected}..{n - 1}"
+                report.problems.append(Problem(
+                    "gap", f"writer {writer} is missing n={missing}"))
+            expected = max(expected, n + 1)
+
+
+#: Every check ``verify`` runs, in order; capabilities append theirs.
+CHECKS: list[Check] = [check_log]
+
+
+def verify(hive: Hive) -> Report:
+    report = Report()
+    for check in CHECKS:
+        check(hive, report)
+    return report
