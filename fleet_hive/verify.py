@@ -25,7 +25,7 @@ class Problem:
     message: str
     path: str = ""
     line: int | None = None
-    severity: str = "error"  # or "warning"
+    severity: str = "error"  # or "warning", or "repaired" (fixed by --repair)
 
 
 @dataclass
@@ -43,10 +43,12 @@ class Report:
                 "problems": [asdict(p) for p in self.problems]}
 
 
-Check = Callable[["Hive", Report], None]
+#: A check appends problems to the report; with ``repair`` it may also fix derived files
+#: (never the log) and then reports what it fixed as ``severity="repaired"``.
+Check = Callable[["Hive", Report, bool], None]
 
 
-def check_log(hive: Hive, report: Report) -> None:
+def check_log(hive: Hive, report: Report, repair: bool = False) -> None:
     seen_ids: dict[str, str] = {}
     ns: dict[str, list[int]] = {}
     root = hive.layout.root
@@ -95,8 +97,8 @@ def check_log(hive: Hive, report: Report) -> None:
 CHECKS: list[Check] = [check_log]
 
 
-def verify(hive: Hive) -> Report:
+def verify(hive: Hive, *, repair: bool = False) -> Report:
     report = Report()
     for check in CHECKS:
-        check(hive, report)
+        check(hive, report, repair)
     return report

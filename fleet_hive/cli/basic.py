@@ -82,16 +82,19 @@ def index_rebuild(ctx: Ctx) -> None:
 
 
 @click.command("verify")
+@click.option("--repair", is_flag=True,
+              help="Regenerate derived files (snapshots) that disagree with the log.")
 @json_option
 @pass_ctx
-def verify_cmd(ctx: Ctx) -> None:
+def verify_cmd(ctx: Ctx, repair: bool) -> None:
     """Check the log's integrity: JSON, envelopes, torn lines, duplicate ids, gaps in n.
 
     Exits 1 when any error is found; warnings (a torn tail left by a crash) do not fail.
+    The log itself is never changed, not even by --repair.
     """
     from ..verify import verify
 
-    report = verify(ctx.hive())
+    report = verify(ctx.hive(), repair=repair)
     if ctx.json:
         write_json(report.to_json())
     else:

@@ -165,6 +165,14 @@ class SegmentLog:
         state.size = 0
         return True
 
+    def exclusive(self) -> Any:
+        """The writer lock as a context manager (reentrant within a thread).
+
+        Hold it around "read state, decide, append" so that no other process appends in
+        between: that is what makes a claim or a reservation atomic across processes.
+        """
+        return self._lock
+
     # -- append --------------------------------------------------------------------------
     def append(self, pending: Sequence[PendingEvent]) -> list[Event]:
         """Append ``pending`` as one all-or-nothing unit; returns the stored events."""
