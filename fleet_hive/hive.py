@@ -38,8 +38,6 @@ class Hive:
     @cached_property
     def index(self) -> Index:
         from .index import Index
-    from .missions import Missions, Sortie, Sorties
-    from .reservations import Reservations
 
         return Index(self.layout)
 

@@ -9,7 +9,7 @@ returned as it is); appending does, because every ``data`` is validated before i
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,9 @@ def validate_data(name: str, data: Any, *, custom: bool = False) -> tuple[dict[s
     merely be a JSON object (it is stored as given, with schema_version 1).
     """
     check_type_name(name)
-    if not isinstance(data, dict):
+    if isinstance(data, Mapping):
+        data = dict(data)
+    else:
         raise InvalidInputError(
             f"event data must be a JSON object, got {type(data).__name__}",
             hint='pass an object, e.g. --data \'{"text": "hi"}\'',

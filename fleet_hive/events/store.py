@@ -35,8 +35,7 @@ class _Validating:
         for name, value in (("causation_id", causation_id), ("correlation_id", correlation_id)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InvalidInputError(f"{name} must be a non-empty string")
-        clean, version = validate_data(type, dict(data or {}) if data is not None else {},
-                                       custom=custom)
+        clean, version = validate_data(type, {} if data is None else data, custom=custom)
         return PendingEvent(type, stream, clean, actor or self.actor, version, causation_id,
                             correlation_id)
 
