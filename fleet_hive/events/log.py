@@ -137,33 +137,31 @@ class SegmentLog:
                 break
         return best
 
-    def _prepare(self, state: WriterState, incoming: int) -> bool:
-        """Choose the segment to write; True when it is a new file."""
-        new_writer = not state.writer
-        if new_writer:
+    def _check_segment(self, state: WriterState) -> bool:
+        """Whether the current segment is exactly as this writer left it.
+
+        When it is not, settle ``writer`` and ``n`` from the working tree and leave
+        ``segment`` empty so that a new one is started.
+        """
+        if not state.writer:
             state.writer = new_writer_id()
-        current = self.layout.segment(state.writer, state.segment) if state.segment else None
-        intact = False
-        if current is not None:
-            try:
-                intact = os.stat(current).st_size == state.size
-            except FileNotFoundError:
-                intact = False
-        if (intact and state.size + incoming <= self.segment_max_bytes) or (
-            intact and state.size == 0
-        ):
+            state.segment = ""
             return False
-        if not intact and not new_writer:
-            in_tree = self._last_n_of(state.writer)
-            if in_tree < state.n:
-                # The working tree lost events this writer wrote (checkout of an older commit,
-                # reset): continue as a new writer so ``n`` stays gapless on every branch.
-                state.writer, in_tree = new_writer_id(), 0
-            state.n = in_tree
-            state.fingerprint = []  # rescan clocks: the tree changed under us
-        state.segment = new_segment_name()
-        state.size = 0
-        return True
+        if state.segment:
+            try:
+                if os.stat(self.layout.segment(state.writer, state.segment)).st_size == state.size:
+                    return True
+            except FileNotFoundError:
+                pass
+        in_tree = self._last_n_of(state.writer)
+        if in_tree < state.n:
+            # The working tree lost events this writer wrote (checkout of an older commit,
+            # reset): continue as a new writer so ``n`` stays gapless on every branch.
+            state.writer, in_tree = new_writer_id(), 0
+        state.n = in_tree
+        state.segment = ""
+        state.fingerprint = []  # rescan clocks: the tree changed under us
+        return False
 
     def exclusive(self) -> Any:
         """The writer lock as a context manager (reentrant within a thread).
@@ -189,8 +187,7 @@ class SegmentLog:
 
     def _append_locked(self, pending: Sequence[PendingEvent]) -> list[Event]:
         state = self._read_state()
-        # Estimate the size before choosing the segment (rotation happens between batches).
-        new_file = self._prepare(state, incoming=256 * len(pending))
+        intact = self._check_segment(state)
         fp = self._fingerprint()
         if fp != state.fingerprint:
             state.clock = max(state.clock, self._max_clock_in_tree())
@@ -221,6 +218,10 @@ class SegmentLog:
             events.append(Event.from_dict(record))
         chunks.append(b"")
         payload = b"\n".join(chunks)
+        new_file = not intact or (
+            state.size > 0 and state.size + len(payload) > self.segment_max_bytes)
+        if new_file:
+            state.segment, state.size = new_segment_name(), 0
         path = self.layout.segment(state.writer, state.segment)
         if new_file:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,153 @@
+"""The segment log on real files: torn tails, batches, rotation, writer forks, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+
+import fleet_hive
+from fleet_hive.verify import verify
+
+from .conftest import git, segment_lines
+
+
+def note(hive, text="x", stream="s:1"):
+    return hive.events.append("note_added", stream=stream, data={"text": text})
+
+
+def segments(root: Path) -> list[Path]:
+    return sorted((root / ".fleet" / "events").glob("*/*.jsonl"))
+
+
+def test_lines_are_the_documented_envelope(hive, repo):
+    ev = note(hive, "hello")
+    (line,) = segment_lines(repo)
+    stored = json.loads(line)
+    assert list(stored) == ["id", "type", "stream", "clock", "writer", "n", "time", "actor",
+                            "causation_id", "correlation_id", "schema_version", "data"]
+    assert stored["id"] == ev.id and stored["actor"] == "tester"
+    assert segments(repo)[0].parent.name == stored["writer"]
+
+
+def test_torn_tail_is_reported_never_hides_events_never_glued(hive, repo):
+    for i in range(5):
+        note(hive, str(i))
+    (seg,) = segments(repo)
+    with open(seg, "ab") as f:  # what a crash mid-write leaves behind
+        f.write(b'{"id":"01TORN","type":"note_ad')
+    assert hive.events.latest_sequence() == 5
+    report = verify(hive)
+    assert report.ok and [p.kind for p in report.problems] == ["torn_tail"]
+    assert report.problems[0].severity == "warning"
+    after = note(hive, "after the crash")
+    assert len(segments(repo)) == 2, "the next append must start a new segment"
+    assert seg.read_bytes().endswith(b'"type":"note_ad'), "torn bytes left as they were"
+    texts = [e.data["text"] for e in hive.events.by_stream("s:1")]
+    assert texts == ["0", "1", "2", "3", "4", "after the crash"]
+    assert after.n == 6
+    assert verify(hive).ok
+
+
+def test_batch_cut_short_is_invisible_and_n_stays_gapless(hive, repo):
+    note(hive, "before")
+    state = repo / ".fleet" / "local" / "writer.json"
+    saved = state.read_bytes()  # a crash mid-batch happens before the state is saved
+    hive.events.append_batch([{"type": "note_added", "stream": "s:1",
+                               "data": {"text": f"b{i}"}} for i in range(4)])
+    (seg,) = segments(repo)
+    lines = seg.read_bytes().split(b"\n")
+    # keep "before" and the first two batch lines: as if the machine died mid-batch
+    seg.write_bytes(b"\n".join(lines[:3]) + b"\n")
+    state.write_bytes(saved)
+    hive.index.rebuild()
+    assert [e.data["text"] for e in hive.events.by_stream("s:1")] == ["before"]
+    report = verify(hive)
+    assert report.ok and [p.kind for p in report.problems] == ["torn_tail"]
+    ev = note(hive, "next")
+    assert ev.n == 2, "n continues after the last event readers accept"
+    assert [e.data["text"] for e in hive.events.by_stream("s:1")] == ["before", "next"]
+    assert verify(hive).ok
+
+
+def test_segments_rotate_at_the_size_bound(repo):
+    fleet_hive.init(repo)
+    cfg = repo / ".fleet" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("segment_max_bytes: 8388608",
+                                           "segment_max_bytes: 4096"))
+    hive = fleet_hive.open(repo)
+    for i in range(100):
+        note(hive, "x" * 50 + str(i))
+    assert len(segments(repo)) > 3
+    assert all(p.stat().st_size <= 4096 for p in segments(repo))
+    evs = hive.events.by_stream("s:1")
+    assert [e.n for e in evs] == list(range(1, 101))
+    assert len({p.parent.name for p in segments(repo)}) == 1
+    assert verify(hive).ok
+
+
+def test_durability_none_still_appends(repo):
+    fleet_hive.init(repo)
+    cfg = repo / ".fleet" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("durability: fsync", "durability: none"))
+    hive = fleet_hive.open(repo)
+    assert hive.config.durability == "none"
+    note(hive)
+    assert hive.events.latest_sequence() == 1
+
+
+def test_invalid_line_and_duplicate_id_are_errors(hive, repo):
+    for i in range(3):
+        note(hive, str(i))
+    (seg,) = segments(repo)
+    lines = seg.read_bytes().split(b"\n")[:-1]
+    dup = orjson.loads(lines[0])
+    dup["n"] = 4
+    seg.write_bytes(b"\n".join([lines[0], b"{not json", lines[1], lines[2],
+                                orjson.dumps(dup)]) + b"\n")
+    report = verify(hive)
+    kinds = sorted(p.kind for p in report.problems)
+    assert not report.ok
+    assert kinds == ["duplicate_id", "invalid_json"]
+    hive.index.rebuild()
+    assert [e.data["text"] for e in hive.events.by_stream("s:1")] == ["0", "1", "2"]
+
+
+def test_gap_in_n_is_reported(hive, repo):
+    for i in range(4):
+        note(hive, str(i))
+    (seg,) = segments(repo)
+    lines = seg.read_bytes().split(b"\n")[:-1]
+    seg.write_bytes(b"\n".join([lines[0], lines[1], lines[3]]) + b"\n")
+    report = verify(hive)
+    assert not report.ok
+    assert [p.kind for p in report.problems] == ["gap"]
+    assert "n=3" in report.problems[0].message
+
+
+def test_branch_switch_starts_new_segment_and_old_commit_forks_writer(hive, repo):
+    for i in range(3):
+        note(hive, str(i))
+    git(repo, "add", ".fleet")
+    git(repo, "commit", "-q", "-m", "three events")
+    writer = hive.events.writer_id()
+    for i in range(3, 5):
+        note(hive, str(i))
+    # Throw away the uncommitted events: the working tree lost n=4,5 of this writer.
+    git(repo, "checkout", "--", ".fleet")
+    ev = note(hive, "after reset")
+    assert ev.writer != writer, "a writer whose events vanished continues under a new id"
+    assert ev.n == 1
+    report = verify(hive)
+    assert report.ok, report.problems
+    texts = [e.data["text"] for e in hive.events.by_stream("s:1")]
+    assert texts == ["0", "1", "2", "after reset"]
+
+
+def test_unchanged_tree_keeps_one_segment_and_writer(hive, repo):
+    note(hive, "a")
+    git(repo, "add", ".fleet")
+    git(repo, "commit", "-q", "-m", "one")
+    ev = note(hive, "b")  # the committed copy is what the writer left: keep appending
+    assert len(segments(repo)) == 1 and ev.n == 2
