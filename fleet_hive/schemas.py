@@ -50,7 +50,8 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         stale = drift(directory)
         for rel in stale:
-            print(f"schemas/{rel} is out of date; run: python -m fleet_hive.schemas", file=sys.stderr)
+            print(f"schemas/{rel} is out of date; run: python -m fleet_hive.schemas",
+                  file=sys.stderr)
         return 1 if stale else 0
     write(directory)
     return 0
