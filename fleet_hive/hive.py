@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .events.store import EventStore
     from .index import Index
     from .missions import Missions, Sortie, Sorties
+    from .gitops import GitOps
     from .reservations import Reservations
 
 
@@ -74,9 +75,16 @@ class Hive:
 
     @cached_property
     def reservations(self) -> Reservations:
-        from .reservations import Reservations
+        from .gitops import GitOps
+    from .reservations import Reservations
 
         return Reservations(self)
+
+    @cached_property
+    def git(self) -> GitOps:
+        from .gitops import GitOps
+
+        return GitOps(self)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
