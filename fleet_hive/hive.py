@@ -75,8 +75,7 @@ class Hive:
 
     @cached_property
     def reservations(self) -> Reservations:
-        from .gitops import GitOps
-    from .reservations import Reservations
+        from .reservations import Reservations
 
         return Reservations(self)
 
