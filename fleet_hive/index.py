@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,16 @@ from .layout import Layout
 SCHEMA_VERSION = "1"
 TAIL = 64  # bytes before the consumed offset remembered to detect a rewritten prefix
 BATCH_ROWS = 20_000
+BUSY_RETRIES = (0.05, 0.2, 1.0)  # seconds between retries of a busy database
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 #: Projections kept in the index, as "module:attribute" of an object with the
 #: :class:`Projection` shape; loaded on first catch-up. Capabilities append theirs.
-PROJECTIONS: list[str] = []
+PROJECTIONS: list[str] = [
+    "fleet_hive.reservations:PROJECTION",
+    "fleet_hive.missions.projection:PROJECTION",
+]
 
 
 class Projection(Protocol):
@@ -154,25 +159,26 @@ class Index:
     def _open(self) -> sqlite3.Connection:
         self.layout.cache.mkdir(parents=True, exist_ok=True)
         for attempt in (1, 2):
+            db = None
             try:
                 db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-                version = None
-                if db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-                ).fetchone():
-                    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                    version = row[0] if row else None
-                if version != SCHEMA_VERSION:
+                if self._schema_version(db) != SCHEMA_VERSION:
                     db.execute("BEGIN IMMEDIATE")
-                    for table in ("events", "segments", "meta"):
-                        db.execute(f"DROP TABLE IF EXISTS {table}")
-                    _execute_all(db, _SCHEMA + _INDEXES)
-                    db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                    # Look again under the write lock: another process may have just made it.
+                    if self._schema_version(db) != SCHEMA_VERSION:
+                        for table in ("events", "segments", "meta"):
+                            db.execute(f"DROP TABLE IF EXISTS {table}")
+                        _execute_all(db, _SCHEMA + _INDEXES)
+                        db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
                     db.execute("COMMIT")
                 return db
             except sqlite3.DatabaseError as e:
+                if db is not None:
+                    db.close()
+                if _busy(e):
+                    raise StorageError(f"index cache busy: {e}", hint="retry") from e
                 # Not a database, malformed, or an incompatible file: the cache is disposable.
                 if attempt == 2:
                     raise StorageError(
@@ -181,6 +187,15 @@ class Index:
                     ) from e
                 self._discard_files()
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _schema_version(db: sqlite3.Connection) -> str | None:
+        if not db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone():
+            return None
+        row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        return row[0] if row else None
 
     def _discard_files(self) -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -195,19 +210,31 @@ class Index:
             self._db = None
 
     def _guard(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn``; a corrupt cache found on the way is deleted, rebuilt, and ``fn`` rerun."""
-        try:
-            return fn()
-        except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-                raise StorageError(f"index cache busy: {e}", hint="retry") from e
-            self.close()
-            self._discard_files()
+        """Run ``fn``; a corrupt cache found on the way is deleted, rebuilt, and ``fn`` rerun.
+
+        A busy database (another process holding a lock past the busy timeout, or a WAL
+        snapshot that went stale) is retried a few times and never mistaken for corruption.
+        """
+        for delay in BUSY_RETRIES:
             try:
                 return fn()
-            except sqlite3.DatabaseError as e2:
-                raise StorageError(f"index cache unusable: {e2}",
-                                   hint="delete .fleet/.cache/ and retry") from e2
+            except sqlite3.DatabaseError as e:
+                if not _busy(e):
+                    break
+                time.sleep(delay)
+        else:
+            try:
+                return fn()
+            except sqlite3.DatabaseError as e:
+                if _busy(e):
+                    raise StorageError(f"index cache busy: {e}", hint="retry") from e
+        self.close()
+        self._discard_files()
+        try:
+            return fn()
+        except sqlite3.DatabaseError as e2:
+            raise StorageError(f"index cache unusable: {e2}",
+                               hint="delete .fleet/.cache/ and retry") from e2
 
     # -- catching up ---------------------------------------------------------------------
     def _plan(self) -> list[tuple[str, Path, os.stat_result | None, tuple | None]]:
@@ -482,6 +509,11 @@ class Index:
             if os.path.exists(f"{self.path}{s}")
         )
         return IndexStatus(str(self.path), events, segments, self.latest_seq(False), fresh, size)
+
+
+def _busy(e: sqlite3.DatabaseError) -> bool:
+    text = str(e).lower()
+    return isinstance(e, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 def _read_at(path: Path, offset: int, length: int) -> bytes:

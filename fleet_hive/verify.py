@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .events.segments import ReadResult, iter_lines
+from .missions.checks import check_missions
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -94,7 +95,7 @@ def check_log(hive: Hive, report: Report, repair: bool = False) -> None:
 
 
 #: Every check ``verify`` runs, in order; capabilities append theirs.
-CHECKS: list[Check] = [check_log]
+CHECKS: list[Check] = [check_log, check_missions]
 
 
 def verify(hive: Hive, *, repair: bool = False) -> Report:

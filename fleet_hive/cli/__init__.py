@@ -24,6 +24,11 @@ COMMANDS: dict[str, str] = {
     "events": "events:events",
     "index": "basic:index",
     "verify": "basic:verify_cmd",
+    "lock": "locks:lock",
+    "mission": "missions:mission",
+    "sortie": "missions:sortie",
+    "ready": "missions:ready_cmd",
+    "status": "status:status_cmd",
 }
 
 

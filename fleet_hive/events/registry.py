@@ -19,7 +19,11 @@ from ..errors import InvalidInputError
 from .envelope import ENVELOPE_VERSION, check_type_name
 
 #: Modules that declare event types; imported on first use of the registry.
-TYPE_MODULES: list[str] = ["fleet_hive.events.core_types"]
+TYPE_MODULES: list[str] = [
+    "fleet_hive.events.core_types",
+    "fleet_hive.reservation_events",
+    "fleet_hive.missions.events",
+]
 
 
 class EventData(BaseModel):

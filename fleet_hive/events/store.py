@@ -39,6 +39,9 @@ class _Validating:
         return PendingEvent(type, stream, clean, actor or self.actor, version, causation_id,
                             correlation_id)
 
+    #: Public name for domain use cases: validate an event now, append it later.
+    prepare = _pending
+
     def _batch(self, items: Iterable[Mapping[str, Any]]) -> list[PendingEvent]:
         pending = []
         for i, item in enumerate(items):

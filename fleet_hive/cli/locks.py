@@ -1,0 +1,156 @@
+"""``lock acquire|release|renew|list|check``: file reservations (``hive.reservations``).
+
+``lock check`` and ``lock list`` are read paths: they answer from the index and never
+import pydantic or filelock (``lock list`` takes the writer lock only to record the expiry
+of leases it finds lapsed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import click
+
+from . import Ctx, json_option, pass_ctx
+from .output import info, table, write_json
+
+if TYPE_CHECKING:
+    from ..reservations import Reservation
+
+_HOLDER_HELP = "Who holds the reservation: an agent, specialist or person name."
+
+
+@click.group("lock")
+def lock() -> None:
+    """File reservations: lease paths or globs so agents never edit the same file.
+
+    A reservation is exclusive (the default: conflicts with any overlapping reservation
+    of another holder) or --shared (conflicts only with exclusive ones). It lasts --ttl
+    seconds unless renewed. Conflicts exit 3; a --wait that runs out exits 4.
+    Paths are repository-relative; globs follow docs/globs.md (`src/**`, `*.py`).
+    """
+
+
+def _render(rows: Sequence[Reservation], empty: str) -> None:
+    if not rows:
+        info(empty)
+        return
+    now = time.time()
+    click.echo(table([(r.path, r.holder, r.mode, r.expires_at, f"{max(0, r.expires - now):.0f}s",
+                       r.reason or "") for r in rows],
+                     ("path", "holder", "mode", "expires_at", "left", "reason")))
+
+
+def _json(rows: Sequence[Reservation]) -> None:
+    now = time.time()
+    write_json([r.to_json(now) for r in rows])
+
+
+@lock.command("acquire", short_help="Reserve paths or globs, all or nothing.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH_OR_GLOB...")
+@click.option("--holder", required=True, help=_HOLDER_HELP)
+@click.option("--ttl", type=float, default=None,
+              help="Seconds until the reservation lapses unless renewed (default 3600).")
+@click.option("--wait", type=float, default=0.0, show_default=True,
+              help="Wait up to this many seconds for conflicting reservations to go; "
+                   "exit 4 if they do not.")
+@click.option("--shared", is_flag=True, help="A shared (reader) reservation.")
+@click.option("--reason", default=None, help="Why, for the others (shown by `lock list`).")
+@json_option
+@pass_ctx
+def acquire_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, ttl: float | None, wait: float,
+                shared: bool, reason: str | None) -> None:
+    """Reserve paths or globs, all or nothing (exit 3 on a conflict, 4 on a --wait timeout).
+
+    Re-acquiring what HOLDER already holds extends it. A wait that would close a cycle
+    of waiting holders (a deadlock) is refused at once with exit 3.
+    """
+    rows = ctx.hive().reservations.acquire(list(paths), holder=holder, ttl=ttl, wait=wait,
+                                           shared=shared, reason=reason)
+    if ctx.json:
+        _json(rows)
+        return
+    for r in rows:
+        info(f"reserved {r.path} for {r.holder} ({r.mode}) until {r.expires_at}")
+
+
+@lock.command("release", short_help="Give reservations up (exact paths, or --all).")
+@click.argument("paths", nargs=-1, metavar="[PATH_OR_GLOB]...")
+@click.option("--holder", required=True, help=_HOLDER_HELP)
+@click.option("--all", "all_", is_flag=True, help="Release every reservation of HOLDER.")
+@json_option
+@pass_ctx
+def release_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, all_: bool) -> None:
+    """Release HOLDER's reservations of exactly these paths or globs (or --all of them).
+
+    Releasing a path reserved by someone else exits 3 and releases nothing; a path
+    nobody holds is skipped.
+    """
+    if all_ == bool(paths):
+        raise click.UsageError("give the paths to release, or --all (not both)")
+    res = ctx.hive().reservations
+    rows = res.release_all(holder) if all_ else res.release(list(paths), holder=holder)
+    if ctx.json:
+        _json(rows)
+        return
+    for r in rows:
+        info(f"released {r.path} ({r.holder})")
+    if not rows:
+        info(f"{holder} held nothing to release")
+
+
+@lock.command("renew", short_help="Extend a holder's live reservations.")
+@click.argument("paths", nargs=-1, metavar="[PATH_OR_GLOB]...")
+@click.option("--holder", required=True, help=_HOLDER_HELP)
+@click.option("--ttl", type=float, default=None,
+              help="New lifetime in seconds from now (default: each reservation's own).")
+@json_option
+@pass_ctx
+def renew_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, ttl: float | None) -> None:
+    """Extend HOLDER's live reservations (all, or only these paths); exit 1 if none is live."""
+    rows = ctx.hive().reservations.renew(holder, ttl=ttl, paths=list(paths) or None)
+    if ctx.json:
+        _json(rows)
+        return
+    for r in rows:
+        info(f"renewed {r.path} ({r.holder}) until {r.expires_at}")
+
+
+@lock.command("list", short_help="List live reservations.")
+@click.option("--holder", default=None, help="Only this holder's reservations.")
+@click.option("--path", default=None, help="Only reservations overlapping this path or glob.")
+@json_option
+@pass_ctx
+def list_cmd(ctx: Ctx, holder: str | None, path: str | None) -> None:
+    """List live reservations (lapsed ones are recorded as expired and not shown)."""
+    rows = ctx.hive().reservations.list(holder=holder, path=path)
+    if ctx.json:
+        _json(rows)
+        return
+    _render(rows, "no reservations")
+
+
+@lock.command("check", short_help="Exit 3 if a path is reserved by someone else.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--holder", default=None,
+              help="Ask for this holder: its own reservations do not count as conflicts.")
+@click.option("--shared", is_flag=True,
+              help="Ask whether a shared reservation would fit (default: may I edit).")
+@click.option("--glob", "patterns", is_flag=True,
+              help="Treat each PATH as a glob (default: a file name, in which *, ? and [ "
+                   "are ordinary characters).")
+@json_option
+@pass_ctx
+def check_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, shared: bool,
+              patterns: bool) -> None:
+    """Exit 3 if any path is reserved by someone else (read only, fast: for hooks)."""
+    result = ctx.hive().reservations.check(list(paths), holder=holder, shared=shared,
+                                           patterns=patterns)
+    result.raise_if_held()
+    if ctx.json:
+        write_json(result.to_json())
+        return
+    who = f" for {holder}" if holder else ""
+    info(f"free{who}: {', '.join(result.paths)}")

@@ -1,0 +1,371 @@
+"""``mission ...``, ``sortie ...`` and ``ready``: thin commands over hive.missions/sorties.
+
+Priorities run 0..4; 0 is the most urgent, and lists put it first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import Ctx, json_option, pass_ctx
+from .output import table, write_json
+
+if TYPE_CHECKING:
+    from ..missions import Mission, Sortie
+
+MISSION_STATUSES = ("pending", "in_progress", "completed", "cancelled")
+SORTIE_STATUSES = ("pending", "assigned", "in_progress", "blocked", "completed", "failed",
+                   "cancelled")
+PRIORITY_HELP = "0 (most urgent) to 4 (least); default 2."
+
+
+def _short(text: str, width: int = 50) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _emit_mission(ctx: Ctx, m: Mission, verb: str | None = None) -> None:
+    if ctx.json:
+        write_json(m.to_json())
+    elif verb:
+        click.echo(f"{verb} mission {m.id}: {m.title} [{m.status}]")
+    else:
+        _print_mission(m)
+
+
+def _emit_sortie(ctx: Ctx, s: Sortie, verb: str | None = None) -> None:
+    if ctx.json:
+        write_json(s.to_json())
+    elif verb:
+        who = f" by {s.claimed_by}" if verb == "Claimed" and s.claimed_by else ""
+        click.echo(f"{verb} sortie {s.id}{who}: {s.title} [{s.status}]")
+    else:
+        _print_sortie(s)
+
+
+def _sortie_rows(sorties: Sequence[Sortie], with_mission: bool = False) -> str:
+    headers = ["id", "status", "pri", "done", "claimed by", *(["mission"] if with_mission
+                                                             else []), "waits for", "title"]
+    rows = [(s.id, s.status + (" !" if s.open_conflicts else ""), s.priority,
+             f"{s.progress}%", s.claimed_by or "", *([s.mission_id] if with_mission else []),
+             ", ".join(s.blocked_by), _short(s.title)) for s in sorties]
+    return table(rows, headers)
+
+
+def _print_conflicts(conflicts: Sequence[dict[str, Any]]) -> None:
+    for c in conflicts:
+        state = "resolved" if c.get("resolved_by") else "OPEN"
+        facts = "; ".join(f"{f['type']} by {f['actor']} (writer {f['writer']}, event "
+                          f"{f['event_id']})" for f in c["facts"])
+        click.echo(f"  conflict [{state}] {c['kind']}: {c['message']}: {facts}")
+
+
+def _print_mission(m: Mission) -> None:
+    labels = ", ".join(m.labels) or "-"
+    click.echo(f"{m.id}  {m.title}\nstatus     {m.status}\npriority   {m.priority}\n"
+               f"progress   {m.progress}%\nlabels     {labels}\ncreated    {m.created_at} by "
+               f"{m.created_by}\nupdated    {m.updated_at}")
+    if m.reason:
+        click.echo(f"reason     {m.reason}")
+    if m.description:
+        click.echo("\n" + m.description.rstrip())
+    if m.conflicts:
+        click.echo("\nconflicts:")
+        _print_conflicts(m.conflicts)
+    if m.sorties is not None:
+        click.echo("")
+        click.echo(_sortie_rows(m.sorties) if m.sorties else "no sorties")
+        for s in m.sorties:
+            if s.open_conflicts:
+                click.echo(f"\n{s.id}:")
+                _print_conflicts(s.open_conflicts)
+
+
+def _print_sortie(s: Sortie) -> None:
+    lines = [f"{s.id}  {s.title}", f"mission    {s.mission_id}", f"status     {s.status}",
+             f"priority   {s.priority}", f"progress   {s.progress}%"
+             + (f" ({s.progress_note})" if s.progress_note else "")]
+    if s.specialist:
+        lines.append(f"needs      {s.specialist}")
+    if s.claimed_by:
+        lines.append(f"claimed by {s.claimed_by}")
+    if s.files:
+        lines.append(f"files      {', '.join(s.files)}")
+    if s.depends_on:
+        lines.append(f"after      {', '.join(s.depends_on)}")
+    if s.blocked_by:
+        lines.append(f"waits for  {', '.join(s.blocked_by)}")
+    if s.reason:
+        lines.append(f"reason     {s.reason}")
+    if s.retries:
+        lines.append(f"retries    {s.retries}")
+    lines.append(f"created    {s.created_at} by {s.created_by}")
+    lines.append(f"updated    {s.updated_at}")
+    click.echo("\n".join(lines))
+    if s.description:
+        click.echo("\n" + s.description.rstrip())
+    if s.conflicts:
+        click.echo("\nconflicts:")
+        _print_conflicts(s.conflicts)
+
+
+def _print_sorties(ctx: Ctx, sorties: Sequence[Sortie], empty: str) -> None:
+    if ctx.json:
+        write_json([s.to_json() for s in sorties])
+    elif not sorties:
+        click.echo(empty)
+    else:
+        click.echo(_sortie_rows(sorties, with_mission=True))
+
+
+reason_option = click.option("--reason", default="", help="Why (recorded on the event).")
+
+
+# -- mission ---------------------------------------------------------------------------------
+@click.group("mission")
+def mission() -> None:
+    """Missions: units of work made of sorties. IDs accept any unique prefix."""
+
+
+@mission.command("create")
+@click.argument("title")
+@click.option("--description", default="", help="Longer text.")
+@click.option("--priority", type=int, default=2, show_default=True, help=PRIORITY_HELP)
+@click.option("--label", "labels", multiple=True, help="A label (repeatable).")
+@json_option
+@pass_ctx
+def mission_create(ctx: Ctx, title: str, description: str, priority: int,
+                   labels: tuple[str, ...]) -> None:
+    """Create a mission (status pending)."""
+    m = ctx.hive().missions.create(title, description=description, priority=priority,
+                                   labels=labels)
+    _emit_mission(ctx, m, "Created")
+
+
+@mission.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(MISSION_STATUSES),
+              help="Only missions in this status (repeatable: any of them).")
+@click.option("--label", "labels", multiple=True,
+              help="Only missions with this label (repeatable: all of them).")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
+@json_option
+@pass_ctx
+def mission_list(ctx: Ctx, statuses: tuple[str, ...], labels: tuple[str, ...],
+                 limit: int | None, offset: int) -> None:
+    """List missions, most urgent first (priority 0 first), then oldest first."""
+    missions = ctx.hive().missions.list(status=statuses or None, label=labels or None,
+                                        limit=limit, offset=offset)
+    if ctx.json:
+        write_json([m.to_json() for m in missions])
+        return
+    if not missions:
+        click.echo("no missions")
+        return
+    click.echo(table([(m.id, m.status + (" !" if m.open_conflicts else ""), m.priority,
+                       f"{m.progress}%", sum(m.sortie_counts.values()),
+                       ", ".join(m.labels), _short(m.title)) for m in missions],
+                     ("id", "status", "pri", "done", "sorties", "labels", "title")))
+
+
+@mission.command("show")
+@click.argument("mission_id", metavar="ID")
+@json_option
+@pass_ctx
+def mission_show(ctx: Ctx, mission_id: str) -> None:
+    """Show a mission with its progress and its sorties (and what blocks them)."""
+    _emit_mission(ctx, ctx.hive().missions.get(mission_id))
+
+
+@mission.command("update")
+@click.argument("mission_id", metavar="ID")
+@click.option("--title", help="New title.")
+@click.option("--description", help="New description.")
+@click.option("--priority", type=int, help=PRIORITY_HELP)
+@click.option("--label", "labels", multiple=True, help="Replace the labels (repeatable).")
+@click.option("--clear-labels", is_flag=True, help="Remove every label.")
+@json_option
+@pass_ctx
+def mission_update(ctx: Ctx, mission_id: str, title: str | None, description: str | None,
+                   priority: int | None, labels: tuple[str, ...], clear_labels: bool) -> None:
+    """Change a mission's title, description, priority or labels."""
+    new_labels = [] if clear_labels else (list(labels) if labels else None)
+    m = ctx.hive().missions.update(mission_id, title=title, description=description,
+                                   priority=priority, labels=new_labels)
+    _emit_mission(ctx, m, "Updated")
+
+
+def _mission_transition(action: str, verb: str, doc: str) -> click.Command:
+    @click.argument("mission_id", metavar="ID")
+    @reason_option
+    @json_option
+    @pass_ctx
+    def command(ctx: Ctx, mission_id: str, reason: str, force: bool = False) -> None:
+        missions = ctx.hive().missions
+        if action == "complete":
+            m = missions.complete(mission_id, reason=reason, force=force)
+        else:
+            m = getattr(missions, action)(mission_id, reason=reason)
+        _emit_mission(ctx, m, verb)
+
+    command.__doc__ = doc
+    if action == "complete":
+        command = click.option("--force", is_flag=True,
+                               help="Complete even though some sorties are still open.")(command)
+    return mission.command(action)(command)
+
+
+_mission_transition("start", "Started", "pending → in_progress.")
+_mission_transition("complete", "Completed",
+                    "in_progress → completed (refused while sorties are open, unless --force).")
+_mission_transition("cancel", "Cancelled", "pending|in_progress → cancelled.")
+_mission_transition("reopen", "Reopened", "completed|cancelled → in_progress.")
+_mission_transition("delete", "Deleted",
+                    "Delete (a tombstone): gone from every list, still in the log.")
+_mission_transition("resolve", "Resolved",
+                    "Acknowledge the mission's open conflicts (the status stays).")
+
+
+# -- sortie ----------------------------------------------------------------------------------
+@click.group("sortie")
+def sortie() -> None:
+    """Sorties: the subtasks of a mission. IDs accept any unique prefix."""
+
+
+@sortie.command("add")
+@click.argument("mission_id", metavar="MISSION")
+@click.argument("title")
+@click.option("--description", default="", help="Longer text.")
+@click.option("--file", "files", multiple=True, help="A path or glob it touches (repeatable).")
+@click.option("--after", multiple=True, help="A sortie of the same mission it waits for "
+              "(repeatable).")
+@click.option("--specialist", help="The kind of specialist it needs.")
+@click.option("--priority", type=int, default=2, show_default=True, help=PRIORITY_HELP)
+@json_option
+@pass_ctx
+def sortie_add(ctx: Ctx, mission_id: str, title: str, description: str,
+               files: tuple[str, ...], after: tuple[str, ...], specialist: str | None,
+               priority: int) -> None:
+    """Add a sortie to a mission (status pending)."""
+    s = ctx.hive().sorties.add(mission_id, title, description=description, files=files,
+                               after=after, specialist=specialist, priority=priority)
+    _emit_sortie(ctx, s, "Added")
+
+
+@sortie.command("list")
+@click.option("--mission", "mission_id", help="Only sorties of this mission.")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(SORTIE_STATUSES),
+              help="Only sorties in this status (repeatable: any of them).")
+@click.option("--ready", is_flag=True, help="Only sorties that can start now.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
+@json_option
+@pass_ctx
+def sortie_list(ctx: Ctx, mission_id: str | None, statuses: tuple[str, ...], ready: bool,
+                limit: int | None, offset: int) -> None:
+    """List sorties, most urgent first (priority 0 first), then oldest first."""
+    sorties = ctx.hive().sorties.list(mission=mission_id, status=statuses or None,
+                                      ready=ready, limit=limit, offset=offset)
+    _print_sorties(ctx, sorties, "no sorties")
+
+
+@sortie.command("show")
+@click.argument("sortie_id", metavar="ID")
+@json_option
+@pass_ctx
+def sortie_show(ctx: Ctx, sortie_id: str) -> None:
+    """Show a sortie: status, claim, dependencies still open, conflicts."""
+    _emit_sortie(ctx, ctx.hive().sorties.get(sortie_id))
+
+
+@sortie.command("update")
+@click.argument("sortie_id", metavar="ID")
+@click.option("--title", help="New title.")
+@click.option("--description", help="New description.")
+@click.option("--file", "files", multiple=True, help="Replace the files (repeatable).")
+@click.option("--after", multiple=True, help="Replace the dependencies (repeatable).")
+@click.option("--clear-files", is_flag=True, help="Remove every file.")
+@click.option("--clear-after", is_flag=True, help="Remove every dependency.")
+@click.option("--priority", type=int, help=PRIORITY_HELP)
+@click.option("--specialist", help="The kind of specialist it needs.")
+@json_option
+@pass_ctx
+def sortie_update(ctx: Ctx, sortie_id: str, title: str | None, description: str | None,
+                  files: tuple[str, ...], after: tuple[str, ...], clear_files: bool,
+                  clear_after: bool, priority: int | None, specialist: str | None) -> None:
+    """Change a sortie's fields; --file and --after replace the lists."""
+    s = ctx.hive().sorties.update(
+        sortie_id, title=title, description=description,
+        files=[] if clear_files else (list(files) if files else None),
+        after=[] if clear_after else (list(after) if after else None),
+        priority=priority, specialist=specialist)
+    _emit_sortie(ctx, s, "Updated")
+
+
+@sortie.command("claim")
+@click.argument("sortie_id", metavar="ID")
+@click.option("--specialist", required=True, help="Who claims it.")
+@json_option
+@pass_ctx
+def sortie_claim(ctx: Ctx, sortie_id: str, specialist: str) -> None:
+    """Claim a pending sortie (atomic: exit 3 if someone else already claimed it)."""
+    _emit_sortie(ctx, ctx.hive().sorties.claim(sortie_id, specialist=specialist), "Claimed")
+
+
+def _sortie_transition(action: str, verb: str, doc: str) -> click.Command:
+    @click.argument("sortie_id", metavar="ID")
+    @reason_option
+    @json_option
+    @pass_ctx
+    def command(ctx: Ctx, sortie_id: str, reason: str) -> None:
+        s = getattr(ctx.hive().sorties, action)(sortie_id, reason=reason)
+        _emit_sortie(ctx, s, verb)
+
+    command.__doc__ = doc
+    return sortie.command(action)(command)
+
+
+_sortie_transition("start", "Started", "assigned → in_progress.")
+_sortie_transition("complete", "Completed", "in_progress → completed.")
+_sortie_transition("fail", "Failed", "assigned|in_progress → failed.")
+_sortie_transition("block", "Blocked", "in_progress → blocked (say why with --reason).")
+_sortie_transition("unblock", "Unblocked", "blocked → in_progress.")
+_sortie_transition("cancel", "Cancelled", "Any open status → cancelled.")
+_sortie_transition("retry", "Retried", "failed → pending (unclaimed again).")
+_sortie_transition("delete", "Deleted",
+                   "Delete (a tombstone): gone from lists and ready, still in the log.")
+_sortie_transition("resolve", "Resolved",
+                   "Acknowledge the sortie's open conflicts (the status stays).")
+
+
+@sortie.command("progress")
+@click.argument("sortie_id", metavar="ID")
+@click.option("--percent", type=int, required=True, help="0 to 100.")
+@click.option("--note", default="", help="What was done.")
+@json_option
+@pass_ctx
+def sortie_progress(ctx: Ctx, sortie_id: str, percent: int, note: str) -> None:
+    """Report progress on a sortie in progress (or blocked)."""
+    s = ctx.hive().sorties.progress(sortie_id, percent, note=note)
+    if ctx.json:
+        write_json(s.to_json())
+    else:
+        click.echo(f"Progress of sortie {s.id}: {s.progress}%")
+
+
+# -- ready -----------------------------------------------------------------------------------
+@click.command("ready")
+@click.option("--mission", "mission_id", help="Only sorties of this mission.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many.")
+@json_option
+@pass_ctx
+def ready_cmd(ctx: Ctx, mission_id: str | None, limit: int | None) -> None:
+    """Sorties that can start now: pending, unclaimed, every dependency completed.
+
+    Most urgent first (priority 0 first), then oldest first.
+    """
+    _print_sorties(ctx, ctx.hive().sorties.ready(mission=mission_id, limit=limit),
+                   "nothing is ready")

@@ -1,0 +1,73 @@
+"""``status``: what is going on in this repository, at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from . import Ctx, json_option, pass_ctx
+from .output import table, write_json
+
+
+def _short(text: str, width: int = 50) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command("status")
+@json_option
+@pass_ctx
+def status_cmd(ctx: Ctx) -> None:
+    """Open missions and their progress, active and blocked sorties (with what blocks
+    them), conflicts between clones, reservations, and the index's freshness."""
+    from ..missions.service import status_report
+
+    report = status_report(ctx.hive())
+    if ctx.json:
+        write_json(report)
+        return
+    _human(report)
+
+
+def _section(title: str, rows: list[Any], headers: tuple[str, ...], empty: str) -> None:
+    click.echo(click.style(title, bold=True) if _tty() else title)
+    click.echo(table(rows, headers) if rows else f"  {empty}")
+    click.echo("")
+
+
+def _tty() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
+def _human(r: dict[str, Any]) -> None:
+    counts = r["mission_counts"]
+    _section(
+        "Missions (" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ")"
+        if any(counts.values()) else "Missions",
+        [(m["id"], m["status"], m["priority"], f"{m['progress']}%",
+          sum(m["sortie_counts"].values()), _short(m["title"])) for m in r["missions"]],
+        ("id", "status", "pri", "done", "sorties", "title"), "no open missions")
+    _section("Active sorties",
+             [(s["id"], s["status"], s["claimed_by"] or "", f"{s['progress']}%",
+               s["mission_id"], _short(s["title"])) for s in r["active_sorties"]],
+             ("id", "status", "claimed by", "done", "mission", "title"), "none")
+    _section("Blocked sorties",
+             [(s["id"], s["status"], ", ".join(s["blocked_by"]) if s["status"] == "pending"
+               else (s["reason"] or "(no reason given)"), s["mission_id"], _short(s["title"]))
+              for s in r["blocked"]],
+             ("id", "status", "blocked by", "mission", "title"), "none")
+    _section("Conflicts",
+             [(c["sortie_id"] or c["mission_id"], c["kind"],
+               " vs ".join(f"{f['type']} by {f['actor']}@{f['writer']}" for f in c["facts"]),
+               _short(c["message"], 60)) for c in r["conflicts"]],
+             ("id", "kind", "facts", "message"), "none")
+    _section("Reservations",
+             [(x.get("path"), x.get("holder"), x.get("mode"), x.get("expires_at") or "",
+               _short(x.get("reason") or "", 40)) for x in r["reservations"]],
+             ("path", "holder", "mode", "expires", "reason"), "none")
+    idx = r["index"]
+    state = "fresh" if idx["fresh"] else "was stale, caught up now"
+    click.echo(f"Index: {idx['events']} events in {idx['segments']} segments, {state}")

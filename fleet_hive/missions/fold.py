@@ -1,0 +1,299 @@
+"""Pure folds: the events of one stream, in total order, to a Mission or a Sortie.
+
+The same events in the same total order (``clock, writer, n``) give the same state on every
+clone; nothing here reads a clock, a file or the environment.
+
+Concurrent facts. Every event but a creation names the heads of its stream its writer had
+seen (``data.prev`` and ``data.merged``, like a git commit's parents). Following these links
+gives exactly the events a writer knew of; an earlier event (in total order) that it did
+*not* know of is concurrent with it: both were decided on different clones or branches and
+met in a merge. The rules:
+
+* Events apply in total order. An event whose transition is not allowed from the current
+  status is kept in the log but changes nothing (so, usually, the first of two
+  concurrent outcomes in total order stands).
+* Two concurrent, different outcomes (completed / failed / cancelled) or two concurrent
+  claims by different specialists are a **conflict**: both facts are recorded with their
+  event ids, actors and writers, and which one the state kept.
+* Any other event that could not be applied is recorded as a ``transition`` conflict, so
+  no fact is ever dropped silently. The same fact recorded twice concurrently (two
+  completions, two claims by one specialist) is not a conflict.
+* A conflict is resolved by a later event whose writer had seen every fact of it and that
+  either changed the status or explicitly resolved conflicts (``sortie resolve``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..events.envelope import Event
+from .model import (
+    OUTCOME_EVENTS,
+    PROGRESS_STATUSES,
+    TRANSITION_BY_EVENT,
+    Mission,
+    Sortie,
+)
+
+
+class _History:
+    """The events of one stream so far, and which of them each event's writer had seen.
+
+    The ``prev`` and ``merged`` links of a stream form a DAG, like git commits. An event's
+    writer had seen exactly its ancestors (kept as a bitmask over positions in total
+    order; an ancestor always comes earlier, its clock being lower). An event without
+    links (another capability's, or one appended by hand) counts as having seen everything
+    before it; a creation, nothing. ``heads`` is the frontier: the events no later event
+    descends from, which the next decision names as its ``prev`` and ``merged``.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.pos: dict[str, int] = {}
+        self.ancestors: list[int] = []
+        self.heads: list[int] = []
+        self.applied: set[str] = set()
+        self.linear = True  # every event so far had seen every event before it
+
+    def add(self, ev: Event) -> tuple[list[Event], int]:
+        """Record ``ev``; returns (earlier events its writer had not seen, its ancestors)."""
+        i = len(self.events)
+        everything = (1 << i) - 1
+        data = ev.data
+        if self.linear and i and data.get("prev") == self.events[-1].id \
+                and not data.get("merged"):
+            # the common case: one writer after another, each having seen all before
+            self.pos[ev.id] = i
+            self.events.append(ev)
+            self.ancestors.append(everything)
+            self.heads = [i]
+            return [], everything
+        links = [data.get("prev"), *(data.get("merged") or ())]
+        if _is_creation(ev.type):
+            mask = 0
+        elif not any(isinstance(link, str) for link in links):
+            mask = everything
+        else:
+            mask = 0
+            for link in links:
+                j = self.pos.get(link) if isinstance(link, str) else None
+                if j is not None:
+                    mask |= self.ancestors[j] | (1 << j)
+        concurrent = [] if mask == everything else \
+            [e for k, e in enumerate(self.events) if not mask >> k & 1]
+        self.pos[ev.id] = i
+        self.events.append(ev)
+        self.ancestors.append(mask)
+        self.heads = [h for h in self.heads if not mask >> h & 1] + [i]
+        if concurrent:
+            self.linear = False
+        return concurrent, mask
+
+    def saw(self, mask: int, event_id: str) -> bool:
+        j = self.pos.get(event_id)
+        return j is not None and bool(mask >> j & 1)
+
+    def head_ids(self) -> list[str]:
+        return [self.events[h].id for h in self.heads]
+
+
+def _is_creation(type_: str) -> bool:
+    return type_ in ("mission_created", "sortie_added")
+
+
+def _fact(ev: Event) -> dict[str, Any]:
+    out: dict[str, Any] = {"event_id": ev.id, "type": ev.type, "actor": ev.actor,
+                           "writer": ev.writer, "time": ev.time}
+    if "specialist" in ev.data and ev.type == "sortie_claimed":
+        out["specialist"] = ev.data["specialist"]
+    if ev.data.get("reason"):
+        out["reason"] = ev.data["reason"]
+    return out
+
+
+class _Folder:
+    """What folding a mission and folding a sortie share: history, conflicts, resolution."""
+
+    def __init__(self) -> None:
+        self.history = _History()
+
+    def conflict_for(self, state: Mission | Sortie, ev: Event, concurrent: list[Event],
+                     applied: bool) -> None:
+        """Record the conflict ``ev`` makes with what its writer had not seen, if any."""
+        other: Event | None = None
+        kind = ""
+        if ev.type in OUTCOME_EVENTS:
+            other = _last(e for e in concurrent if e.type in OUTCOME_EVENTS and e.type != ev.type)
+            kind = "outcome"
+        elif ev.type == "sortie_claimed":
+            other = _last(e for e in concurrent if e.type == "sortie_claimed"
+                          and e.data.get("specialist") != ev.data.get("specialist"))
+            kind = "claim"
+        if other is not None:
+            applied_ids = self.history.applied
+            kept = ev.id if applied else other.id if other.id in applied_ids else None
+            what = (f"claimed by {other.data.get('specialist')!r} and by "
+                    f"{ev.data.get('specialist')!r}" if kind == "claim"
+                    else f"{_verb(other.type)} and {_verb(ev.type)}")
+            state.conflicts.append({
+                "kind": kind,
+                "message": f"{what} concurrently (on different clones or branches)",
+                "facts": [_fact(other), _fact(ev)],
+                "kept": kept,
+                "resolved_by": None,
+            })
+            return
+        if applied:
+            return
+        if any(e.type == ev.type and e.data.get("specialist") == ev.data.get("specialist")
+               for e in concurrent):
+            return  # the same fact recorded twice concurrently: nothing contradicts
+        state.conflicts.append({
+            "kind": "transition",
+            "message": f"{ev.type} could not apply: it was {state.status} by then"
+                       + (" (written concurrently)" if concurrent else ""),
+            "facts": [_fact(ev)],
+            "kept": None,
+            "resolved_by": None,
+        })
+
+    def resolve(self, state: Mission | Sortie, ev: Event, seen: int) -> None:
+        for c in state.conflicts:
+            if c["resolved_by"] is None and all(self.history.saw(seen, f["event_id"])
+                                                for f in c["facts"]):
+                c["resolved_by"] = ev.id
+
+
+def _last(events: Iterable[Event]) -> Event | None:
+    out = None
+    for out in events:  # noqa: B007
+        pass
+    return out
+
+
+def _verb(event_type: str) -> str:
+    return event_type.split("_", 1)[1]
+
+
+def _touch(state: Mission | Sortie, ev: Event) -> None:
+    if ev.time > state.updated_at:
+        state.updated_at = ev.time
+
+
+def fold_mission(events: Iterable[Event]) -> Mission | None:
+    """A mission from the events of its stream in total order (None before its creation)."""
+    folder = _Folder()
+    m: Mission | None = None
+    for ev in events:
+        concurrent, seen = folder.history.add(ev)
+        if m is not None:
+            m.events += 1
+        d = ev.data
+        t = ev.type
+        if t == "mission_created":
+            if m is None:
+                m = Mission(id=ev.stream.split(":", 1)[1], title=d.get("title", ""),
+                            description=d.get("description", ""),
+                            priority=d.get("priority", 2), labels=list(d.get("labels", [])),
+                            created_at=ev.time, updated_at=ev.time, created_by=ev.actor,
+                            events=1, order=ev.order_key)
+                folder.history.applied.add(ev.id)
+            continue
+        if m is None or not t.startswith("mission_"):
+            continue  # before creation, or another capability's event on this stream
+        applied = False
+        if t == "mission_updated":
+            if not m.deleted:
+                for key in ("title", "description", "priority", "labels"):
+                    if d.get(key) is not None:
+                        setattr(m, key, list(d[key]) if key == "labels" else d[key])
+                applied = True
+        elif t == "mission_deleted":
+            m.deleted, m.reason, applied = True, d.get("reason", ""), True
+        elif t == "mission_conflicts_resolved":
+            folder.resolve(m, ev, seen)
+            applied = True
+        elif t in TRANSITION_BY_EVENT:
+            tr = TRANSITION_BY_EVENT[t]
+            if not m.deleted and m.status in tr.sources:
+                m.status, m.reason = tr.target, d.get("reason", "")
+                m.forced = bool(d.get("forced")) if t == "mission_completed" else False
+                folder.resolve(m, ev, seen)
+                applied = True
+        else:
+            continue  # a mission event type this version does not know
+        if applied:
+            folder.history.applied.add(ev.id)
+        if concurrent or not applied:
+            folder.conflict_for(m, ev, concurrent, applied)
+        _touch(m, ev)
+    if m is not None:
+        m.heads = folder.history.head_ids()
+    return m
+
+
+def fold_sortie(events: Iterable[Event]) -> Sortie | None:
+    """A sortie from the events of its stream in total order (None before it was added)."""
+    folder = _Folder()
+    s: Sortie | None = None
+    for ev in events:
+        concurrent, seen = folder.history.add(ev)
+        if s is not None:
+            s.events += 1
+        d = ev.data
+        t = ev.type
+        if t == "sortie_added":
+            if s is None:
+                s = Sortie(id=ev.stream.split(":", 1)[1], mission_id=d.get("mission_id", ""),
+                           title=d.get("title", ""), description=d.get("description", ""),
+                           priority=d.get("priority", 2), files=list(d.get("files", [])),
+                           depends_on=list(d.get("depends_on", [])),
+                           specialist=d.get("specialist"), created_at=ev.time,
+                           updated_at=ev.time, created_by=ev.actor,
+                           events=1, order=ev.order_key)
+                folder.history.applied.add(ev.id)
+            continue
+        if s is None or not t.startswith("sortie_"):
+            continue
+        applied = False
+        if t == "sortie_updated":
+            if not s.deleted:
+                for key in ("title", "description", "priority", "files", "depends_on",
+                            "specialist"):
+                    value = d.get(key)
+                    if value is not None:
+                        setattr(s, key, list(value) if isinstance(value, list) else value)
+                applied = True
+        elif t == "sortie_progressed":
+            if not s.deleted and s.status in PROGRESS_STATUSES:
+                s.progress, s.progress_note = d.get("percent", s.progress), d.get("note", "")
+                applied = True
+        elif t == "sortie_deleted":
+            s.deleted, s.reason, applied = True, d.get("reason", ""), True
+        elif t == "sortie_conflicts_resolved":
+            folder.resolve(s, ev, seen)
+            applied = True
+        elif t in TRANSITION_BY_EVENT:
+            tr = TRANSITION_BY_EVENT[t]
+            if not s.deleted and s.status in tr.sources:
+                s.status, s.reason = tr.target, d.get("reason", "")
+                if t == "sortie_claimed":
+                    s.claimed_by = d.get("specialist")
+                elif t == "sortie_completed":
+                    s.progress = 100
+                elif t == "sortie_retried":
+                    s.claimed_by, s.progress, s.progress_note = None, 0, ""
+                    s.retries += 1
+                folder.resolve(s, ev, seen)
+                applied = True
+        else:
+            continue
+        if applied:
+            folder.history.applied.add(ev.id)
+        if concurrent or not applied:
+            folder.conflict_for(s, ev, concurrent, applied)
+        _touch(s, ev)
+    if s is not None:
+        s.heads = folder.history.head_ids()
+    return s

@@ -1,0 +1,357 @@
+"""Missions and sorties as plain data: statuses, the transition table, input rules.
+
+No pydantic, no storage here: these classes are built from index rows on every read, so
+they must be cheap. The JSON shapes are those of ``spec/cli.md``; more keys are welcome.
+
+Priorities run 0..4 and **0 is the most urgent** (as in Beads): ``ready`` and the lists
+put priority 0 first, then older before newer (creation order in the log's total order).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidInputError
+
+# -- statuses and transitions --------------------------------------------------------------
+MISSION_STATUSES = ("pending", "in_progress", "completed", "cancelled")
+SORTIE_STATUSES = ("pending", "assigned", "in_progress", "blocked", "completed", "failed",
+                   "cancelled")
+#: Sortie statuses from which work can still happen (``cancel`` is allowed from each).
+SORTIE_OPEN = frozenset({"pending", "assigned", "in_progress", "blocked", "failed"})
+#: Mission statuses that accept new sorties and claims.
+MISSION_OPEN = frozenset({"pending", "in_progress"})
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str  # the command: start, complete, ...
+    sources: frozenset[str]
+    target: str
+    event: str  # the event type that records it
+
+
+def _table(*rows: tuple[str, tuple[str, ...], str, str]) -> dict[str, Transition]:
+    return {a: Transition(a, frozenset(src), dst, ev) for a, src, dst, ev in rows}
+
+
+#: ``cli.md``: pending → in_progress → completed; pending|in_progress → cancelled;
+#: completed|cancelled → in_progress (reopen).
+MISSION_TRANSITIONS = _table(
+    ("start", ("pending",), "in_progress", "mission_started"),
+    ("complete", ("in_progress",), "completed", "mission_completed"),
+    ("cancel", ("pending", "in_progress"), "cancelled", "mission_cancelled"),
+    ("reopen", ("completed", "cancelled"), "in_progress", "mission_reopened"),
+)
+
+#: ``cli.md``: pending → assigned → in_progress → completed; in_progress ↔ blocked;
+#: assigned|in_progress → failed; failed → pending (retry); any open state → cancelled.
+SORTIE_TRANSITIONS = _table(
+    ("claim", ("pending",), "assigned", "sortie_claimed"),
+    ("start", ("assigned",), "in_progress", "sortie_started"),
+    ("complete", ("in_progress",), "completed", "sortie_completed"),
+    ("fail", ("assigned", "in_progress"), "failed", "sortie_failed"),
+    ("block", ("in_progress",), "blocked", "sortie_blocked"),
+    ("unblock", ("blocked",), "in_progress", "sortie_unblocked"),
+    ("cancel", tuple(sorted(SORTIE_OPEN)), "cancelled", "sortie_cancelled"),
+    ("retry", ("failed",), "pending", "sortie_retried"),
+)
+
+#: Statuses in which a sortie may report progress (progress is not a transition).
+PROGRESS_STATUSES = frozenset({"in_progress", "blocked"})
+
+TRANSITION_BY_EVENT: dict[str, Transition] = {
+    t.event: t for t in (*MISSION_TRANSITIONS.values(), *SORTIE_TRANSITIONS.values())
+}
+#: Outcomes that contradict each other when recorded concurrently on one sortie/mission.
+OUTCOME_EVENTS = frozenset({"sortie_completed", "sortie_failed", "sortie_cancelled",
+                            "mission_completed", "mission_cancelled"})
+
+# -- ids -----------------------------------------------------------------------------------
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+ID_LENGTH = 12  # random characters after the kind prefix: 60 bits
+MISSION_PREFIX = "m-"
+SORTIE_PREFIX = "s-"
+ID_RE = re.compile(r"^[ms]-[0-9a-z]{4,32}$")
+
+
+def new_id(prefix: str) -> str:
+    """A random id such as ``m-8k2f0c3xq1zt``: random, never derived from content or time,
+    so that prefixes are short and distinct (a ULID's leading characters are the clock)."""
+    value = int.from_bytes(os.urandom(8), "big") >> 4
+    chars = []
+    for _ in range(ID_LENGTH):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return prefix + "".join(chars)
+
+
+def mission_stream(mission_id: str) -> str:
+    return f"mission:{mission_id}"
+
+
+def sortie_stream(sortie_id: str) -> str:
+    return f"sortie:{sortie_id}"
+
+
+# -- input rules (shared by the deciders; the CLI and the API get the same messages) -------
+MAX_TITLE = 500
+MAX_DESCRIPTION = 100_000
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")
+
+
+def check_title(title: Any) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidInputError("title must not be empty", hint="give a short, one-line title")
+    title = title.strip()
+    if "\n" in title or "\r" in title:
+        raise InvalidInputError("title must be one line", hint="put details in --description")
+    if len(title) > MAX_TITLE:
+        raise InvalidInputError(f"title is longer than {MAX_TITLE} characters",
+                                hint="put details in --description")
+    return title
+
+
+def check_description(text: Any) -> str:
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise InvalidInputError("description must be text")
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidInputError(f"description is longer than {MAX_DESCRIPTION} characters")
+    return text
+
+
+def check_priority(priority: Any) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 4:
+        raise InvalidInputError(f"priority must be an integer from 0 to 4, got {priority!r}",
+                                hint="0 is the most urgent, 4 the least; the default is 2")
+    return priority
+
+
+def check_labels(labels: Any) -> list[str]:
+    if labels is None:
+        return []
+    if isinstance(labels, str) or not all(isinstance(x, str) for x in labels):
+        raise InvalidInputError("labels must be a list of strings")
+    out = []
+    for label in labels:
+        label = label.strip()
+        if not LABEL_RE.match(label):
+            raise InvalidInputError(
+                f"invalid label {label!r}",
+                hint="a label is 1-64 letters, digits or _ . : / + - (no spaces)")
+        if label not in out:
+            out.append(label)
+    return sorted(out)
+
+
+def check_files(files: Any) -> list[str]:
+    """File paths or globs a sortie will touch (the dialect of :mod:`fleet_hive.globs`)."""
+    if files is None:
+        return []
+    if isinstance(files, str) or not all(isinstance(x, str) for x in files):
+        raise InvalidInputError("files must be a list of paths or globs")
+    from ..globs import GlobError, normalize
+
+    out: list[str] = []
+    for pattern in files:
+        try:
+            clean = normalize(pattern.strip())
+        except GlobError as e:
+            raise InvalidInputError(f"invalid file pattern {pattern!r}: {e}",
+                                    hint="use repository-relative paths or globs, e.g. src/**") \
+                from e
+        if clean not in out:
+            out.append(clean)
+    return out
+
+
+def check_percent(percent: Any) -> int:
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+        raise InvalidInputError(f"percent must be an integer from 0 to 100, got {percent!r}")
+    return percent
+
+
+def check_name(name: Any, what: str = "specialist") -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"{what} must not be empty")
+    name = name.strip()
+    if len(name) > 200 or any(c in name for c in "\n\r\t"):
+        raise InvalidInputError(f"invalid {what} name {name!r}",
+                                hint="one line, at most 200 characters")
+    return name
+
+
+def check_reason(reason: Any) -> str:
+    if reason is None:
+        return ""
+    if not isinstance(reason, str):
+        raise InvalidInputError("reason must be text")
+    if len(reason) > MAX_DESCRIPTION:
+        raise InvalidInputError(f"reason is longer than {MAX_DESCRIPTION} characters")
+    return reason.strip()
+
+
+# -- state ---------------------------------------------------------------------------------
+OrderKey = tuple[int, str, int]
+
+
+@dataclass
+class Mission:
+    """A mission as folded from its stream. ``progress`` and ``sorties`` are filled on read."""
+
+    id: str
+    title: str = ""
+    description: str = ""
+    status: str = "pending"
+    priority: int = 2
+    labels: list[str] = field(default_factory=list)
+    created_at: str = ""
+    updated_at: str = ""
+    created_by: str = ""
+    reason: str = ""  # of the last status change
+    forced: bool = False  # completed with open sorties (--force)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    deleted: bool = False
+    heads: list[str] = field(default_factory=list)  # the stream's frontier (see ``fold``)
+    events: int = 0
+    order: OrderKey = (0, "", 0)  # total-order key of the creation event: "age"
+    # derived on read, from the sorties
+    progress: int = 0
+    sortie_counts: dict[str, int] = field(default_factory=dict)
+    sorties: list[Sortie] | None = None
+
+    @property
+    def open_conflicts(self) -> list[dict[str, Any]]:
+        return [c for c in self.conflicts if not c.get("resolved_by")]
+
+    @property
+    def head(self) -> str | None:
+        """The stream's last event in total order."""
+        return self.heads[-1] if self.heads else None
+
+    def after(self) -> dict[str, Any]:
+        """``prev`` and ``merged`` for the next event: every head of the stream seen."""
+        return {"prev": self.head, "merged": self.heads[:-1]}
+
+    def to_doc(self) -> dict[str, Any]:
+        """Everything the fold knows (stored in the index)."""
+        return {
+            "id": self.id, "title": self.title, "description": self.description,
+            "status": self.status, "priority": self.priority, "labels": self.labels,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+            "created_by": self.created_by, "reason": self.reason, "forced": self.forced,
+            "conflicts": self.conflicts, "deleted": self.deleted, "heads": self.heads,
+            "events": self.events, "order": list(self.order),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Mission:
+        doc["order"] = tuple(doc.get("order") or (0, "", 0))  # a fresh dict: ours to change
+        return cls(**doc)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``mission`` shape of ``cli.md`` (``sorties`` when they were loaded)."""
+        out: dict[str, Any] = {
+            "id": self.id, "title": self.title, "description": self.description,
+            "status": self.status, "priority": self.priority, "labels": list(self.labels),
+            "progress": self.progress, "created_at": self.created_at,
+            "updated_at": self.updated_at, "created_by": self.created_by,
+            "reason": self.reason, "forced": self.forced,
+            "sortie_counts": dict(self.sortie_counts),
+            "conflicts": self.conflicts, "deleted": self.deleted,
+        }
+        if self.sorties is not None:
+            out["sorties"] = [s.to_json() for s in self.sorties]
+        return out
+
+
+@dataclass
+class Sortie:
+    """A sortie as folded from its stream. ``blocked_by`` is filled on read."""
+
+    id: str
+    mission_id: str = ""
+    title: str = ""
+    description: str = ""
+    status: str = "pending"
+    priority: int = 2
+    files: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    specialist: str | None = None  # the kind of specialist it needs (``sortie add --specialist``)
+    claimed_by: str | None = None  # who claimed it (``sortie claim --specialist``)
+    progress: int = 0
+    progress_note: str = ""
+    reason: str = ""  # of the last status change (why it failed, is blocked, ...)
+    retries: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+    created_by: str = ""
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    deleted: bool = False
+    heads: list[str] = field(default_factory=list)
+    events: int = 0
+    order: OrderKey = (0, "", 0)
+    # derived on read: dependencies that are not completed yet
+    blocked_by: list[str] = field(default_factory=list)
+
+    @property
+    def open_conflicts(self) -> list[dict[str, Any]]:
+        return [c for c in self.conflicts if not c.get("resolved_by")]
+
+    @property
+    def head(self) -> str | None:
+        """The stream's last event in total order."""
+        return self.heads[-1] if self.heads else None
+
+    def after(self) -> dict[str, Any]:
+        """``prev`` and ``merged`` for the next event: every head of the stream seen."""
+        return {"prev": self.head, "merged": self.heads[:-1]}
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "mission_id": self.mission_id, "title": self.title,
+            "description": self.description, "status": self.status, "priority": self.priority,
+            "files": self.files, "depends_on": self.depends_on, "specialist": self.specialist,
+            "claimed_by": self.claimed_by, "progress": self.progress,
+            "progress_note": self.progress_note, "reason": self.reason,
+            "retries": self.retries, "created_at": self.created_at,
+            "updated_at": self.updated_at, "created_by": self.created_by,
+            "conflicts": self.conflicts, "deleted": self.deleted, "heads": self.heads,
+            "events": self.events, "order": list(self.order),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Sortie:
+        doc["order"] = tuple(doc.get("order") or (0, "", 0))  # a fresh dict: ours to change
+        return cls(**doc)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``sortie`` shape of ``cli.md``."""
+        return {
+            "id": self.id, "mission_id": self.mission_id, "title": self.title,
+            "description": self.description, "status": self.status, "priority": self.priority,
+            "files": list(self.files), "depends_on": list(self.depends_on),
+            "specialist": self.specialist, "claimed_by": self.claimed_by,
+            "progress": self.progress, "progress_note": self.progress_note,
+            "reason": self.reason, "retries": self.retries,
+            "blocked_by": list(self.blocked_by), "conflicts": self.conflicts,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+            "created_by": self.created_by, "deleted": self.deleted,
+        }
+
+
+def mission_progress(status: str, counts: dict[str, int]) -> int:
+    """0..100: completed sorties over those that count (cancelled ones do not).
+
+    Rounded down, so 100 means every counted sortie is completed. A mission without
+    counted sorties is at 100 once completed, else 0.
+    """
+    total = sum(n for s, n in counts.items() if s != "cancelled")
+    if total == 0:
+        return 100 if status == "completed" else 0
+    return counts.get("completed", 0) * 100 // total

@@ -1,0 +1,219 @@
+"""Mission snapshots: ``.fleet/missions/<mission-id>.yaml`` (``storage.md`` 10).
+
+A snapshot is derived from the log, committed so reviewers see mission state in pull
+requests, and regenerated after every write to its mission. Its bytes are a function of
+the folded state only: fixed key order, no generation time, sorties in creation order
+(the log's total order), multi-line text as literal blocks, no line wrapping. So a diff
+shows exactly what changed, and two clones holding the same events write the same bytes.
+
+Format (one YAML mapping)::
+
+    # header comment
+    id, title, description, status, priority, labels, progress, created_at, created_by,
+    updated_at, reason, forced, [conflicts], events   <- number of events it reflects
+    sorties:
+    - id, title, description, status, priority, files, depends_on, specialist,
+      claimed_by, progress, progress_note, reason, retries, created_at, created_by,
+      updated_at, [conflicts]
+
+Rendering YAML is slow in pure Python (~0.7 ms a sortie), so each sortie's block is
+rendered separately and cached in ``.fleet/.cache/snapshots/<mission-id>.json`` keyed by a
+digest of the sortie's stored state: rewriting a 1,000-sortie mission after one change
+parses and renders one sortie. The cache is disposable; ``verify`` always renders from
+scratch (:func:`render`), and the tests hold both ways to the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..errors import StorageError
+from .model import Mission, Sortie, mission_progress
+
+if TYPE_CHECKING:
+    from ..hive import Hive
+    from ..layout import Layout
+
+FORMAT = "2"  # change it when the rendering changes: invalidates the block cache
+HEADER = (
+    "# fleet-hive mission snapshot: derived from the event log in .fleet/events/.\n"
+    "# Do not edit; `fleet-hive verify --repair` regenerates it.\n"
+)
+
+
+def snapshot_path(layout: Layout, mission_id: str) -> Path:
+    return layout.missions / f"{mission_id}.yaml"
+
+
+def _cache_path(layout: Layout, mission_id: str) -> Path:
+    return layout.cache / "snapshots" / f"{mission_id}.json"
+
+
+def mission_entry(m: Mission, counts: dict[str, int], events: int) -> dict[str, Any]:
+    """The snapshot's mission fields (without sorties), in their fixed order. ``counts``:
+    live sorties by status; ``events``: the events of the mission and all its sorties."""
+    out: dict[str, Any] = {
+        "id": m.id, "title": m.title, "description": m.description, "status": m.status,
+        "priority": m.priority, "labels": list(m.labels),
+        "progress": mission_progress(m.status, counts), "created_at": m.created_at,
+        "created_by": m.created_by, "updated_at": m.updated_at, "reason": m.reason,
+        "forced": m.forced,
+    }
+    if m.conflicts:
+        out["conflicts"] = m.conflicts
+    out["events"] = events
+    return out
+
+
+def sortie_entry(s: Sortie) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": s.id, "title": s.title, "description": s.description, "status": s.status,
+        "priority": s.priority, "files": list(s.files), "depends_on": list(s.depends_on),
+        "specialist": s.specialist, "claimed_by": s.claimed_by, "progress": s.progress,
+        "progress_note": s.progress_note, "reason": s.reason, "retries": s.retries,
+        "created_at": s.created_at, "created_by": s.created_by, "updated_at": s.updated_at,
+    }
+    if s.conflicts:
+        out["conflicts"] = s.conflicts
+    return out
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.representer import SafeRepresenter
+
+    class Representer(SafeRepresenter):
+        """Multi-line text as literal blocks."""
+
+        def represent_str(self, data: str) -> Any:
+            if "\n" in data:
+                return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+            return super().represent_str(data)
+
+    Representer.add_representer(str, Representer.represent_str)
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Representer = Representer
+    yaml.sort_base_mapping_type_on_output = False  # keep the fixed key order
+    yaml.default_flow_style = False
+    yaml.allow_unicode = True
+    yaml.width = 4096
+    return yaml
+
+
+def _dump(yaml: Any, obj: Any) -> str:
+    buf = io.StringIO()
+    yaml.dump(obj, buf)
+    return buf.getvalue()
+
+
+def _assemble(yaml: Any, mission: dict[str, Any], blocks: Sequence[str]) -> bytes:
+    parts = [HEADER, _dump(yaml, mission), "sorties:\n" if blocks else "sorties: []\n",
+             *blocks]
+    return "".join(parts).encode("utf-8")
+
+
+def render(m: Mission, sorties: Sequence[Sortie]) -> bytes:
+    """The snapshot's bytes, from scratch. ``sorties``: all of the mission's (deleted ones
+    are left out, but their events count)."""
+    yaml = _yaml()
+    live = sorted((s for s in sorties if not s.deleted), key=lambda s: (s.order, s.id))
+    counts: dict[str, int] = {}
+    for s in live:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    events = m.events + sum(s.events for s in sorties)
+    return _assemble(yaml, mission_entry(m, counts, events),
+                     [_dump(yaml, [sortie_entry(s)]) for s in live])
+
+
+def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Sequence[bytes],
+                      cache: dict[str, str]) -> bytes:
+    """The same bytes as :func:`render`, from the index's rows: ``docs`` are the live
+    sorties' stored states in creation order. A sortie's block depends on its state alone,
+    so it is looked up by a digest of the stored bytes and rendered only when missing;
+    ``cache`` (digest → block) is updated to hold exactly the blocks used."""
+    yaml = _yaml()
+    used: dict[str, str] = {}
+    blocks = []
+    for doc in docs:
+        digest = hashlib.blake2b(doc, digest_size=16).hexdigest()
+        block = cache.get(digest)
+        if not isinstance(block, str):
+            block = _dump(yaml, [sortie_entry(Sortie.from_doc(orjson.loads(doc)))])
+        used[digest] = block
+        blocks.append(block)
+    cache.clear()
+    cache.update(used)
+    return _assemble(yaml, mission_entry(m, counts, events), blocks)
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` via a temp file and ``os.replace``; False if unchanged."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def remove(layout: Layout, mission_id: str) -> bool:
+    removed = False
+    for path in (snapshot_path(layout, mission_id), _cache_path(layout, mission_id)):
+        try:
+            path.unlink()
+            removed = True
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def write_snapshot(hive: Hive, mission_id: str) -> None:
+    """Regenerate one mission's snapshot from the index (caller holds the log lock and has
+    caught the index up). A deleted mission's snapshot is removed."""
+    layout = hive.layout
+    read = hive.index.read
+    try:
+        rows = read("SELECT doc FROM missions WHERE id = ?", (mission_id,), catch_up=False)
+        mission = Mission.from_doc(orjson.loads(rows[0][0])) if rows else None
+        if mission is None or mission.deleted:
+            remove(layout, mission_id)
+            return
+        counts = dict(read("SELECT status, n FROM mission_counts WHERE mission_id = ?",
+                           (mission_id,), catch_up=False))
+        (sortie_events,) = read("SELECT COALESCE(SUM(json_extract(doc, '$.events')), 0) "
+                                "FROM sorties WHERE mission_id = ?", (mission_id,),
+                                catch_up=False)[0]
+        docs = [r[0] for r in read(
+            "SELECT doc FROM sorties WHERE mission_id = ? AND deleted = 0 "
+            "ORDER BY ord_clock, ord_writer, ord_n, id", (mission_id,), catch_up=False)]
+        cache_file = _cache_path(layout, mission_id)
+        cache: dict[str, str] = {}
+        try:
+            raw = orjson.loads(cache_file.read_bytes())
+            if isinstance(raw, dict) and raw.get("format") == FORMAT:
+                cache = raw.get("blocks") or {}
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            pass
+        data = render_from_index(mission, counts, mission.events + sortie_events, docs, cache)
+        write_atomic(snapshot_path(layout, mission_id), data)
+        write_atomic(cache_file, orjson.dumps({"format": FORMAT, "blocks": cache}))
+    except OSError as e:
+        raise StorageError(
+            f"the change was recorded, but writing the snapshot of {mission_id} failed: "
+            f"{e.strerror or e}", hint="fix the problem, then run `fleet-hive verify --repair`",
+        ) from e
