@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from .config import Config
     from .events.log import SegmentLog
     from .events.store import EventStore
+    from .gitops import GitOps
     from .index import Index
     from .missions import Missions, Sortie, Sorties
-    from .gitops import GitOps
     from .reservations import Reservations
 
 

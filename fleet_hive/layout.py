@@ -31,6 +31,8 @@ GITATTRIBUTES = """\
 # fleet-hive: event segments are append-only JSONL written by one writer each;
 # mission snapshots are derived from them and regenerated after a merge.
 events/**/*.jsonl -text
+# `fleet-hive hooks install` defines this driver: keep ours, regenerate after the merge
+missions/*.yaml merge=fleet-hive-snapshot
 """
 
 

@@ -29,6 +29,10 @@ COMMANDS: dict[str, str] = {
     "sortie": "missions:sortie",
     "ready": "missions:ready_cmd",
     "status": "status:status_cmd",
+    "commit": "gitcmds:commit_cmd",
+    "sync": "gitcmds:sync_cmd",
+    "history": "gitcmds:history_cmd",
+    "hooks": "gitcmds:hooks",
 }
 
 

@@ -1,0 +1,401 @@
+"""git hooks: the shims ``hooks install`` puts in place, and what each hook runs.
+
+The shims (``hooks/`` in the source tree, shipped as ``fleet_hive/_resources/hooks``) are a
+few lines of ``sh`` that exec the Python that installed them (``python -m fleet_hive hooks
+run NAME``), falling back to ``fleet-hive`` on the PATH. A hook that was already there is
+kept as ``NAME.fleet-hive-chained`` and run first by the shim (its failure fails a
+pre-commit); ``uninstall`` puts it back. ``core.hooksPath`` is respected.
+
+- **pre-commit** (:func:`pre_commit`): the staged ``.fleet/`` files are valid (event lines
+  are JSON objects with a valid envelope, YAML parses), event segments are append-only
+  (HEAD's content is a prefix of the staged content; deleting a segment is refused),
+  snapshots match the log (the derived-data checks of :data:`fleet_hive.verify.CHECKS`);
+  and the **reservation guard**: a staged path outside ``.fleet/`` that another holder
+  reserved exclusively blocks the commit, naming the holder. "Another holder" is anyone
+  but the holder named by ``FLEET_HOLDER``; ``FLEET_SKIP_RESERVATIONS=1`` skips the guard.
+- **post-merge, post-checkout, post-rewrite** (:func:`refresh_after_merge`): the index
+  cache catches up and derived snapshots are regenerated from the (merged) log. They never
+  block: errors are reported and the hook still succeeds.
+- **merge-snapshot** (the ``fleet-hive-snapshot`` merge driver that ``.fleet/.gitattributes``
+  names for ``missions/*.yaml``): while git merges, the merged log is not in the working
+  tree yet, so the driver keeps our version (never a conflict) and the post-merge hook
+  regenerates the snapshot from the merged log. ``verify --repair`` covers merges made
+  elsewhere (a hosting service's web merge runs neither drivers nor hooks).
+
+``fleet-hive commit`` builds commits by hand and runs no hooks, so it calls
+:func:`check_fleet_changes` itself before writing anything.
+
+No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.gitops`).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConflictError, InvalidInputError, StorageError
+
+if TYPE_CHECKING:
+    from .hive import Hive
+    from .verify import Problem, Report
+
+HOOKS = ("pre-commit", "post-merge", "post-checkout", "post-rewrite")
+RUNNABLE = (*HOOKS, "merge-snapshot")
+MARKER = "# fleet-hive hook shim"
+CHAINED_SUFFIX = ".fleet-hive-chained"
+MERGE_DRIVER = "fleet-hive-snapshot"
+ATTRIBUTES_LINE = f"missions/*.yaml merge={MERGE_DRIVER}"
+SEGMENTS_DIR = ".fleet/events/"
+SEGMENT_SUFFIX = ".jsonl"
+
+#: ``check(paths, holder)`` -> the reservation conflicts (``hive.reservations.check``).
+ReservationCheck = Callable[[list[str], str | None], Any]
+
+
+# -- validating .fleet/ changes ------------------------------------------------------------
+@dataclass(frozen=True)
+class FleetChange:
+    """One ``.fleet/`` file a commit changes, as the checks need it."""
+
+    path: str  # repository-relative, '/'-separated
+    old_size: int | None  # size of the committed version; None: the file is new
+    new: bytes | None  # the content to commit; None: the file is deleted
+    prefix_kept: bool  # the committed content is a prefix of the new one
+
+    @property
+    def is_segment(self) -> bool:
+        return self.path.startswith(SEGMENTS_DIR) and self.path.endswith(SEGMENT_SUFFIX)
+
+    @property
+    def new_events(self) -> int:
+        """Complete event lines this change adds (segments only)."""
+        if not self.is_segment or self.new is None:
+            return 0
+        start = self.old_size if self.prefix_kept and self.old_size else 0
+        return self.new.count(b"\n", start)
+
+
+def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
+    """Problems that make a ``.fleet/`` commit invalid (errors) or worth a note (warnings).
+
+    Segments: append-only (no committed line edited or dropped, no segment deleted), every
+    new complete line a JSON object with a valid envelope written by the segment's writer;
+    a torn last line (a crash mid-append) is a warning. YAML files must parse.
+    """
+    problems: list[Problem] = []
+    for change in changes:
+        if change.is_segment:
+            _check_segment(change, problems)
+        elif change.new is not None and change.path.endswith((".yaml", ".yml")):
+            _check_yaml(change, problems)
+    return problems
+
+
+def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
+    import orjson
+
+    from .events.envelope import envelope_problem
+    from .verify import Problem
+
+    path = change.path
+    if change.new is None:
+        problems.append(Problem("segment_deleted", "an event segment was deleted; the log is "
+                                "append-only (a deletion is a tombstone event)", path))
+        return
+    start = 0
+    if change.old_size is not None:
+        if not change.prefix_kept:
+            problems.append(Problem(
+                "not_append_only", "committed event lines were edited or removed; the log "
+                "is append-only (a correction is a new event)", path))
+            return
+        start = change.old_size
+    data = change.new
+    writer = path[len(SEGMENTS_DIR):].split("/", 1)[0]
+    lineno = data.count(b"\n", 0, start)
+    pos = start
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        lineno += 1
+        if nl < 0:
+            problems.append(Problem("torn_tail", f"{len(data) - pos} bytes at the end are not a "
+                                    "complete line (a crash mid-append); readers skip them",
+                                    path, lineno, "warning"))
+            break
+        raw = data[pos:nl]
+        pos = nl + 1
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            problems.append(Problem("invalid_json", f"invalid JSON: {e}", path, lineno))
+            continue
+        problem = envelope_problem(event)
+        if problem is not None:
+            problems.append(Problem("invalid_envelope", problem, path, lineno))
+        elif event["writer"] != writer:
+            problems.append(Problem("wrong_writer", f"event {event['id']} names writer "
+                                    f"{event['writer']!r} but lies in {writer!r}'s "
+                                    "directory", path, lineno))
+
+
+def _check_yaml(change: FleetChange, problems: list[Problem]) -> None:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from .verify import Problem
+
+    try:
+        YAML(typ="safe", pure=True).load(change.new or b"")
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        problems.append(Problem("invalid_yaml", f"not valid YAML: {getattr(e, 'problem', e)}",
+                                change.path, mark.line + 1 if mark is not None else None))
+
+
+# -- what the hooks run --------------------------------------------------------------------
+@dataclass
+class HookOutcome:
+    """What a hook run decided: its exit code and the lines to show on stderr."""
+
+    hook: str
+    exit_code: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hook": self.hook, "exit_code": self.exit_code, "messages": self.messages}
+
+
+def run(hive: Hive, name: str, args: Sequence[str], environ: Mapping[str, str], *,
+        reservation_check: ReservationCheck | None = None) -> HookOutcome:
+    """Run hook ``name`` (one of :data:`RUNNABLE`) with git's arguments and environment."""
+    if name not in RUNNABLE:
+        raise InvalidInputError(f"unknown hook {name!r}", hint=f"one of: {', '.join(RUNNABLE)}")
+    if name == "pre-commit":
+        return pre_commit(hive, environ, reservation_check=reservation_check)
+    if name == "merge-snapshot":
+        return HookOutcome(name)  # keep ours (%A is already ours); post-merge regenerates
+    outcome = HookOutcome(name)
+    try:
+        report = refresh_after_merge(hive)
+    except Exception as e:  # a post-* hook never blocks
+        outcome.messages.append(f"fleet-hive {name}: {type(e).__name__}: {e} (ignored)")
+        return outcome
+    for p in report.problems:
+        if p.severity == "repaired":
+            outcome.messages.append(f"fleet-hive: regenerated {p.path or p.message}")
+        elif p.severity == "error":
+            outcome.messages.append(f"fleet-hive: {_where(p)}{p.message} [{p.kind}]")
+    return outcome
+
+
+def refresh_after_merge(hive: Hive) -> Report:
+    """Bring the index cache up to date and regenerate derived files from the log.
+
+    Runs every derived-data check of :data:`fleet_hive.verify.CHECKS` (all but the log's
+    own integrity check, which reads every line) with ``repair=True``.
+    """
+    from . import verify
+
+    hive.index.catch_up()
+    report = verify.Report()
+    for check in verify.CHECKS:
+        if check is not verify.check_log:
+            check(hive, report, True)
+    return report
+
+
+def pre_commit(hive: Hive, environ: Mapping[str, str], *,
+               reservation_check: ReservationCheck | None = None) -> HookOutcome:
+    """The pre-commit checks; ``exit_code`` 1 on invalid ``.fleet/`` content, 3 when a
+    reservation of another holder blocks the commit."""
+    from . import verify
+
+    outcome = HookOutcome("pre-commit")
+    index_file = environ.get("GIT_INDEX_FILE")
+    fleet, other = hive.git.staged_changes(Path(index_file) if index_file else None)
+    problems = check_fleet_changes(fleet)
+    initialized = hive.layout.fleet.is_dir()  # False on a commit that removes .fleet/
+    if fleet and initialized:
+        report = verify.Report()
+        for check in verify.CHECKS:
+            if check is not verify.check_log:
+                check(hive, report, False)
+        # only files that disagree with the log block a commit; the index cache is
+        # disposable, and open mission conflicts are status, not commit problems
+        problems.extend(p for p in report.problems if p.severity == "error" and p.path)
+    errors = [p for p in problems if p.severity == "error"]
+    for p in problems:
+        outcome.messages.append(f"fleet-hive pre-commit: {p.severity}: {_where(p)}{p.message} "
+                                f"[{p.kind}]")
+    if errors:
+        outcome.exit_code = 1
+        outcome.messages.append("fleet-hive pre-commit: commit refused (event lines are "
+                                "append-only; `fleet-hive verify --repair` regenerates "
+                                "snapshots)")
+        return outcome
+    if other and initialized and not _truthy(environ.get("FLEET_SKIP_RESERVATIONS", "")):
+        holder = environ.get("FLEET_HOLDER") or None
+        check = reservation_check or _default_reservation_check(hive)
+        blocked = reserved_by_others(check, other, holder) if check is not None else []
+        if blocked:
+            outcome.exit_code = ConflictError.exit_code
+            for path, who in blocked:
+                outcome.messages.append(f"fleet-hive pre-commit: {path} is reserved "
+                                        f"exclusively by {who}")
+            outcome.messages.append(
+                "fleet-hive pre-commit: commit refused; set FLEET_HOLDER to your holder name "
+                "if the reservation is yours, or FLEET_SKIP_RESERVATIONS=1 to override")
+    return outcome
+
+
+def _default_reservation_check(hive: Hive) -> ReservationCheck | None:
+    """``hive.reservations.check`` when the reservations capability is available."""
+    try:
+        return hive.reservations.check
+    except (ImportError, AttributeError):
+        return None
+
+
+def reserved_by_others(check: ReservationCheck, paths: list[str],
+                       holder: str | None) -> list[tuple[str, str]]:
+    """(path, holder) for each path another holder has reserved exclusively."""
+    result = check(paths, holder)
+    conflicts = getattr(result, "conflicts", result) or []
+    out: list[tuple[str, str]] = []
+    for c in conflicts:
+        reservation = getattr(c, "reservation", c)
+        who = _field(reservation, "holder")
+        mode = _field(reservation, "mode") or "exclusive"
+        path = _field(c, "requested") or _field(reservation, "path")
+        if mode == "exclusive" and who and who != holder:
+            out.append((str(path), str(who)))
+    return sorted(set(out))
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _where(p: Problem) -> str:
+    return f"{p.path}:{p.line}: " if p.path and p.line else (f"{p.path}: " if p.path else "")
+
+
+# -- install / uninstall -------------------------------------------------------------------
+@dataclass
+class InstallResult:
+    hooks_dir: str
+    hooks: dict[str, str] = field(default_factory=dict)  # name -> what happened
+    merge_driver: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hooks_dir": self.hooks_dir, "hooks": self.hooks,
+                "merge_driver": self.merge_driver}
+
+
+def shim_text(name: str, python: str) -> str:
+    """The shim for hook ``name`` that runs fleet-hive with ``python``."""
+    from .resources import read_text
+
+    quoted = python.replace("'", "'\\''")
+    return read_text("hooks", name).replace("@PYTHON@", quoted)
+
+
+def is_shim(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text(encoding="utf-8", errors="replace")
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+
+
+def install(hive: Hive, python: str) -> InstallResult:
+    """Install the shims (chaining existing hooks) and the snapshot merge driver."""
+    hooks_dir = hive.git.hooks_dir()
+    result = InstallResult(str(hooks_dir))
+    try:
+        hooks_dir.mkdir(parents=True, exist_ok=True)
+        for name in HOOKS:
+            target = hooks_dir / name
+            chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
+            if is_shim(target):
+                action = "updated"
+            elif target.exists() or target.is_symlink():
+                if chained.exists() or chained.is_symlink():
+                    raise ConflictError(
+                        f"{target} is not fleet-hive's and {chained.name} already exists",
+                        hint="move one of them away, then run `fleet-hive hooks install` again")
+                os.replace(target, chained)
+                action = "installed, chaining the existing hook"
+            else:
+                action = "installed"
+            _write_executable(target, shim_text(name, python))
+            result.hooks[name] = action
+        driver = f"{shlex.quote(python)} -P -m fleet_hive hooks run merge-snapshot %O %A %B %P"
+        hive.git.set_config(("merge", MERGE_DRIVER), {
+            "name": "fleet-hive snapshots (keep ours, regenerated from the merged log)",
+            "driver": driver})
+        result.merge_driver = driver
+        _ensure_attributes(hive.layout.gitattributes)
+    except OSError as e:
+        raise StorageError(f"cannot install hooks in {hooks_dir}: {e.strerror or e}") from e
+    return result
+
+
+def uninstall(hive: Hive) -> InstallResult:
+    """Remove the shims, restore chained hooks, remove the merge driver's config."""
+    hooks_dir = hive.git.hooks_dir()
+    result = InstallResult(str(hooks_dir))
+    try:
+        for name in HOOKS:
+            target = hooks_dir / name
+            chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
+            if is_shim(target):
+                target.unlink()
+                action = "removed"
+            elif target.exists():
+                result.hooks[name] = "not fleet-hive's: left alone"
+                continue
+            else:
+                action = "not installed"
+            if chained.exists() or chained.is_symlink():
+                os.replace(chained, target)
+                action = "restored the chained hook"
+            result.hooks[name] = action
+        hive.git.set_config(("merge", MERGE_DRIVER), None)
+        result.merge_driver = "removed"
+    except OSError as e:
+        raise StorageError(f"cannot uninstall hooks in {hooks_dir}: {e.strerror or e}") from e
+    return result
+
+
+def _write_executable(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+
+
+def _ensure_attributes(path: Path) -> None:
+    """``.fleet/.gitattributes`` names the merge driver (older ``init`` did not)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    if ATTRIBUTES_LINE in text:
+        return
+    if text and not text.endswith("\n"):
+        text += "\n"
+    _write_text(path, text + ATTRIBUTES_LINE + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

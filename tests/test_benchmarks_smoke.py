@@ -1,0 +1,82 @@
+"""The benchmark suite keeps working: a smoke-size run of the log benchmarks.
+
+Behaviour only. Timings are never asserted here (benchmarks are not tests; a shared,
+noisy machine would make such a test flaky): only that the suite runs, exits 0 and reports
+a measured value for every metric.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+#: Every metric bench_log reports (at smoke size), by a distinctive part of its name.
+LOG_METRICS = (
+    "durable single append, in-process: latency",
+    "durable single append, in-process: throughput",
+    "raw os.write + fdatasync",
+    "batched append",
+    "concurrent appenders x 100: per-append latency",
+    "concurrent appenders x 100: throughput",
+    "concurrent appenders x 100: lost + duplicated",
+    "index catch-up after 1 new event (",
+    "index catch-up after 1 new event in a 1k-event stream",
+    "index catch-up with nothing new",
+    "full index rebuild, 10k events",
+    "full index rebuild, 10k events: peak memory",
+    "orjson.loads of the same 10k lines",
+    "json.loads of the same 10k lines",
+)
+
+
+def _run_suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args, "--workdir", str(tmp_path / "work")],
+        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_log_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "log", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["smoke"] is True
+    assert results["machine"]["nproc"] >= 1 and results["machine"]["python"]
+    (bench,) = results["benchmarks"]
+    assert (bench["name"], bench["status"], bench["error"]) == ("log", "ok", None)
+    measurements = bench["measurements"]
+    names = [m["metric"] for m in measurements]
+    for metric in LOG_METRICS:
+        assert any(metric in name for name in names), f"no metric {metric!r} in {names}"
+    for m in measurements:
+        assert m["value"] is not None or m["median_ms"] is not None, m
+        assert m["passed"] in (True, False, None)
+        assert m["measured"] and m["measured"] != "—"
+        assert m["spec_target"] and m["our_target"]
+    # The correctness half of the concurrency benchmark is a fact, not a timing.
+    (lost,) = [m for m in measurements if "lost + duplicated" in m["metric"]]
+    assert lost["value"] == 0 and lost["passed"] is True, lost["notes"]
+
+    # The table on stdout names every metric; temporary directories are gone.
+    for name in names:
+        assert name in proc.stdout
+    assert not any((tmp_path / "work").iterdir())
+
+
+def test_unknown_benchmark_is_a_usage_error(tmp_path: Path) -> None:
+    proc = _run_suite(tmp_path, "--only", "no_such_bench", "--json", str(tmp_path / "r.json"))
+    assert proc.returncode == 2
+    assert "unknown benchmark" in proc.stderr
+    assert not (tmp_path / "r.json").exists()
