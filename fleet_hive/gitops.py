@@ -195,12 +195,10 @@ class GitOps:
         """
         if "log" in self.hive.__dict__:
             return self.hive.log.exclusive()
-        from filelock import FileLock
-
-        from .events.log import LOCK_POLL_INTERVAL
+        from .locking import FileMutex
 
         self.layout.cache.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.layout.writer_lock), poll_interval=LOCK_POLL_INTERVAL)
+        return FileMutex(self.layout.writer_lock)
 
     @property
     def git_dir(self) -> Path:

@@ -89,6 +89,10 @@ class Hive:
     def close(self) -> None:
         if "index" in self.__dict__:
             self.index.close()
+        if "log" in self.__dict__:
+            self.log.close()
+        if "git" in self.__dict__:
+            self.git.close()
 
     def __enter__(self) -> Hive:
         return self

@@ -24,11 +24,18 @@ def _encode(value: int, length: int, alphabet: str = _CROCKFORD) -> str:
     return "".join(reversed(chars))
 
 
+# Two base32 characters per table lookup: 13 lookups for the 130 bits of a ULID, twice as
+# fast as one character at a time, which matters at 100,000 events per second.
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
+_SHIFTS = tuple(range(120, -1, -10))
+
+
 def new_ulid(now_ms: int | None = None) -> str:
     """A new ULID: 26 characters, lexicographically ordered by creation millisecond."""
     ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    rand = int.from_bytes(os.urandom(10), "big")
-    return _encode((ms << 80) | rand, 26)
+    value = ((ms & 0xFFFF_FFFF_FFFF) << 80) | int.from_bytes(os.urandom(10), "big")
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def new_writer_id() -> str:

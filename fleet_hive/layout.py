@@ -73,8 +73,14 @@ class Layout:
         return self.fleet / "local"
 
     @property
+    def writer_id_file(self) -> Path:
+        """This clone's current writer id (changes only when the writer forks)."""
+        return self.local / "writer"
+
+    @property
     def writer_state(self) -> Path:
-        return self.local / "writer.json"
+        """The writer's fixed-size state record (segment, size, n, clock)."""
+        return self.local / "writer.state"
 
     @property
     def logs(self) -> Path:

@@ -52,7 +52,7 @@ def test_torn_tail_is_reported_never_hides_events_never_glued(hive, repo):
 
 def test_batch_cut_short_is_invisible_and_n_stays_gapless(hive, repo):
     note(hive, "before")
-    state = repo / ".fleet" / "local" / "writer.json"
+    state = repo / ".fleet" / "local" / "writer.state"
     saved = state.read_bytes()  # a crash mid-batch happens before the state is saved
     hive.events.append_batch([{"type": "note_added", "stream": "s:1",
                                "data": {"text": f"b{i}"}} for i in range(4)])

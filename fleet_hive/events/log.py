@@ -20,9 +20,10 @@ Appends from all processes of a clone are serialized by one filelock; under it t
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,8 +34,8 @@ from ..layout import SEGMENT_SUFFIX, Layout
 from .envelope import Event, utc_now
 from .segments import last_consumed_event, last_event
 
-#: How often a process waiting for the writer lock retries (filelock polls).
-LOCK_POLL_INTERVAL = 0.0005
+#: Bytes of the fixed-size writer state record.
+STATE_SIZE = 512
 
 
 @dataclass
@@ -44,7 +45,7 @@ class WriterState:
     size: int = 0
     n: int = 0
     clock: int = 0
-    fingerprint: list[Any] = field(default_factory=list)
+    fingerprint: str = ""  # digest of stats that change when git may have brought events
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,26 +66,56 @@ class SegmentLog:
 
     def __init__(self, layout: Layout, *, durability: str = "fsync",
                  segment_max_bytes: int = 8 * 1024 * 1024) -> None:
-        from filelock import FileLock
+        from ..locking import FileMutex
 
         self.layout = layout
         self.durability = durability
         self.segment_max_bytes = segment_max_bytes
         layout.cache.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(layout.writer_lock), poll_interval=LOCK_POLL_INTERVAL)
+        layout.local.mkdir(parents=True, exist_ok=True)
+        self._lock = FileMutex(layout.writer_lock)
+        self._state_fd: int | None = None
+        self._state_pid = 0
+        self._events_dir = str(layout.events)
+        self._git_index = str(layout.git_dir / "index")
 
     # -- state ---------------------------------------------------------------------------
-    def _read_state(self) -> WriterState:
-        try:
-            raw = orjson.loads(self.layout.writer_state.read_bytes())
-            return WriterState(**raw)
-        except (FileNotFoundError, orjson.JSONDecodeError, TypeError):
-            return WriterState()
+    # The state is one fixed-size record rewritten in place (pwrite), not a file replaced
+    # on every append: a rename costs more than the fdatasync of the event itself. It is
+    # only ever read and written under the writer lock, and it is a cache: a torn or lost
+    # record just makes the next append re-derive everything from the working tree.
+    def _state_file(self) -> int:
+        if self._state_fd is None or self._state_pid != os.getpid():
+            self._state_fd = os.open(self.layout.writer_state, os.O_RDWR | os.O_CREAT, 0o644)
+            self._state_pid = os.getpid()
+        return self._state_fd
 
-    def _write_state(self, state: WriterState) -> None:
-        path = self.layout.writer_state
+    def _read_state(self) -> WriterState:
+        raw = os.pread(self._state_file(), STATE_SIZE, 0).rstrip(b" \n\x00")
+        try:
+            return WriterState(**orjson.loads(raw))
+        except (orjson.JSONDecodeError, TypeError):
+            # Torn, lost or never written: keep the writer id, re-derive the rest.
+            return WriterState(writer=self._stored_writer_id())
+
+    def _write_state(self, state: WriterState, *, new_writer: bool = False) -> None:
+        record = orjson.dumps(state.__dict__)
+        if len(record) >= STATE_SIZE:
+            raise AssertionError("writer state record too large")
+        if new_writer:
+            self._store_writer_id(state.writer)
+        os.pwrite(self._state_file(), record.ljust(STATE_SIZE - 1) + b"\n", 0)
+
+    def _stored_writer_id(self) -> str:
+        try:
+            return self.layout.writer_id_file.read_text(encoding="ascii").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return ""
+
+    def _store_writer_id(self, writer: str) -> None:
+        path = self.layout.writer_id_file
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(orjson.dumps(state.__dict__))
+        tmp.write_text(writer + "\n", encoding="ascii")
         os.replace(tmp, path)
 
     def writer_id(self) -> str:
@@ -93,25 +124,30 @@ class SegmentLog:
             state = self._read_state()
             if not state.writer:
                 state.writer = new_writer_id()
-                self.layout.local.mkdir(parents=True, exist_ok=True)
-                self._write_state(state)
+                self._write_state(state, new_writer=True)
             return state.writer
 
-    def _fingerprint(self) -> list[Any]:
-        """Cheap stats that change when git or another clone may have brought events."""
-        fp: list[Any] = []
-        for path in (self.layout.git_dir / "index", self.layout.events):
+    def close(self) -> None:
+        if self._state_fd is not None and self._state_pid == os.getpid():
+            os.close(self._state_fd)
+        self._state_fd = None
+
+    def _fingerprint(self) -> str:
+        """A digest of cheap stats that change when git or another clone may have brought
+        events: ``.git/index``, the events directory and each writer directory."""
+        parts: list[Any] = []
+        for path in (self._git_index, self._events_dir):
             try:
                 st = os.stat(path)
-                fp.append([st.st_mtime_ns, st.st_size])
+                parts.append((st.st_mtime_ns, st.st_size))
             except FileNotFoundError:
-                fp.append(None)
+                parts.append(None)
         try:
-            with os.scandir(self.layout.events) as it:
-                fp.extend(sorted([e.name, e.stat().st_mtime_ns] for e in it if e.is_dir()))
+            with os.scandir(self._events_dir) as it:
+                parts.extend(sorted((e.name, e.stat().st_mtime_ns) for e in it if e.is_dir()))
         except FileNotFoundError:
             pass
-        return fp
+        return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
     def _max_clock_in_tree(self) -> int:
         best = 0
@@ -160,7 +196,7 @@ class SegmentLog:
             state.writer, in_tree = new_writer_id(), 0
         state.n = in_tree
         state.segment = ""
-        state.fingerprint = []  # rescan clocks: the tree changed under us
+        state.fingerprint = ""  # rescan clocks: the tree changed under us
         return False
 
     def exclusive(self) -> Any:
@@ -187,6 +223,7 @@ class SegmentLog:
 
     def _append_locked(self, pending: Sequence[PendingEvent]) -> list[Event]:
         state = self._read_state()
+        writer_before = state.writer
         intact = self._check_segment(state)
         fp = self._fingerprint()
         if fp != state.fingerprint:
@@ -215,7 +252,9 @@ class SegmentLog:
             if k > 1:
                 record["batch"] = [i, k]
             chunks.append(orjson.dumps(record))
-            events.append(Event.from_dict(record))
+            events.append(Event(record["id"], p.type, p.stream, state.clock, state.writer,
+                                state.n, now, p.actor, p.causation_id, p.correlation_id,
+                                p.schema_version, p.data))
         chunks.append(b"")
         payload = b"\n".join(chunks)
         new_file = not intact or (
@@ -239,9 +278,8 @@ class SegmentLog:
             _fsync_dir(path.parent)
             _fsync_dir(path.parent.parent)
         state.size += len(payload)
-        state.fingerprint = self._fingerprint() if new_file or fp != state.fingerprint else fp
-        self.layout.local.mkdir(parents=True, exist_ok=True)
-        self._write_state(state)
+        state.fingerprint = self._fingerprint() if new_file else fp
+        self._write_state(state, new_writer=state.writer != writer_before)
         return events
 
 

@@ -83,7 +83,9 @@ def validate_data(name: str, data: Any, *, custom: bool = False) -> tuple[dict[s
     An unregistered type is refused unless ``custom`` is set, in which case ``data`` must
     merely be a JSON object (it is stored as given, with schema_version 1).
     """
-    check_type_name(name)
+    etype = _TYPES.get(name) if _loaded else get(name)
+    if etype is None:
+        check_type_name(name)
     if isinstance(data, Mapping):
         data = dict(data)
     else:
@@ -91,7 +93,6 @@ def validate_data(name: str, data: Any, *, custom: bool = False) -> tuple[dict[s
             f"event data must be a JSON object, got {type(data).__name__}",
             hint='pass an object, e.g. --data \'{"text": "hi"}\'',
         )
-    etype = get(name)
     if etype is None:
         if custom:
             return data, 1

@@ -12,11 +12,23 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError
-from .envelope import Event, check_stream_name, check_type_name, utc_now
+from .envelope import Event, check_stream_name, utc_now
+from .log import PendingEvent
 
 if TYPE_CHECKING:
     from ..index import Index
-    from .log import PendingEvent, SegmentLog
+    from .log import SegmentLog
+
+
+_validate_data: Callable[..., tuple[dict[str, Any], int]] | None = None
+
+
+def _load_validator() -> Callable[..., tuple[dict[str, Any], int]]:
+    global _validate_data
+    from .registry import validate_data
+
+    _validate_data = validate_data
+    return validate_data
 
 
 class _Validating:
@@ -27,15 +39,15 @@ class _Validating:
     def _pending(self, type: str, *, stream: str, data: Mapping[str, Any] | None,
                  causation_id: str | None = None, correlation_id: str | None = None,
                  actor: str | None = None, custom: bool = False) -> PendingEvent:
-        from .log import PendingEvent
-        from .registry import validate_data
-
-        check_type_name(type)
         check_stream_name(stream)
-        for name, value in (("causation_id", causation_id), ("correlation_id", correlation_id)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise InvalidInputError(f"{name} must be a non-empty string")
-        clean, version = validate_data(type, {} if data is None else data, custom=custom)
+        if causation_id is not None or correlation_id is not None:
+            for name, value in (("causation_id", causation_id),
+                                ("correlation_id", correlation_id)):
+                if value is not None and (not isinstance(value, str) or not value.strip()):
+                    raise InvalidInputError(f"{name} must be a non-empty string")
+        # the registry (pydantic) is imported on the first write, never on read paths
+        validate = _validate_data or _load_validator()
+        clean, version = validate(type, {} if data is None else data, custom=custom)
         return PendingEvent(type, stream, clean, actor or self.actor, version, causation_id,
                             correlation_id)
 
