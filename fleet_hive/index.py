@@ -74,6 +74,15 @@ class ProjectionView:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._db.executemany(sql, rows)
 
+    def iterate(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple]:
+        """Rows of a query, streamed (for scans too large to fetch at once)."""
+        cursor = self._db.execute(sql, args)
+        try:
+            while rows := cursor.fetchmany(2_000):
+                yield from rows
+        finally:
+            cursor.close()
+
     def events(self, stream: str) -> list[Event]:
         """The events of one stream in total order (clock, writer, n)."""
         return [Event.from_dict(orjson.loads(raw), seq) for seq, raw in self._db.execute(

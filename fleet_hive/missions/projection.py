@@ -70,6 +70,7 @@ CREATE INDEX IF NOT EXISTS sortie_deps_target ON sortie_deps(depends_on)
 """
 
 CHUNK = 500  # streams per query while re-folding
+SCAN_THRESHOLD = 2_000  # more streams than this are read with one range scan
 
 Execute = Callable[[str, Sequence[Any]], list[tuple]]
 
@@ -81,9 +82,32 @@ def wants(stream: str) -> bool:
 
 
 
-def load_streams(execute: Execute, streams: Sequence[str]) -> Iterator[tuple[str, list[Event]]]:
-    """``(stream, events in total order)`` for each of ``streams`` (sorted), in chunks."""
+def load_streams(execute: Execute, streams: Sequence[str],
+                 iterate: Callable[[str, Sequence[Any]], Iterable[tuple]] | None = None,
+                 ) -> Iterator[tuple[str, list[Event]]]:
+    """``(stream, events in total order)`` for each of ``streams`` (sorted).
+
+    A few streams are read with ``IN`` lists, in chunks; many (a rebuild) with one ordered
+    range scan per stream kind, streamed, which avoids thousands of index probes.
+    """
     ordered = sorted(streams)
+    if iterate is not None and len(ordered) > SCAN_THRESHOLD:
+        wanted = set(ordered)
+        for prefix in sorted({s.split(":", 1)[0] + ":" for s in ordered}):
+            current: str | None = None
+            events: list[Event] = []
+            for stream, seq, raw in iterate(
+                "SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
+                "ORDER BY stream, clock, writer, n", (prefix, prefix[:-1] + ";")):
+                if stream != current:
+                    if current is not None and current in wanted:
+                        yield current, events
+                    current, events = stream, []
+                if stream in wanted:
+                    events.append(Event.from_dict(orjson.loads(raw), seq))
+            if current is not None and current in wanted:
+                yield current, events
+        return
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -128,7 +152,7 @@ class MissionProjection:
         view.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", ids)
 
     def _refresh_missions(self, view: Any, streams: Iterable[str]) -> None:
-        for chunk in _chunks(load_streams(view.execute, list(streams))):
+        for chunk in _chunks(load_streams(view.execute, list(streams), view.iterate)):
             ids = [stream.split(":", 1)[1] for stream, _ in chunk]
             self._replace(view, "missions", "id", ids)
             self._replace(view, "mission_labels", "mission_id", ids)
@@ -143,7 +167,7 @@ class MissionProjection:
             view.executemany("INSERT OR IGNORE INTO mission_labels VALUES (?,?)", labels)
 
     def _refresh_sorties(self, view: Any, streams: Iterable[str]) -> None:
-        for chunk in _chunks(load_streams(view.execute, list(streams))):
+        for chunk in _chunks(load_streams(view.execute, list(streams), view.iterate)):
             ids = [stream.split(":", 1)[1] for stream, _ in chunk]
             marks = ",".join("?" * len(ids))
             touched = {r[0] for r in view.execute(
