@@ -78,6 +78,20 @@ IN_PROGRESS = (
 Change = tuple[int, bytes] | None  # (mode, hex sha) of a path, or None: absent
 
 
+def init_repository(path: Path, *, branch: str = "main") -> Path:
+    """Create an empty git repository at ``path`` (no git CLI needed)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if (path / ".git").exists():
+        return path
+    try:
+        repo = Repo.init(str(path))
+        repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + branch.encode())
+        repo.close()
+    except OSError as e:
+        raise StorageError(f"cannot create a git repository in {path}: {e}") from e
+    return path
+
+
 @dataclass
 class CommitResult:
     """What ``fleet-hive commit`` did. ``commit`` is None when there was nothing to do."""

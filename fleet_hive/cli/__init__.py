@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "events": "events:events",
     "index": "basic:index",
     "verify": "basic:verify_cmd",
+    "demo": "basic:demo_cmd",
     "lock": "locks:lock",
     "mission": "missions:mission",
     "sortie": "missions:sortie",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -106,3 +107,26 @@ def verify_cmd(ctx: Ctx, repair: bool) -> None:
                    f"{len(report.problems)} problem(s)")
     if not report.ok:
         raise SystemExit(1)
+
+
+@click.command("demo")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@json_option
+@pass_ctx
+def demo_cmd(ctx: Ctx, directory: Path | None) -> None:
+    """Run a whole mission end to end in a scratch repository (DIR, or a temporary one).
+
+    A coordinator plans four sorties with dependencies; specialists claim them in waves,
+    reserve files (one is refused a file another holds), finish them; .fleet/ is committed,
+    verified, and the mission's pull-request history printed.
+    """
+    from ..demo import run_demo
+
+    say = (lambda line: None) if ctx.json else info
+    result = run_demo(directory, say=say)
+    if ctx.json:
+        write_json(result)
+        return
+    click.echo()
+    click.echo(result["history_markdown"])
+    info(f"Explore it: fleet-hive -C {result['directory']} status")
