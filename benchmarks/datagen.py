@@ -155,6 +155,8 @@ def write_log(events_dir: Path, count: int, template: Template, *, writer: str |
             data = event["_data"]
             for old, new in copy.entity_bytes:
                 data = data.replace(old, new)
+            for ref in event["_refs"]:  # prev / merged links name events of this copy
+                data = data.replace(ref.encode(), copy.event_ids[ref].encode())
             record = {
                 "id": eid,
                 "type": event["type"],
@@ -209,7 +211,10 @@ def _units(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The template's events grouped into append units: a whole batch, or one event."""
     units: list[list[dict[str, Any]]] = []
     for i, event in enumerate(events):
-        e = dict(event, _data=orjson.dumps(event.get("data") or {}))
+        data = event.get("data") or {}
+        refs = [data["prev"]] if isinstance(data.get("prev"), str) else []
+        refs += [m for m in data.get("merged") or () if isinstance(m, str)]
+        e = dict(event, _data=orjson.dumps(data), _refs=refs)
         e.setdefault("id", f"template-event-{i}")
         if "batch" in e and e["batch"][0] > 0 and units:
             units[-1].append(e)
