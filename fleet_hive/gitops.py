@@ -198,7 +198,8 @@ class GitOps:
         from filelock import FileLock
 
         self.layout.cache.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.layout.cache / "git.lock"))
+        # an interactive wait: look again every 10 ms, not filelock's default 50 ms
+        return FileLock(str(self.layout.cache / "git.lock"), poll_interval=0.01)
 
     def _writer_lock(self) -> Any:
         """The event log's writer lock: held while ``.fleet/`` files are read for a commit.

@@ -1,10 +1,12 @@
 """The JSONL segment log: how events are appended (``storage.md`` 3, 4, 6, 7).
 
 Every clone appends under its own random writer id to ``.fleet/events/<writer>/<segment>.jsonl``.
-Appends from all processes of a clone are serialized by one filelock; under it the writer:
+Appends from all processes of a clone are serialized by one file lock
+(:class:`fleet_hive.locking.FileMutex`); under it the writer:
 
-1. reads its state (``.fleet/local/writer.json``: writer id, current segment and the size it
-   last left it at, last ``n``, last ``clock``, a fingerprint of the working tree);
+1. reads its state (``.fleet/local/writer.state``: writer id, current segment and the size
+   it last left it at, last ``n``, last ``clock``, a fingerprint of the working tree; the
+   writer id alone is also kept in ``.fleet/local/writer``);
 2. keeps appending to the current segment only if that file is exactly as it left it (same
    size). Otherwise (branch switch, reset, pull, a crash mid-write) it starts a new segment;
    and if the working tree has lost events this writer wrote (a checkout of an older

@@ -1,0 +1,69 @@
+"""The writer lock: reentrant in a thread, exclusive across threads and processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from fleet_hive.locking import FileMutex
+
+
+def test_reentrant_within_a_thread(tmp_path: Path):
+    lock = FileMutex(tmp_path / "x.lock")
+    with lock:
+        with lock:
+            assert lock.is_locked
+        assert lock.is_locked
+    assert not lock.is_locked
+
+
+def test_exclusive_between_threads(tmp_path: Path):
+    lock = FileMutex(tmp_path / "x.lock")
+    order: list[str] = []
+    holding = threading.Event()
+
+    def other() -> None:
+        holding.wait()
+        with lock:
+            order.append("other")
+
+    t = threading.Thread(target=other)
+    t.start()
+    with lock:
+        holding.set()
+        t.join(0.2)  # the other thread is blocked meanwhile
+        order.append("first-released")
+    t.join(10)
+    assert order == ["first-released", "other"]
+
+
+HOLDER = """
+import sys, time
+from fleet_hive.locking import FileMutex
+lock = FileMutex(sys.argv[1])
+with lock:
+    print("held", flush=True)
+    sys.stdin.readline()            # hold until the parent says so
+    open(sys.argv[2], "w").write("released")
+"""
+
+
+def test_exclusive_across_processes(tmp_path: Path):
+    path, marker = tmp_path / "x.lock", tmp_path / "marker"
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(marker)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdin is not None
+    assert child.stdout.readline().strip() == "held"
+    seen: list[bool] = []
+    waiter = threading.Thread(target=lambda: (FileMutex(path).acquire(),
+                                              seen.append(marker.exists())))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive(), "the lock was granted while another process held it"
+    child.stdin.write("\n")
+    child.stdin.flush()
+    waiter.join(10)
+    assert seen == [True], "granted only after the holder released"
+    assert child.wait(10) == 0
