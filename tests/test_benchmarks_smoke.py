@@ -80,3 +80,22 @@ def test_unknown_benchmark_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "unknown benchmark" in proc.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+def test_missions_and_git_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "missions", "--only", "git",
+                      "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    benches = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
+    assert set(benches) == {"missions", "git"}
+    for bench in benches.values():
+        assert bench["status"] == "ok" and bench["error"] is None, bench
+        assert bench["measurements"], bench["name"]
+        for m in bench["measurements"]:
+            assert m["measured"] and m["measured"] != "—", m
+    names = [m["metric"] for m in benches["missions"]["measurements"]]
+    assert any("ready --json" in n for n in names)
+    assert any("mission list --json" in n for n in names)
+    assert any("fleet-hive commit" in m["metric"] for m in benches["git"]["measurements"])
