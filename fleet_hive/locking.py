@@ -37,6 +37,10 @@ class FileMutex:
         return self._fd
 
     def acquire(self) -> None:
+        if self._pid and self._pid != os.getpid():
+            # Forked while the parent held it: the child holds nothing (flock is not held
+            # through a new open file description), so it starts from a clean state.
+            self._thread_lock, self._depth, self._fd = threading.RLock(), 0, None
         self._thread_lock.acquire()
         if self._depth == 0:
             try:

@@ -67,3 +67,23 @@ def test_exclusive_across_processes(tmp_path: Path):
     waiter.join(10)
     assert seen == [True], "granted only after the holder released"
     assert child.wait(10) == 0
+
+
+def test_a_child_forked_while_the_parent_holds_it_can_take_it_after_release(tmp_path: Path):
+    import os
+
+    lock = FileMutex(tmp_path / "x.lock")
+    lock.acquire()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: blocks until the parent releases, then holds it itself
+        try:
+            lock.acquire()
+            os.write(w, b"got it")
+            lock.release()
+        finally:
+            os._exit(0)
+    os.close(w)
+    lock.release()
+    assert os.read(r, 16) == b"got it"
+    os.waitpid(pid, 0)
