@@ -9,6 +9,7 @@ can reach — and quote the ratio.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from collections.abc import Callable
@@ -212,10 +213,8 @@ def crowded(sizes: Sizes, workdir: Path) -> list[Measurement]:
 
     def conflict() -> None:
         t = time.perf_counter_ns()
-        try:
+        with contextlib.suppress(Exception):
             res.acquire("src/d0/f1.py", holder="me", ttl=600)
-        except Exception:
-            pass
         samples_conflict.append((time.perf_counter_ns() - t) / 1e6)
 
     samples_lit: list[float] = []

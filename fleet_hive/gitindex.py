@@ -29,7 +29,7 @@ import os
 import struct
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -413,10 +413,8 @@ class IndexLock:
             self._unlink()
 
     def _unlink(self) -> None:
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(self.lock_path)
-        except FileNotFoundError:
-            pass
 
 
 @contextmanager

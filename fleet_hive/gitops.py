@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
@@ -814,10 +815,8 @@ class GitOps:
         updates: dict[bytes, Entry | None] = {}
         for path in sorted(p for p, v in changes.items() if v is None):
             full = os.path.join(root, path)
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(full)
-            except FileNotFoundError:
-                pass
             _remove_empty_parents(os.path.dirname(full), root)
             updates[path] = None
         for path, value in sorted((p, v) for p, v in changes.items() if v is not None):
@@ -959,10 +958,8 @@ class GitOps:
         if target and target in refs:
             return target
         names = []
-        try:
+        with contextlib.suppress(KeyError):
             names.append(self.repo.get_config_stack().get((b"init",), b"defaultBranch"))
-        except KeyError:
-            pass
         names += [b"main", b"master"]
         for name in names:
             for prefix in (b"refs/heads/", b"refs/remotes/origin/"):

@@ -12,6 +12,7 @@ misses an event ingested later.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sqlite3
@@ -208,10 +209,8 @@ class Index:
 
     def _discard_files(self) -> None:
         for suffix in ("", "-wal", "-shm"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.path}{suffix}")
-            except FileNotFoundError:
-                pass
 
     def close(self) -> None:
         if self._db is not None:

@@ -24,6 +24,7 @@ once with the cycle named, so two agents never wait for each other until they ti
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -581,10 +582,9 @@ class Reservations:
         except BaseException as e:
             if waiting and not isinstance(e, ConflictError | TimeoutExpiredError):
                 outcome = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-                try:
+                # best effort: the wait record also lapses on its own
+                with contextlib.suppress(Exception):
                     self._append([self._wait_ended(req, outcome, self.now())])
-                except Exception:  # best effort: the wait record also lapses on its own
-                    pass
             raise
 
     def _attempt(self, req: _Request, wait_s: float, deadline: float, waiting: bool,

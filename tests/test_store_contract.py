@@ -9,11 +9,10 @@ from fleet_hive.events.store import MemoryEventStore
 
 
 class StoreContract:
-    """What ``spec/api.md`` promises of ``hive.events``, whatever the backend."""
+    """What ``spec/api.md`` promises of ``hive.events``, whatever the backend.
 
-    @pytest.fixture
-    def store(self):
-        raise NotImplementedError  # each backend provides it
+    Not collected itself (no ``Test`` prefix): each backend's subclass provides ``store``.
+    """
 
     def count(self, store) -> int:
         return len(store.query())

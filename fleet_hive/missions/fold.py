@@ -24,6 +24,7 @@ met in a merge. The rules:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -166,10 +167,8 @@ class _Folder:
 
 
 def _last(events: Iterable[Event]) -> Event | None:
-    out = None
-    for out in events:  # noqa: B007
-        pass
-    return out
+    last = deque(events, maxlen=1)
+    return last[0] if last else None
 
 
 def _verb(event_type: str) -> str:
