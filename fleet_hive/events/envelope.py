@@ -126,7 +126,7 @@ def envelope_problem(d: Any) -> str | None:
                 and type(d.get("data", _EMPTY)) is dict):
             return None
     except (KeyError, TypeError, AttributeError):
-        pass
+        pass  # not an envelope: explained below (try/except, not suppress(): hot path)
     if not isinstance(d, dict):
         return "line is not a JSON object"
     for key, kind in _REQUIRED:

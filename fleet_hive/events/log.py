@@ -22,6 +22,7 @@ Appends from all processes of a clone are serialized by one file lock
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Sequence
@@ -144,11 +145,8 @@ class SegmentLog:
                 parts.append((st.st_mtime_ns, st.st_size))
             except FileNotFoundError:
                 parts.append(None)
-        try:
-            with os.scandir(self._events_dir) as it:
-                parts.extend(sorted((e.name, e.stat().st_mtime_ns) for e in it if e.is_dir()))
-        except FileNotFoundError:
-            pass
+        with contextlib.suppress(FileNotFoundError), os.scandir(self._events_dir) as it:
+            parts.extend(sorted((e.name, e.stat().st_mtime_ns) for e in it if e.is_dir()))
         return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
     def _max_clock_in_tree(self) -> int:
@@ -185,12 +183,8 @@ class SegmentLog:
             state.writer = new_writer_id()
             state.segment = ""
             return False
-        if state.segment:
-            try:
-                if os.stat(self.layout.segment(state.writer, state.segment)).st_size == state.size:
-                    return True
-            except FileNotFoundError:
-                pass
+        if state.segment and _size(self.layout.segment(state.writer, state.segment)) == state.size:
+            return True
         in_tree = self._last_n_of(state.writer)
         if in_tree < state.n:
             # The working tree lost events this writer wrote (checkout of an older commit,
@@ -283,6 +277,13 @@ class SegmentLog:
         state.fingerprint = self._fingerprint() if new_file else fp
         self._write_state(state, new_writer=state.writer != writer_before)
         return events
+
+
+def _size(path: os.PathLike[str] | str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return None
 
 
 def _fsync_dir(path: os.PathLike[str] | str) -> None:
