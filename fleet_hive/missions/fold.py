@@ -113,11 +113,69 @@ def _fact(ev: Event) -> dict[str, Any]:
     return out
 
 
+class NotLinear(Exception):
+    """A resumed fold met an event that does not simply continue its stream's history."""
+
+
+class _Continued:
+    """The history of a stream resumed after a prefix already folded, whose last event is
+    ``head``: a stand-in for :class:`_History` that accepts only linear continuations.
+
+    Resuming is allowed only after a *linear* prefix (``_History.linear``: every event had
+    seen every event before it), which ``_History`` leaves with ``heads`` = its last event
+    and every ancestor mask = everything before. An event then continues it linearly (its
+    mask is again everything before, nothing is concurrent) exactly when ``_History.add``
+    would say so: ``prev`` is the head and ``merged`` empty; or it is not a creation and
+    it names the head among its links, or names no event at all (seen everything). Any
+    other event raises :class:`NotLinear`: the caller folds the stream in full instead.
+
+    The prefix's events are not kept, and nothing needs them: ``conflict_for`` reads
+    ``applied`` and ``concurrent`` only for concurrent events, which never occur here, and
+    ``resolve`` asks ``saw`` only about facts of open conflicts, which (the prefix having
+    none, see ``_Folder.resumable``) are events added since the resumption. Positions (and
+    so the masks ``add`` returns) count from the resumption; ``saw`` would answer False for
+    an event of the prefix, but is never asked about one.
+    """
+
+    linear = True
+
+    def __init__(self, head: str) -> None:
+        self.head = head
+        self.pos: dict[str, int] = {}
+        self.applied: set[str] = set()
+
+    def add(self, ev: Event) -> tuple[list[Event], int]:
+        data = ev.data
+        if data.get("prev") != self.head or data.get("merged"):
+            links = [data.get("prev"), *(data.get("merged") or ())]
+            named = [link for link in links if isinstance(link, str)]
+            if _is_creation(ev.type) or (named and self.head not in named):
+                raise NotLinear(ev.id)
+        i = len(self.pos)
+        self.pos[ev.id] = i
+        self.head = ev.id
+        return [], (1 << i) - 1
+
+    saw = _History.saw
+
+    def head_ids(self) -> list[str]:
+        return [self.head]
+
+
 class _Folder:
     """What folding a mission and folding a sortie share: history, conflicts, resolution."""
 
-    def __init__(self) -> None:
-        self.history = _History()
+    state: Mission | Sortie | None
+
+    def __init__(self, history: _History | _Continued | None = None) -> None:
+        self.history = history if history is not None else _History()
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a later fold may go on from here (``resume``) instead of starting over:
+        the state exists, the history was linear and no conflict is open."""
+        return (self.state is not None and self.history.linear
+                and not self.state.open_conflicts)
 
     def conflict_for(self, state: Mission | Sortie, ev: Event, concurrent: list[Event],
                      applied: bool) -> None:
@@ -180,119 +238,162 @@ def _touch(state: Mission | Sortie, ev: Event) -> None:
         state.updated_at = ev.time
 
 
+class MissionFolder(_Folder):
+    """Folds the events of a mission's stream, in total order, one batch after another."""
+
+    def __init__(self, state: Mission | None = None,
+                 history: _History | _Continued | None = None) -> None:
+        super().__init__(history)
+        self.state = state
+
+    @classmethod
+    def resume(cls, state: Mission) -> MissionFolder:
+        """Go on after the events ``state`` was folded from, if :attr:`resumable` held then."""
+        return cls(state, _Continued(state.heads[-1]))
+
+    def fold(self, events: Iterable[Event]) -> Mission | None:
+        """Apply ``events`` (each later than any before); the mission so far (or None)."""
+        history = self.history
+        m = self.state
+        for ev in events:
+            concurrent, seen = history.add(ev)
+            if m is not None:
+                m.events += 1
+            d = ev.data
+            t = ev.type
+            if t == "mission_created":
+                if m is None:
+                    m = Mission(id=ev.stream.split(":", 1)[1], title=d.get("title", ""),
+                                description=d.get("description", ""),
+                                priority=d.get("priority", 2),
+                                labels=list(d.get("labels", [])), created_at=ev.time,
+                                updated_at=ev.time, created_by=ev.actor, events=1,
+                                order=ev.order_key)
+                    history.applied.add(ev.id)
+                continue
+            if m is None or not t.startswith("mission_"):
+                continue  # before creation, or another capability's event on this stream
+            applied = False
+            if t == "mission_updated":
+                if not m.deleted:
+                    for key in ("title", "description", "priority", "labels"):
+                        if d.get(key) is not None:
+                            setattr(m, key, list(d[key]) if key == "labels" else d[key])
+                    applied = True
+            elif t == "mission_deleted":
+                m.deleted, m.reason, applied = True, d.get("reason", ""), True
+            elif t == "mission_conflicts_resolved":
+                self.resolve(m, ev, seen)
+                applied = True
+            elif t in TRANSITION_BY_EVENT:
+                tr = TRANSITION_BY_EVENT[t]
+                if not m.deleted and m.status in tr.sources:
+                    m.status, m.reason = tr.target, d.get("reason", "")
+                    m.forced = bool(d.get("forced")) if t == "mission_completed" else False
+                    self.resolve(m, ev, seen)
+                    applied = True
+            else:
+                continue  # a mission event type this version does not know
+            if applied:
+                history.applied.add(ev.id)
+            if concurrent or not applied:
+                self.conflict_for(m, ev, concurrent, applied)
+            _touch(m, ev)
+        self.state = m
+        if m is not None:
+            m.heads = history.head_ids()
+        return m
+
+
+class SortieFolder(_Folder):
+    """Folds the events of a sortie's stream, in total order, one batch after another."""
+
+    def __init__(self, state: Sortie | None = None,
+                 history: _History | _Continued | None = None) -> None:
+        super().__init__(history)
+        self.state = state
+
+    @classmethod
+    def resume(cls, state: Sortie) -> SortieFolder:
+        """Go on after the events ``state`` was folded from, if :attr:`resumable` held then."""
+        return cls(state, _Continued(state.heads[-1]))
+
+    def fold(self, events: Iterable[Event]) -> Sortie | None:
+        """Apply ``events`` (each later than any before); the sortie so far (or None)."""
+        history = self.history
+        s = self.state
+        for ev in events:
+            concurrent, seen = history.add(ev)
+            if s is not None:
+                s.events += 1
+            d = ev.data
+            t = ev.type
+            if t == "sortie_added":
+                if s is None:
+                    s = Sortie(id=ev.stream.split(":", 1)[1],
+                               mission_id=d.get("mission_id", ""),
+                               title=d.get("title", ""),
+                               description=d.get("description", ""),
+                               priority=d.get("priority", 2),
+                               files=list(d.get("files", [])),
+                               depends_on=list(d.get("depends_on", [])),
+                               specialist=d.get("specialist"), created_at=ev.time,
+                               updated_at=ev.time, created_by=ev.actor,
+                               events=1, order=ev.order_key)
+                    history.applied.add(ev.id)
+                continue
+            if s is None or not t.startswith("sortie_"):
+                continue
+            applied = False
+            if t == "sortie_updated":
+                if not s.deleted:
+                    for key in ("title", "description", "priority", "files", "depends_on",
+                                "specialist"):
+                        value = d.get(key)
+                        if value is not None:
+                            setattr(s, key, list(value) if isinstance(value, list) else value)
+                    applied = True
+            elif t == "sortie_progressed":
+                if not s.deleted and s.status in PROGRESS_STATUSES:
+                    s.progress = d.get("percent", s.progress)
+                    s.progress_note = d.get("note", "")
+                    applied = True
+            elif t == "sortie_deleted":
+                s.deleted, s.reason, applied = True, d.get("reason", ""), True
+            elif t == "sortie_conflicts_resolved":
+                self.resolve(s, ev, seen)
+                applied = True
+            elif t in TRANSITION_BY_EVENT:
+                tr = TRANSITION_BY_EVENT[t]
+                if not s.deleted and s.status in tr.sources:
+                    s.status, s.reason = tr.target, d.get("reason", "")
+                    if t == "sortie_claimed":
+                        s.claimed_by = d.get("specialist")
+                    elif t == "sortie_completed":
+                        s.progress = 100
+                    elif t == "sortie_retried":
+                        s.claimed_by, s.progress, s.progress_note = None, 0, ""
+                        s.retries += 1
+                    self.resolve(s, ev, seen)
+                    applied = True
+            else:
+                continue
+            if applied:
+                history.applied.add(ev.id)
+            if concurrent or not applied:
+                self.conflict_for(s, ev, concurrent, applied)
+            _touch(s, ev)
+        self.state = s
+        if s is not None:
+            s.heads = history.head_ids()
+        return s
+
+
 def fold_mission(events: Iterable[Event]) -> Mission | None:
     """A mission from the events of its stream in total order (None before its creation)."""
-    folder = _Folder()
-    m: Mission | None = None
-    for ev in events:
-        concurrent, seen = folder.history.add(ev)
-        if m is not None:
-            m.events += 1
-        d = ev.data
-        t = ev.type
-        if t == "mission_created":
-            if m is None:
-                m = Mission(id=ev.stream.split(":", 1)[1], title=d.get("title", ""),
-                            description=d.get("description", ""),
-                            priority=d.get("priority", 2), labels=list(d.get("labels", [])),
-                            created_at=ev.time, updated_at=ev.time, created_by=ev.actor,
-                            events=1, order=ev.order_key)
-                folder.history.applied.add(ev.id)
-            continue
-        if m is None or not t.startswith("mission_"):
-            continue  # before creation, or another capability's event on this stream
-        applied = False
-        if t == "mission_updated":
-            if not m.deleted:
-                for key in ("title", "description", "priority", "labels"):
-                    if d.get(key) is not None:
-                        setattr(m, key, list(d[key]) if key == "labels" else d[key])
-                applied = True
-        elif t == "mission_deleted":
-            m.deleted, m.reason, applied = True, d.get("reason", ""), True
-        elif t == "mission_conflicts_resolved":
-            folder.resolve(m, ev, seen)
-            applied = True
-        elif t in TRANSITION_BY_EVENT:
-            tr = TRANSITION_BY_EVENT[t]
-            if not m.deleted and m.status in tr.sources:
-                m.status, m.reason = tr.target, d.get("reason", "")
-                m.forced = bool(d.get("forced")) if t == "mission_completed" else False
-                folder.resolve(m, ev, seen)
-                applied = True
-        else:
-            continue  # a mission event type this version does not know
-        if applied:
-            folder.history.applied.add(ev.id)
-        if concurrent or not applied:
-            folder.conflict_for(m, ev, concurrent, applied)
-        _touch(m, ev)
-    if m is not None:
-        m.heads = folder.history.head_ids()
-    return m
+    return MissionFolder().fold(events)
 
 
 def fold_sortie(events: Iterable[Event]) -> Sortie | None:
     """A sortie from the events of its stream in total order (None before it was added)."""
-    folder = _Folder()
-    s: Sortie | None = None
-    for ev in events:
-        concurrent, seen = folder.history.add(ev)
-        if s is not None:
-            s.events += 1
-        d = ev.data
-        t = ev.type
-        if t == "sortie_added":
-            if s is None:
-                s = Sortie(id=ev.stream.split(":", 1)[1], mission_id=d.get("mission_id", ""),
-                           title=d.get("title", ""), description=d.get("description", ""),
-                           priority=d.get("priority", 2), files=list(d.get("files", [])),
-                           depends_on=list(d.get("depends_on", [])),
-                           specialist=d.get("specialist"), created_at=ev.time,
-                           updated_at=ev.time, created_by=ev.actor,
-                           events=1, order=ev.order_key)
-                folder.history.applied.add(ev.id)
-            continue
-        if s is None or not t.startswith("sortie_"):
-            continue
-        applied = False
-        if t == "sortie_updated":
-            if not s.deleted:
-                for key in ("title", "description", "priority", "files", "depends_on",
-                            "specialist"):
-                    value = d.get(key)
-                    if value is not None:
-                        setattr(s, key, list(value) if isinstance(value, list) else value)
-                applied = True
-        elif t == "sortie_progressed":
-            if not s.deleted and s.status in PROGRESS_STATUSES:
-                s.progress, s.progress_note = d.get("percent", s.progress), d.get("note", "")
-                applied = True
-        elif t == "sortie_deleted":
-            s.deleted, s.reason, applied = True, d.get("reason", ""), True
-        elif t == "sortie_conflicts_resolved":
-            folder.resolve(s, ev, seen)
-            applied = True
-        elif t in TRANSITION_BY_EVENT:
-            tr = TRANSITION_BY_EVENT[t]
-            if not s.deleted and s.status in tr.sources:
-                s.status, s.reason = tr.target, d.get("reason", "")
-                if t == "sortie_claimed":
-                    s.claimed_by = d.get("specialist")
-                elif t == "sortie_completed":
-                    s.progress = 100
-                elif t == "sortie_retried":
-                    s.claimed_by, s.progress, s.progress_note = None, 0, ""
-                    s.retries += 1
-                folder.resolve(s, ev, seen)
-                applied = True
-        else:
-            continue
-        if applied:
-            folder.history.applied.add(ev.id)
-        if concurrent or not applied:
-            folder.conflict_for(s, ev, concurrent, applied)
-        _touch(s, ev)
-    if s is not None:
-        s.heads = folder.history.head_ids()
-    return s
+    return SortieFolder().fold(events)

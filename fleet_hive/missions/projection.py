@@ -5,6 +5,15 @@ keeps the whole folded state as JSON (``doc``) next to the columns queries filte
 sort on. The index calls :meth:`MissionProjection.refresh` with the streams that gained or
 lost events; each is re-folded from its events in total order, so the tables always equal
 a fold of the log, even after a merge brought events older than ones already applied.
+
+Folding on. Re-folding a long stream for each new event would cost time in proportion to
+its length, so the usual case folds only the new events onto the stored state: when the
+stream's history so far was linear with no open conflict (``_Folder.resumable``), the
+``folds`` table remembers how far the fold went (how many events, the last one's order
+key, the highest ``seq`` among them). A refresh folds on from there only if those events
+are still exactly the ones up to that key (see :meth:`MissionProjection._fold_on`) and
+every new event continues the history linearly (else ``NotLinear``); otherwise, as
+always, the whole stream is re-folded. Either way the rows are those of a full fold.
 """
 
 from __future__ import annotations
@@ -16,10 +25,13 @@ from typing import Any
 import orjson
 
 from ..events.envelope import Event
-from .fold import fold_mission, fold_sortie
+from .fold import MissionFolder, NotLinear, SortieFolder
 from .model import Mission, Sortie
 
 TABLES = ("missions", "mission_labels", "mission_counts", "sorties", "sortie_deps")
+#: Where each stream's fold may go on from. Not part of the folded state: ``seq`` is local
+#: to this index (a rebuild renumbers events).
+FOLDS = "folds"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS missions (
@@ -67,7 +79,15 @@ CREATE TABLE IF NOT EXISTS sortie_deps (
     depends_on TEXT NOT NULL,
     PRIMARY KEY (sortie_id, depends_on)
 );
-CREATE INDEX IF NOT EXISTS sortie_deps_target ON sortie_deps(depends_on)
+CREATE INDEX IF NOT EXISTS sortie_deps_target ON sortie_deps(depends_on);
+CREATE TABLE IF NOT EXISTS folds (
+    stream TEXT PRIMARY KEY,
+    events INTEGER NOT NULL,  -- events of the stream folded (all, from its first)
+    seq INTEGER NOT NULL,     -- the highest seq among them
+    clock INTEGER NOT NULL,   -- the order key of the last of them
+    writer TEXT NOT NULL,
+    n INTEGER NOT NULL
+) WITHOUT ROWID
 """
 
 CHUNK = 500  # streams per query while re-folding
@@ -133,26 +153,54 @@ def sortie_row(s: Sortie) -> tuple:
             len(s.open_conflicts), orjson.dumps(s.to_doc()))
 
 
-def _mission_result(stream: str, events: list[Event]) -> tuple:
-    m = fold_mission(events)
+Tail = tuple[str, int, int, int, str, int]  # a row of ``folds``
+
+
+def _tail(stream: str, folder: MissionFolder | SortieFolder, events: list[Event],
+          before: Tail | None = None) -> Tail | None:
+    """The ``folds`` row of ``stream`` folded up to ``events`` (after ``before``'s events,
+    if the fold went on from there), or None if the next fold must start over."""
+    if not folder.resumable:
+        return None
+    if not events:
+        assert before is not None  # a resumable fold has folded some event
+        return before
+    count = len(events) + (before[1] if before else 0)
+    seq = max(max(ev.seq or 0 for ev in events), before[2] if before else 0)
+    return (stream, count, seq, *events[-1].order_key)
+
+
+def _mission_result(stream: str, events: list[Event], folder: MissionFolder | None = None,
+                    before: Tail | None = None, *, tail: bool = True) -> tuple:
+    """``(id, row or None, labels, folds row or None)`` of ``events`` (folded by ``folder``)."""
+    folder = folder or MissionFolder()
+    m = folder.fold(events)
     mission_id = stream.split(":", 1)[1]
-    return (mission_id, None, []) if m is None else (mission_id, mission_row(m), list(m.labels))
+    if m is None:
+        return (mission_id, None, [], None)
+    return (mission_id, mission_row(m), list(m.labels),
+            _tail(stream, folder, events, before) if tail else None)
 
 
-def _sortie_result(stream: str, events: list[Event]) -> tuple:
-    s = fold_sortie(events)
+def _sortie_result(stream: str, events: list[Event], folder: SortieFolder | None = None,
+                   before: Tail | None = None, *, tail: bool = True) -> tuple:
+    """``(id, row or None, deps, mission id, folds row or None)``, as above."""
+    folder = folder or SortieFolder()
+    s = folder.fold(events)
     sortie_id = stream.split(":", 1)[1]
     if s is None:
-        return (sortie_id, None, [], None)
-    return (sortie_id, sortie_row(s), list(s.depends_on), s.mission_id)
+        return (sortie_id, None, [], None, None)
+    return (sortie_id, sortie_row(s), list(s.depends_on), s.mission_id,
+            _tail(stream, folder, events, before) if tail else None)
 
 
 def _fold_raw(stream: str, rows: list[tuple[int, bytes]]) -> tuple:
-    """Fold one stream from its raw index rows: ``(kind, *result)``."""
+    """Fold one stream from its raw index rows: ``(kind, *result)``, without a ``folds`` row
+    (the parallel rebuild records none; each stream's first refresh does)."""
     events = [Event.from_dict(orjson.loads(raw), seq) for seq, raw in rows]
     if stream.startswith("mission:"):
-        return ("mission", *_mission_result(stream, events))
-    return ("sortie", *_sortie_result(stream, events))
+        return ("mission", *_mission_result(stream, events, tail=False))
+    return ("sortie", *_sortie_result(stream, events, tail=False))
 
 
 def _raw_streams(iterate: Callable[[str, Sequence[Any]], Iterable[tuple]],
@@ -242,9 +290,9 @@ class MissionProjection:
     """The :class:`fleet_hive.index.Projection` of missions and sorties."""
 
     name = "missions"
-    version = "2"
+    version = "3"
     ddl = DDL
-    tables = TABLES
+    tables = (*TABLES, FOLDS)
 
     def wants(self, stream: str) -> bool:
         return wants(stream)
@@ -252,20 +300,85 @@ class MissionProjection:
     def refresh(self, view: Any, streams: set[str]) -> None:
         if len(streams) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
 
+            # The parallel fold records no ``folds`` rows; stale ones must go, but in a
+            # rebuild there are none, and deleting nothing 140k times costs ~3% of it.
+            folds = bool(view.execute(f"SELECT 1 FROM {FOLDS} LIMIT 1"))
+
             def write(folded: list[tuple]) -> None:
                 missions = [r[1:] for r in folded if r[0] == "mission"]
                 sorties = [r[1:] for r in folded if r[0] == "sortie"]
                 if missions:
-                    self._write_missions(view, missions)
+                    self._write_missions(view, missions, folds=folds)
                 if sorties:
-                    self._write_sorties(view, sorties)
+                    self._write_sorties(view, sorties, folds=folds)
 
             if fold_in_parallel(view.iterate, streams, write):
                 return
-        missions = [s for s in streams if s.startswith("mission:")]
-        sorties = [s for s in streams if s.startswith("sortie:")]
+        rest = self._fold_on_all(view, streams)
+        missions = [s for s in rest if s.startswith("mission:")]
+        sorties = [s for s in rest if s.startswith("sortie:")]
         self._refresh_missions(view, missions)
         self._refresh_sorties(view, sorties)
+
+    def _fold_on_all(self, view: Any, streams: set[str]) -> list[str]:
+        """Fold on the streams whose fold may go on; returns the others (to fold in full)."""
+        ordered = sorted(streams)
+        tails: dict[str, Tail] = {}
+        for i in range(0, len(ordered), CHUNK):
+            chunk = ordered[i:i + CHUNK]
+            marks = ",".join("?" * len(chunk))
+            tails.update((r[0], r) for r in view.execute(
+                f"SELECT * FROM {FOLDS} WHERE stream IN ({marks})", chunk))
+        if not tails:
+            return ordered
+        rest: list[str] = []
+        missions: list[tuple] = []
+        sorties: list[tuple] = []
+        for stream in ordered:
+            result = self._fold_on(view, tails[stream]) if stream in tails else None
+            if result is None:
+                rest.append(stream)
+            else:
+                (missions if stream.startswith("mission:") else sorties).append(result)
+        for i in range(0, len(missions), CHUNK):
+            self._write_missions(view, missions[i:i + CHUNK])
+        for i in range(0, len(sorties), CHUNK):
+            self._write_sorties(view, sorties[i:i + CHUNK])
+        return rest
+
+    @staticmethod
+    def _fold_on(view: Any, tail: Tail) -> tuple | None:
+        """The result of folding only the events after ``tail``'s onto the stored state, or
+        None when that would not equal a full fold.
+
+        The events folded before must be exactly the stream's events up to the last one's
+        key now. Rows are only ever inserted or deleted, and an inserted row gets a ``seq``
+        higher than any before it, even re-read ones. So if the rows up to that key are as
+        many as were folded and none has a higher seq than the highest folded, none is new,
+        and none is gone: they are the same rows. New events then all sort after the last
+        one folded; ``resume`` raises ``NotLinear`` if one does not continue linearly.
+        """
+        stream, count, seq, clock, writer, n = tail
+        (have, top), = view.execute(
+            "SELECT COUNT(*), MAX(seq) FROM events WHERE stream = ? "
+            "AND (clock, writer, n) <= (?, ?, ?)", (stream, clock, writer, n))
+        if have != count or top != seq:
+            return None  # events were deleted, or a merge brought older ones
+        kind, item_id = stream.split(":", 1)
+        docs = view.execute(f"SELECT doc FROM {kind}s WHERE id = ?", (item_id,))
+        if not docs:
+            return None
+        events = [Event.from_dict(orjson.loads(raw), s) for s, raw in view.execute(
+            "SELECT seq, raw FROM events WHERE stream = ? AND (clock, writer, n) > (?, ?, ?) "
+            "ORDER BY clock, writer, n", (stream, clock, writer, n))]
+        doc = orjson.loads(docs[0][0])
+        try:
+            if kind == "mission":
+                return _mission_result(stream, events,
+                                       MissionFolder.resume(Mission.from_doc(doc)), tail)
+            return _sortie_result(stream, events, SortieFolder.resume(Sortie.from_doc(doc)), tail)
+        except NotLinear:
+            return None  # fold it in full
 
     @staticmethod
     def _replace(view: Any, table: str, key: str, ids: list[str]) -> None:
@@ -282,17 +395,21 @@ class MissionProjection:
             self._write_sorties(view, [_sortie_result(stream, events)
                                        for stream, events in chunk])
 
-    def _write_missions(self, view: Any, results: list[tuple]) -> None:
-        """Replace the rows of these missions with ``(id, row or None, labels)``."""
+    def _write_missions(self, view: Any, results: list[tuple], *, folds: bool = True) -> None:
+        """Replace the rows of these missions with ``(id, row or None, labels, tail)``."""
         self._replace(view, "missions", "id", [r[0] for r in results])
         self._replace(view, "mission_labels", "mission_id", [r[0] for r in results])
+        if folds:
+            self._write_folds(view, [f"mission:{r[0]}" for r in results],
+                              [r[3] for r in results])
         view.executemany("INSERT INTO missions VALUES (?,?,?,?,?,?,?,?,?)",
                          [r[1] for r in results if r[1] is not None])
         view.executemany("INSERT OR IGNORE INTO mission_labels VALUES (?,?)",
                          [(label, r[0]) for r in results for label in r[2]])
 
-    def _write_sorties(self, view: Any, results: list[tuple]) -> None:
-        """Replace the rows of these sorties with ``(id, row or None, deps, mission_id)``."""
+    def _write_sorties(self, view: Any, results: list[tuple], *, folds: bool = True) -> None:
+        """Replace the rows of these sorties with ``(id, row or None, deps, mission_id,
+        tail)``."""
         ids = [r[0] for r in results]
         marks = ",".join("?" * len(ids))
         touched = {r[0] for r in view.execute(
@@ -300,11 +417,18 @@ class MissionProjection:
         touched.update(r[3] for r in results if r[1] is not None)
         self._replace(view, "sorties", "id", ids)
         self._replace(view, "sortie_deps", "sortie_id", ids)
+        if folds:
+            self._write_folds(view, [f"sortie:{i}" for i in ids], [r[4] for r in results])
         view.executemany("INSERT INTO sorties VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                          [r[1] for r in results if r[1] is not None])
         view.executemany("INSERT OR IGNORE INTO sortie_deps VALUES (?,?)",
                          [(r[0], d) for r in results for d in r[2]])
         self._count(view, sorted(touched))
+
+    def _write_folds(self, view: Any, streams: list[str], tails: list[Tail | None]) -> None:
+        self._replace(view, FOLDS, "stream", streams)
+        view.executemany(f"INSERT INTO {FOLDS} VALUES (?,?,?,?,?,?)",
+                         [t for t in tails if t is not None])
 
     def _count(self, view: Any, mission_ids: list[str]) -> None:
         """Recount the live sorties of these missions by status (for progress)."""
