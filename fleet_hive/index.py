@@ -245,7 +245,7 @@ class Index:
                                hint="delete .fleet/.cache/ and retry") from e2
 
     # -- catching up ---------------------------------------------------------------------
-    def _plan(self) -> list[tuple[str, Path, os.stat_result | None, tuple | None]]:
+    def _plan(self) -> list[tuple[str, Path | str, os.stat_result | None, tuple | None]]:
         """Segments whose state on disk differs from what the index has read."""
         known = {
             row[0]: row
@@ -255,7 +255,7 @@ class Index:
         }
         work = []
         base = self.layout.events
-        for writer, name, path in self.layout.segments():
+        for writer, name, path in self.layout.segment_files():
             rel = f"{writer}/{name}.jsonl"
             try:
                 st = os.stat(path)
@@ -322,8 +322,9 @@ class Index:
             if streams:
                 p.refresh(view, streams)
 
-    def _sync_segment(self, rel: str, path: Path, st: os.stat_result | None, row: tuple | None,
-                      progress: Progress | None, done: list[int], total: int) -> int:
+    def _sync_segment(self, rel: str, path: Path | str, st: os.stat_result | None,
+                      row: tuple | None, progress: Progress | None, done: list[int],
+                      total: int) -> int:
         db = self.db
         if st is None:  # the segment is gone (checkout, reset): its events are too
             self._touch_from(rel, 0)
@@ -347,7 +348,7 @@ class Index:
         )
         return added
 
-    def _diverged(self, rel: str, path: Path, size: int) -> int:
+    def _diverged(self, rel: str, path: Path | str, size: int) -> int:
         """The segment was rewritten or shrank: keep the rows of the prefix that still holds."""
         db = self.db
         keep_end = 0
@@ -524,7 +525,7 @@ def _busy(e: sqlite3.DatabaseError) -> bool:
     return isinstance(e, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
-def _read_at(path: Path, offset: int, length: int) -> bytes:
+def _read_at(path: Path | str, offset: int, length: int) -> bytes:
     if length <= 0 or offset < 0:
         return b"" if length <= 0 else b"\x00"  # impossible offset: never matches a real tail
     with open(path, "rb") as f:

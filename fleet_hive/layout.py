@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,21 +124,26 @@ class Layout:
 
     def segments(self) -> list[tuple[str, str, Path]]:
         """Every segment as ``(writer, name, path)``, in (writer, name) order."""
-        out: list[tuple[str, str, Path]] = []
+        return [(w, n, Path(p)) for w, n, p in self.segment_files()]
+
+    def segment_files(self) -> list[tuple[str, str, str]]:
+        """Like :meth:`segments` with plain string paths: every read and write lists the
+        segments, and building ``Path`` objects was a tenth of a reservation's cost."""
+        out: list[tuple[str, str, str]] = []
+        events = os.fspath(self.events)
         try:
-            writers = sorted(e.name for e in _scandir(self.events) if e.is_dir())
+            writers = sorted(e.name for e in _scandir(events) if e.is_dir())
         except FileNotFoundError:
             return out
+        cut = len(SEGMENT_SUFFIX)
         for writer in writers:
-            for entry in sorted(_scandir(self.events / writer), key=lambda e: e.name):
+            for entry in sorted(_scandir(os.path.join(events, writer)), key=lambda e: e.name):
                 if entry.name.endswith(SEGMENT_SUFFIX) and entry.is_file():
-                    out.append((writer, entry.name[: -len(SEGMENT_SUFFIX)], Path(entry.path)))
+                    out.append((writer, entry.name[:-cut], entry.path))
         return out
 
 
-def _scandir(path: Path) -> list:
-    import os
-
+def _scandir(path: str | Path) -> list:
     with os.scandir(path) as it:
         return list(it)
 

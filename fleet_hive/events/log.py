@@ -151,7 +151,7 @@ class SegmentLog:
 
     def _max_clock_in_tree(self) -> int:
         best = 0
-        for _writer, _name, path in self.layout.segments():
+        for _writer, _name, path in self.layout.segment_files():
             event = last_event(path)
             if event is not None and event["clock"] > best:
                 best = event["clock"]
