@@ -14,6 +14,7 @@ Samples are always in milliseconds; ``value`` is in ``unit``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import resource
@@ -143,13 +144,10 @@ def peak_rss_mb(who: str = "self") -> float:
     peak use :func:`run_process`, or have the child report ``peak_rss_mb()`` itself.
     """
     if who == "self":
-        try:
-            with open("/proc/self/status", encoding="ascii") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
+        with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
     target = resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN
     return resource.getrusage(target).ru_maxrss / 1024  # Linux reports KiB
 

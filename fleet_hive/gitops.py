@@ -606,11 +606,9 @@ class GitOps:
             raise NotFoundError(f"no remote named {remote!r}",
                                 hint=f"add it with `git remote add {remote} URL`") from None
         remote_ref = ref
-        try:
+        with contextlib.suppress(KeyError):  # no upstream configured for this branch
             if config.get((b"branch", branch), b"remote") == remote_b:
                 remote_ref = config.get((b"branch", branch), b"merge")
-        except KeyError:
-            pass
         tracking = b"refs/remotes/" + remote_b + b"/" + remote_ref.removeprefix(b"refs/heads/")
         if "://" not in url and not url.startswith("/") and ":" not in url:
             url = str((self.root / url).resolve())  # a path relative to the repository
@@ -938,10 +936,8 @@ class GitOps:
         """The commit id a revision names (a ref, a sha or prefix, ``HEAD~2``...)."""
         from dulwich.objectspec import parse_commit, parse_object
 
-        try:
+        with contextlib.suppress(KeyError, ValueError, TypeError):  # not an object name
             return parse_commit(self.repo, parse_object(self.repo, rev.encode())).id
-        except (KeyError, ValueError, TypeError):
-            pass
         try:
             return parse_commit(self.repo, rev.encode()).id
         except (KeyError, ValueError, TypeError) as e:

@@ -80,7 +80,7 @@ def run_step(hive: Any, kind: str, action: str, pick: int, arg: Any, sorties: li
         else:
             getattr(hive.sorties, action)(target)
     except FleetHiveError:
-        pass  # refused (or unknown on this clone yet): nothing written
+        return  # refused (or unknown on this clone yet): nothing written
 
 
 def state(hive: Any) -> list[dict[str, Any]]:

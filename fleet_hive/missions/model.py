@@ -200,8 +200,28 @@ def check_reason(reason: Any) -> str:
 OrderKey = tuple[int, str, int]
 
 
+class _Folded:
+    """What a folded mission and a folded sortie share: conflicts and the stream's heads."""
+
+    conflicts: list[dict[str, Any]]
+    heads: list[str]
+
+    @property
+    def open_conflicts(self) -> list[dict[str, Any]]:
+        return [c for c in self.conflicts if not c.get("resolved_by")]
+
+    @property
+    def head(self) -> str | None:
+        """The stream's last event in total order."""
+        return self.heads[-1] if self.heads else None
+
+    def after(self) -> dict[str, Any]:
+        """``prev`` and ``merged`` for the next event: every head of the stream seen."""
+        return {"prev": self.head, "merged": self.heads[:-1]}
+
+
 @dataclass
-class Mission:
+class Mission(_Folded):
     """A mission as folded from its stream. ``progress`` and ``sorties`` are filled on read."""
 
     id: str
@@ -224,19 +244,6 @@ class Mission:
     progress: int = 0
     sortie_counts: dict[str, int] = field(default_factory=dict)
     sorties: list[Sortie] | None = None
-
-    @property
-    def open_conflicts(self) -> list[dict[str, Any]]:
-        return [c for c in self.conflicts if not c.get("resolved_by")]
-
-    @property
-    def head(self) -> str | None:
-        """The stream's last event in total order."""
-        return self.heads[-1] if self.heads else None
-
-    def after(self) -> dict[str, Any]:
-        """``prev`` and ``merged`` for the next event: every head of the stream seen."""
-        return {"prev": self.head, "merged": self.heads[:-1]}
 
     def to_doc(self) -> dict[str, Any]:
         """Everything the fold knows (stored in the index)."""
@@ -271,7 +278,7 @@ class Mission:
 
 
 @dataclass
-class Sortie:
+class Sortie(_Folded):
     """A sortie as folded from its stream. ``blocked_by`` is filled on read."""
 
     id: str
@@ -298,19 +305,6 @@ class Sortie:
     order: OrderKey = (0, "", 0)
     # derived on read: dependencies that are not completed yet
     blocked_by: list[str] = field(default_factory=list)
-
-    @property
-    def open_conflicts(self) -> list[dict[str, Any]]:
-        return [c for c in self.conflicts if not c.get("resolved_by")]
-
-    @property
-    def head(self) -> str | None:
-        """The stream's last event in total order."""
-        return self.heads[-1] if self.heads else None
-
-    def after(self) -> dict[str, Any]:
-        """``prev`` and ``merged`` for the next event: every head of the stream seen."""
-        return {"prev": self.head, "merged": self.heads[:-1]}
 
     def to_doc(self) -> dict[str, Any]:
         return {

@@ -25,6 +25,7 @@ scratch (:func:`render`), and the tests hold both ways to the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -155,11 +156,9 @@ def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Seq
 
 def write_atomic(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` via a temp file and ``os.replace``; False if unchanged."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         if path.read_bytes() == data:
             return False
-    except FileNotFoundError:
-        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -174,11 +173,9 @@ def write_atomic(path: Path, data: bytes) -> bool:
 def remove(layout: Layout, mission_id: str) -> bool:
     removed = False
     for path in (snapshot_path(layout, mission_id), _cache_path(layout, mission_id)):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed = True
-        except FileNotFoundError:
-            pass
     return removed
 
 
@@ -203,12 +200,10 @@ def write_snapshot(hive: Hive, mission_id: str) -> None:
             "ORDER BY ord_clock, ord_writer, ord_n, id", (mission_id,), catch_up=False)]
         cache_file = _cache_path(layout, mission_id)
         cache: dict[str, str] = {}
-        try:
+        with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):  # no cache yet
             raw = orjson.loads(cache_file.read_bytes())
             if isinstance(raw, dict) and raw.get("format") == FORMAT:
                 cache = raw.get("blocks") or {}
-        except (FileNotFoundError, orjson.JSONDecodeError):
-            pass
         data = render_from_index(mission, counts, mission.events + sortie_events, docs, cache)
         write_atomic(snapshot_path(layout, mission_id), data)
         write_atomic(cache_file, orjson.dumps({"format": FORMAT, "blocks": cache}))
