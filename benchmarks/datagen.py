@@ -4,7 +4,7 @@ Appending a million events through the log would take minutes; the benchmarks on
 segments that look exactly like the ones the log writes. :func:`write_log` writes them in
 the same envelope (same keys, same order, orjson's compact form, one event per line) with
 what readers rely on: one ``writer``, a gapless ``n``, an increasing Lamport ``clock``,
-ULIDs from :func:`fleet_hive.ids.new_ulid`, increasing UTC times, and multi-event batches
+ULIDs from :func:`fleet_hive.kernel.ids.new_ulid`, increasing UTC times, and multi-event batches
 marked ``batch: [i, k]`` that never straddle two segments. Segments rotate at
 ``segment_bytes`` like the log's ``segment_max_bytes``.
 
@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from fleet_hive.ids import new_segment_name, new_ulid, new_writer_id
+from fleet_hive.kernel.ids import new_segment_name, new_ulid, new_writer_id
 
 SEGMENT_BYTES = 8 * 1024 * 1024
 

@@ -1,6 +1,6 @@
 """fleet-hive: a git-backed, file-based tracker for coordinating coding agents.
 
-``fleet_hive.open(path)`` / ``fleet_hive.init(path)`` return a :class:`~fleet_hive.hive.Hive`.
+``fleet_hive.open(path)`` / ``fleet_hive.init(path)`` return a :class:`~fleet_hive.app.hive.Hive`.
 Imports are lazy so that ``import fleet_hive`` costs next to nothing on read paths.
 """
 
@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import FleetHiveError
+from .kernel.errors import FleetHiveError
 
 __version__ = "0.1.0"
 __all__ = ["FleetHiveError", "Hive", "__version__", "init", "open"]
 
 if TYPE_CHECKING:
-    from .hive import Hive, init, open
+    from .app.hive import Hive, init, open
 
 
 def __getattr__(name: str) -> Any:
     if name in ("Hive", "init", "open"):
-        from . import hive
+        from .app import hive
 
         return getattr(hive, name)
     raise AttributeError(f"module 'fleet_hive' has no attribute {name!r}")

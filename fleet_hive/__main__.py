@@ -1,3 +1,3 @@
-from fleet_hive.cli import main
+from .cli import main
 
 main()

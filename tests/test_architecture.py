@@ -14,10 +14,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fleet_hive"
 
 #: outside dependency -> the only modules (relative to fleet_hive/) allowed to import it
 OWNERS = {
-    "sqlite3": {"index.py"},
+    "sqlite3": {"index/db.py"},
     "click": {"cli/"},
-    "dulwich": {"gitops.py"},
-    "jinja2": {"templating.py"},
+    "dulwich": {"git/ops.py"},
+    "jinja2": {"formats/templates.py"},
     "fastapi": {"server/"},
     "uvicorn": {"server/"},
 }

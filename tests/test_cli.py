@@ -165,7 +165,7 @@ def test_internal_error_exit_70_with_traceback_log(initialized: Path, capsys,
     def boom(self):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("fleet_hive.index.Index.status", boom)
+    monkeypatch.setattr("fleet_hive.index.db.Index.status", boom)
     code, out, _err = invoke(capsys, "-C", str(initialized), "--json", "index", "status")
     assert code == 70
     error = json.loads(out)["error"]

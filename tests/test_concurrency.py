@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 
 import fleet_hive
-from fleet_hive.verify import verify
+from fleet_hive.app.verify import verify
 
 from .conftest import segment_lines
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import fleet_hive
-from fleet_hive.errors import ConflictError, IntegrityError, InvalidInputError
-from fleet_hive.gitindex import IndexFile
+from fleet_hive.git.index_file import IndexFile
+from fleet_hive.kernel.errors import ConflictError, IntegrityError, InvalidInputError
 
 from .conftest import git, run_cli
 
@@ -219,7 +219,7 @@ def test_cas_lost_to_another_writer_is_retried(repo: Path, hive, monkeypatch):
 
 
 def test_index_lock_held_by_git_is_waited_for_then_reported(repo: Path, hive, monkeypatch):
-    from fleet_hive import gitindex
+    from fleet_hive.git import index_file as gitindex
 
     lock = repo / ".git" / "index.lock"
     lock.write_text("")
@@ -229,7 +229,7 @@ def test_index_lock_held_by_git_is_waited_for_then_reported(repo: Path, hive, mo
     def impatient(path, timeout=5.0):
         return original(path, timeout=0.05)
 
-    monkeypatch.setattr("fleet_hive.gitops.locked_index", impatient)
+    monkeypatch.setattr("fleet_hive.git.ops.locked_index", impatient)
     with pytest.raises(gitindex.IndexLockedError, match=r"index\.lock"):
         hive.git.commit()
     lock.unlink()

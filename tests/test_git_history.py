@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import fleet_hive
-from fleet_hive.errors import NotFoundError
-from fleet_hive.history import History, render_markdown, summarise
+from fleet_hive.app.history import History, render_markdown, summarise
+from fleet_hive.kernel.errors import NotFoundError
 
 from .conftest import git, run_cli
 
@@ -113,7 +113,7 @@ def test_explicit_range_mission_filter_and_root(feature):
     assert on_main["since"] is None and on_main["since_label"] == "the root"
     assert [x["title"] for x in on_main["missions"]] == ["Old mission"]
     with pytest.raises(NotFoundError):
-        from fleet_hive.history import history
+        from fleet_hive.app.history import history
 
         history(hive, since="no-such-ref")
     empty = run_cli("-C", str(hive.root), "history", "--since", "HEAD")

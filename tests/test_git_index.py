@@ -1,4 +1,4 @@
-"""The git index file format (fleet_hive.gitindex) against indexes git itself wrote."""
+"""The git index file format (fleet_hive.git.index_file) against indexes git itself wrote."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet_hive.errors import StorageError
-from fleet_hive.gitindex import (
+from fleet_hive.git.index_file import (
     Entry,
     IndexFile,
     _decode_varint,
@@ -18,6 +17,7 @@ from fleet_hive.gitindex import (
     _invalidate_cache_tree,
     locked_index,
 )
+from fleet_hive.kernel.errors import StorageError
 
 from .conftest import git
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import fleet_hive
-from fleet_hive.verify import verify
+from fleet_hive.app.verify import verify
 
 from .conftest import git
 

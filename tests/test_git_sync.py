@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import fleet_hive
-from fleet_hive.errors import ConflictError, InvalidInputError, NotFoundError
-from fleet_hive.gitops import GitOps
+from fleet_hive.git.ops import GitOps
+from fleet_hive.kernel.errors import ConflictError, InvalidInputError, NotFoundError
 
 from .conftest import git, run_cli
 

@@ -1,4 +1,4 @@
-"""Tests for fleet_hive.globs: the reservation glob dialect and the exact overlap test."""
+"""Tests for fleet_hive.kernel.globs: the reservation glob dialect and the exact overlap test."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleet_hive.globs import GlobError, escape, is_glob, matches, normalize, overlaps
+from fleet_hive.kernel.globs import GlobError, escape, is_glob, matches, normalize, overlaps
 
 # --------------------------------------------------------------------------- matches
 

@@ -9,7 +9,7 @@ import pytest
 
 import fleet_hive
 from fleet_hive.events import segments as segments_mod
-from fleet_hive.index import Index
+from fleet_hive.index.db import Index
 
 
 def add(hive, n, stream="s:1"):
@@ -27,7 +27,7 @@ def test_catch_up_reads_only_new_bytes(hive, monkeypatch: pytest.MonkeyPatch):
         starts.append(start)
         return real(path, start, result)
 
-    monkeypatch.setattr("fleet_hive.index.iter_lines", spy)
+    monkeypatch.setattr("fleet_hive.index.db.iter_lines", spy)
     hive.events.append("note_added", stream="s:1", data={"text": "new"})
     assert hive.events.latest_sequence() == 11
     assert len(starts) == 1 and starts[0] > 0, "only the new bytes are read"
@@ -106,7 +106,7 @@ def test_unknown_future_types_are_kept(hive, repo: Path):
     """An event type this version does not know (written by a newer one) is indexed as is."""
     import orjson
 
-    from fleet_hive.ids import new_ulid
+    from fleet_hive.kernel.ids import new_ulid
 
     hive.events.append("note_added", stream="s:1", data={"text": "known"})
     future = {"id": new_ulid(), "type": "hologram_projected", "stream": "s:1", "clock": 9,

@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from fleet_hive.locking import FileMutex
+from fleet_hive.kernel.locking import FileMutex
 
 
 def test_reentrant_within_a_thread(tmp_path: Path):
@@ -41,7 +41,7 @@ def test_exclusive_between_threads(tmp_path: Path):
 
 HOLDER = """
 import sys, time
-from fleet_hive.locking import FileMutex
+from fleet_hive.kernel.locking import FileMutex
 lock = FileMutex(sys.argv[1])
 with lock:
     print("held", flush=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 import fleet_hive
-from fleet_hive.verify import verify
+from fleet_hive.app.verify import verify
 
 from .conftest import git, segment_lines
 

@@ -12,14 +12,14 @@ import pytest
 from ruamel.yaml import YAML
 
 import fleet_hive
-from fleet_hive.errors import (
+from fleet_hive.app.verify import verify
+from fleet_hive.kernel.errors import (
     ConflictError,
     FleetHiveError,
     InvalidInputError,
     NotFoundError,
     TransitionError,
 )
-from fleet_hive.verify import verify
 
 from .conftest import segment_lines
 

@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
-from fleet_hive.errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
 from fleet_hive.events.envelope import Event
+from fleet_hive.kernel.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    TransitionError,
+)
 from fleet_hive.missions import decide as d
 from fleet_hive.missions.fold import fold_mission, fold_sortie
 from fleet_hive.missions.model import (

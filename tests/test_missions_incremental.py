@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import fleet_hive
 import fleet_hive.missions.projection as projection
-from fleet_hive.index import Index
+from fleet_hive.index.db import Index
 from tests.test_missions_property import new_clone, run_step, sync
 
 SORTIE_ACTIONS = ["claim", "start", "complete", "fail", "block", "unblock", "cancel", "retry",

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import fleet_hive
-from fleet_hive.verify import verify
+from fleet_hive.app.verify import verify
 
 from .conftest import git, run_cli
 

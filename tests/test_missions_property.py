@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fleet_hive
-from fleet_hive.errors import FleetHiveError
-from fleet_hive.verify import verify
+from fleet_hive.app.verify import verify
+from fleet_hive.kernel.errors import FleetHiveError
 
 SORTIE_ACTIONS = ["claim", "start", "complete", "fail", "block", "unblock", "cancel", "retry",
                   "progress", "update", "delete", "resolve", "add", "go", "go", "go"]

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from fleet_hive import schemas
+from fleet_hive.app import schemas
 from fleet_hive.events.envelope import Event
 from fleet_hive.events.upcasting import UPCASTERS, upcaster
-from fleet_hive.resources import read_text, source_dir
+from fleet_hive.kernel.resources import read_text, source_dir
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
 def test_exported_schemas_match_the_models():
     stale = schemas.drift(source_dir("schemas"))
-    assert stale == [], f"run `python -m fleet_hive.schemas`; stale: {stale}"
+    assert stale == [], f"run `python -m fleet_hive.app.schemas`; stale: {stale}"
 
 
 def test_drift_is_detected(tmp_path: Path):
@@ -46,7 +46,7 @@ def test_resources_load_from_a_built_wheel(tmp_path: Path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
-        "import fleet_hive, fleet_hive.resources as r, json;"
+        "import fleet_hive, fleet_hive.kernel.resources as r, json;"
         f"assert fleet_hive.__file__.startswith({str(site)!r}), fleet_hive.__file__;"
         "d = r.resource_dir('schemas');"
         f"assert str(d).startswith({str(site)!r}), str(d);"

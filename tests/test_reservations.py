@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fleet_hive
-from fleet_hive import globs
-from fleet_hive.errors import ConflictError, InvalidInputError, NotFoundError
-from fleet_hive.reservations import (
+from fleet_hive.kernel import globs
+from fleet_hive.kernel.errors import ConflictError, InvalidInputError, NotFoundError
+from fleet_hive.reservations.service import (
     ReservationConflictError,
     Reservations,
     ReservationTimeoutError,

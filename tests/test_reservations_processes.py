@@ -67,7 +67,7 @@ def test_cli_race_one_winner(hive, repo: Path):
 RACER = textwrap.dedent("""
     import sys
     import fleet_hive
-    from fleet_hive.errors import ConflictError
+    from fleet_hive.kernel.errors import ConflictError
 
     repo, holder, parity = sys.argv[1], sys.argv[2], int(sys.argv[3])
     hive = fleet_hive.open(repo)

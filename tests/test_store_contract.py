@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleet_hive.errors import FleetHiveError, InvalidInputError
 from fleet_hive.events.store import MemoryEventStore
+from fleet_hive.kernel.errors import FleetHiveError, InvalidInputError
 
 
 class StoreContract:

@@ -1,4 +1,4 @@
-"""The ``fleet-hive`` command line: thin click commands over :class:`fleet_hive.hive.Hive`.
+"""The ``fleet-hive`` command line: thin click commands over :class:`fleet_hive.app.hive.Hive`.
 
 Only this package imports click. Command groups live in their own modules and are imported
 only when invoked, so ``fleet-hive ready --json`` never pays for what it does not run.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from ..hive import Hive
+    from ..app.hive import Hive
 
 #: command name -> "module:attribute" (relative to this package), loaded on use.
 COMMANDS: dict[str, str] = {
@@ -48,7 +48,7 @@ class Ctx:
 
     def hive(self) -> Hive:
         if self._hive is None:
-            from ..hive import open as open_hive
+            from ..app.hive import open as open_hive
 
             self._hive = open_hive(self.cwd, actor=self.actor)
         return self._hive

@@ -17,10 +17,10 @@ from .output import info, write_json
 @pass_ctx
 def init_cmd(ctx: Ctx) -> None:
     """Create .fleet/ in this git repository (safe to run again)."""
-    from ..hive import init
+    from ..app.hive import init
 
     existed = False
-    from ..layout import find_git_root
+    from ..kernel.layout import find_git_root
 
     root = find_git_root(ctx.cwd)
     if root is not None:
@@ -93,7 +93,7 @@ def verify_cmd(ctx: Ctx, repair: bool) -> None:
     Exits 1 when any error is found; warnings (a torn tail left by a crash) do not fail.
     The log itself is never changed, not even by --repair.
     """
-    from ..verify import verify
+    from ..app.verify import verify
 
     report = verify(ctx.hive(), repair=repair)
     if ctx.json:
@@ -120,7 +120,7 @@ def demo_cmd(ctx: Ctx, directory: Path | None) -> None:
     reserve files (one is refused a file another holds), finish them; .fleet/ is committed,
     verified, and the mission's pull-request history printed.
     """
-    from ..demo import run_demo
+    from ..app.demo import run_demo
 
     say = (lambda line: None) if ctx.json else info
     result = run_demo(directory, say=say)

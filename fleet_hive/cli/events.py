@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import InvalidInputError
+from ..kernel.errors import InvalidInputError
 from . import Ctx, json_option, pass_ctx
 from .output import table, write_json, write_json_line
 

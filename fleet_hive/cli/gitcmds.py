@@ -89,7 +89,7 @@ def history_cmd(ctx: Ctx, mission: str | None, since: str | None, until: str,
     Reads the events added to .fleet/events/ between the two commits: missions created
     or finished, sorties and their outcomes, who did what, conflicts and checkpoints.
     """
-    from ..history import history, render_markdown
+    from ..app.history import history, render_markdown
 
     result = history(ctx.hive(), since=since, until=until, mission=mission)
     if ctx.json or fmt == "json":
@@ -113,7 +113,7 @@ def hooks_install(ctx: Ctx) -> None:
     core.hooksPath is respected. Also configures the merge driver that keeps mission
     snapshots mergeable (they are regenerated from the merged log after the merge).
     """
-    from ..hooks import install
+    from ..app.hooks import install
 
     result = install(ctx.hive(), sys.executable)
     if ctx.json:
@@ -129,7 +129,7 @@ def hooks_install(ctx: Ctx) -> None:
 @pass_ctx
 def hooks_uninstall(ctx: Ctx) -> None:
     """Remove fleet-hive's hooks, restore the hooks they chained, remove the merge driver."""
-    from ..hooks import uninstall
+    from ..app.hooks import uninstall
 
     result = uninstall(ctx.hive())
     if ctx.json:
@@ -153,9 +153,9 @@ def hooks_run(ctx: Ctx, hook: str, args: tuple[str, ...]) -> None:
     (its reservations do not block you); FLEET_SKIP_RESERVATIONS=1 skips the
     reservation check. The other hooks never fail.
     """
-    from ..hive import Hive
-    from ..hooks import run
-    from ..layout import find_git_root
+    from ..app.hive import Hive
+    from ..app.hooks import run
+    from ..kernel.layout import find_git_root
 
     root = find_git_root(ctx.cwd)
     assert root is not None

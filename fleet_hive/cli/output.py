@@ -13,7 +13,7 @@ from typing import Any
 import click
 import orjson
 
-from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FleetHiveError
+from ..kernel.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FleetHiveError
 
 
 def write_json(obj: Any) -> None:

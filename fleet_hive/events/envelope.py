@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any, NamedTuple
 
-from ..errors import InvalidInputError
+from ..kernel.errors import InvalidInputError
 from .upcasting import UPCASTERS, upcast
 
 ENVELOPE_VERSION = 1

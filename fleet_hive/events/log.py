@@ -2,7 +2,7 @@
 
 Every clone appends under its own random writer id to ``.fleet/events/<writer>/<segment>.jsonl``.
 Appends from all processes of a clone are serialized by one file lock
-(:class:`fleet_hive.locking.FileMutex`); under it the writer:
+(:class:`fleet_hive.kernel.locking.FileMutex`); under it the writer:
 
 1. reads its state (``.fleet/local/writer.state``: writer id, current segment and the size
    it last left it at, last ``n``, last ``clock``, a fingerprint of the working tree; the
@@ -31,9 +31,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import StorageError
-from ..ids import new_segment_name, new_ulid, new_writer_id
-from ..layout import SEGMENT_SUFFIX, Layout
+from ..kernel.errors import StorageError
+from ..kernel.ids import new_segment_name, new_ulid, new_writer_id
+from ..kernel.layout import SEGMENT_SUFFIX, Layout
 from .envelope import Event, utc_now
 from .segments import last_consumed_event, last_event
 
@@ -69,7 +69,7 @@ class SegmentLog:
 
     def __init__(self, layout: Layout, *, durability: str = "fsync",
                  segment_max_bytes: int = 8 * 1024 * 1024) -> None:
-        from ..locking import FileMutex
+        from ..kernel.locking import FileMutex
 
         self.layout = layout
         self.durability = durability

@@ -15,14 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import InvalidInputError
+from ..kernel.errors import InvalidInputError
 from .envelope import ENVELOPE_VERSION, check_type_name
 
 #: Modules that declare event types; imported on first use of the registry.
 TYPE_MODULES: list[str] = [
     "fleet_hive.events.core_types",
-    "fleet_hive.reservation_events",
-    "fleet_hive.missions.events",
+    "fleet_hive.reservations.event_types",
+    "fleet_hive.missions.event_types",
 ]
 
 

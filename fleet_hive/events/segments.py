@@ -3,7 +3,7 @@
 A segment is append-only JSONL written by one writer. A crash can leave a torn last line
 (bytes with no final newline) or the first lines of a multi-event batch without the rest.
 Readers stop before either, so a torn tail never hides the complete events before it and
-is never mistaken for an event; :mod:`fleet_hive.verify` reports it.
+is never mistaken for an event; :mod:`fleet_hive.app.verify` reports it.
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidInputError
+from ..kernel.errors import InvalidInputError
 from .envelope import Event, check_stream_name, utc_now
 from .log import PendingEvent
 
 if TYPE_CHECKING:
-    from ..index import Index
+    from ..index.db import Index
     from .log import SegmentLog
 
 
@@ -154,7 +154,7 @@ class MemoryEventStore(_Validating):
         self._lock = threading.Lock()
 
     def _store(self, pending: list[PendingEvent]) -> list[Event]:
-        from ..ids import new_ulid
+        from ..kernel.ids import new_ulid
 
         with self._lock:
             out = []

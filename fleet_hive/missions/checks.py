@@ -25,8 +25,8 @@ from .projection import load_streams
 from .snapshots import remove, render, snapshot_path, write_atomic
 
 if TYPE_CHECKING:
-    from ..hive import Hive
-    from ..verify import Report
+    from ..app.hive import Hive
+    from ..app.verify import Report
 
 
 def folded_state(hive: Hive) -> tuple[dict[str, Mission], dict[str, list[Sortie]]]:
@@ -55,7 +55,7 @@ def folded_state(hive: Hive) -> tuple[dict[str, Mission], dict[str, list[Sortie]
 
 
 def check_missions(hive: Hive, report: Report, repair: bool = False) -> None:
-    from ..verify import Problem
+    from ..app.verify import Problem
 
     if repair:
         with hive.log.exclusive():  # no write may regenerate a snapshot meanwhile

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
+from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
 from .model import (
     MISSION_OPEN,
     MISSION_TRANSITIONS,

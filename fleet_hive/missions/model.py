@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidInputError
+from ..kernel.errors import InvalidInputError
 
 # -- statuses and transitions --------------------------------------------------------------
 MISSION_STATUSES = ("pending", "in_progress", "completed", "cancelled")
@@ -150,12 +150,12 @@ def check_labels(labels: Any) -> list[str]:
 
 
 def check_files(files: Any) -> list[str]:
-    """File paths or globs a sortie will touch (the dialect of :mod:`fleet_hive.globs`)."""
+    """File paths or globs a sortie will touch (the dialect of :mod:`fleet_hive.kernel.globs`)."""
     if files is None:
         return []
     if isinstance(files, str) or not all(isinstance(x, str) for x in files):
         raise InvalidInputError("files must be a list of paths or globs")
-    from ..globs import GlobError, normalize
+    from ..kernel.globs import GlobError, normalize
 
     out: list[str] = []
     for pattern in files:

@@ -287,7 +287,7 @@ def fold_in_parallel(iterate: Callable[[str, Sequence[Any]], Iterable[tuple]],
 
 
 class MissionProjection:
-    """The :class:`fleet_hive.index.Projection` of missions and sorties."""
+    """The :class:`fleet_hive.index.db.Projection` of missions and sorties."""
 
     name = "missions"
     version = "3"

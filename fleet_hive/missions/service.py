@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import InvalidInputError, NotFoundError
+from ..kernel.errors import InvalidInputError, NotFoundError
 from . import decide as d
 from .model import (
     MISSION_PREFIX,
@@ -28,8 +28,8 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from ..app.hive import Hive
     from ..events.envelope import Event
-    from ..hive import Hive
 
 _ORDER = "priority, ord_clock, ord_writer, ord_n, id"
 _CREATED = "ord_clock, ord_writer, ord_n, id"

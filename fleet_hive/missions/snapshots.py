@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import StorageError
+from ..kernel.errors import StorageError
 from .model import Mission, Sortie, mission_progress
 
 if TYPE_CHECKING:
-    from ..hive import Hive
-    from ..layout import Layout
+    from ..app.hive import Hive
+    from ..kernel.layout import Layout
 
 FORMAT = "2"  # change it when the rendering changes: invalidates the block cache
 HEADER = (

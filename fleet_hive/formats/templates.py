@@ -1,6 +1,6 @@
 """Rendering jinja2 templates from ``templates/`` (the only module that imports jinja2).
 
-Templates ship inside the package and are loaded with :func:`fleet_hive.resources.read_text`.
+Templates ship inside the package and are loaded with :func:`fleet_hive.kernel.resources.read_text`.
 The environment is strict (an undefined name is an error, not an empty string) and does
 no HTML escaping: what we render is Markdown and plain text for people and LLM prompts.
 """
@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .errors import FleetHiveError
+from ..kernel.errors import FleetHiveError
 
 
 def render(name: str, **context: Any) -> str:
@@ -45,7 +45,7 @@ def short(value: Any, length: int = 8) -> str:
 def _environment() -> Any:
     from jinja2 import Environment, FunctionLoader, StrictUndefined
 
-    from .resources import read_text
+    from ..kernel.resources import read_text
 
     def load(name: str) -> str | None:
         try:

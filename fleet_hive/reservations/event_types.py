@@ -1,4 +1,4 @@
-"""The event types of file reservations (the audit trail of :mod:`fleet_hive.reservations`).
+"""The event types of file reservations (the audit trail of :mod:`fleet_hive.reservations.service`).
 
 Imported only on write paths: the registry validates every ``data`` with these pydantic
 models before it is appended. Read paths (``lock check``, ``lock list``) fold the stored
@@ -23,8 +23,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from . import globs
-from .events.registry import EventData, event_type
+from ..events.registry import EventData, event_type
+from ..kernel import globs
 
 Mode = Literal["exclusive", "shared"]
 Time = Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$",

@@ -8,11 +8,11 @@
   10,000 files. Instead: blobs of the changed ``.fleet/`` files -> those changes applied to
   HEAD's tree -> a commit object -> a compare-and-swap of the branch ref. Then only the
   ``.fleet/`` entries of the git index are brought in line with the new commit, under
-  ``index.lock`` taken *before* the index is read (:mod:`fleet_hive.gitindex`), so
+  ``index.lock`` taken *before* the index is read (:mod:`fleet_hive.git.index_file`), so
   ``git status`` shows ``.fleet/`` clean and the user's next commit does not revert it.
   Fleet committers are serialized by a file lock; a lost compare-and-swap is retried.
   A hand-built commit runs no hooks, so the changes are validated first (the checks of
-  the pre-commit hook, :func:`fleet_hive.hooks.check_fleet_changes`).
+  the pre-commit hook, :func:`fleet_hive.app.hooks.check_fleet_changes`).
 - **sync** (:meth:`GitOps.sync`): commit, fetch, merge, commit, push. The merge is built
   by hand too: our tree plus everything only the remote changed; event segments cannot
   conflict by design (each clone writes its own files), snapshots in ``.fleet/missions/``
@@ -40,7 +40,7 @@ from dulwich.errors import HangupException, NotGitRepository
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
-from .errors import (
+from ..kernel.errors import (
     ConflictError,
     FleetHiveError,
     IntegrityError,
@@ -49,11 +49,11 @@ from .errors import (
     NotFoundError,
     StorageError,
 )
-from .gitindex import Entry, IndexFile, locked_index
+from .index_file import Entry, IndexFile, locked_index
 
 if TYPE_CHECKING:
-    from .hive import Hive
-    from .hooks import FleetChange
+    from ..app.hive import Hive
+    from ..app.hooks import FleetChange
 
 FLEET = b".fleet/"
 EVENTS = b".fleet/events/"
@@ -211,7 +211,7 @@ class GitOps:
         """
         if "log" in self.hive.__dict__:
             return self.hive.log.exclusive()
-        from .locking import FileMutex
+        from ..kernel.locking import FileMutex
 
         self.layout.cache.mkdir(parents=True, exist_ok=True)
         return FileMutex(self.layout.writer_lock)
@@ -384,7 +384,7 @@ class GitOps:
         if not changed and not removed:
             return _Staged(work, None)
         fleet_changes = self._fleet_changes(index, head_files, changed, removed)
-        from .hooks import check_fleet_changes
+        from ..app.hooks import check_fleet_changes
 
         problems = check_fleet_changes(fleet_changes)
         errors = [p for p in problems if p.severity == "error"]
@@ -487,7 +487,7 @@ class GitOps:
     def _fleet_changes(self, index: IndexFile, head: dict[bytes, tuple[int, bytes]],
                        changed: dict[bytes, _WorkFile], removed: list[bytes],
                        ) -> list[FleetChange]:
-        from .hooks import FleetChange
+        from ..app.hooks import FleetChange
 
         out = []
         for path, w in sorted(changed.items()):
@@ -662,7 +662,7 @@ class GitOps:
             if plan.kind == "merge":
                 result.commits.append(head.decode())
             result.fetched_events += self._count_new_events(before, self._tree_of(head))
-            from .hooks import refresh_after_merge
+            from ..app.hooks import refresh_after_merge
 
             report = refresh_after_merge(self.hive)
             result.repaired.extend(p.path or p.message for p in report.problems
@@ -1063,7 +1063,7 @@ class GitOps:
                        ) -> tuple[list[FleetChange], list[str]]:
         """What the next ``git commit`` would record, against HEAD: the ``.fleet/`` files
         (with contents, for the pre-commit checks) and every other changed path."""
-        from .hooks import FleetChange
+        from ..app.hooks import FleetChange
 
         path = index_file or self.index_path
         if not path.is_absolute():

@@ -9,7 +9,7 @@ pre-commit); ``uninstall`` puts it back. ``core.hooksPath`` is respected.
 - **pre-commit** (:func:`pre_commit`): the staged ``.fleet/`` files are valid (event lines
   are JSON objects with a valid envelope, YAML parses), event segments are append-only
   (HEAD's content is a prefix of the staged content; deleting a segment is refused),
-  snapshots match the log (the derived-data checks of :data:`fleet_hive.verify.CHECKS`);
+  snapshots match the log (the derived-data checks of :data:`fleet_hive.app.verify.CHECKS`);
   and the **reservation guard**: a staged path outside ``.fleet/`` that another holder
   reserved exclusively blocks the commit, naming the holder. "Another holder" is anyone
   but the holder named by ``FLEET_HOLDER``; ``FLEET_SKIP_RESERVATIONS=1`` skips the guard.
@@ -25,7 +25,7 @@ pre-commit); ``uninstall`` puts it back. ``core.hooksPath`` is respected.
 ``fleet-hive commit`` builds commits by hand and runs no hooks, so it calls
 :func:`check_fleet_changes` itself before writing anything.
 
-No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.gitops`).
+No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.git.ops`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConflictError, InvalidInputError, StorageError
+from ..kernel.errors import ConflictError, InvalidInputError, StorageError
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -98,7 +98,7 @@ def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
 def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
     import orjson
 
-    from .events.envelope import envelope_problem
+    from ..events.envelope import envelope_problem
     from .verify import Problem
 
     path = change.path
@@ -195,7 +195,7 @@ def run(hive: Hive, name: str, args: Sequence[str], environ: Mapping[str, str], 
 def refresh_after_merge(hive: Hive) -> Report:
     """Bring the index cache up to date and regenerate derived files from the log.
 
-    Runs every derived-data check of :data:`fleet_hive.verify.CHECKS` (all but the log's
+    Runs every derived-data check of :data:`fleet_hive.app.verify.CHECKS` (all but the log's
     own integrity check, which reads every line) with ``repair=True``.
     """
     from . import verify
@@ -302,7 +302,7 @@ class InstallResult:
 
 def shim_text(name: str, python: str) -> str:
     """The shim for hook ``name`` that runs fleet-hive with ``python``."""
-    from .resources import read_text
+    from ..kernel.resources import read_text
 
     quoted = python.replace("'", "'\\''")
     return read_text("hooks", name).replace("@PYTHON@", quoted)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import InvalidInputError
+from ..kernel.errors import InvalidInputError
 
 DEFAULT_CONFIG_TEXT = """\
 # fleet-hive settings (see README, "Configuration")

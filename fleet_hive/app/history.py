@@ -1,7 +1,7 @@
 """``fleet-hive history``: what the fleet did between two commits, for a pull request.
 
 The events of a range are the lines added to ``.fleet/events/`` between the trees of the
-two commits (:meth:`fleet_hive.gitops.GitOps.events_between`: segments are append-only,
+two commits (:meth:`fleet_hive.git.ops.GitOps.events_between`: segments are append-only,
 so a segment's new lines are its new events). They are summarised per mission (created,
 started, finished; its sorties with who claimed them and how they ended), per actor,
 and per stream type for everything else, plus conflicts and checkpoints. Event types
@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInputError, NotFoundError
+from ..kernel.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -278,7 +278,7 @@ def summarise(result: History, events: list[dict[str, Any]], *,
 
 
 def render_markdown(h: History) -> str:
-    from .templating import render
+    from ..formats.templates import render
 
     return render("history.md.j2", h=h, missions=h.missions, icon=_ICONS)
 

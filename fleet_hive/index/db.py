@@ -24,10 +24,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from .errors import InvalidInputError, StorageError
-from .events.envelope import Event
-from .events.segments import ReadResult, iter_lines
-from .layout import Layout
+from ..events.envelope import Event
+from ..events.segments import ReadResult, iter_lines
+from ..kernel.errors import InvalidInputError, StorageError
+from ..kernel.layout import Layout
 
 SCHEMA_VERSION = "1"
 TAIL = 64  # bytes before the consumed offset remembered to detect a rewritten prefix
@@ -39,7 +39,7 @@ Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 #: Projections kept in the index, as "module:attribute" of an object with the
 #: :class:`Projection` shape; loaded on first catch-up. Capabilities append theirs.
 PROJECTIONS: list[str] = [
-    "fleet_hive.reservations:PROJECTION",
+    "fleet_hive.reservations.service:PROJECTION",
     "fleet_hive.missions.projection:PROJECTION",
 ]
 

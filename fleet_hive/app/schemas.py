@@ -1,6 +1,6 @@
 """Export the JSON Schemas of the event envelope and every event type into ``schemas/``.
 
-``python -m fleet_hive.schemas`` rewrites them; ``python -m fleet_hive.schemas --check``
+``python -m fleet_hive.app.schemas`` rewrites them; ``python -m fleet_hive.app.schemas --check``
 exits 1 when the files differ from the models (``tests/test_schemas.py`` runs the same check).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def rendered() -> dict[str, str]:
-    from .events.registry import json_schemas
+    from ..events.registry import json_schemas
 
     return {path: json.dumps(schema, indent=2, sort_keys=True) + "\n"
             for path, schema in json_schemas().items()}
@@ -44,13 +44,13 @@ def write(directory: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from .resources import source_dir
+    from ..kernel.resources import source_dir
 
     directory = source_dir("schemas")
     if "--check" in argv:
         stale = drift(directory)
         for rel in stale:
-            print(f"schemas/{rel} is out of date; run: python -m fleet_hive.schemas",
+            print(f"schemas/{rel} is out of date; run: python -m fleet_hive.app.schemas",
                   file=sys.stderr)
         return 1 if stale else 0
     write(directory)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import ConflictError, InvalidInputError
+from ..kernel.errors import ConflictError, InvalidInputError
 
 Say = Callable[[str], None]
 
@@ -40,7 +40,7 @@ def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None) ->
     """Run the demo in ``directory`` (new or empty; default: a new temporary directory)."""
     import fleet_hive
 
-    from .gitops import init_repository
+    from ..git.ops import init_repository
     from .history import history, render_markdown
     from .verify import verify
 

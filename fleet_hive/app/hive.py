@@ -8,17 +8,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .errors import StorageError
-from .layout import GITATTRIBUTES, GITIGNORE, Layout, find_git_root, find_root
+from ..kernel.errors import StorageError
+from ..kernel.layout import GITATTRIBUTES, GITIGNORE, Layout, find_git_root, find_root
 
 if TYPE_CHECKING:
+    from ..events.log import SegmentLog
+    from ..events.store import EventStore
+    from ..git.ops import GitOps
+    from ..index.db import Index
+    from ..missions import Missions, Sortie, Sorties
+    from ..reservations.service import Reservations
     from .config import Config
-    from .events.log import SegmentLog
-    from .events.store import EventStore
-    from .gitops import GitOps
-    from .index import Index
-    from .missions import Missions, Sortie, Sorties
-    from .reservations import Reservations
 
 
 class Hive:
@@ -38,13 +38,13 @@ class Hive:
 
     @cached_property
     def index(self) -> Index:
-        from .index import Index
+        from ..index.db import Index
 
         return Index(self.layout)
 
     @cached_property
     def log(self) -> SegmentLog:
-        from .events.log import SegmentLog
+        from ..events.log import SegmentLog
 
         cfg = self.config
         return SegmentLog(self.layout, durability=cfg.durability,
@@ -52,20 +52,20 @@ class Hive:
 
     @cached_property
     def events(self) -> EventStore:
-        from .events.store import EventStore
+        from ..events.store import EventStore
 
         return EventStore(lambda: self.log, self.index, self.actor)
 
     # -- capabilities (each module is imported on first use) ------------------------------
     @cached_property
     def missions(self) -> Missions:
-        from .missions import Missions
+        from ..missions import Missions
 
         return Missions(self)
 
     @cached_property
     def sorties(self) -> Sorties:
-        from .missions import Sorties
+        from ..missions import Sorties
 
         return Sorties(self)
 
@@ -75,13 +75,13 @@ class Hive:
 
     @cached_property
     def reservations(self) -> Reservations:
-        from .reservations import Reservations
+        from ..reservations.service import Reservations
 
         return Reservations(self)
 
     @cached_property
     def git(self) -> GitOps:
-        from .gitops import GitOps
+        from ..git.ops import GitOps
 
         return GitOps(self)
 

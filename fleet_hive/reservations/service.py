@@ -3,7 +3,7 @@
 A *reservation* is a lease of one path or glob (``src/auth/**``) by a named *holder*,
 ``exclusive`` (a writer: conflicts with any overlapping reservation of another holder) or
 ``shared`` (a reader: conflicts only with overlapping exclusive ones), until ``expires_at``.
-Overlap is exact, pattern against pattern (:func:`fleet_hive.globs.overlaps`).
+Overlap is exact, pattern against pattern (:func:`fleet_hive.kernel.globs.overlaps`).
 
 State is derived from the reservation events alone (``storage.md`` 12); the index keeps it
 in two projection tables (:class:`ReservationProjection`) so that ``lock check`` and
@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import globs
-from .errors import ConflictError, InvalidInputError, NotFoundError, TimeoutExpiredError
+from ..kernel import globs
+from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError, TimeoutExpiredError
 
 if TYPE_CHECKING:
-    from .events.envelope import Event
-    from .hive import Hive
-    from .index import ProjectionView
+    from ..app.hive import Hive
+    from ..events.envelope import Event
+    from ..index.db import ProjectionView
 
 EXCLUSIVE = "exclusive"
 SHARED = "shared"
@@ -558,7 +558,7 @@ class Reservations:
         (exit 4); a wait that would close a cycle of waiters is refused at once (exit 3).
         Returns the requested reservations as they now are.
         """
-        from .ids import new_ulid
+        from ..kernel.ids import new_ulid
 
         if reason is not None and not isinstance(reason, str):
             raise InvalidInputError("reason must be a string")
@@ -644,7 +644,7 @@ class Reservations:
 
     def _grant(self, req: _Request, live: Sequence[Reservation], now: float,
                ) -> tuple[list[Reservation], list[dict[str, Any]]]:
-        from .ids import new_ulid
+        from ..kernel.ids import new_ulid
 
         mine: dict[str, Reservation] = {}
         for r in live:
@@ -908,7 +908,7 @@ def _conflicts(paths: Sequence[str], mode: str, holder: str | None,
 
 
 def _unescape(pattern: str) -> str:
-    """The inverse of :func:`fleet_hive.globs.escape` for a literal pattern."""
+    """The inverse of :func:`fleet_hive.kernel.globs.escape` for a literal pattern."""
     return re.sub(r"\\(.)", r"\1", pattern, flags=re.DOTALL) if "\\" in pattern else pattern
 
 

@@ -21,7 +21,7 @@ def resource_dir(kind: str) -> Traversable:
     packaged = files("fleet_hive") / "_resources" / kind
     if packaged.is_dir():
         return packaged
-    source = Path(__file__).resolve().parent.parent / kind  # a source checkout
+    source = Path(__file__).resolve().parents[2] / kind  # a source checkout
     if source.is_dir():
         return source
     raise FileNotFoundError(f"fleet-hive resources {kind!r} are missing from the installation")
@@ -36,4 +36,4 @@ def read_text(kind: str, name: str) -> str:
 
 def source_dir(kind: str) -> Path:
     """The top-level directory in the source tree (for tools that regenerate resources)."""
-    return Path(__file__).resolve().parent.parent / kind
+    return Path(__file__).resolve().parents[2] / kind

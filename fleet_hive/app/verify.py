@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .events.segments import ReadResult, iter_lines
-from .missions.checks import check_missions
+from ..events.segments import ReadResult, iter_lines
+from ..missions.checks import check_missions
 
 if TYPE_CHECKING:
     from .hive import Hive
