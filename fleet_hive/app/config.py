@@ -39,14 +39,12 @@ def load_config(path: Path) -> Config:
         return Config()
     except OSError as e:
         raise InvalidInputError(f"cannot read {path}: {e.strerror}") from e
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from ..formats.yaml import YAMLProblem, load
 
     try:
-        raw = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raw = load(text)
+    except YAMLProblem as e:
+        where = f" (line {e.line})" if e.line is not None else ""
         raise InvalidInputError(
             f"{path} is not valid YAML{where}", hint="fix the file or delete it to use defaults"
         ) from e

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ..kernel.errors import StorageError
+from ..kernel.fsio import write_atomic
 from ..kernel.layout import GITATTRIBUTES, GITIGNORE, Layout, find_git_root, find_root
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def init(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hiv
         for file, text in ((layout.config, DEFAULT_CONFIG_TEXT), (layout.gitignore, GITIGNORE),
                            (layout.gitattributes, GITATTRIBUTES)):
             if not file.exists():
-                _write_atomic(file, text)
+                write_atomic(file, text)
         for directory in (layout.events, layout.missions, layout.checkpoints):
             keep = directory / ".gitkeep"
             if not any(directory.iterdir()):
@@ -136,11 +137,6 @@ def init(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hiv
     hive.log.writer_id()  # mint this clone's writer id now, not in the middle of a command
     return hive
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def default_actor(root: Path) -> str:

@@ -38,10 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import ConflictError, InvalidInputError, StorageError
+from ..kernel.fsio import write_atomic
+from ..kernel.problems import Problem, Report
 
 if TYPE_CHECKING:
     from .hive import Hive
-    from .verify import Problem, Report
 
 HOOKS = ("pre-commit", "post-merge", "post-checkout", "post-rewrite")
 RUNNABLE = (*HOOKS, "merge-snapshot")
@@ -99,8 +100,6 @@ def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
     import orjson
 
     from ..events.envelope import envelope_problem
-    from .verify import Problem
-
     path = change.path
     if change.new is None:
         problems.append(Problem("segment_deleted", "an event segment was deleted; the log is "
@@ -143,17 +142,13 @@ def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
 
 
 def _check_yaml(change: FleetChange, problems: list[Problem]) -> None:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    from .verify import Problem
+    from ..formats.yaml import YAMLProblem, load
 
     try:
-        YAML(typ="safe", pure=True).load(change.new or b"")
-    except YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        problems.append(Problem("invalid_yaml", f"not valid YAML: {getattr(e, 'problem', e)}",
-                                change.path, mark.line + 1 if mark is not None else None))
+        load(change.new or b"")
+    except YAMLProblem as e:
+        problems.append(Problem("invalid_yaml", f"not valid YAML: {e.message}", change.path,
+                                e.line))
 
 
 # -- what the hooks run --------------------------------------------------------------------
@@ -335,7 +330,7 @@ def install(hive: Hive, python: str) -> InstallResult:
                 action = "installed, chaining the existing hook"
             else:
                 action = "installed"
-            _write_executable(target, shim_text(name, python))
+            write_atomic(target, shim_text(name, python), mode=0o755)
             result.hooks[name] = action
         driver = f"{shlex.quote(python)} -P -m fleet_hive hooks run merge-snapshot %O %A %B %P"
         hive.git.set_config(("merge", MERGE_DRIVER), {
@@ -375,12 +370,6 @@ def uninstall(hive: Hive) -> InstallResult:
     return result
 
 
-def _write_executable(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, path)
-
 
 def _ensure_attributes(path: Path) -> None:
     """``.fleet/.gitattributes`` names the merge driver (older ``init`` did not)."""
@@ -392,10 +381,5 @@ def _ensure_attributes(path: Path) -> None:
         return
     if text and not text.endswith("\n"):
         text += "\n"
-    _write_text(path, text + ATTRIBUTES_LINE + "\n")
+    write_atomic(path, text + ATTRIBUTES_LINE + "\n")
 
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -10,38 +10,16 @@ own checks (snapshots, checkpoints) through :data:`CHECKS`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..events.segments import ReadResult, iter_lines
+from ..kernel.problems import Problem, Report
 from ..missions.checks import check_missions
 
 if TYPE_CHECKING:
     from .hive import Hive
 
 
-@dataclass(frozen=True)
-class Problem:
-    kind: str  # invalid_json, invalid_envelope, duplicate_id, gap, duplicate_n, torn_tail...
-    message: str
-    path: str = ""
-    line: int | None = None
-    severity: str = "error"  # or "warning", or "repaired" (fixed by --repair)
-
-
-@dataclass
-class Report:
-    events: int = 0
-    segments: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not any(p.severity == "error" for p in self.problems)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "segments": self.segments,
-                "problems": [asdict(p) for p in self.problems]}
 
 
 #: A check appends problems to the report; with ``repair`` it may also fix derived files

@@ -9,7 +9,6 @@ from :class:`fleet_hive.events.registry.EnvelopeModel`.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any, NamedTuple
 
 from ..kernel.errors import InvalidInputError
@@ -54,12 +53,6 @@ def check_stream_name(stream: str) -> str:
         )
     return stream
 
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC timestamp with microseconds and a ``Z``."""
-    ns = time.time_ns()
-    secs, rem = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"
 
 
 class Event(NamedTuple):

@@ -31,10 +31,12 @@ from typing import Any
 
 import orjson
 
+from ..kernel.clock import utc_now
 from ..kernel.errors import StorageError
+from ..kernel.fsio import fsync_dir, write_atomic
 from ..kernel.ids import new_segment_name, new_ulid, new_writer_id
 from ..kernel.layout import SEGMENT_SUFFIX, Layout
-from .envelope import Event, utc_now
+from .envelope import Event
 from .segments import last_consumed_event, last_event
 
 #: Bytes of the fixed-size writer state record.
@@ -116,10 +118,7 @@ class SegmentLog:
             return ""
 
     def _store_writer_id(self, writer: str) -> None:
-        path = self.layout.writer_id_file
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(writer + "\n", encoding="ascii")
-        os.replace(tmp, path)
+        write_atomic(self.layout.writer_id_file, writer + "\n")
 
     def writer_id(self) -> str:
         """This clone's current writer id (created on first use)."""
@@ -271,8 +270,8 @@ class SegmentLog:
         finally:
             os.close(fd)
         if new_file and self.durability == "fsync":
-            _fsync_dir(path.parent)
-            _fsync_dir(path.parent.parent)
+            fsync_dir(path.parent, best_effort=False)
+            fsync_dir(path.parent.parent, best_effort=False)
         state.size += len(payload)
         state.fingerprint = self._fingerprint() if new_file else fp
         self._write_state(state, new_writer=state.writer != writer_before)
@@ -285,10 +284,3 @@ def _size(path: os.PathLike[str] | str) -> int | None:
     except FileNotFoundError:
         return None
 
-
-def _fsync_dir(path: os.PathLike[str] | str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

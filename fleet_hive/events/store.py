@@ -11,8 +11,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..kernel.clock import utc_now
 from ..kernel.errors import InvalidInputError
-from .envelope import Event, check_stream_name, utc_now
+from .envelope import Event, check_stream_name
 from .log import PendingEvent
 
 if TYPE_CHECKING:

@@ -46,3 +46,10 @@ def new_writer_id() -> str:
 def new_segment_name(now_ms: int | None = None) -> str:
     """A segment file stem that sorts by creation time (a lowercase ULID)."""
     return new_ulid(now_ms).lower()
+
+
+def new_short_id(prefix: str) -> str:
+    """A random id such as ``m-8k2f0c3xq1zt``: 60 random bits after a kind prefix, never
+    derived from content or time, so that prefixes are short and distinct (a ULID's
+    leading characters are the clock)."""
+    return prefix + new_writer_id()

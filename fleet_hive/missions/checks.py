@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from ..kernel.problems import Problem, Report
 from .fold import fold_mission, fold_sortie
 from .model import Mission, Sortie
 from .projection import load_streams
-from .snapshots import remove, render, snapshot_path, write_atomic
+from .snapshots import remove, render, snapshot_path, write_derived
 
 if TYPE_CHECKING:
     from ..app.hive import Hive
-    from ..app.verify import Report
 
 
 def folded_state(hive: Hive) -> tuple[dict[str, Mission], dict[str, list[Sortie]]]:
@@ -55,16 +55,14 @@ def folded_state(hive: Hive) -> tuple[dict[str, Mission], dict[str, list[Sortie]
 
 
 def check_missions(hive: Hive, report: Report, repair: bool = False) -> None:
-    from ..app.verify import Problem
-
     if repair:
         with hive.log.exclusive():  # no write may regenerate a snapshot meanwhile
-            _check(hive, report, True, Problem)
+            _check(hive, report, True)
     else:
-        _check(hive, report, False, Problem)
+        _check(hive, report, False)
 
 
-def _check(hive: Hive, report: Report, repair: bool, Problem: type) -> None:
+def _check(hive: Hive, report: Report, repair: bool) -> None:
     missions, sorties = folded_state(hive)
     root = hive.layout.root
     # 1. the projection tables equal the fold
@@ -124,7 +122,7 @@ def _check(hive: Hive, report: Report, repair: bool, Problem: type) -> None:
                        else f"snapshot of mission {mission_id} disagrees with the log")
         if repair:
             if mission_id in want:
-                write_atomic(path, want[mission_id])
+                write_derived(path, want[mission_id])
             else:
                 remove(hive.layout, mission_id)
             message += " (regenerated)" if mission_id in want else " (removed)"

@@ -9,12 +9,12 @@ put priority 0 first, then older before newer (creation order in the log's total
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..kernel.errors import InvalidInputError
+from ..kernel.ids import new_short_id
 
 # -- statuses and transitions --------------------------------------------------------------
 MISSION_STATUSES = ("pending", "in_progress", "completed", "cancelled")
@@ -71,22 +71,13 @@ OUTCOME_EVENTS = frozenset({"sortie_completed", "sortie_failed", "sortie_cancell
                             "mission_completed", "mission_cancelled"})
 
 # -- ids -----------------------------------------------------------------------------------
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
 ID_LENGTH = 12  # random characters after the kind prefix: 60 bits
 MISSION_PREFIX = "m-"
 SORTIE_PREFIX = "s-"
 ID_RE = re.compile(r"^[ms]-[0-9a-z]{4,32}$")
 
 
-def new_id(prefix: str) -> str:
-    """A random id such as ``m-8k2f0c3xq1zt``: random, never derived from content or time,
-    so that prefixes are short and distinct (a ULID's leading characters are the clock)."""
-    value = int.from_bytes(os.urandom(8), "big") >> 4
-    chars = []
-    for _ in range(ID_LENGTH):
-        value, rem = divmod(value, 32)
-        chars.append(_ALPHABET[rem])
-    return prefix + "".join(chars)
+new_id = new_short_id
 
 
 def mission_stream(mission_id: str) -> str:

@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..formats.yaml import dump
 from ..kernel.errors import StorageError
+from ..kernel.fsio import write_atomic
 from .model import Mission, Sortie, mission_progress
 
 if TYPE_CHECKING:
@@ -86,36 +86,10 @@ def sortie_entry(s: Sortie) -> dict[str, Any]:
     return out
 
 
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.representer import SafeRepresenter
-
-    class Representer(SafeRepresenter):
-        """Multi-line text as literal blocks."""
-
-        def represent_str(self, data: str) -> Any:
-            if "\n" in data:
-                return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-            return super().represent_str(data)
-
-    Representer.add_representer(str, Representer.represent_str)
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Representer = Representer
-    yaml.sort_base_mapping_type_on_output = False  # keep the fixed key order
-    yaml.default_flow_style = False
-    yaml.allow_unicode = True
-    yaml.width = 4096
-    return yaml
 
 
-def _dump(yaml: Any, obj: Any) -> str:
-    buf = io.StringIO()
-    yaml.dump(obj, buf)
-    return buf.getvalue()
-
-
-def _assemble(yaml: Any, mission: dict[str, Any], blocks: Sequence[str]) -> bytes:
-    parts = [HEADER, _dump(yaml, mission), "sorties:\n" if blocks else "sorties: []\n",
+def _assemble(mission: dict[str, Any], blocks: Sequence[str]) -> bytes:
+    parts = [HEADER, dump(mission), "sorties:\n" if blocks else "sorties: []\n",
              *blocks]
     return "".join(parts).encode("utf-8")
 
@@ -123,14 +97,13 @@ def _assemble(yaml: Any, mission: dict[str, Any], blocks: Sequence[str]) -> byte
 def render(m: Mission, sorties: Sequence[Sortie]) -> bytes:
     """The snapshot's bytes, from scratch. ``sorties``: all of the mission's (deleted ones
     are left out, but their events count)."""
-    yaml = _yaml()
     live = sorted((s for s in sorties if not s.deleted), key=lambda s: (s.order, s.id))
     counts: dict[str, int] = {}
     for s in live:
         counts[s.status] = counts.get(s.status, 0) + 1
     events = m.events + sum(s.events for s in sorties)
-    return _assemble(yaml, mission_entry(m, counts, events),
-                     [_dump(yaml, [sortie_entry(s)]) for s in live])
+    return _assemble(mission_entry(m, counts, events),
+                     [dump([sortie_entry(s)]) for s in live])
 
 
 def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Sequence[bytes],
@@ -139,35 +112,19 @@ def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Seq
     sorties' stored states in creation order. A sortie's block depends on its state alone,
     so it is looked up by a digest of the stored bytes and rendered only when missing;
     ``cache`` (digest → block) is updated to hold exactly the blocks used."""
-    yaml = _yaml()
     used: dict[str, str] = {}
     blocks = []
     for doc in docs:
         digest = hashlib.blake2b(doc, digest_size=16).hexdigest()
         block = cache.get(digest)
         if not isinstance(block, str):
-            block = _dump(yaml, [sortie_entry(Sortie.from_doc(orjson.loads(doc)))])
+            block = dump([sortie_entry(Sortie.from_doc(orjson.loads(doc)))])
         used[digest] = block
         blocks.append(block)
     cache.clear()
     cache.update(used)
-    return _assemble(yaml, mission_entry(m, counts, events), blocks)
+    return _assemble(mission_entry(m, counts, events), blocks)
 
-
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` via a temp file and ``os.replace``; False if unchanged."""
-    with contextlib.suppress(FileNotFoundError):
-        if path.read_bytes() == data:
-            return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return True
 
 
 def remove(layout: Layout, mission_id: str) -> bool:
@@ -205,10 +162,16 @@ def write_snapshot(hive: Hive, mission_id: str) -> None:
             if isinstance(raw, dict) and raw.get("format") == FORMAT:
                 cache = raw.get("blocks") or {}
         data = render_from_index(mission, counts, mission.events + sortie_events, docs, cache)
-        write_atomic(snapshot_path(layout, mission_id), data)
-        write_atomic(cache_file, orjson.dumps({"format": FORMAT, "blocks": cache}))
+        write_derived(snapshot_path(layout, mission_id), data)
+        write_derived(cache_file, orjson.dumps({"format": FORMAT, "blocks": cache}))
     except OSError as e:
         raise StorageError(
             f"the change was recorded, but writing the snapshot of {mission_id} failed: "
             f"{e.strerror or e}", hint="fix the problem, then run `fleet-hive verify --repair`",
         ) from e
+
+
+def write_derived(path: Path, data: bytes) -> bool:
+    """A snapshot is derived and rewritten on every change: atomic, not fsync'ed (a crash
+    leaves the previous version, which ``verify`` reports and the next write repairs)."""
+    return write_atomic(path, data, durable=False, skip_unchanged=True)

@@ -32,12 +32,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..kernel import globs
+from ..kernel.clock import epoch, iso
 from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError, TimeoutExpiredError
 
 if TYPE_CHECKING:
@@ -55,21 +55,6 @@ REQUEST_STREAM = "reservation_request"  # reservation_request:<id>, one acquire 
 BACKOFF_START = 0.02  # seconds between looks while waiting, growing ...
 BACKOFF_MAX = 0.2  # ... up to this
 BACKOFF_FACTOR = 1.5
-
-
-# --------------------------------------------------------------------------- time
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as ISO 8601 UTC with microseconds and a ``Z``."""
-    micros = round(ts * 1_000_000)
-    secs, rem = divmod(micros, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem:06d}Z"
-
-
-def epoch(text: str) -> float:
-    """The inverse of :func:`iso` (accepts any ISO 8601 time with a zone)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 # --------------------------------------------------------------------------- values

@@ -1,0 +1,65 @@
+"""Atomic file writes: the only copy of temp file + fsync + rename in fleet-hive.
+
+A reader sees the old file or the new one, never half of one. With ``durable`` (the
+default) the data and the directory entry are fsync'ed, so the new file survives a power
+loss once this returns. Derived files that are rewritten on every change and rebuilt from
+the log when lost (snapshots, manifests) may pass ``durable=False``: a crash leaves the old
+version, which the next write repairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None,
+                 durable: bool = True, skip_unchanged: bool = False) -> bool:
+    """Replace ``path`` with ``data``; returns False when ``skip_unchanged`` found it equal.
+
+    ``mode`` sets the permission bits (e.g. ``0o755`` for a hook). The temp file lives
+    beside the target (same filesystem, so the rename is atomic) and is removed on failure.
+    """
+    target = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if skip_unchanged:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            if target.read_bytes() == raw:
+                return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644 if mode is None else mode)
+        try:
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(fd, view):]
+            if mode is not None:
+                os.fchmod(fd, mode)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if durable:
+        fsync_dir(target.parent)
+    return True
+
+
+def fsync_dir(path: str | os.PathLike[str], *, best_effort: bool = True) -> None:
+    """Make a directory's entries (a new or renamed file) durable. The event log passes
+    ``best_effort=False``: an append whose directory entry may not be on disk has failed."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        if not best_effort:
+            raise
