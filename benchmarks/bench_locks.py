@@ -73,8 +73,8 @@ def _alternate(variants: dict[str, Callable[[], object]], sizes: Sizes) -> dict[
 
 def _floor_step(hive: object, n: count) -> Callable[[], object]:
     """Lock, catch up, one durable append of a reservation event: no decision at all."""
-    from fleet_hive.kernel.ids import new_ulid
     from fleet_hive.kernel.clock import iso
+    from fleet_hive.kernel.ids import new_ulid
 
     h = hive  # type: ignore[assignment]
 

@@ -201,7 +201,7 @@ def big_mission(sizes: Sizes, workdir: Path) -> list[Measurement]:
     from fleet_hive.missions.service import load_mission_state
     from fleet_hive.missions.snapshots import render
 
-    mission, sorties = load_mission_state(hive, m.id)  # type: ignore[misc]
+    mission, sorties = load_mission_state(hive.index, m.id)  # type: ignore[misc]
     samples_render = timed(lambda: render(mission, sorties), max(2, sizes.write_runs // 10))
     hive.close()
     return [

@@ -468,7 +468,7 @@ def test_verify_checks_the_index_tables_against_the_log(hive, repo: Path):
 
 
 def test_status_report(hive):
-    from fleet_hive.missions.service import status_report
+    from fleet_hive.app.status import status_report
 
     m = hive.missions.create("M")
     a = hive.sorties.add(m.id, "a")

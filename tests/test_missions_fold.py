@@ -240,7 +240,7 @@ def sortie(sid: str = "s-aaaa", status: str = "pending", **kw: Any) -> Sortie:
 
 def test_deciders_carry_prev_and_correlation():
     (c,) = d.transition_sortie(sortie(status="assigned"), "start", reason=" go ")
-    assert (c.type, c.stream, c.mission_id) == ("sortie_started", "sortie:s-aaaa", "m-mmmm")
+    assert (c.type, c.stream, c.correlation_id) == ("sortie_started", "sortie:s-aaaa", "m-mmmm")
     assert c.data == {"reason": "go", "prev": "Hs-aaaa", "merged": []}
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import fleet_hive
 import fleet_hive.missions.projection as projection
+from fleet_hive.app.capabilities import projections
 from fleet_hive.index.db import Index
 from tests.test_missions_property import new_clone, run_step, sync
 
@@ -95,7 +96,7 @@ def test_catching_up_step_by_step_equals_a_rebuild(steps: list[tuple[str, int, s
         sync(roots[0], roots[1])
         b = fleet_hive.init(roots[1], actor="bob")
         hives = [a, b]
-        reference = Index(a.layout)
+        reference = Index(a.layout, projections())
         reference.path = Path(tmp) / "reference.sqlite"
         try:
             for kind, who, action, pick, arg in steps:

@@ -6,24 +6,30 @@ import os
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import StorageError
 from ..kernel.fsio import write_atomic
 from ..kernel.layout import GITATTRIBUTES, GITIGNORE, Layout, find_git_root, find_root
+from . import capabilities
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from ..events.log import SegmentLog
     from ..events.store import EventStore
     from ..git.ops import GitOps
     from ..index.db import Index
+    from ..index.unit_of_work import UnitOfWork
     from ..missions import Missions, Sortie, Sorties
+    from ..missions.snapshots import Snapshots
     from ..reservations.service import Reservations
     from .config import Config
 
 
 class Hive:
-    """An open ``.fleet/``. Cheap to create; every part is built on first use."""
+    """An open ``.fleet/``: the composition root. Cheap to create; every part is built on
+    first use and handed exactly the ports it needs (no part receives the ``Hive``)."""
 
     def __init__(self, root: Path, *, actor: str | None = None) -> None:
         self.layout = Layout(Path(root).resolve())
@@ -41,7 +47,7 @@ class Hive:
     def index(self) -> Index:
         from ..index.db import Index
 
-        return Index(self.layout)
+        return Index(self.layout, capabilities.projections())
 
     @cached_property
     def log(self) -> SegmentLog:
@@ -55,20 +61,42 @@ class Hive:
     def events(self) -> EventStore:
         from ..events.store import EventStore
 
-        return EventStore(lambda: self.log, self.index, self.actor)
+        return EventStore(lambda: self.log, self.index, self.actor,
+                          type_modules=capabilities.event_type_modules())
+
+    @cached_property
+    def uow(self) -> UnitOfWork:
+        """The one write path, with the after-write policies in the order they run."""
+        from ..index.unit_of_work import UnitOfWork
+        from .policies import AutoCommit
+
+        return UnitOfWork(lock=self.exclusive, index=self.index, store=self.events, policies=[
+            self._snapshots,
+            AutoCommit(lambda: self.config.auto_commit, lambda why: self.git.auto_commit(why)),
+        ])
+
+    def exclusive(self) -> AbstractContextManager[Any]:
+        """This clone's writer lock (reentrant): no append happens while it is held."""
+        return self.log.exclusive()
+
+    @cached_property
+    def _snapshots(self) -> Snapshots:
+        from ..missions.snapshots import Snapshots
+
+        return Snapshots(self.layout, self.index)
 
     # -- capabilities (each module is imported on first use) ------------------------------
     @cached_property
     def missions(self) -> Missions:
         from ..missions import Missions
 
-        return Missions(self)
+        return Missions(self.uow, self.index, self._snapshots)
 
     @cached_property
     def sorties(self) -> Sorties:
         from ..missions import Sorties
 
-        return Sorties(self)
+        return Sorties(self.uow, self.index)
 
     def ready(self, mission: str | None = None, limit: int | None = None) -> list[Sortie]:
         """Sorties that can start now: pending, unclaimed, dependencies completed."""

@@ -9,7 +9,7 @@ pre-commit); ``uninstall`` puts it back. ``core.hooksPath`` is respected.
 - **pre-commit** (:func:`pre_commit`): the staged ``.fleet/`` files are valid (event lines
   are JSON objects with a valid envelope, YAML parses), event segments are append-only
   (HEAD's content is a prefix of the staged content; deleting a segment is refused),
-  snapshots match the log (the derived-data checks of :data:`fleet_hive.app.verify.CHECKS`);
+  snapshots match the log (the derived-data checks of :func:`fleet_hive.app.verify.derived_checks`);
   and the **reservation guard**: a staged path outside ``.fleet/`` that another holder
   reserved exclusively blocks the commit, naming the holder. "Another holder" is anyone
   but the holder named by ``FLEET_HOLDER``; ``FLEET_SKIP_RESERVATIONS=1`` skips the guard.
@@ -190,14 +190,14 @@ def run(hive: Hive, name: str, args: Sequence[str], environ: Mapping[str, str], 
 def refresh_after_merge(hive: Hive) -> Report:
     """Bring the index cache up to date and regenerate derived files from the log.
 
-    Runs every derived-data check of :data:`fleet_hive.app.verify.CHECKS` (all but the log's
+    Runs every derived-data check of :func:`fleet_hive.app.verify.derived_checks` (all but the log's
     own integrity check, which reads every line) with ``repair=True``.
     """
     from . import verify
 
     hive.index.catch_up()
     report = verify.Report()
-    for check in verify.CHECKS:
+    for check in verify.derived_checks():
         if check is not verify.check_log:
             check(hive, report, True)
     return report
@@ -216,7 +216,7 @@ def pre_commit(hive: Hive, environ: Mapping[str, str], *,
     initialized = hive.layout.fleet.is_dir()  # False on a commit that removes .fleet/
     if fleet and initialized:
         report = verify.Report()
-        for check in verify.CHECKS:
+        for check in verify.derived_checks():
             if check is not verify.check_log:
                 check(hive, report, False)
         # only files that disagree with the log block a commit; the index cache is

@@ -12,7 +12,10 @@ from pathlib import Path
 
 
 def rendered() -> dict[str, str]:
-    from ..events.registry import json_schemas
+    from ..events.registry import json_schemas, use_modules
+    from .capabilities import event_type_modules
+
+    use_modules(event_type_modules())
 
     return {path: json.dumps(schema, indent=2, sort_keys=True) + "\n"
             for path, schema in json_schemas().items()}

@@ -4,27 +4,23 @@ Log checks (``storage.md`` 4, 6, 7): every complete line is a JSON object with a
 envelope; no id appears twice; each writer's ``n`` runs 1, 2, 3... without gaps or repeats;
 a torn tail (bytes a crash left without a newline, or a batch cut short) is reported as a
 warning: readers skip it and nothing acknowledged was lost. Later capabilities add their
-own checks (snapshots, checkpoints) through :data:`CHECKS`.
+own checks (snapshots, checkpoints) through their entry in :mod:`.capabilities`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..events.segments import ReadResult, iter_lines
 from ..kernel.problems import Problem, Report
-from ..missions.checks import check_missions
 
 if TYPE_CHECKING:
+    from ..index.projection import Check
     from .hive import Hive
 
 
 
 
-#: A check appends problems to the report; with ``repair`` it may also fix derived files
-#: (never the log) and then reports what it fixed as ``severity="repaired"``.
-Check = Callable[["Hive", Report, bool], None]
 
 
 def check_log(hive: Hive, report: Report, repair: bool = False) -> None:
@@ -72,12 +68,16 @@ def check_log(hive: Hive, report: Report, repair: bool = False) -> None:
             expected = max(expected, n + 1)
 
 
-#: Every check ``verify`` runs, in order; capabilities append theirs.
-CHECKS: list[Check] = [check_log, check_missions]
+def derived_checks() -> list[Check]:
+    """Every capability's check of its derived data (from the capability list)."""
+    from .capabilities import checks
+
+    return checks()
 
 
 def verify(hive: Hive, *, repair: bool = False) -> Report:
+    """The log's own integrity, then every capability's check."""
     report = Report()
-    for check in CHECKS:
+    for check in [check_log, *derived_checks()]:
         check(hive, report, repair)
     return report

@@ -21,7 +21,7 @@ def _short(text: str, width: int = 50) -> str:
 def status_cmd(ctx: Ctx) -> None:
     """Open missions and their progress, active and blocked sorties (with what blocks
     them), conflicts between clones, reservations, and the index's freshness."""
-    from ..missions.service import status_report
+    from ..app.status import status_report
 
     report = status_report(ctx.hive())
     if ctx.json:

@@ -1,15 +1,17 @@
 """The registry of event types: each type's pydantic model for ``data`` and its version.
 
-Domain modules declare their types with :func:`event_type`; the modules that do are listed
-in :data:`TYPE_MODULES` so the registry can load them all when it validates or exports.
-Reading never needs this module (a stored event of an unknown or future type is kept and
-returned as it is); appending does, because every ``data`` is validated before it is written.
+Domain modules declare their types with :func:`event_type`. The registry names none of
+them: whoever composes the application calls :func:`use_modules` with the modules to load
+(``fleet_hive.app.capabilities`` holds the one list), and they are imported on the first
+validation or export. Reading never needs this module (a stored event of an unknown or
+future type is kept and returned as it is); appending does, because every ``data`` is
+validated before it is written.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..kernel.errors import InvalidInputError
 from .envelope import ENVELOPE_VERSION, check_type_name
 
-#: Modules that declare event types; imported on first use of the registry.
-TYPE_MODULES: list[str] = [
-    "fleet_hive.events.core_types",
-    "fleet_hive.reservations.event_types",
-    "fleet_hive.missions.event_types",
-]
+#: Modules that declare event types (given by the composition root); imported on first use.
+_modules: list[str] = ["fleet_hive.events.core_types"]
 
 
 class EventData(BaseModel):
@@ -59,10 +57,20 @@ def event_type(name: str, *, version: int = 1) -> Callable[[type[BaseModel]], ty
     return register
 
 
+def use_modules(modules: Sequence[str]) -> None:
+    """Declare the modules whose event types the registry serves (idempotent; a module
+    already known is not imported again)."""
+    global _loaded
+    new = [m for m in modules if m not in _modules]
+    if new:
+        _modules.extend(new)
+        _loaded = False
+
+
 def _load() -> None:
     global _loaded
     if not _loaded:
-        for module in TYPE_MODULES:
+        for module in _modules:
             importlib.import_module(module)
         _loaded = True
 

@@ -8,7 +8,7 @@ domain. Both validate exactly the same way and obey one contract (``tests/test_s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..kernel.clock import utc_now
@@ -21,21 +21,23 @@ if TYPE_CHECKING:
     from .log import SegmentLog
 
 
-_validate_data: Callable[..., tuple[dict[str, Any], int]] | None = None
-
-
-def _load_validator() -> Callable[..., tuple[dict[str, Any], int]]:
-    global _validate_data
-    from .registry import validate_data
-
-    _validate_data = validate_data
-    return validate_data
-
-
 class _Validating:
-    """What both stores share: turning user input into validated pending events."""
+    """What both stores share: turning user input into validated pending events.
+
+    ``type_modules`` name the modules whose event types this store accepts; the registry
+    (and pydantic) is imported on the first write, never on read paths.
+    """
 
     actor: str
+    _type_modules: Sequence[str] = ()
+    _validate_data: Callable[..., tuple[dict[str, Any], int]] | None = None
+
+    def _load_validator(self) -> Callable[..., tuple[dict[str, Any], int]]:
+        from .registry import use_modules, validate_data
+
+        use_modules(self._type_modules)
+        self._validate_data = validate_data
+        return validate_data
 
     def _pending(self, type: str, *, stream: str, data: Mapping[str, Any] | None,
                  causation_id: str | None = None, correlation_id: str | None = None,
@@ -47,7 +49,7 @@ class _Validating:
                 if value is not None and (not isinstance(value, str) or not value.strip()):
                     raise InvalidInputError(f"{name} must be a non-empty string")
         # the registry (pydantic) is imported on the first write, never on read paths
-        validate = _validate_data or _load_validator()
+        validate = self._validate_data or self._load_validator()
         clean, version = validate(type, {} if data is None else data, custom=custom)
         return PendingEvent(type, stream, clean, actor or self.actor, version, causation_id,
                             correlation_id)
@@ -82,10 +84,12 @@ _BATCH_KEYS = {"type", "stream", "data", "causation_id", "correlation_id", "acto
 class EventStore(_Validating):
     """``hive.events``: appends go to the segment log, queries to the index."""
 
-    def __init__(self, log: Callable[[], SegmentLog], index: Index, actor: str) -> None:
+    def __init__(self, log: Callable[[], SegmentLog], index: Index, actor: str, *,
+                 type_modules: Sequence[str] = ()) -> None:
         self._get_log = log  # created on first write: read paths never import filelock
         self._index = index
         self.actor = actor
+        self._type_modules = tuple(type_modules)
 
     @property
     def _log(self) -> SegmentLog:
@@ -148,9 +152,11 @@ class EventStore(_Validating):
 class MemoryEventStore(_Validating):
     """An in-memory event store with the same contract, for fast unit tests."""
 
-    def __init__(self, actor: str = "test", writer: str = "memorywriter") -> None:
+    def __init__(self, actor: str = "test", writer: str = "memorywriter", *,
+                 type_modules: Sequence[str] = ()) -> None:
         self.actor = actor
         self._writer = writer
+        self._type_modules = tuple(type_modules)
         self._events: list[Event] = []
         self._lock = threading.Lock()
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -29,6 +29,9 @@ from ..events.segments import ReadResult, iter_lines
 from ..kernel.errors import InvalidInputError, StorageError
 from ..kernel.layout import Layout
 
+if TYPE_CHECKING:
+    from .projection import Projection
+
 SCHEMA_VERSION = "1"
 TAIL = 64  # bytes before the consumed offset remembered to detect a rewritten prefix
 BATCH_ROWS = 20_000
@@ -36,35 +39,11 @@ BUSY_RETRIES = (0.05, 0.2, 1.0)  # seconds between retries of a busy database
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
-#: Projections kept in the index, as "module:attribute" of an object with the
-#: :class:`Projection` shape; loaded on first catch-up. Capabilities append theirs.
-PROJECTIONS: list[str] = [
-    "fleet_hive.reservations.service:PROJECTION",
-    "fleet_hive.missions.projection:PROJECTION",
-]
-
-
-class Projection(Protocol):
-    """A table (or several) in the index derived from the events of some streams.
-
-    After every catch-up the index calls ``refresh`` with the streams that gained or lost
-    events; the projection re-folds each of them (in total order) and rewrites its rows.
-    Re-folding whole streams keeps the result equal to a fold of the log in total order
-    even when a merge brings events older (by clock) than ones already applied.
-    """
-
-    name: str
-    version: str  # change it to have the projection's tables dropped and rebuilt
-    ddl: str  # ";"-separated CREATE statements (IF NOT EXISTS)
-    tables: tuple[str, ...]
-
-    def wants(self, stream: str) -> bool: ...
-
-    def refresh(self, view: ProjectionView, streams: set[str]) -> None: ...
 
 
 class ProjectionView:
-    """What a projection may do inside the index's write transaction."""
+    """What a projection may do inside the index's write transaction
+    (:class:`~fleet_hive.index.projection.ProjectionTables`)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
@@ -88,6 +67,7 @@ class ProjectionView:
         """The events of one stream in total order (clock, writer, n)."""
         return [Event.from_dict(orjson.loads(raw), seq) for seq, raw in self._db.execute(
             "SELECT seq, raw FROM events WHERE stream=? ORDER BY clock, writer, n", (stream,))]
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -142,8 +122,11 @@ class IndexStatus:
 class Index:
     """The index cache of one repository. Open one per process (or thread)."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, projections: Sequence[str] = ()) -> None:
+        """``projections``: ``"module:attr"`` of each :class:`Projection` to keep, imported
+        on the first catch-up (the composition root passes every capability's)."""
         self.layout = layout
+        self._projection_specs = tuple(projections)
         self.path = layout.index
         self._db: sqlite3.Connection | None = None
         self._projections: list[Projection] | None = None
@@ -153,7 +136,7 @@ class Index:
     def projections(self) -> list[Projection]:
         if self._projections is None:
             loaded = []
-            for spec in PROJECTIONS:
+            for spec in self._projection_specs:
                 module, attr = spec.split(":")
                 loaded.append(getattr(importlib.import_module(module), attr))
             self._projections = loaded

@@ -26,10 +26,10 @@ from .projection import load_streams
 from .snapshots import remove, render, snapshot_path, write_derived
 
 if TYPE_CHECKING:
-    from ..app.hive import Hive
+    from ..index.projection import CheckContext
 
 
-def folded_state(hive: Hive) -> tuple[dict[str, Mission], dict[str, list[Sortie]]]:
+def folded_state(hive: CheckContext) -> tuple[dict[str, Mission], dict[str, list[Sortie]]]:
     """Every mission and sortie folded from the log (the index's copy of it)."""
     index = hive.index
     index.catch_up()
@@ -54,15 +54,15 @@ def folded_state(hive: Hive) -> tuple[dict[str, Mission], dict[str, list[Sortie]
     return missions, sorties
 
 
-def check_missions(hive: Hive, report: Report, repair: bool = False) -> None:
+def check_missions(hive: CheckContext, report: Report, repair: bool = False) -> None:
     if repair:
-        with hive.log.exclusive():  # no write may regenerate a snapshot meanwhile
+        with hive.exclusive():  # no write may regenerate a snapshot meanwhile
             _check(hive, report, True)
     else:
         _check(hive, report, False)
 
 
-def _check(hive: Hive, report: Report, repair: bool) -> None:
+def _check(hive: CheckContext, report: Report, repair: bool) -> None:
     missions, sorties = folded_state(hive)
     root = hive.layout.root
     # 1. the projection tables equal the fold

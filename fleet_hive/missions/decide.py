@@ -1,7 +1,8 @@
 """Use cases as pure decisions: current state + command → the events to append.
 
-Nothing here touches storage. A decider either returns :class:`Change` objects (the
-caller validates them into events and appends them) or raises: :class:`InvalidInputError`
+Nothing here touches storage. A decider either returns
+:class:`~fleet_hive.index.unit_of_work.NewEvent` objects (the unit of work validates and
+appends them) or raises: :class:`InvalidInputError`
 for bad input, :class:`TransitionError` (exit 3) for a transition the rules refuse,
 :class:`ConflictError` (exit 3) for a sortie already claimed by someone else. A refused
 command therefore writes nothing.
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..index.unit_of_work import NewEvent
 from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
 from .model import (
     MISSION_OPEN,
@@ -35,14 +37,10 @@ from .model import (
 )
 
 
-@dataclass(frozen=True)
-class Change:
-    """One event to append: its type, stream and data (``prev`` included)."""
-
-    type: str
-    stream: str
-    data: dict[str, Any]
-    mission_id: str  # the correlation id, and whose snapshot to regenerate
+def change(type: str, stream: str, data: dict[str, Any], mission_id: str) -> NewEvent:
+    """One event to append: its type, stream and data (``prev`` included), correlated with
+    its mission (which is also whose snapshot the write regenerates)."""
+    return NewEvent(type, stream, data, correlation_id=mission_id)
 
 
 @dataclass
@@ -61,15 +59,15 @@ class NewSortie:
 
 # -- missions ------------------------------------------------------------------------------
 def create_mission(mission_id: str, title: str, *, description: str | None = "",
-                   priority: int = 2, labels: Sequence[str] | None = ()) -> list[Change]:
+                   priority: int = 2, labels: Sequence[str] | None = ()) -> list[NewEvent]:
     data = {"title": check_title(title), "description": check_description(description),
             "priority": check_priority(priority), "labels": check_labels(labels)}
-    return [Change("mission_created", mission_stream(mission_id), data, mission_id)]
+    return [change("mission_created", mission_stream(mission_id), data, mission_id)]
 
 
 def update_mission(m: Mission, *, title: str | None = None, description: str | None = None,
                    priority: int | None = None, labels: Sequence[str] | None = None,
-                   ) -> list[Change]:
+                   ) -> list[NewEvent]:
     _live_mission(m)
     data: dict[str, Any] = {
         "title": None if title is None else check_title(title),
@@ -85,12 +83,12 @@ def update_mission(m: Mission, *, title: str | None = None, description: str | N
     data = {k: (None if v == current[k] else v) for k, v in data.items()}
     if all(v is None for v in data.values()):
         return []  # already so: nothing to record
-    return [Change("mission_updated", mission_stream(m.id), {**data, **m.after()}, m.id)]
+    return [change("mission_updated", mission_stream(m.id), {**data, **m.after()}, m.id)]
 
 
 def transition_mission(m: Mission, action: str, *, reason: str | None = "",
                        open_sorties: Sequence[Sortie] = (), force: bool = False,
-                       ) -> list[Change]:
+                       ) -> list[NewEvent]:
     _live_mission(m)
     tr = MISSION_TRANSITIONS[action]
     if m.status not in tr.sources:
@@ -107,20 +105,20 @@ def transition_mission(m: Mission, action: str, *, reason: str | None = "",
                 f"{listed}{more}",
                 hint="complete or cancel them first, or pass --force")
         data["forced"] = bool(open_sorties)
-    return [Change(tr.event, mission_stream(m.id), data, m.id)]
+    return [change(tr.event, mission_stream(m.id), data, m.id)]
 
 
-def delete_mission(m: Mission, *, reason: str | None = "") -> list[Change]:
+def delete_mission(m: Mission, *, reason: str | None = "") -> list[NewEvent]:
     _live_mission(m)
-    return [Change("mission_deleted", mission_stream(m.id),
+    return [change("mission_deleted", mission_stream(m.id),
                    {"reason": check_reason(reason), **m.after()}, m.id)]
 
 
-def resolve_mission(m: Mission, *, reason: str | None = "") -> list[Change]:
+def resolve_mission(m: Mission, *, reason: str | None = "") -> list[NewEvent]:
     _live_mission(m)
     if not m.open_conflicts:
         raise InvalidInputError(f"mission {m.id} has no open conflicts")
-    return [Change("mission_conflicts_resolved", mission_stream(m.id),
+    return [change("mission_conflicts_resolved", mission_stream(m.id),
                    {"reason": check_reason(reason), **m.after()}, m.id)]
 
 
@@ -131,7 +129,7 @@ def _live_mission(m: Mission) -> None:
 
 # -- sorties -------------------------------------------------------------------------------
 def add_sorties(mission: Mission, siblings: Mapping[str, Sortie], new: Sequence[NewSortie],
-                ) -> list[Change]:
+                ) -> list[NewEvent]:
     """Add sorties to ``mission``; ``siblings`` are its live sorties (for ``after``).
 
     Every new sortie must already carry its id. Dependencies must name sorties of the same
@@ -164,7 +162,7 @@ def add_sorties(mission: Mission, siblings: Mapping[str, Sortie], new: Sequence[
                 "priority": check_priority(item.priority), "files": check_files(item.files),
                 "depends_on": deps,
                 "specialist": None if item.specialist is None else check_name(item.specialist)}
-        changes.append(Change("sortie_added", sortie_stream(item.id), data, mission.id))
+        changes.append(change("sortie_added", sortie_stream(item.id), data, mission.id))
         known[item.id] = Sortie(id=item.id, mission_id=mission.id, title=data["title"],
                                 depends_on=deps)
     return changes
@@ -217,7 +215,7 @@ def find_cycle(edges: Mapping[str, Sequence[str]], first: str | None = None,
 def update_sortie(s: Sortie, siblings: Mapping[str, Sortie], *, title: str | None = None,
                   description: str | None = None, files: Sequence[str] | None = None,
                   after: Sequence[str] | None = None, priority: int | None = None,
-                  specialist: str | None = None) -> list[Change]:
+                  specialist: str | None = None) -> list[NewEvent]:
     """Change fields; ``files`` and ``after`` replace the lists. ``siblings``: the live
     sorties of the same mission (to validate ``after`` and refuse cycles)."""
     _live_sortie(s)
@@ -252,12 +250,12 @@ def update_sortie(s: Sortie, siblings: Mapping[str, Sortie], *, title: str | Non
     data = {k: (None if v == current[k] else v) for k, v in data.items()}
     if all(v is None for v in data.values()):
         return []
-    return [Change("sortie_updated", sortie_stream(s.id), {**data, **s.after()},
+    return [change("sortie_updated", sortie_stream(s.id), {**data, **s.after()},
                    s.mission_id)]
 
 
 def claim_sortie(s: Sortie, mission: Mission, specialist: str,
-                 dependencies: Mapping[str, Sortie]) -> list[Change]:
+                 dependencies: Mapping[str, Sortie]) -> list[NewEvent]:
     """pending → assigned. Claiming again by the same specialist changes nothing;
     a sortie claimed by another is a :class:`ConflictError`; ``dependencies`` (the live
     sorties it depends on) must all be completed."""
@@ -282,11 +280,11 @@ def claim_sortie(s: Sortie, mission: Mission, specialist: str,
             f"cannot claim sortie {s.id}: it waits for "
             + ", ".join(f"{d} ({dependencies[d].status})" for d in waiting),
             hint="claim a ready sortie instead: fleet-hive ready")
-    return [Change(tr.event, sortie_stream(s.id), {"specialist": name, "reason": "",
+    return [change(tr.event, sortie_stream(s.id), {"specialist": name, "reason": "",
                                                      **s.after()}, s.mission_id)]
 
 
-def transition_sortie(s: Sortie, action: str, *, reason: str | None = "") -> list[Change]:
+def transition_sortie(s: Sortie, action: str, *, reason: str | None = "") -> list[NewEvent]:
     _live_sortie(s)
     if action == "claim":
         raise ValueError("use claim_sortie")
@@ -294,32 +292,32 @@ def transition_sortie(s: Sortie, action: str, *, reason: str | None = "") -> lis
     if s.status not in tr.sources:
         raise TransitionError(f"cannot {action} sortie {s.id}: it is {s.status}",
                               hint=f"{action} is allowed from {_either(tr.sources)}")
-    return [Change(tr.event, sortie_stream(s.id), {"reason": check_reason(reason),
+    return [change(tr.event, sortie_stream(s.id), {"reason": check_reason(reason),
                                                      **s.after()}, s.mission_id)]
 
 
-def progress_sortie(s: Sortie, percent: int, *, note: str | None = "") -> list[Change]:
+def progress_sortie(s: Sortie, percent: int, *, note: str | None = "") -> list[NewEvent]:
     _live_sortie(s)
     percent = check_percent(percent)
     if s.status not in PROGRESS_STATUSES:
         raise TransitionError(f"cannot report progress on sortie {s.id}: it is {s.status}",
                               hint="start it first (progress is for in_progress or blocked)")
-    return [Change("sortie_progressed", sortie_stream(s.id),
+    return [change("sortie_progressed", sortie_stream(s.id),
                    {"percent": percent, "note": check_reason(note), **s.after()},
                    s.mission_id)]
 
 
-def delete_sortie(s: Sortie, *, reason: str | None = "") -> list[Change]:
+def delete_sortie(s: Sortie, *, reason: str | None = "") -> list[NewEvent]:
     _live_sortie(s)
-    return [Change("sortie_deleted", sortie_stream(s.id),
+    return [change("sortie_deleted", sortie_stream(s.id),
                    {"reason": check_reason(reason), **s.after()}, s.mission_id)]
 
 
-def resolve_sortie(s: Sortie, *, reason: str | None = "") -> list[Change]:
+def resolve_sortie(s: Sortie, *, reason: str | None = "") -> list[NewEvent]:
     _live_sortie(s)
     if not s.open_conflicts:
         raise InvalidInputError(f"sortie {s.id} has no open conflicts")
-    return [Change("sortie_conflicts_resolved", sortie_stream(s.id),
+    return [change("sortie_conflicts_resolved", sortie_stream(s.id),
                    {"reason": check_reason(reason), **s.after()}, s.mission_id)]
 
 

@@ -39,9 +39,11 @@ from ..kernel.fsio import write_atomic
 from .model import Mission, Sortie, mission_progress
 
 if TYPE_CHECKING:
-    from ..app.hive import Hive
+    from ..events.envelope import Event
+    from ..index.projection import ReadView
     from ..kernel.layout import Layout
 
+_STREAMS = ("mission:", "sortie:")  # the streams whose events change a snapshot
 FORMAT = "2"  # change it when the rendering changes: invalidates the block cache
 HEADER = (
     "# fleet-hive mission snapshot: derived from the event log in .fleet/events/.\n"
@@ -136,39 +138,65 @@ def remove(layout: Layout, mission_id: str) -> bool:
     return removed
 
 
-def write_snapshot(hive: Hive, mission_id: str) -> None:
-    """Regenerate one mission's snapshot from the index (caller holds the log lock and has
-    caught the index up). A deleted mission's snapshot is removed."""
-    layout = hive.layout
-    read = hive.index.read
-    try:
-        rows = read("SELECT doc FROM missions WHERE id = ?", (mission_id,), catch_up=False)
-        mission = Mission.from_doc(orjson.loads(rows[0][0])) if rows else None
-        if mission is None or mission.deleted:
-            remove(layout, mission_id)
-            return
-        counts = dict(read("SELECT status, n FROM mission_counts WHERE mission_id = ?",
-                           (mission_id,), catch_up=False))
-        (sortie_events,) = read("SELECT COALESCE(SUM(json_extract(doc, '$.events')), 0) "
-                                "FROM sorties WHERE mission_id = ?", (mission_id,),
-                                catch_up=False)[0]
-        docs = [r[0] for r in read(
-            "SELECT doc FROM sorties WHERE mission_id = ? AND deleted = 0 "
-            "ORDER BY ord_clock, ord_writer, ord_n, id", (mission_id,), catch_up=False)]
-        cache_file = _cache_path(layout, mission_id)
-        cache: dict[str, str] = {}
-        with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):  # no cache yet
-            raw = orjson.loads(cache_file.read_bytes())
-            if isinstance(raw, dict) and raw.get("format") == FORMAT:
-                cache = raw.get("blocks") or {}
-        data = render_from_index(mission, counts, mission.events + sortie_events, docs, cache)
-        write_derived(snapshot_path(layout, mission_id), data)
-        write_derived(cache_file, orjson.dumps({"format": FORMAT, "blocks": cache}))
-    except OSError as e:
-        raise StorageError(
-            f"the change was recorded, but writing the snapshot of {mission_id} failed: "
-            f"{e.strerror or e}", hint="fix the problem, then run `fleet-hive verify --repair`",
-        ) from e
+class Snapshots:
+    """The after-write policy that keeps ``.fleet/missions/<id>.yaml`` equal to the log.
+
+    Called by the unit of work (under the writer lock, index caught up) with the events
+    just stored; regenerates the snapshot of every mission they touched. A deleted
+    mission's snapshot is removed.
+    """
+
+    def __init__(self, layout: Layout, reads: ReadView) -> None:
+        self.layout = layout
+        self.reads = reads
+
+    def __call__(self, events: Sequence[Event]) -> None:
+        missions = dict.fromkeys(e.correlation_id for e in events
+                                 if e.correlation_id and e.stream.startswith(_STREAMS))
+        for mission_id in missions:
+            self.write(mission_id)
+
+    def refresh_all(self, reads: ReadView | None = None) -> int:
+        """Regenerate every mission's snapshot (after a merge); the caller holds the writer
+        lock with the index caught up. Returns how many missions there are."""
+        ids = [r[0] for r in (reads or self.reads).read("SELECT id FROM missions",
+                                                         catch_up=False)]
+        for mission_id in ids:
+            self.write(mission_id)
+        return len(ids)
+
+    def write(self, mission_id: str) -> None:
+        """Regenerate one mission's snapshot from the index."""
+        layout = self.layout
+        read = self.reads.read
+        try:
+            rows = read("SELECT doc FROM missions WHERE id = ?", (mission_id,), catch_up=False)
+            mission = Mission.from_doc(orjson.loads(rows[0][0])) if rows else None
+            if mission is None or mission.deleted:
+                remove(layout, mission_id)
+                return
+            counts = dict(read("SELECT status, n FROM mission_counts WHERE mission_id = ?",
+                               (mission_id,), catch_up=False))
+            (sortie_events,) = read("SELECT COALESCE(SUM(json_extract(doc, '$.events')), 0) "
+                                    "FROM sorties WHERE mission_id = ?", (mission_id,),
+                                    catch_up=False)[0]
+            docs = [r[0] for r in read(
+                "SELECT doc FROM sorties WHERE mission_id = ? AND deleted = 0 "
+                "ORDER BY ord_clock, ord_writer, ord_n, id", (mission_id,), catch_up=False)]
+            cache_file = _cache_path(layout, mission_id)
+            cache: dict[str, str] = {}
+            with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):  # no cache yet
+                raw = orjson.loads(cache_file.read_bytes())
+                if isinstance(raw, dict) and raw.get("format") == FORMAT:
+                    cache = raw.get("blocks") or {}
+            data = render_from_index(mission, counts, mission.events + sortie_events, docs, cache)
+            write_derived(snapshot_path(layout, mission_id), data)
+            write_derived(cache_file, orjson.dumps({"format": FORMAT, "blocks": cache}))
+        except OSError as e:
+            raise StorageError(
+                f"the change was recorded, but writing the snapshot of {mission_id} failed: "
+                f"{e.strerror or e}",
+                hint="fix the problem, then run `fleet-hive verify --repair`") from e
 
 
 def write_derived(path: Path, data: bytes) -> bool:

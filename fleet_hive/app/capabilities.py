@@ -1,0 +1,52 @@
+"""The one list of capabilities: the only place (with the CLI's command table) that names
+them all.
+
+Each entry points at the parts of one capability package as lazy ``"module"`` or
+``"module:attr"`` strings, so a read command imports only what it touches: the event-type
+registry gets the ``event_types`` modules (imported on the first write), the index the
+``projection`` objects (imported on the first catch-up), ``verify`` the ``checks``.
+Adding a capability = its package, one entry here, one constructor line in
+:mod:`fleet_hive.app.hive`, and its CLI group. Order matters: a capability may use the
+services of the ones before it (``spec/architecture.md``, rule 2).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, NamedTuple
+
+
+class Capability(NamedTuple):
+    name: str
+    event_types: str | None = None  # module declaring its event types
+    projection: str | None = None  # "module:attr" of its index Projection
+    checks: str | None = None  # "module:attr" of its verify Check
+
+
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability("events", event_types="fleet_hive.events.core_types"),
+    Capability("reservations", event_types="fleet_hive.reservations.event_types",
+               projection="fleet_hive.reservations.service:PROJECTION"),
+    Capability("missions", event_types="fleet_hive.missions.event_types",
+               projection="fleet_hive.missions.projection:PROJECTION",
+               checks="fleet_hive.missions.checks:check_missions"),
+)
+
+
+def event_type_modules() -> list[str]:
+    return [c.event_types for c in CAPABILITIES if c.event_types]
+
+
+def projections() -> list[str]:
+    return [c.projection for c in CAPABILITIES if c.projection]
+
+
+def checks() -> list[Any]:
+    """Every capability's verify check, imported now (verify runs them all)."""
+    return [load(c.checks) for c in CAPABILITIES if c.checks]
+
+
+def load(spec: str) -> Any:
+    """The object named by ``"module:attr"``."""
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)

@@ -1,0 +1,82 @@
+"""The ports between the index and the capabilities built on it.
+
+A capability never receives the ``Hive``: its projection implements :class:`Projection`
+(the index calls it inside its write transaction), its services read through a
+:class:`ReadView`, and its ``verify`` checks get a :class:`CheckContext`. These are
+protocols, so the index, the composition root and test doubles satisfy them structurally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..events.envelope import Event
+    from ..kernel.layout import Layout
+    from ..kernel.problems import Report
+
+
+class ProjectionTables(Protocol):
+    """What a projection may do inside the index's write transaction."""
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def iterate(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple]: ...
+
+    def events(self, stream: str) -> list[Event]: ...
+
+
+class Projection(Protocol):
+    """A table (or several) in the index derived from the events of some streams.
+
+    After every catch-up the index calls ``refresh`` with the streams that gained or lost
+    events; the projection re-folds each of them (in total order) and rewrites its rows.
+    Re-folding whole streams keeps the result equal to a fold of the log in total order
+    even when a merge brings events older (by clock) than ones already applied.
+    """
+
+    name: str
+    version: str  # change it to have the projection's tables dropped and rebuilt
+    ddl: str  # ";"-separated CREATE statements (IF NOT EXISTS)
+    tables: tuple[str, ...]
+
+    def wants(self, stream: str) -> bool: ...
+
+    def refresh(self, view: ProjectionTables, streams: set[str]) -> None: ...
+
+
+class ReadView(Protocol):
+    """Queries on the projection tables. ``catch_up=False`` inside a unit of work, whose
+    caller has caught the index up under the writer lock."""
+
+    def read(self, sql: str, args: Sequence[Any] = (), *, catch_up: bool = True,
+             ) -> list[tuple]: ...
+
+    def catch_up(self) -> int: ...
+
+
+class RebuildableView(ReadView, Protocol):
+    def rebuild(self) -> int: ...
+
+
+class CheckContext(Protocol):
+    """What a capability's ``verify`` check may use: paths, the index, the writer lock."""
+
+    @property
+    def layout(self) -> Layout: ...
+
+    @property
+    def index(self) -> RebuildableView: ...
+
+    def exclusive(self) -> AbstractContextManager[Any]: ...
+
+
+class Check(Protocol):
+    """Appends problems to the report; with ``repair`` it may also fix derived files
+    (never the log) and then reports what it fixed as ``severity="repaired"``."""
+
+    def __call__(self, ctx: CheckContext, report: Report, repair: bool = False) -> None: ...

@@ -1,0 +1,114 @@
+"""THE write path: every write of every capability goes through :meth:`UnitOfWork.run`.
+
+Under this clone's writer lock: catch the index up, hand the caller's pure ``decide`` a
+read view of the current state, validate and append the events it returns (all or
+nothing), catch up again so they are visible, then call the after-write policies with the
+stored events. No other process of this clone can append in between, so a decision is
+made on the latest state: that is what makes ``sortie claim`` and ``lock acquire`` atomic.
+
+Policies are reactions to what was stored (regenerating a mission's snapshot, rewriting
+the reservation manifest, a checkpoint trigger, an auto-commit): the capability that
+decided never calls another for a side effect. The events are durable before any policy
+runs, so a policy that fails does not undo or hide the write (see :class:`PolicyFailure`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from ..kernel.errors import StorageError
+
+if TYPE_CHECKING:
+    from ..events.envelope import Event
+    from ..events.log import PendingEvent
+    from .projection import ReadView
+
+
+class NewEvent(NamedTuple):
+    """An event a decision wants appended: the rest of the envelope comes from the log."""
+
+    type: str
+    stream: str
+    data: Mapping[str, Any]
+    causation_id: str | None = None
+    correlation_id: str | None = None
+
+
+#: A pure decision: the current state (read through the view) -> the events to append.
+#: It raises a FleetHiveError to refuse; a refused or empty decision writes nothing.
+Decide = Callable[["ReadView"], Sequence[NewEvent]]
+
+#: An after-write policy: called under the writer lock with the events just stored.
+Policy = Callable[[Sequence["Event"]], None]
+
+
+class Appender(Protocol):
+    """The event store's write side (validation included)."""
+
+    def prepare(self, type: str, *, stream: str, data: Mapping[str, Any] | None,
+                causation_id: str | None = None, correlation_id: str | None = None,
+                ) -> PendingEvent: ...
+
+    def append_pending(self, pending: list[PendingEvent]) -> list[Event]: ...
+
+
+class PolicyFailure(StorageError):
+    """The events were stored; an after-write policy failed. Callers that report the
+    outcome of a write treat this as a warning about derived files, not as a failure."""
+
+    def __init__(self, message: str, *, events: Sequence[Event], hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.events = list(events)
+
+
+class UnitOfWork:
+    """One clone's write path. ``lock`` returns the writer lock (reentrant in a process);
+    ``index`` is the read view decisions see; ``store`` validates and appends."""
+
+    def __init__(self, *, lock: Callable[[], AbstractContextManager[Any]], index: ReadView,
+                 store: Appender, policies: Sequence[Policy] = ()) -> None:
+        self._lock = lock
+        self.index = index
+        self._store = store
+        self.policies: list[Policy] = list(policies)
+
+    def add_policy(self, policy: Policy) -> None:
+        self.policies.append(policy)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[ReadView]:
+        """The writer lock with the index caught up: for work that must see a state no
+        write changes meanwhile (a repair, regenerating every snapshot)."""
+        with self._lock():
+            self.index.catch_up()
+            yield self.index
+
+    def run(self, decide: Decide) -> list[Event]:
+        """Decide on the latest state and store the result; returns the stored events."""
+        with self._lock():
+            self.index.catch_up()
+            new = decide(self.index)
+            if not new:
+                return []
+            pending = [self._store.prepare(e.type, stream=e.stream, data=e.data,
+                                           causation_id=e.causation_id,
+                                           correlation_id=e.correlation_id) for e in new]
+            stored = self._store.append_pending(pending)
+            self.index.catch_up()
+            self._after_write(stored)
+            return stored
+
+    def _after_write(self, stored: Sequence[Event]) -> None:
+        failures: list[str] = []
+        hint = ""
+        for policy in self.policies:
+            try:
+                policy(stored)
+            except StorageError as e:
+                failures.append(e.message)
+                hint = hint or e.hint
+        if failures:
+            raise PolicyFailure("; ".join(failures), events=stored,
+                                hint=hint or "run `fleet-hive verify --repair`")
