@@ -15,20 +15,25 @@ from __future__ import annotations
 import importlib
 from typing import Any, NamedTuple
 
+from ..index.projection import ProjectionSpec
+
 
 class Capability(NamedTuple):
     name: str
     event_types: str | None = None  # module declaring its event types
-    projection: str | None = None  # "module:attr" of its index Projection
+    projection: ProjectionSpec | None = None  # its index tables (name, version, streams)
     checks: str | None = None  # "module:attr" of its verify Check
 
 
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("events", event_types="fleet_hive.events.core_types"),
     Capability("reservations", event_types="fleet_hive.reservations.event_types",
-               projection="fleet_hive.reservations.service:PROJECTION"),
+               projection=ProjectionSpec(
+                   "reservations", "2", ("reservation:", "reservation_request:"),
+                   "fleet_hive.reservations.service:PROJECTION")),
     Capability("missions", event_types="fleet_hive.missions.event_types",
-               projection="fleet_hive.missions.projection:PROJECTION",
+               projection=ProjectionSpec("missions", "3", ("mission:m-", "sortie:s-"),
+                                         "fleet_hive.missions.projection:PROJECTION"),
                checks="fleet_hive.missions.checks:check_missions"),
 )
 
@@ -37,7 +42,7 @@ def event_type_modules() -> list[str]:
     return [c.event_types for c in CAPABILITIES if c.event_types]
 
 
-def projections() -> list[str]:
+def projections() -> list[ProjectionSpec]:
     return [c.projection for c in CAPABILITIES if c.projection]
 
 

@@ -38,10 +38,10 @@ SPECIALISTS = {"architect": "ada", "python": "grace", "writer": "linus"}
 
 def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None) -> dict[str, Any]:
     """Run the demo in ``directory`` (new or empty; default: a new temporary directory)."""
-    import fleet_hive
-
     from ..git.ops import init_repository
     from .history import history, render_markdown
+    from .hive import init as init_hive
+    from .hive import open as open_hive
     from .verify import verify
 
     repo = _scratch(directory)
@@ -51,7 +51,7 @@ def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None) ->
         (repo / rel).write_text(text, encoding="utf-8")
     say(f"scratch repository: {repo}")
 
-    coordinator = fleet_hive.init(repo, actor="coordinator")
+    coordinator = init_hive(repo, actor="coordinator")
     base = coordinator.git.commit("fleet-hive: start tracking missions")
     mission = coordinator.missions.create(
         "Add rate limiting to the public API", priority=1, labels=["api", "demo"],
@@ -66,7 +66,7 @@ def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None) ->
         say(f"coordinator: sortie {sortie.id} '{title}' [{', '.join(files)}]{deps}")
     coordinator.missions.start(mission.id)
 
-    hives = {name: fleet_hive.open(repo, actor=name) for name in SPECIALISTS.values()}
+    hives = {name: open_hive(repo, actor=name) for name in SPECIALISTS.values()}
     refusals: list[str] = []
     wave = 0
     while ready := coordinator.ready(mission=mission.id):

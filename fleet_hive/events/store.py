@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..kernel.clock import utc_now
 from ..kernel.errors import InvalidInputError
@@ -17,8 +17,20 @@ from .envelope import Event, check_stream_name
 from .log import PendingEvent
 
 if TYPE_CHECKING:
-    from ..index.db import Index
     from .log import SegmentLog
+
+
+class EventQueries(Protocol):
+    """The read side the store answers from (the SQLite index, a layer above, satisfies
+    it): the events layer names what it needs and never imports the index."""
+
+    def get(self, event_id: str) -> Event | None: ...
+
+    def query(self, **filters: Any) -> list[Event]: ...
+
+    def latest_seq(self, catch_up: bool = True) -> int: ...
+
+    def iter_all(self) -> Iterator[Event]: ...
 
 
 class _Validating:
@@ -84,7 +96,7 @@ _BATCH_KEYS = {"type", "stream", "data", "causation_id", "correlation_id", "acto
 class EventStore(_Validating):
     """``hive.events``: appends go to the segment log, queries to the index."""
 
-    def __init__(self, log: Callable[[], SegmentLog], index: Index, actor: str, *,
+    def __init__(self, log: Callable[[], SegmentLog], index: EventQueries, actor: str, *,
                  type_modules: Sequence[str] = ()) -> None:
         self._get_log = log  # created on first write: read paths never import filelock
         self._index = index

@@ -30,7 +30,7 @@ from ..kernel.errors import InvalidInputError, StorageError
 from ..kernel.layout import Layout
 
 if TYPE_CHECKING:
-    from .projection import Projection
+    from .projection import Projection, ProjectionSpec
 
 SCHEMA_VERSION = "1"
 TAIL = 64  # bytes before the consumed offset remembered to detect a rewritten prefix
@@ -122,25 +122,24 @@ class IndexStatus:
 class Index:
     """The index cache of one repository. Open one per process (or thread)."""
 
-    def __init__(self, layout: Layout, projections: Sequence[str] = ()) -> None:
-        """``projections``: ``"module:attr"`` of each :class:`Projection` to keep, imported
-        on the first catch-up (the composition root passes every capability's)."""
+    def __init__(self, layout: Layout, projections: Sequence[ProjectionSpec] = ()) -> None:
+        """``projections``: every capability's (from the composition root); each one's
+        code is imported only when it is stale or one of its streams changed."""
         self.layout = layout
-        self._projection_specs = tuple(projections)
+        self.specs = tuple(projections)
         self.path = layout.index
         self._db: sqlite3.Connection | None = None
-        self._projections: list[Projection] | None = None
+        self._projections: dict[str, Projection] = {}
         self._touched: set[str] = set()
 
-    @property
-    def projections(self) -> list[Projection]:
-        if self._projections is None:
-            loaded = []
-            for spec in self._projection_specs:
-                module, attr = spec.split(":")
-                loaded.append(getattr(importlib.import_module(module), attr))
-            self._projections = loaded
-        return self._projections
+    def projection(self, spec: ProjectionSpec) -> Projection:
+        """The code of one projection, imported on first use."""
+        loaded = self._projections.get(spec.name)
+        if loaded is None:
+            module, _, attr = spec.target.partition(":")
+            loaded = self._projections[spec.name] = getattr(importlib.import_module(module),
+                                                            attr)
+        return loaded
 
     # -- connection ----------------------------------------------------------------------
     @property
@@ -278,32 +277,33 @@ class Index:
         finally:
             self._touched = set()
 
-    def _stale_projections(self) -> list[Projection]:
-        if not self.projections:
+    def _stale_projections(self) -> list[ProjectionSpec]:
+        if not self.specs:
             return []
         versions = dict(self.db.execute(
             "SELECT key, value FROM meta WHERE key LIKE 'projection:%'").fetchall())
-        return [p for p in self.projections if versions.get(f"projection:{p.name}") != p.version]
+        return [p for p in self.specs if versions.get(f"projection:{p.name}") != p.version]
 
-    def _refresh_projections(self, stale: list[Projection]) -> None:
+    def _refresh_projections(self, stale: list[ProjectionSpec]) -> None:
         """Inside the write transaction: rebuild stale projections, refresh touched streams."""
         db = self.db
         view = ProjectionView(db)
         all_streams: list[str] | None = None
-        for p in self.projections:
-            if p in stale:
+        for spec in self.specs:
+            if spec in stale:
+                p = self.projection(spec)
                 for table in p.tables:
                     db.execute(f"DROP TABLE IF EXISTS {table}")
                 _execute_all(db, p.ddl)
                 if all_streams is None:
                     all_streams = [r[0] for r in db.execute("SELECT DISTINCT stream FROM events")]
-                streams = {s for s in all_streams if p.wants(s)}
+                streams = {s for s in all_streams if spec.wants(s)}
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                           (f"projection:{p.name}", p.version))
+                           (f"projection:{spec.name}", spec.version))
             else:
-                streams = {s for s in self._touched if p.wants(s)}
+                streams = {s for s in self._touched if spec.wants(s)}
             if streams:
-                p.refresh(view, streams)
+                self.projection(spec).refresh(view, streams)
 
     def _sync_segment(self, rel: str, path: Path | str, st: os.stat_result | None,
                       row: tuple | None, progress: Progress | None, done: list[int],

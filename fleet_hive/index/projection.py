@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from ..events.envelope import Event
@@ -30,6 +30,20 @@ class ProjectionTables(Protocol):
     def events(self, stream: str) -> list[Event]: ...
 
 
+class ProjectionSpec(NamedTuple):
+    """A projection as the capability list declares it, so that the index can tell whether
+    it is stale or fed by a stream without importing its code: a read command whose
+    catch-up touches no stream of a capability never loads that capability."""
+
+    name: str
+    version: str  # change it to have the projection's tables dropped and rebuilt
+    streams: tuple[str, ...]  # stream prefixes it folds, e.g. ("mission:m-",)
+    target: str  # "module:attr" of the Projection object
+
+    def wants(self, stream: str) -> bool:
+        return stream.startswith(self.streams)
+
+
 class Projection(Protocol):
     """A table (or several) in the index derived from the events of some streams.
 
@@ -39,12 +53,8 @@ class Projection(Protocol):
     even when a merge brings events older (by clock) than ones already applied.
     """
 
-    name: str
-    version: str  # change it to have the projection's tables dropped and rebuilt
     ddl: str  # ";"-separated CREATE statements (IF NOT EXISTS)
     tables: tuple[str, ...]
-
-    def wants(self, stream: str) -> bool: ...
 
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None: ...
 

@@ -287,15 +287,11 @@ def fold_in_parallel(iterate: Callable[[str, Sequence[Any]], Iterable[tuple]],
 
 
 class MissionProjection:
-    """The :class:`fleet_hive.index.db.Projection` of missions and sorties."""
+    """The :class:`fleet_hive.index.projection.Projection` of missions and sorties."""
 
-    name = "missions"
-    version = "3"
+    # name, version and streams are declared in the capability list (app/capabilities.py)
     ddl = DDL
     tables = (*TABLES, FOLDS)
-
-    def wants(self, stream: str) -> bool:
-        return wants(stream)
 
     def refresh(self, view: Any, streams: set[str]) -> None:
         if len(streams) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
