@@ -5,23 +5,16 @@ A guard fails any test that leaves a ``.fleet/`` in the project checkout.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parent.parent
+from .support import GIT_ENV, git, run_cli, segment_lines
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+__all__ = ["GIT_ENV", "git", "run_cli", "segment_lines"]
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +29,6 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.chdir(tmp_path)
     yield
     assert not (PROJECT / ".fleet").exists(), "a test wrote .fleet/ into the project checkout"
-
-
-def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **GIT_ENV}
-    return subprocess.run(["git", "-C", str(repo), *args], check=check, capture_output=True,
-                          text=True, env=env)
 
 
 @pytest.fixture
@@ -63,21 +50,3 @@ def hive(repo: Path):
     h = fleet_hive.init(repo, actor="tester")
     yield h
     h.close()
-
-
-def run_cli(*args: str, cwd: Path | None = None, input: str | None = None,
-            env: dict[str, str] | None = None, timeout: float = 60,
-            ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m fleet_hive`` as a real process."""
-    return subprocess.run([sys.executable, "-m", "fleet_hive", *args], cwd=cwd, input=input,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
-
-def segment_lines(root: Path) -> list[bytes]:
-    """Every complete line of every segment under ``root/.fleet/events``."""
-    out: list[bytes] = []
-    for path in sorted((root / ".fleet" / "events").glob("*/*.jsonl")):
-        data = path.read_bytes()
-        out.extend(line for line in data.split(b"\n")[:-1])
-    return out

@@ -1,0 +1,26 @@
+"""One time format for everything in .fleet/, and its inverse."""
+
+from __future__ import annotations
+
+import re
+
+from fleet_hive.kernel import clock
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def test_iso_round_trips_to_the_microsecond():
+    for ts in (0.0, 1_800_000_000.123456, 1_700_000_000.999999):
+        text = clock.iso(ts)
+        assert ISO.match(text), text
+        assert abs(clock.epoch(text) - ts) < 1e-6
+
+
+def test_utc_now_has_the_same_format_and_is_now():
+    text = clock.utc_now()
+    assert ISO.match(text), text
+    assert abs(clock.epoch(text) - clock.now()) < 5
+
+
+def test_epoch_accepts_other_zones():
+    assert clock.epoch("1970-01-01T01:00:00+01:00") == 0.0

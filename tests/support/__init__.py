@@ -1,0 +1,41 @@
+"""Helpers every test package shares: real git repositories, the CLI as a real process,
+the raw lines of the log. Fixtures live in ``tests/conftest.py``; this is plain code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **GIT_ENV}
+    return subprocess.run(["git", "-C", str(repo), *args], check=check, capture_output=True,
+                          text=True, env=env)
+
+
+def run_cli(*args: str, cwd: Path | None = None, input: str | None = None,
+            env: dict[str, str] | None = None, timeout: float = 60,
+            ) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m fleet_hive`` as a real process."""
+    return subprocess.run([sys.executable, "-m", "fleet_hive", *args], cwd=cwd, input=input,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def segment_lines(root: Path) -> list[bytes]:
+    """Every complete line of every segment under ``root/.fleet/events``."""
+    out: list[bytes] = []
+    for path in sorted((root / ".fleet" / "events").glob("*/*.jsonl")):
+        data = path.read_bytes()
+        out.extend(line for line in data.split(b"\n")[:-1])
+    return out
