@@ -333,8 +333,8 @@ def _match_mission(prefix: str, events: list[dict[str, Any]],
     """The one mission of the range whose id starts with ``prefix``."""
     if not prefix:
         raise InvalidInputError("empty mission id")
-    known = {ev["stream"].partition(":")[2] for ev in events
-             if ev["stream"].startswith("mission:")}
+    known: set[str] = {ev["stream"].partition(":")[2] for ev in events
+                       if ev["stream"].startswith("mission:")}
     known |= set(sortie_mission.values())
     known |= {ev["correlation_id"] for ev in events
               if isinstance(ev.get("correlation_id"), str)

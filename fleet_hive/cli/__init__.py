@@ -67,7 +67,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
             module, attr = self.lazy[name].split(":")
-            return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+            command: click.Command = getattr(importlib.import_module(f"{__name__}.{module}"),
+                                             attr)
+            return command
         return super().get_command(ctx, name)
 
 

@@ -27,7 +27,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -38,6 +38,9 @@ from ..kernel.ids import new_segment_name, new_ulid, new_writer_id
 from ..kernel.layout import SEGMENT_SUFFIX, Layout
 from .envelope import Event
 from .segments import last_consumed_event, last_event
+
+if TYPE_CHECKING:
+    from ..kernel.locking import FileMutex
 
 #: Bytes of the fixed-size writer state record.
 STATE_SIZE = 512
@@ -194,7 +197,7 @@ class SegmentLog:
         state.fingerprint = ""  # rescan clocks: the tree changed under us
         return False
 
-    def exclusive(self) -> Any:
+    def exclusive(self) -> FileMutex:
         """The writer lock as a context manager (reentrant within a thread).
 
         Hold it around "read state, decide, append" so that no other process appends in

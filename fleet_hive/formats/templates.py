@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import FleetHiveError
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 def render(name: str, **context: Any) -> str:
@@ -42,7 +45,7 @@ def short(value: Any, length: int = 8) -> str:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Any:
+def _environment() -> Environment:
     from jinja2 import Environment, FunctionLoader, StrictUndefined
 
     from ..kernel.resources import read_text

@@ -51,7 +51,8 @@ def _dumper() -> Any:
     Representer.add_representer(str, Representer.represent_str)
     yaml = YAML(typ="safe", pure=True)
     yaml.Representer = Representer
-    yaml.sort_base_mapping_type_on_output = False  # keep the caller's key order
+    # keep the caller's key order; ruamel types this attribute by its default (None) only
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.default_flow_style = False
     yaml.allow_unicode = True
     yaml.width = 4096

@@ -20,17 +20,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from ..events.envelope import Event
-from ..events.segments import ReadResult, iter_lines
+from ..events.segments import Line, ReadResult, iter_lines
 from ..kernel.errors import InvalidInputError, StorageError
 from ..kernel.layout import Layout
 
 if TYPE_CHECKING:
-    from .projection import Projection, ProjectionSpec
+    from .projection import Projection, ProjectionSpec, Row
+
+    # (path relative to .fleet/events, path on disk, its stat or None if gone, its row if known)
+    SegmentWork = tuple[str, Path | str, os.stat_result | None, Row | None]
 
 SCHEMA_VERSION = "1"
 TAIL = 64  # bytes before the consumed offset remembered to detect a rewritten prefix
@@ -38,6 +41,7 @@ BATCH_ROWS = 20_000
 BUSY_RETRIES = (0.05, 0.2, 1.0)  # seconds between retries of a busy database
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+_T = TypeVar("_T")
 
 
 
@@ -48,13 +52,13 @@ class ProjectionView:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         return self._db.execute(sql, args).fetchall()
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._db.executemany(sql, rows)
 
-    def iterate(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple]:
+    def iterate(self, sql: str, args: Sequence[Any] = ()) -> Iterator[Row]:
         """Rows of a query, streamed (for scans too large to fetch at once)."""
         cursor = self._db.execute(sql, args)
         try:
@@ -199,7 +203,7 @@ class Index:
             self._db.close()
             self._db = None
 
-    def _guard(self, fn: Callable[[], Any]) -> Any:
+    def _guard(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn``; a corrupt cache found on the way is deleted, rebuilt, and ``fn`` rerun.
 
         A busy database (another process holding a lock past the busy timeout, or a WAL
@@ -227,7 +231,7 @@ class Index:
                                hint="delete .fleet/.cache/ and retry") from e2
 
     # -- catching up ---------------------------------------------------------------------
-    def _plan(self) -> list[tuple[str, Path | str, os.stat_result | None, tuple | None]]:
+    def _plan(self) -> list[SegmentWork]:
         """Segments whose state on disk differs from what the index has read."""
         known = {
             row[0]: row
@@ -235,7 +239,7 @@ class Index:
                 "SELECT path, consumed, seen_size, mtime_ns, tail FROM segments"
             )
         }
-        work = []
+        work: list[SegmentWork] = []
         base = self.layout.events
         for writer, name, path in self.layout.segment_files():
             rel = f"{writer}/{name}.jsonl"
@@ -306,7 +310,7 @@ class Index:
                 self.projection(spec).refresh(view, streams)
 
     def _sync_segment(self, rel: str, path: Path | str, st: os.stat_result | None,
-                      row: tuple | None, progress: Progress | None, done: list[int],
+                      row: Row | None, progress: Progress | None, done: list[int],
                       total: int) -> int:
         db = self.db
         if st is None:  # the segment is gone (checkout, reset): its events are too
@@ -350,9 +354,9 @@ class Index:
         self._touched.update(r[0] for r in self.db.execute(
             "SELECT DISTINCT stream FROM events WHERE segment=? AND off >= ?", (rel, offset)))
 
-    def _ingest(self, rel: str, lines: Iterable, progress: Progress | None, done: list[int],
+    def _ingest(self, rel: str, lines: Iterable[Line], progress: Progress | None, done: list[int],
                 total: int, start: int) -> int:
-        rows: list[tuple] = []
+        rows: list[Row] = []
         added = 0
         last_off = start
         sql = (
@@ -377,7 +381,7 @@ class Index:
         added += self._flush(sql, rows)
         return added
 
-    def _flush(self, sql: str, rows: list[tuple]) -> int:
+    def _flush(self, sql: str, rows: list[Row]) -> int:
         if not rows:
             return 0
         before = self.db.total_changes
@@ -439,7 +443,8 @@ class Index:
             raise InvalidInputError("limit and offset must not be negative")
         if catch_up:
             self.catch_up()
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         for column, value in (("stream", stream), ("type", type),
                               ("causation_id", causation_id), ("correlation_id", correlation_id)):
             if value is not None:
@@ -473,7 +478,7 @@ class Index:
             last = rows[-1][0]
 
     def read(self, sql: str, args: Sequence[Any] = (), *, catch_up: bool = True,
-             ) -> list[tuple]:
+             ) -> list[Row]:
         """Rows of a read-only query on projection tables, after catching up."""
         if catch_up:
             self.catch_up()

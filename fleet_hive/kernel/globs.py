@@ -60,10 +60,11 @@ API: :class:`GlobError`, :func:`normalize`, :func:`is_glob`, :func:`escape`,
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Final, Literal
 
 __all__ = ["GlobError", "escape", "is_glob", "matches", "normalize", "overlaps"]
 
@@ -150,10 +151,19 @@ def _contains(cs: Charset, cp: int) -> bool:
 # A parsed pattern is a tuple of segments. A segment is _GLOBSTAR (a whole "**" segment)
 # or a tuple of tokens; a token is _STAR ("*") or a Charset matching one character.
 
-_STAR: Final = "*"
-_GLOBSTAR: Final = "**"
-Token = Charset | str
-Segment = tuple[Token, ...] | str
+
+
+class _Sym(enum.Enum):
+    """The two non-charset parse symbols; enum members, so ``is`` narrows the unions."""
+
+    STAR = "*"
+    GLOBSTAR = "**"
+
+
+_STAR: Final = _Sym.STAR
+_GLOBSTAR: Final = _Sym.GLOBSTAR
+Token = Charset | Literal[_Sym.STAR]
+Segment = tuple[Token, ...] | Literal[_Sym.GLOBSTAR]
 
 
 def _parse_class(body: str, i: int, pattern: str, offset: int) -> tuple[Charset, int]:
@@ -220,6 +230,7 @@ def _compile(pattern: str) -> _Compiled:
     segments: list[Segment] = []
     tokens: list[Token] = []
     lit: list[str] = []  # the segment's characters, meaningful while it is plain
+    texts: list[str] = []  # each non-"**" segment's `lit`, joined (the literal's segments)
     plain = True  # the current segment has no unescaped metacharacter
     glob = False
     seg_start = i = 0
@@ -238,10 +249,12 @@ def _compile(pattern: str) -> _Compiled:
             if raw == "**":
                 segments.append(_GLOBSTAR)
             else:
-                if plain and "".join(lit) in (".", ".."):
-                    problem = f"'{''.join(lit)}' segment not allowed"
+                text = "".join(lit)
+                if plain and text in (".", ".."):
+                    problem = f"'{text}' segment not allowed"
                     raise _fail(problem, pattern, offset + seg_start)
                 segments.append(tuple(tokens))
+                texts.append(text)
             if i == n:
                 break
             i += 1
@@ -277,8 +290,8 @@ def _compile(pattern: str) -> _Compiled:
     segs = tuple(segments)
     literal = None
     if not glob:
-        # A "**" segment makes `glob` true, so every segment here is a tuple of one-char sets.
-        literal = "/".join("".join(chr(tok[0][0]) for tok in seg) for seg in segs)
+        # A "**" segment makes `glob` true, so every segment here is plain: its `lit` chars.
+        literal = "/".join(texts)
     return _Compiled(body, segs, glob, literal, re.compile(_to_regex(segs), re.DOTALL))
 
 

@@ -143,7 +143,7 @@ class Layout:
         return out
 
 
-def _scandir(path: str | Path) -> list:
+def _scandir(path: str | Path) -> list[os.DirEntry[str]]:
     with os.scandir(path) as it:
         return list(it)
 

@@ -15,7 +15,8 @@ errors: the log is sound, people have a decision to make (``sortie resolve``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -26,7 +27,7 @@ from .projection import load_streams
 from .snapshots import remove, render, snapshot_path, write_derived
 
 if TYPE_CHECKING:
-    from ..index.projection import CheckContext
+    from ..index.projection import CheckContext, Row
 
 
 def folded_state(hive: CheckContext) -> tuple[dict[str, Mission], dict[str, list[Sortie]]]:
@@ -34,8 +35,8 @@ def folded_state(hive: CheckContext) -> tuple[dict[str, Mission], dict[str, list
     index = hive.index
     index.catch_up()
 
-    def execute(sql: str, args: object = ()) -> list[tuple]:
-        return index.read(sql, args, catch_up=False)  # type: ignore[arg-type]
+    def execute(sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return index.read(sql, args, catch_up=False)
 
     streams = [r[0] for r in execute(
         "SELECT DISTINCT stream FROM events WHERE (stream >= 'mission:' AND stream < 'mission;')"

@@ -157,13 +157,14 @@ def add_sorties(mission: Mission, siblings: Mapping[str, Sortie], new: Sequence[
             _check_dep(mission.id, item.id, dep, known)
             if dep not in deps:
                 deps.append(dep)
-        data = {"mission_id": mission.id, "title": check_title(item.title),
+        title = check_title(item.title)
+        data = {"mission_id": mission.id, "title": title,
                 "description": check_description(item.description),
                 "priority": check_priority(item.priority), "files": check_files(item.files),
                 "depends_on": deps,
                 "specialist": None if item.specialist is None else check_name(item.specialist)}
         changes.append(change("sortie_added", sortie_stream(item.id), data, mission.id))
-        known[item.id] = Sortie(id=item.id, mission_id=mission.id, title=data["title"],
+        known[item.id] = Sortie(id=item.id, mission_id=mission.id, title=title,
                                 depends_on=deps)
     return changes
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ..events.envelope import Event
 from .model import (
@@ -38,7 +38,17 @@ from .model import (
 )
 
 
-class _History:
+class _Positions:
+    """What both histories share: each event's position, by id, and ``saw``."""
+
+    pos: dict[str, int]
+
+    def saw(self, mask: int, event_id: str) -> bool:
+        j = self.pos.get(event_id)
+        return j is not None and bool(mask >> j & 1)
+
+
+class _History(_Positions):
     """The events of one stream so far, and which of them each event's writer had seen.
 
     The ``prev`` and ``merged`` links of a stream form a DAG, like git commits. An event's
@@ -91,10 +101,6 @@ class _History:
             self.linear = False
         return concurrent, mask
 
-    def saw(self, mask: int, event_id: str) -> bool:
-        j = self.pos.get(event_id)
-        return j is not None and bool(mask >> j & 1)
-
     def head_ids(self) -> list[str]:
         return [self.events[h].id for h in self.heads]
 
@@ -117,7 +123,7 @@ class NotLinear(Exception):
     """A resumed fold met an event that does not simply continue its stream's history."""
 
 
-class _Continued:
+class _Continued(_Positions):
     """The history of a stream resumed after a prefix already folded, whose last event is
     ``head``: a stand-in for :class:`_History` that accepts only linear continuations.
 
@@ -156,16 +162,17 @@ class _Continued:
         self.head = ev.id
         return [], (1 << i) - 1
 
-    saw = _History.saw
-
     def head_ids(self) -> list[str]:
         return [self.head]
 
 
-class _Folder:
+_State = TypeVar("_State", Mission, Sortie)
+
+
+class _Folder(Generic[_State]):
     """What folding a mission and folding a sortie share: history, conflicts, resolution."""
 
-    state: Mission | Sortie | None
+    state: _State | None
 
     def __init__(self, history: _History | _Continued | None = None) -> None:
         self.history = history if history is not None else _History()
@@ -238,7 +245,7 @@ def _touch(state: Mission | Sortie, ev: Event) -> None:
         state.updated_at = ev.time
 
 
-class MissionFolder(_Folder):
+class MissionFolder(_Folder[Mission]):
     """Folds the events of a mission's stream, in total order, one batch after another."""
 
     def __init__(self, state: Mission | None = None,
@@ -305,7 +312,7 @@ class MissionFolder(_Folder):
         return m
 
 
-class SortieFolder(_Folder):
+class SortieFolder(_Folder[Sortie]):
     """Folds the events of a sortie's stream, in total order, one batch after another."""
 
     def __init__(self, state: Sortie | None = None,

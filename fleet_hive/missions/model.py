@@ -97,13 +97,13 @@ LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")
 def check_title(title: Any) -> str:
     if not isinstance(title, str) or not title.strip():
         raise InvalidInputError("title must not be empty", hint="give a short, one-line title")
-    title = title.strip()
-    if "\n" in title or "\r" in title:
+    clean = title.strip()
+    if "\n" in clean or "\r" in clean:
         raise InvalidInputError("title must be one line", hint="put details in --description")
-    if len(title) > MAX_TITLE:
+    if len(clean) > MAX_TITLE:
         raise InvalidInputError(f"title is longer than {MAX_TITLE} characters",
                                 hint="put details in --description")
-    return title
+    return clean
 
 
 def check_description(text: Any) -> str:
@@ -170,11 +170,11 @@ def check_percent(percent: Any) -> int:
 def check_name(name: Any, what: str = "specialist") -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInputError(f"{what} must not be empty")
-    name = name.strip()
-    if len(name) > 200 or any(c in name for c in "\n\r\t"):
-        raise InvalidInputError(f"invalid {what} name {name!r}",
+    clean = name.strip()
+    if len(clean) > 200 or any(c in clean for c in "\n\r\t"):
+        raise InvalidInputError(f"invalid {what} name {clean!r}",
                                 hint="one line, at most 200 characters")
-    return name
+    return clean
 
 
 def check_reason(reason: Any) -> str:

@@ -11,7 +11,7 @@ its length, so the usual case folds only the new events onto the stored state: w
 stream's history so far was linear with no open conflict (``_Folder.resumable``), the
 ``folds`` table remembers how far the fold went (how many events, the last one's order
 key, the highest ``seq`` among them). A refresh folds on from there only if those events
-are still exactly the ones up to that key (see :meth:`MissionProjection._fold_on`) and
+are still exactly the ones up to that key (see :meth:`MissionProjection._resume`) and
 every new event continues the history linearly (else ``NotLinear``); otherwise, as
 always, the whole stream is re-folded. Either way the rows are those of a full fold.
 """
@@ -20,13 +20,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from ..events.envelope import Event
 from .fold import MissionFolder, NotLinear, SortieFolder
 from .model import Mission, Sortie
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from ..index.projection import ProjectionTables, Row
+
+    Execute = Callable[[str, Sequence[Any]], list[Row]]
+    Iterate = Callable[[str, Sequence[Any]], Iterable[Row]]
 
 TABLES = ("missions", "mission_labels", "mission_counts", "sorties", "sortie_deps")
 #: Where each stream's fold may go on from. Not part of the folded state: ``seq`` is local
@@ -96,8 +104,6 @@ PARALLEL_MIN = 20_000  # more streams than this (a rebuild) are folded on two co
 PARALLEL_CHUNK = 300  # streams per chunk this process folds while the child folds its own
 CHILD_CHUNK = 900  # streams per chunk handed to the folding child (measured best at 1M)
 
-Execute = Callable[[str, Sequence[Any]], list[tuple]]
-
 
 def wants(stream: str) -> bool:
     """Streams of missions and sorties (ids ``m-...``, ``s-...``); others, such as a
@@ -107,7 +113,7 @@ def wants(stream: str) -> bool:
 
 
 def load_streams(execute: Execute, streams: Sequence[str],
-                 iterate: Callable[[str, Sequence[Any]], Iterable[tuple]] | None = None,
+                 iterate: Iterate | None = None,
                  ) -> Iterator[tuple[str, list[Event]]]:
     """``(stream, events in total order)`` for each of ``streams`` (sorted).
 
@@ -143,17 +149,26 @@ def load_streams(execute: Execute, streams: Sequence[str],
         yield from grouped.items()
 
 
-def mission_row(m: Mission) -> tuple:
+def mission_row(m: Mission) -> Row:
     return (m.id, m.status, m.priority, int(m.deleted), *m.order, len(m.open_conflicts),
             orjson.dumps(m.to_doc()))
 
 
-def sortie_row(s: Sortie) -> tuple:
+def sortie_row(s: Sortie) -> Row:
     return (s.id, s.mission_id, s.status, s.priority, s.claimed_by, int(s.deleted), *s.order,
             len(s.open_conflicts), orjson.dumps(s.to_doc()))
 
 
 Tail = tuple[str, int, int, int, str, int]  # a row of ``folds``
+
+if TYPE_CHECKING:
+    #: ``(id, row or None, labels, folds row or None)``
+    MissionResult = tuple[str, Row | None, list[str], Tail | None]
+    #: ``(id, row or None, deps, mission id, folds row or None)``
+    SortieResult = tuple[str, Row | None, list[str], str | None, Tail | None]
+    #: a result of the parallel fold: ``(kind, *result)``
+    Folded = (tuple[Literal["mission"], str, Row | None, list[str], Tail | None]
+              | tuple[Literal["sortie"], str, Row | None, list[str], str | None, Tail | None])
 
 
 def _tail(stream: str, folder: MissionFolder | SortieFolder, events: list[Event],
@@ -171,7 +186,7 @@ def _tail(stream: str, folder: MissionFolder | SortieFolder, events: list[Event]
 
 
 def _mission_result(stream: str, events: list[Event], folder: MissionFolder | None = None,
-                    before: Tail | None = None, *, tail: bool = True) -> tuple:
+                    before: Tail | None = None, *, tail: bool = True) -> MissionResult:
     """``(id, row or None, labels, folds row or None)`` of ``events`` (folded by ``folder``)."""
     folder = folder or MissionFolder()
     m = folder.fold(events)
@@ -183,7 +198,7 @@ def _mission_result(stream: str, events: list[Event], folder: MissionFolder | No
 
 
 def _sortie_result(stream: str, events: list[Event], folder: SortieFolder | None = None,
-                   before: Tail | None = None, *, tail: bool = True) -> tuple:
+                   before: Tail | None = None, *, tail: bool = True) -> SortieResult:
     """``(id, row or None, deps, mission id, folds row or None)``, as above."""
     folder = folder or SortieFolder()
     s = folder.fold(events)
@@ -194,7 +209,7 @@ def _sortie_result(stream: str, events: list[Event], folder: SortieFolder | None
             _tail(stream, folder, events, before) if tail else None)
 
 
-def _fold_raw(stream: str, rows: list[tuple[int, bytes]]) -> tuple:
+def _fold_raw(stream: str, rows: list[tuple[int, bytes]]) -> Folded:
     """Fold one stream from its raw index rows: ``(kind, *result)``, without a ``folds`` row
     (the parallel rebuild records none; each stream's first refresh does)."""
     events = [Event.from_dict(orjson.loads(raw), seq) for seq, raw in rows]
@@ -203,7 +218,7 @@ def _fold_raw(stream: str, rows: list[tuple[int, bytes]]) -> tuple:
     return ("sortie", *_sortie_result(stream, events, tail=False))
 
 
-def _raw_streams(iterate: Callable[[str, Sequence[Any]], Iterable[tuple]],
+def _raw_streams(iterate: Iterate,
                  streams: set[str]) -> Iterator[tuple[str, list[tuple[int, bytes]]]]:
     """Each wanted stream with its raw rows in total order, from one range scan per kind."""
     for prefix in sorted({s.split(":", 1)[0] + ":" for s in streams}):
@@ -221,15 +236,15 @@ def _raw_streams(iterate: Callable[[str, Sequence[Any]], Iterable[tuple]],
             yield current, rows
 
 
-def _fold_worker(conn: Any) -> None:
+def _fold_worker(conn: Connection) -> None:
     """In a forked child: fold each chunk of raw streams it is sent, answer with the results."""
     while (chunk := conn.recv()) is not None:
         conn.send([_fold_raw(stream, rows) for stream, rows in chunk])
     conn.close()
 
 
-def fold_in_parallel(iterate: Callable[[str, Sequence[Any]], Iterable[tuple]],
-                     streams: set[str], write: Callable[[list[tuple]], None]) -> bool:
+def fold_in_parallel(iterate: Iterate, streams: set[str],
+                     write: Callable[[list[Folded]], None]) -> bool:
     """Fold many streams on two cores, handing each chunk's results to ``write``.
 
     This process reads the index and folds every other chunk of streams; a forked child
@@ -293,14 +308,14 @@ class MissionProjection:
     ddl = DDL
     tables = (*TABLES, FOLDS)
 
-    def refresh(self, view: Any, streams: set[str]) -> None:
+    def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
         if len(streams) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
 
             # The parallel fold records no ``folds`` rows; stale ones must go, but in a
             # rebuild there are none, and deleting nothing 140k times costs ~3% of it.
             folds = bool(view.execute(f"SELECT 1 FROM {FOLDS} LIMIT 1"))
 
-            def write(folded: list[tuple]) -> None:
+            def write(folded: list[Folded]) -> None:
                 missions = [r[1:] for r in folded if r[0] == "mission"]
                 sorties = [r[1:] for r in folded if r[0] == "sortie"]
                 if missions:
@@ -316,7 +331,7 @@ class MissionProjection:
         self._refresh_missions(view, missions)
         self._refresh_sorties(view, sorties)
 
-    def _fold_on_all(self, view: Any, streams: set[str]) -> list[str]:
+    def _fold_on_all(self, view: ProjectionTables, streams: set[str]) -> list[str]:
         """Fold on the streams whose fold may go on; returns the others (to fold in full)."""
         ordered = sorted(streams)
         tails: dict[str, Tail] = {}
@@ -328,14 +343,23 @@ class MissionProjection:
         if not tails:
             return ordered
         rest: list[str] = []
-        missions: list[tuple] = []
-        sorties: list[tuple] = []
+        missions: list[MissionResult] = []
+        sorties: list[SortieResult] = []
         for stream in ordered:
-            result = self._fold_on(view, tails[stream]) if stream in tails else None
-            if result is None:
+            tail = tails.get(stream)
+            if tail is None or (resumed := self._resume(view, tail)) is None:
                 rest.append(stream)
-            else:
-                (missions if stream.startswith("mission:") else sorties).append(result)
+                continue
+            doc, events = resumed
+            try:
+                if stream.startswith("mission:"):
+                    missions.append(_mission_result(
+                        stream, events, MissionFolder.resume(Mission.from_doc(doc)), tail))
+                else:
+                    sorties.append(_sortie_result(
+                        stream, events, SortieFolder.resume(Sortie.from_doc(doc)), tail))
+            except NotLinear:
+                rest.append(stream)  # fold it in full
         for i in range(0, len(missions), CHUNK):
             self._write_missions(view, missions[i:i + CHUNK])
         for i in range(0, len(sorties), CHUNK):
@@ -343,9 +367,9 @@ class MissionProjection:
         return rest
 
     @staticmethod
-    def _fold_on(view: Any, tail: Tail) -> tuple | None:
-        """The result of folding only the events after ``tail``'s onto the stored state, or
-        None when that would not equal a full fold.
+    def _resume(view: ProjectionTables, tail: Tail) -> tuple[dict[str, Any], list[Event]] | None:
+        """The stored state (its doc) and the events after ``tail``'s, to fold only those
+        onto it; or None when that would not equal a full fold.
 
         The events folded before must be exactly the stream's events up to the last one's
         key now. Rows are only ever inserted or deleted, and an inserted row gets a ``seq``
@@ -367,31 +391,26 @@ class MissionProjection:
         events = [Event.from_dict(orjson.loads(raw), s) for s, raw in view.execute(
             "SELECT seq, raw FROM events WHERE stream = ? AND (clock, writer, n) > (?, ?, ?) "
             "ORDER BY clock, writer, n", (stream, clock, writer, n))]
-        doc = orjson.loads(docs[0][0])
-        try:
-            if kind == "mission":
-                return _mission_result(stream, events,
-                                       MissionFolder.resume(Mission.from_doc(doc)), tail)
-            return _sortie_result(stream, events, SortieFolder.resume(Sortie.from_doc(doc)), tail)
-        except NotLinear:
-            return None  # fold it in full
+        doc: dict[str, Any] = orjson.loads(docs[0][0])
+        return doc, events
 
     @staticmethod
-    def _replace(view: Any, table: str, key: str, ids: list[str]) -> None:
+    def _replace(view: ProjectionTables, table: str, key: str, ids: list[str]) -> None:
         marks = ",".join("?" * len(ids))
         view.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", ids)
 
-    def _refresh_missions(self, view: Any, streams: Iterable[str]) -> None:
+    def _refresh_missions(self, view: ProjectionTables, streams: Iterable[str]) -> None:
         for chunk in _chunks(load_streams(view.execute, list(streams), view.iterate)):
             self._write_missions(view, [_mission_result(stream, events)
                                         for stream, events in chunk])
 
-    def _refresh_sorties(self, view: Any, streams: Iterable[str]) -> None:
+    def _refresh_sorties(self, view: ProjectionTables, streams: Iterable[str]) -> None:
         for chunk in _chunks(load_streams(view.execute, list(streams), view.iterate)):
             self._write_sorties(view, [_sortie_result(stream, events)
                                        for stream, events in chunk])
 
-    def _write_missions(self, view: Any, results: list[tuple], *, folds: bool = True) -> None:
+    def _write_missions(self, view: ProjectionTables, results: list[MissionResult], *,
+                        folds: bool = True) -> None:
         """Replace the rows of these missions with ``(id, row or None, labels, tail)``."""
         self._replace(view, "missions", "id", [r[0] for r in results])
         self._replace(view, "mission_labels", "mission_id", [r[0] for r in results])
@@ -403,7 +422,8 @@ class MissionProjection:
         view.executemany("INSERT OR IGNORE INTO mission_labels VALUES (?,?)",
                          [(label, r[0]) for r in results for label in r[2]])
 
-    def _write_sorties(self, view: Any, results: list[tuple], *, folds: bool = True) -> None:
+    def _write_sorties(self, view: ProjectionTables, results: list[SortieResult], *,
+                       folds: bool = True) -> None:
         """Replace the rows of these sorties with ``(id, row or None, deps, mission_id,
         tail)``."""
         ids = [r[0] for r in results]
@@ -421,12 +441,13 @@ class MissionProjection:
                          [(r[0], d) for r in results for d in r[2]])
         self._count(view, sorted(touched))
 
-    def _write_folds(self, view: Any, streams: list[str], tails: list[Tail | None]) -> None:
+    def _write_folds(self, view: ProjectionTables, streams: list[str],
+                     tails: list[Tail | None]) -> None:
         self._replace(view, FOLDS, "stream", streams)
         view.executemany(f"INSERT INTO {FOLDS} VALUES (?,?,?,?,?,?)",
                          [t for t in tails if t is not None])
 
-    def _count(self, view: Any, mission_ids: list[str]) -> None:
+    def _count(self, view: ProjectionTables, mission_ids: list[str]) -> None:
         """Recount the live sorties of these missions by status (for progress)."""
         for i in range(0, len(mission_ids), CHUNK):
             chunk = mission_ids[i:i + CHUNK]

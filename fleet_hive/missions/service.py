@@ -10,6 +10,7 @@ decision is made on the latest state; that is what makes ``sortie claim`` atomic
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from .model import (
 
 if TYPE_CHECKING:
     from ..events.envelope import Event
-    from ..index.projection import ReadView
+    from ..index.projection import ReadView, Row
     from ..index.unit_of_work import NewEvent, UnitOfWork
     from .snapshots import Snapshots
 
@@ -63,12 +64,13 @@ class _Part:
         self._reads = reads
 
     def _read(self, sql: str, args: Sequence[Any] = (), *, catch_up: bool = True,
-              ) -> list[tuple]:
+              ) -> list[Row]:
         return self._reads.read(sql, args, catch_up=catch_up)
 
     # -- ids -----------------------------------------------------------------------------
-    def _resolve(self, kind: str, ref: str, *, catch_up: bool = True) -> str:
-        """The full id for ``ref`` (an id or a unique prefix, with or without ``m-``/``s-``)."""
+    def _resolve(self, kind: str, ref: object, *, catch_up: bool = True) -> str:
+        """The full id for ``ref`` (an id or a unique prefix, with or without ``m-``/``s-``;
+        anything else is refused with InvalidInputError)."""
         table, prefix = ("missions", MISSION_PREFIX) if kind == "mission" else \
             ("sorties", SORTIE_PREFIX)
         if not isinstance(ref, str) or not ref.strip():
@@ -85,7 +87,7 @@ class _Part:
         rows = self._read(
             f"SELECT id, {live} FROM {table} WHERE id >= ? AND id < ? ORDER BY id LIMIT 21",
             (text, text + "~"), catch_up=catch_up)
-        matches = [r[0] for r in rows if r[1]]
+        matches: list[str] = [r[0] for r in rows if r[1]]
         exact = [r for r in rows if r[0] == text]
         if exact and not exact[0][1]:
             raise NotFoundError(f"{kind} {text} was deleted", hint="deletion is permanent; "
@@ -180,7 +182,11 @@ class _Part:
                 by_id[sortie_id].blocked_by.append(dep)
         for s in sorties:
             order = {dep: i for i, dep in enumerate(s.depends_on)}
-            s.blocked_by.sort(key=lambda dep, o=order: o.get(dep, len(o)))
+
+            def position(dep: str, o: dict[str, int] = order) -> int:
+                return o.get(dep, len(o))
+
+            s.blocked_by.sort(key=position)
         return sorties
 
     def _sorties_where(self, where: str, args: Sequence[Any], order: str = _ORDER,
@@ -245,7 +251,8 @@ class Missions(_Part):
              offset: int | None = None) -> list[Mission]:
         """Live missions, most urgent first (priority 0 first), then oldest first.
         Several labels: missions having all of them. Several statuses: any of them."""
-        where, args = ["deleted = 0"], []
+        where = ["deleted = 0"]
+        args: list[Any] = []
         statuses = _as_list(status)
         if statuses:
             for s in statuses:
@@ -375,7 +382,8 @@ class Sorties(_Part):
         return self._sorties_where(" AND ".join(where), args, limit=limit, offset=offset,
                                    blockers=not ready)
 
-    def ready(self, mission: str | None = None, limit: int | None = None) -> list[Sortie]:
+    def ready(self, mission: str | None = None, limit: int | None = None,
+              ) -> builtins.list[Sortie]:  # ``list`` here is the method above
         """Sorties that can start now: pending, unclaimed, every dependency completed (a
         deleted dependency no longer counts), in a pending or in-progress mission. Most
         urgent first (priority 0 first), then oldest."""
@@ -467,8 +475,9 @@ def overview(missions: Missions, sorties: Sorties) -> dict[str, Any]:
     """The missions part of ``fleet-hive status``: open missions with progress, counts by
     status, active and blocked sorties, open conflicts (one catch-up, then plain reads)."""
     open_missions = missions.list(status=["pending", "in_progress"])
-    counts = dict(missions._read("SELECT status, COUNT(*) FROM missions WHERE deleted = 0 "
-                                 "GROUP BY status ORDER BY status", catch_up=False))
+    counts: dict[str, int] = dict(missions._read(
+        "SELECT status, COUNT(*) FROM missions WHERE deleted = 0 GROUP BY status ORDER BY status",
+        catch_up=False))
     active = sorties._sorties_where(
         f"{_LIVE_SORTIE} AND s.status IN ('assigned', 'in_progress')", (), catch_up=False)
     blocked = sorties._sorties_where(

@@ -175,8 +175,9 @@ class Snapshots:
             if mission is None or mission.deleted:
                 remove(layout, mission_id)
                 return
-            counts = dict(read("SELECT status, n FROM mission_counts WHERE mission_id = ?",
-                               (mission_id,), catch_up=False))
+            counts: dict[str, int] = dict(read(
+                "SELECT status, n FROM mission_counts WHERE mission_id = ?", (mission_id,),
+                catch_up=False))
             (sortie_events,) = read("SELECT COALESCE(SUM(json_extract(doc, '$.events')), 0) "
                                     "FROM sorties WHERE mission_id = ?", (mission_id,),
                                     catch_up=False)[0]
