@@ -97,9 +97,8 @@ def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
 
 
 def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
-    import orjson
+    from ..events.integrity import check_segment
 
-    from ..events.envelope import envelope_problem
     path = change.path
     if change.new is None:
         problems.append(Problem("segment_deleted", "an event segment was deleted; the log is "
@@ -113,32 +112,8 @@ def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
                 "is append-only (a correction is a new event)", path))
             return
         start = change.old_size
-    data = change.new
     writer = path[len(SEGMENTS_DIR):].split("/", 1)[0]
-    lineno = data.count(b"\n", 0, start)
-    pos = start
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        lineno += 1
-        if nl < 0:
-            problems.append(Problem("torn_tail", f"{len(data) - pos} bytes at the end are not a "
-                                    "complete line (a crash mid-append); readers skip them",
-                                    path, lineno, "warning"))
-            break
-        raw = data[pos:nl]
-        pos = nl + 1
-        try:
-            event = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            problems.append(Problem("invalid_json", f"invalid JSON: {e}", path, lineno))
-            continue
-        problem = envelope_problem(event)
-        if problem is not None:
-            problems.append(Problem("invalid_envelope", problem, path, lineno))
-        elif event["writer"] != writer:
-            problems.append(Problem("wrong_writer", f"event {event['id']} names writer "
-                                    f"{event['writer']!r} but lies in {writer!r}'s "
-                                    "directory", path, lineno))
+    problems.extend(check_segment(change.new, path, writer, start=start))
 
 
 def _check_yaml(change: FleetChange, problems: list[Problem]) -> None:
