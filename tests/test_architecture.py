@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fleet_hive"
 OWNERS = {
     "sqlite3": {"index/db.py"},
     "click": {"cli/"},
-    "dulwich": {"git/ops.py"},
+    "dulwich": {"git/repo.py"},
     "jinja2": {"formats/templates.py"},
     "fastapi": {"server/"},
     "uvicorn": {"server/"},

@@ -40,7 +40,7 @@ def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None) ->
     """Run the demo in ``directory`` (new or empty; default: a new temporary directory)."""
     import fleet_hive
 
-    from ..git.ops import init_repository
+    from ..git.repo import init_repository
     from .history import history, render_markdown
     from .verify import verify
 

@@ -25,7 +25,7 @@ pre-commit); ``uninstall`` puts it back. ``core.hooksPath`` is respected.
 ``fleet-hive commit`` builds commits by hand and runs no hooks, so it calls
 :func:`check_fleet_changes` itself before writing anything.
 
-No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.git.ops`).
+No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.git`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..git.changes import SEGMENTS_DIR, FleetChange
 from ..kernel.errors import ConflictError, InvalidInputError, StorageError
 from ..kernel.fsio import write_atomic
 from ..kernel.problems import Problem, Report
@@ -50,36 +51,12 @@ MARKER = "# fleet-hive hook shim"
 CHAINED_SUFFIX = ".fleet-hive-chained"
 MERGE_DRIVER = "fleet-hive-snapshot"
 ATTRIBUTES_LINE = f"missions/*.yaml merge={MERGE_DRIVER}"
-SEGMENTS_DIR = ".fleet/events/"
-SEGMENT_SUFFIX = ".jsonl"
 
 #: ``check(paths, holder)`` -> the reservation conflicts (``hive.reservations.check``).
 ReservationCheck = Callable[[list[str], str | None], Any]
 
 
 # -- validating .fleet/ changes ------------------------------------------------------------
-@dataclass(frozen=True)
-class FleetChange:
-    """One ``.fleet/`` file a commit changes, as the checks need it."""
-
-    path: str  # repository-relative, '/'-separated
-    old_size: int | None  # size of the committed version; None: the file is new
-    new: bytes | None  # the content to commit; None: the file is deleted
-    prefix_kept: bool  # the committed content is a prefix of the new one
-
-    @property
-    def is_segment(self) -> bool:
-        return self.path.startswith(SEGMENTS_DIR) and self.path.endswith(SEGMENT_SUFFIX)
-
-    @property
-    def new_events(self) -> int:
-        """Complete event lines this change adds (segments only)."""
-        if not self.is_segment or self.new is None:
-            return 0
-        start = self.old_size if self.prefix_kept and self.old_size else 0
-        return self.new.count(b"\n", start)
-
-
 def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
     """Problems that make a ``.fleet/`` commit invalid (errors) or worth a note (warnings).
 
