@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..kernel.errors import ConflictError, StorageError
+from ..kernel.fsio import write_atomic
 from ..kernel.problems import Problem
 from .changes import EVENTS, FLEET, MISSIONS, SEGMENT_SUFFIX, path_text
 from .commit import Committer, problem_text
@@ -290,18 +291,15 @@ class Syncer:
                 if os.path.lexists(parent) and not os.path.isdir(parent):
                     os.unlink(parent)
                 os.makedirs(parent, exist_ok=True)
-                tmp = os.path.join(parent, b"." + os.path.basename(full) + b".fleet-hive-tmp")
-                if mode == MODE_LINK:
-                    if os.path.lexists(tmp):
-                        os.unlink(tmp)
-                    os.symlink(data, tmp)
-                else:
-                    with open(tmp, "wb") as f:
-                        f.write(data)
-                    os.chmod(tmp, 0o755 if mode == MODE_EXEC else 0o644)
                 if os.path.isdir(full) and not os.path.islink(full):
                     shutil.rmtree(full)
-                os.replace(tmp, full)
+                if mode == MODE_LINK:
+                    _replace_with_symlink(full, data)
+                else:
+                    # not fsynced, as git's checkout does not: the objects are stored, and
+                    # `git status` shows a file a crash left behind
+                    write_atomic(os.fsdecode(full), data, durable=False,
+                                 mode=0o755 if mode == MODE_EXEC else 0o644)
                 st = os.lstat(full)
             except OSError as e:
                 raise StorageError(f"cannot write {path_text(path)}: {e.strerror or e}",
@@ -309,6 +307,15 @@ class Syncer:
                                         "left to restore (git checkout -- PATH)") from e
             updates[path] = Entry.from_stat(path, bytes.fromhex(sha.decode()), mode, st)
         return updates
+
+
+def _replace_with_symlink(full: bytes, target: bytes) -> None:
+    """A symlink is created beside ``full`` and renamed over it: never half there."""
+    tmp = os.path.join(os.path.dirname(full), b"." + os.path.basename(full) + b".fleet-hive-tmp")
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, full)
 
 
 def _remove_empty_parents(path: bytes, stop: bytes) -> None:
