@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..kernel.layout import Layout
     from .changes import FleetChange
     from .commit import CheckChanges, CommitResult, WriterLock
+    from .shims import InstallResult
     from .sync import AfterMerge, SyncResult
 
 
@@ -46,6 +47,7 @@ class Git:
         from .repo import Repository
         from .sync import Syncer
 
+        self.layout = layout
         self.repo = Repository(layout.root, actor)
         self.committer = Committer(self.repo, layout, writer_lock=writer_lock,
                                    check_changes=check_changes, auto_commit=auto_commit)
@@ -66,6 +68,17 @@ class Git:
         if attempts is None:
             return self.syncer.sync(remote)
         return self.syncer.sync(remote, attempts=attempts)
+
+    def install_hooks(self, python: str) -> InstallResult:
+        """The shims (running fleet-hive with ``python``) and the snapshot merge driver."""
+        from .shims import install
+
+        return install(self.repo, python, self.layout.gitattributes)
+
+    def uninstall_hooks(self) -> InstallResult:
+        from .shims import uninstall
+
+        return uninstall(self.repo)
 
     # -- reads for hooks and history -----------------------------------------------------
     def staged_changes(self, index_file: Path | None = None,
