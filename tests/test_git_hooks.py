@@ -13,6 +13,7 @@ import pytest
 import fleet_hive
 from fleet_hive.app import hooks
 from fleet_hive.app.hooks import check_fleet_changes, reserved_by_others
+from fleet_hive.git import shims
 from fleet_hive.git.changes import FleetChange
 
 from .conftest import git, run_cli
@@ -57,12 +58,12 @@ def test_install_writes_shims_that_exec_this_python(repo: Path, hive):
     assert out["hooks_dir"] == str(hooks_dir)
     for name in hooks.HOOKS:
         text = (hooks_dir / name).read_text()
-        assert text.startswith("#!/bin/sh") and hooks.MARKER in text
+        assert text.startswith("#!/bin/sh") and shims.MARKER in text
         assert sys.executable in text and f"hooks run {name}" in text
         assert os.access(hooks_dir / name, os.X_OK)
     driver = git(repo, "config", "merge.fleet-hive-snapshot.driver").stdout
     assert "hooks run merge-snapshot %O %A %B %P" in driver
-    assert hooks.ATTRIBUTES_LINE in (repo / ".fleet" / ".gitattributes").read_text()
+    assert shims.ATTRIBUTES_LINE in (repo / ".fleet" / ".gitattributes").read_text()
     assert install(repo)["hooks"]["pre-commit"] == "updated"  # idempotent
 
 
@@ -301,9 +302,9 @@ def test_one_template_for_every_hook(repo: Path, hive):
 
     assert sorted(p.name for p in resource_dir("hooks").iterdir()) == ["README.md", "hook-tmpl"]
     install(repo)
-    shims = {name: (repo / ".git" / "hooks" / name).read_text() for name in hooks.HOOKS}
-    common = [line for line in shims["pre-commit"].splitlines() if "pre-commit" not in line]
-    for name, text in shims.items():
+    installed = {name: (repo / ".git" / "hooks" / name).read_text() for name in hooks.HOOKS}
+    common = [line for line in installed["pre-commit"].splitlines() if "pre-commit" not in line]
+    for name, text in installed.items():
         assert [line for line in text.splitlines() if name not in line] == common
         code = [line for line in text.splitlines() if not line.startswith("#")]
         assert not any("chained" in line for line in code), "chaining is Python's job"

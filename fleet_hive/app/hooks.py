@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..git import shims
 from ..git.changes import SEGMENTS_DIR, FleetChange
-from ..git.shims import ATTRIBUTES_LINE, CHAINED_SUFFIX, HOOKS, MARKER, MERGE_DRIVER, InstallResult
+from ..git.shims import CHAINED_SUFFIX, HOOKS, InstallResult
 from ..kernel.errors import ConflictError, InvalidInputError
 from ..kernel.problems import Problem, Report
 
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     from .hive import Hive
 
 RUNNABLE = (*HOOKS, "merge-snapshot")
-__all__ = ["ATTRIBUTES_LINE", "CHAINED_SUFFIX", "HOOKS", "MARKER", "MERGE_DRIVER", "RUNNABLE",
-           "HookOutcome", "InstallResult", "check_fleet_changes", "install", "pre_commit",
-           "refresh_after_merge", "reserved_by_others", "run", "uninstall"]
 
 #: ``check(paths, holder)`` -> the reservation conflicts (``hive.reservations.check``).
 ReservationCheck = Callable[[list[str], str | None], Any]

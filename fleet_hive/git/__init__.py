@@ -23,11 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import changes, history, shims
+
 if TYPE_CHECKING:
     from ..kernel.layout import Layout
-    from .changes import FleetChange
     from .commit import CheckChanges, CommitResult, WriterLock
-    from .shims import InstallResult
     from .sync import AfterMerge, SyncResult
 
 
@@ -43,7 +43,7 @@ class Git:
     def __init__(self, layout: Layout, *, actor: str, writer_lock: WriterLock,
                  check_changes: CheckChanges, auto_commit: Callable[[], bool],
                  after_merge: AfterMerge) -> None:
-        from .commit import Committer
+        from .commit import Committer  # these load dulwich
         from .repo import Repository
         from .sync import Syncer
 
@@ -69,33 +69,23 @@ class Git:
             return self.syncer.sync(remote)
         return self.syncer.sync(remote, attempts=attempts)
 
-    def install_hooks(self, python: str) -> InstallResult:
+    def install_hooks(self, python: str) -> shims.InstallResult:
         """The shims (running fleet-hive with ``python``) and the snapshot merge driver."""
-        from .shims import install
+        return shims.install(self.repo, python, self.layout.gitattributes)
 
-        return install(self.repo, python, self.layout.gitattributes)
-
-    def uninstall_hooks(self) -> InstallResult:
-        from .shims import uninstall
-
-        return uninstall(self.repo)
+    def uninstall_hooks(self) -> shims.InstallResult:
+        return shims.uninstall(self.repo)
 
     # -- reads for hooks and history -----------------------------------------------------
     def staged_changes(self, index_file: Path | None = None,
-                       ) -> tuple[list[FleetChange], list[str]]:
-        from .changes import staged_changes
-
-        return staged_changes(self.repo, index_file)
+                       ) -> tuple[list[changes.FleetChange], list[str]]:
+        return changes.staged_changes(self.repo, index_file)
 
     def events_between(self, since: bytes | None, until: bytes) -> list[dict[str, Any]]:
-        from .history import events_between
-
-        return events_between(self.repo, since, until)
+        return history.events_between(self.repo, since, until)
 
     def commits_between(self, since: bytes | None, until: bytes) -> list[dict[str, Any]]:
-        from .history import commits_between
-
-        return commits_between(self.repo, since, until)
+        return history.commits_between(self.repo, since, until)
 
     def resolve(self, rev: str) -> bytes:
         return self.repo.resolve(rev)
