@@ -20,6 +20,7 @@ is built.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from . import changes, history, shims
 if TYPE_CHECKING:
     from ..kernel.layout import Layout
     from .commit import CheckChanges, CommitResult, WriterLock
-    from .sync import AfterMerge, SyncResult
+    from .sync import AfterMerge, Syncer, SyncResult
 
 
 class Git:
@@ -45,13 +46,19 @@ class Git:
                  after_merge: AfterMerge) -> None:
         from .commit import Committer  # these load dulwich
         from .repo import Repository
-        from .sync import Syncer
 
         self.layout = layout
         self.repo = Repository(layout.root, actor)
         self.committer = Committer(self.repo, layout, writer_lock=writer_lock,
                                    check_changes=check_changes, auto_commit=auto_commit)
-        self.syncer = Syncer(self.repo, self.committer, after_merge=after_merge)
+        self.after_merge = after_merge
+
+    @cached_property
+    def syncer(self) -> Syncer:
+        """Built on first use: a one-shot ``fleet-hive commit`` need not load it."""
+        from .sync import Syncer
+
+        return Syncer(self.repo, self.committer, after_merge=self.after_merge)
 
     def close(self) -> None:
         self.repo.close()

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..kernel import processes
 from ..kernel.errors import ConflictError, StorageError
 from ..kernel.fsio import write_atomic
 
@@ -128,6 +127,8 @@ def run_chained(hooks_dir: Path, name: str, args: Sequence[str]) -> int | None:
     path = hooks_dir / f"{name}{CHAINED_SUFFIX}"
     if not (path.is_file() and os.access(path, os.X_OK)):
         return None
+    from ..kernel import processes
+
     argv = [str(path), *args]
     try:
         try:
