@@ -16,10 +16,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fleet_hive"
 OWNERS = {
     "sqlite3": {"index/db.py"},
     "click": {"cli/"},
-    "dulwich": {"git/ops.py"},
+    "dulwich": {"git/repo.py"},
     "jinja2": {"formats/templates.py"},
     "fastapi": {"server/"},
     "uvicorn": {"server/"},
+    "subprocess": {"kernel/processes.py"},
+    "signal": {"kernel/processes.py"},
 }
 
 
@@ -41,6 +43,31 @@ def test_each_outside_dependency_has_one_owner():
         for dep in imported_modules(path) & set(OWNERS):
             if not any(rel == o or (o.endswith("/") and rel.startswith(o)) for o in OWNERS[dep]):
                 offenders.append(f"{rel} imports {dep}")
+    assert offenders == []
+
+
+def fleet_imports(path: Path) -> set[str]:
+    """The fleet_hive modules ``path`` imports (type-checking imports included)."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("fleet_hive."))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(package[:len(package) - node.level + 1])
+                names.add(f"{base}.{node.module}" if node.module else base)
+            elif node.module and node.module.startswith("fleet_hive."):
+                names.add(node.module)
+    return names
+
+
+def test_git_imports_only_the_kernel():
+    offenders = []
+    for path in (PACKAGE / "git").rglob("*.py"):
+        for name in fleet_imports(path):
+            if not name.startswith(("fleet_hive.kernel", "fleet_hive.git")):
+                offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
     assert offenders == []
 
 

@@ -199,7 +199,7 @@ def test_invalid_new_line_and_deleted_segment_are_refused(repo: Path, hive):
 def test_cas_lost_to_another_writer_is_retried(repo: Path, hive, monkeypatch):
     note(hive, "x")
     ops = hive.git
-    real = ops._move_branch
+    real = ops.repo.move_branch
     calls = []
 
     def racing(ref, old, new, message):
@@ -210,7 +210,7 @@ def test_cas_lost_to_another_writer_is_retried(repo: Path, hive, monkeypatch):
             git(repo, "update-ref", "refs/heads/main", other.strip())
         return real(ref, old, new, message)
 
-    monkeypatch.setattr(ops, "_move_branch", racing)
+    monkeypatch.setattr(ops.repo, "move_branch", racing)
     result = ops.commit()
     assert len(calls) == 2 and calls[0] != calls[1]
     assert git(repo, "log", "-1", "--format=%s").stdout.strip() == result.message
@@ -229,7 +229,7 @@ def test_index_lock_held_by_git_is_waited_for_then_reported(repo: Path, hive, mo
     def impatient(path, timeout=5.0):
         return original(path, timeout=0.05)
 
-    monkeypatch.setattr("fleet_hive.git.ops.locked_index", impatient)
+    monkeypatch.setattr("fleet_hive.git.commit.locked_index", impatient)
     with pytest.raises(gitindex.IndexLockedError, match=r"index\.lock"):
         hive.git.commit()
     lock.unlink()

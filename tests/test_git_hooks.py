@@ -12,7 +12,9 @@ import pytest
 
 import fleet_hive
 from fleet_hive.app import hooks
-from fleet_hive.app.hooks import FleetChange, check_fleet_changes, reserved_by_others
+from fleet_hive.app.hooks import check_fleet_changes, reserved_by_others
+from fleet_hive.git import shims
+from fleet_hive.git.changes import FleetChange
 
 from .conftest import git, run_cli
 
@@ -56,12 +58,12 @@ def test_install_writes_shims_that_exec_this_python(repo: Path, hive):
     assert out["hooks_dir"] == str(hooks_dir)
     for name in hooks.HOOKS:
         text = (hooks_dir / name).read_text()
-        assert text.startswith("#!/bin/sh") and hooks.MARKER in text
+        assert text.startswith("#!/bin/sh") and shims.MARKER in text
         assert sys.executable in text and f"hooks run {name}" in text
         assert os.access(hooks_dir / name, os.X_OK)
     driver = git(repo, "config", "merge.fleet-hive-snapshot.driver").stdout
     assert "hooks run merge-snapshot %O %A %B %P" in driver
-    assert hooks.ATTRIBUTES_LINE in (repo / ".fleet" / ".gitattributes").read_text()
+    assert shims.ATTRIBUTES_LINE in (repo / ".fleet" / ".gitattributes").read_text()
     assert install(repo)["hooks"]["pre-commit"] == "updated"  # idempotent
 
 
@@ -293,3 +295,36 @@ def test_uninstall_leaves_foreign_hooks_alone(repo: Path, hive, existing: bool):
     out = json.loads(result.stdout)["hooks"]
     assert out["post-merge"] == ("not fleet-hive's: left alone" if existing else "removed")
     assert target.exists() == existing
+
+
+def test_one_template_for_every_hook(repo: Path, hive):
+    from fleet_hive.kernel.resources import resource_dir
+
+    assert sorted(p.name for p in resource_dir("hooks").iterdir()) == ["README.md", "hook-tmpl"]
+    install(repo)
+    installed = {name: (repo / ".git" / "hooks" / name).read_text() for name in hooks.HOOKS}
+    common = [line for line in installed["pre-commit"].splitlines() if "pre-commit" not in line]
+    for name, text in installed.items():
+        assert [line for line in text.splitlines() if name not in line] == common
+        code = [line for line in text.splitlines() if not line.startswith("#")]
+        assert not any("chained" in line for line in code), "chaining is Python's job"
+
+
+def test_chained_post_hooks_get_args_and_stdin_and_never_block(repo: Path, hive, tmp_path):
+    seen = tmp_path / "seen"
+    write_hook(repo / ".git" / "hooks" / "post-rewrite",
+               f'echo "args: $*" >> "{seen}"\ncat >> "{seen}"\nexit 4\n')
+    write_hook(repo / ".git" / "hooks" / "post-checkout", f'echo "checkout: $3" >> "{seen}"\n'
+               "exit 9\n")
+    install(repo)
+    git(repo, "add", ".fleet")
+    assert commit(repo, "fleet").returncode == 0
+    before = head(repo)
+    amended = git_env(repo, None, "commit", "-q", "--amend", "-m", "amended")
+    assert amended.returncode == 0
+    assert "post-rewrite.fleet-hive-chained failed with exit status 4 (ignored)" in amended.stderr
+    moved = git(repo, "checkout", "-q", "-b", "side", check=False)
+    assert moved.returncode == 0, "a failing chained post-checkout is reported, not passed on"
+    assert "exit status 9 (ignored)" in moved.stderr
+    assert seen.read_text().splitlines() == ["args: amend", f"{before} {head(repo)}",
+                                             "checkout: 1"]

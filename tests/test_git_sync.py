@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import fleet_hive
-from fleet_hive.git.ops import GitOps
+from fleet_hive.git.repo import Repository
 from fleet_hive.kernel.errors import ConflictError, InvalidInputError, NotFoundError
 
 from .conftest import git, run_cli
@@ -181,7 +181,7 @@ def test_fast_forward_and_a_push_race_is_retried(remote: Path, tmp_path: Path, m
     c.events.append("note_added", stream="s:1", data={"text": "c"})
     b.events.append("note_added", stream="s:1", data={"text": "b"})
 
-    real_fetch = GitOps._fetch
+    real_fetch = Repository.fetch
     fetches = []
 
     def fetch_then_lose_the_race(self, *args, **kwargs):
@@ -191,7 +191,7 @@ def test_fast_forward_and_a_push_race_is_retried(remote: Path, tmp_path: Path, m
             c.git.sync()  # c pushes between b's fetch and b's push
         return sha
 
-    monkeypatch.setattr(GitOps, "_fetch", fetch_then_lose_the_race)
+    monkeypatch.setattr(Repository, "fetch", fetch_then_lose_the_race)
     result = b.git.sync()
     assert result.pushed and result.attempts == 2
     monkeypatch.undo()

@@ -38,7 +38,7 @@ SPECIALISTS = {"architect": "ada", "python": "grace", "writer": "linus"}
 
 def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None) -> dict[str, Any]:
     """Run the demo in ``directory`` (new or empty; default: a new temporary directory)."""
-    from ..git.ops import init_repository
+    from ..git.repo import init_repository
     from .history import history, render_markdown
     from .hive import init as init_hive
     from .hive import open as open_hive

@@ -1,7 +1,7 @@
 """``fleet-hive history``: what the fleet did between two commits, for a pull request.
 
 The events of a range are the lines added to ``.fleet/events/`` between the trees of the
-two commits (:meth:`fleet_hive.git.ops.GitOps.events_between`: segments are append-only,
+two commits (:func:`fleet_hive.git.history.events_between`: segments are append-only,
 so a segment's new lines are its new events). They are summarised per mission (created,
 started, finished; its sorties with who claimed them and how they ended), per actor,
 and per stream type for everything else, plus conflicts and checkpoints. Event types

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
     from ..events.log import SegmentLog
     from ..events.store import EventStore
-    from ..git.ops import GitOps
+    from ..git import Git
     from ..index.db import Index
     from ..index.unit_of_work import UnitOfWork
     from ..missions import Missions, Sortie, Sorties
@@ -109,10 +110,28 @@ class Hive:
         return Reservations(self)
 
     @cached_property
-    def git(self) -> GitOps:
-        from ..git.ops import GitOps
+    def git(self) -> Git:
+        from ..git import Git
+        from .hooks import check_fleet_changes, refresh_after_merge
 
-        return GitOps(self)
+        return Git(self.layout, actor=self.actor, writer_lock=self._writer_lock,
+                   check_changes=check_fleet_changes,
+                   auto_commit=lambda: self.config.auto_commit,
+                   after_merge=lambda: refresh_after_merge(self).problems)
+
+    def _writer_lock(self) -> AbstractContextManager[Any]:
+        """The event log's writer lock, for a commit reading ``.fleet/``.
+
+        ``log.exclusive()`` when the log is open in this process; otherwise the same lock
+        file directly, which spares a one-shot ``fleet-hive commit`` from loading the
+        configuration (pydantic, ruamel) just to build a log it never appends to.
+        """
+        if "log" in self.__dict__:
+            return self.log.exclusive()
+        from ..kernel.locking import FileMutex
+
+        self.layout.cache.mkdir(parents=True, exist_ok=True)
+        return FileMutex(self.layout.writer_lock)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

@@ -1,10 +1,9 @@
-"""git hooks: the shims ``hooks install`` puts in place, and what each hook runs.
+"""git hooks: what each hook runs, behind the shims of :mod:`fleet_hive.git.shims`.
 
-The shims (``hooks/`` in the source tree, shipped as ``fleet_hive/_resources/hooks``) are a
-few lines of ``sh`` that exec the Python that installed them (``python -m fleet_hive hooks
-run NAME``), falling back to ``fleet-hive`` on the PATH. A hook that was already there is
-kept as ``NAME.fleet-hive-chained`` and run first by the shim (its failure fails a
-pre-commit); ``uninstall`` puts it back. ``core.hooksPath`` is respected.
+The shims (one template, ``hooks/hook-tmpl``) exec ``python -m fleet_hive hooks run NAME``.
+:func:`run` first runs the hook that was there before ours (``NAME.fleet-hive-chained``),
+with the same arguments and stdin: its failure stops a pre-commit with its exit status;
+for the post-* hooks it is reported and never blocks. ``core.hooksPath`` is respected.
 
 - **pre-commit** (:func:`pre_commit`): the staged ``.fleet/`` files are valid (event lines
   are JSON objects with a valid envelope, YAML parses), event segments are append-only
@@ -22,64 +21,35 @@ pre-commit); ``uninstall`` puts it back. ``core.hooksPath`` is respected.
   regenerates the snapshot from the merged log. ``verify --repair`` covers merges made
   elsewhere (a hosting service's web merge runs neither drivers nor hooks).
 
-``fleet-hive commit`` builds commits by hand and runs no hooks, so it calls
-:func:`check_fleet_changes` itself before writing anything.
+``fleet-hive commit`` builds commits by hand and runs no hooks, so the Hive hands it
+:func:`check_fleet_changes` to run before writing anything.
 
-No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.git.ops`).
+No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.git`).
 """
 
 from __future__ import annotations
 
-import os
-import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..kernel.errors import ConflictError, InvalidInputError, StorageError
-from ..kernel.fsio import write_atomic
+from ..git import shims
+from ..git.changes import SEGMENTS_DIR, FleetChange
+from ..git.shims import CHAINED_SUFFIX, HOOKS, InstallResult
+from ..kernel.errors import ConflictError, InvalidInputError
 from ..kernel.problems import Problem, Report
 
 if TYPE_CHECKING:
     from .hive import Hive
 
-HOOKS = ("pre-commit", "post-merge", "post-checkout", "post-rewrite")
 RUNNABLE = (*HOOKS, "merge-snapshot")
-MARKER = "# fleet-hive hook shim"
-CHAINED_SUFFIX = ".fleet-hive-chained"
-MERGE_DRIVER = "fleet-hive-snapshot"
-ATTRIBUTES_LINE = f"missions/*.yaml merge={MERGE_DRIVER}"
-SEGMENTS_DIR = ".fleet/events/"
-SEGMENT_SUFFIX = ".jsonl"
 
 #: ``check(paths, holder)`` -> the reservation conflicts (``hive.reservations.check``).
 ReservationCheck = Callable[[list[str], str | None], Any]
 
 
 # -- validating .fleet/ changes ------------------------------------------------------------
-@dataclass(frozen=True)
-class FleetChange:
-    """One ``.fleet/`` file a commit changes, as the checks need it."""
-
-    path: str  # repository-relative, '/'-separated
-    old_size: int | None  # size of the committed version; None: the file is new
-    new: bytes | None  # the content to commit; None: the file is deleted
-    prefix_kept: bool  # the committed content is a prefix of the new one
-
-    @property
-    def is_segment(self) -> bool:
-        return self.path.startswith(SEGMENTS_DIR) and self.path.endswith(SEGMENT_SUFFIX)
-
-    @property
-    def new_events(self) -> int:
-        """Complete event lines this change adds (segments only)."""
-        if not self.is_segment or self.new is None:
-            return 0
-        start = self.old_size if self.prefix_kept and self.old_size else 0
-        return self.new.count(b"\n", start)
-
-
 def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
     """Problems that make a ``.fleet/`` commit invalid (errors) or worth a note (warnings).
 
@@ -97,9 +67,8 @@ def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
 
 
 def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
-    import orjson
+    from ..events.integrity import check_segment
 
-    from ..events.envelope import envelope_problem
     path = change.path
     if change.new is None:
         problems.append(Problem("segment_deleted", "an event segment was deleted; the log is "
@@ -113,32 +82,8 @@ def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
                 "is append-only (a correction is a new event)", path))
             return
         start = change.old_size
-    data = change.new
     writer = path[len(SEGMENTS_DIR):].split("/", 1)[0]
-    lineno = data.count(b"\n", 0, start)
-    pos = start
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        lineno += 1
-        if nl < 0:
-            problems.append(Problem("torn_tail", f"{len(data) - pos} bytes at the end are not a "
-                                    "complete line (a crash mid-append); readers skip them",
-                                    path, lineno, "warning"))
-            break
-        raw = data[pos:nl]
-        pos = nl + 1
-        try:
-            event = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            problems.append(Problem("invalid_json", f"invalid JSON: {e}", path, lineno))
-            continue
-        problem = envelope_problem(event)
-        if problem is not None:
-            problems.append(Problem("invalid_envelope", problem, path, lineno))
-        elif event["writer"] != writer:
-            problems.append(Problem("wrong_writer", f"event {event['id']} names writer "
-                                    f"{event['writer']!r} but lies in {writer!r}'s "
-                                    "directory", path, lineno))
+    problems.extend(check_segment(change.new, path, writer, start=start))
 
 
 def _check_yaml(change: FleetChange, problems: list[Problem]) -> None:
@@ -165,18 +110,37 @@ class HookOutcome:
 
 
 def run(hive: Hive, name: str, args: Sequence[str], environ: Mapping[str, str], *,
-        reservation_check: ReservationCheck | None = None) -> HookOutcome:
-    """Run hook ``name`` (one of :data:`RUNNABLE`) with git's arguments and environment."""
+        reservation_check: ReservationCheck | None = None,
+        hook_dir: Path | None = None) -> HookOutcome:
+    """Run hook ``name`` (one of :data:`RUNNABLE`) with git's arguments and environment.
+
+    ``hook_dir`` is where the shim lives (its chained hook beside it); by default the
+    repository's hooks directory. On a branch without ``.fleet/`` the post-* hooks only run
+    the chained hook.
+    """
     if name not in RUNNABLE:
         raise InvalidInputError(f"unknown hook {name!r}", hint=f"one of: {', '.join(RUNNABLE)}")
-    if name == "pre-commit":
-        return pre_commit(hive, environ, reservation_check=reservation_check)
     if name == "merge-snapshot":
         return HookOutcome(name)  # keep ours (%A is already ours); post-merge regenerates
-    outcome = HookOutcome(name)
+    if name == "pre-commit":
+        status = shims.run_chained(hook_dir or hive.git.hooks_dir(), name, args)
+        if status:
+            return HookOutcome(name, status)  # it said why; git shows no more than that
+        return pre_commit(hive, environ, reservation_check=reservation_check)
+    outcome = HookOutcome(name)  # a post-* hook: it never blocks
+    try:
+        status = shims.run_chained(hook_dir or hive.git.hooks_dir(), name, args)
+    except Exception as e:
+        outcome.messages.append(f"fleet-hive {name}: {type(e).__name__}: {e} (ignored)")
+    else:
+        if status:
+            outcome.messages.append(f"fleet-hive {name}: {name}{CHAINED_SUFFIX} failed with "
+                                    f"exit status {status} (ignored)")
+    if not hive.layout.fleet.is_dir():
+        return outcome  # nothing to refresh on a branch without .fleet/
     try:
         report = refresh_after_merge(hive)
-    except Exception as e:  # a post-* hook never blocks
+    except Exception as e:
         outcome.messages.append(f"fleet-hive {name}: {type(e).__name__}: {e} (ignored)")
         return outcome
     for p in report.problems:
@@ -284,102 +248,11 @@ def _where(p: Problem) -> str:
 
 
 # -- install / uninstall -------------------------------------------------------------------
-@dataclass
-class InstallResult:
-    hooks_dir: str
-    hooks: dict[str, str] = field(default_factory=dict)  # name -> what happened
-    merge_driver: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"hooks_dir": self.hooks_dir, "hooks": self.hooks,
-                "merge_driver": self.merge_driver}
-
-
-def shim_text(name: str, python: str) -> str:
-    """The shim for hook ``name`` that runs fleet-hive with ``python``."""
-    from ..kernel.resources import read_text
-
-    quoted = python.replace("'", "'\\''")
-    return read_text("hooks", name).replace("@PYTHON@", quoted)
-
-
-def is_shim(path: Path) -> bool:
-    try:
-        return MARKER in path.read_text(encoding="utf-8", errors="replace")
-    except (FileNotFoundError, IsADirectoryError):
-        return False
-
-
 def install(hive: Hive, python: str) -> InstallResult:
     """Install the shims (chaining existing hooks) and the snapshot merge driver."""
-    hooks_dir = hive.git.hooks_dir()
-    result = InstallResult(str(hooks_dir))
-    try:
-        hooks_dir.mkdir(parents=True, exist_ok=True)
-        for name in HOOKS:
-            target = hooks_dir / name
-            chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
-            if is_shim(target):
-                action = "updated"
-            elif target.exists() or target.is_symlink():
-                if chained.exists() or chained.is_symlink():
-                    raise ConflictError(
-                        f"{target} is not fleet-hive's and {chained.name} already exists",
-                        hint="move one of them away, then run `fleet-hive hooks install` again")
-                os.replace(target, chained)
-                action = "installed, chaining the existing hook"
-            else:
-                action = "installed"
-            write_atomic(target, shim_text(name, python), mode=0o755)
-            result.hooks[name] = action
-        driver = f"{shlex.quote(python)} -P -m fleet_hive hooks run merge-snapshot %O %A %B %P"
-        hive.git.set_config(("merge", MERGE_DRIVER), {
-            "name": "fleet-hive snapshots (keep ours, regenerated from the merged log)",
-            "driver": driver})
-        result.merge_driver = driver
-        _ensure_attributes(hive.layout.gitattributes)
-    except OSError as e:
-        raise StorageError(f"cannot install hooks in {hooks_dir}: {e.strerror or e}") from e
-    return result
+    return hive.git.install_hooks(python)
 
 
 def uninstall(hive: Hive) -> InstallResult:
     """Remove the shims, restore chained hooks, remove the merge driver's config."""
-    hooks_dir = hive.git.hooks_dir()
-    result = InstallResult(str(hooks_dir))
-    try:
-        for name in HOOKS:
-            target = hooks_dir / name
-            chained = hooks_dir / f"{name}{CHAINED_SUFFIX}"
-            if is_shim(target):
-                target.unlink()
-                action = "removed"
-            elif target.exists():
-                result.hooks[name] = "not fleet-hive's: left alone"
-                continue
-            else:
-                action = "not installed"
-            if chained.exists() or chained.is_symlink():
-                os.replace(chained, target)
-                action = "restored the chained hook"
-            result.hooks[name] = action
-        hive.git.set_config(("merge", MERGE_DRIVER), None)
-        result.merge_driver = "removed"
-    except OSError as e:
-        raise StorageError(f"cannot uninstall hooks in {hooks_dir}: {e.strerror or e}") from e
-    return result
-
-
-
-def _ensure_attributes(path: Path) -> None:
-    """``.fleet/.gitattributes`` names the merge driver (older ``init`` did not)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
-    if ATTRIBUTES_LINE in text:
-        return
-    if text and not text.endswith("\n"):
-        text += "\n"
-    write_atomic(path, text + ATTRIBUTES_LINE + "\n")
-
+    return hive.git.uninstall_hooks()

@@ -24,36 +24,27 @@ if TYPE_CHECKING:
 
 
 def check_log(hive: Hive, report: Report, repair: bool = False) -> None:
+    from ..events.integrity import check_lines
+
     seen_ids: dict[str, str] = {}
     ns: dict[str, list[int]] = {}
     root = hive.layout.root
     for writer, _name, path in hive.layout.segments():
         report.segments += 1
         rel = str(path.relative_to(root))
-        result = ReadResult()
-        lineno = 0
-        for lineno, line in enumerate(iter_lines(path, 0, result), 1):
-            ev = line.event
-            if ev is None:
-                kind = "invalid_json" if (line.problem or "").startswith("invalid JSON") else \
-                    "invalid_envelope"
-                report.problems.append(Problem(kind, line.problem or "invalid line", rel, lineno))
-                continue
+
+        def seen(lineno: int, ev: dict, rel: str = rel) -> None:
             report.events += 1
-            if ev["writer"] != writer:
-                report.problems.append(Problem(
-                    "wrong_writer", f"event {ev['id']} names writer {ev['writer']!r} but lies "
-                    f"in the directory of writer {writer!r}", rel, lineno))
             first = seen_ids.setdefault(ev["id"], f"{rel}:{lineno}")
             if first != f"{rel}:{lineno}":
                 report.problems.append(Problem(
                     "duplicate_id", f"event id {ev['id']} also at {first}", rel, lineno))
             ns.setdefault(ev["writer"], []).append(ev["n"])
-        if result.torn:
-            report.problems.append(Problem(
-                "torn_tail", f"{len(result.torn)} bytes at offset {result.end} are not a complete "
-                "line or batch (a crash mid-append); they are ignored, earlier events are intact",
-                rel, lineno + 1, "warning"))
+
+        result = ReadResult()
+        for problem in check_lines(iter_lines(path, 0, result), result, rel, writer,
+                                   on_event=seen):
+            report.problems.append(problem)
     for writer, values in sorted(ns.items()):
         values.sort()
         expected = 1

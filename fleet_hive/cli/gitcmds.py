@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -142,14 +143,19 @@ def hooks_uninstall(ctx: Ctx) -> None:
 @hooks.command("run", context_settings={"ignore_unknown_options": True})
 @click.argument("hook")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--hook-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the shim lives, to find the hook it chained (default: the "
+                   "repository's hooks directory).")
 @json_option
 @pass_ctx
-def hooks_run(ctx: Ctx, hook: str, args: tuple[str, ...]) -> None:
+def hooks_run(ctx: Ctx, hook: str, args: tuple[str, ...], hook_dir: Path | None) -> None:
     """Run one hook as git would (the installed shims call this).
 
-    HOOK is pre-commit, post-merge, post-checkout, post-rewrite or merge-snapshot.
-    pre-commit refuses invalid or edited .fleet/ lines (exit 1) and staged files another
-    holder reserved exclusively (exit 3). Environment: FLEET_HOLDER names your holder
+    HOOK is pre-commit, post-merge, post-checkout, post-rewrite or merge-snapshot. A hook
+    that was installed before fleet-hive's (NAME.fleet-hive-chained) runs first, with the
+    same arguments and stdin. pre-commit refuses invalid or edited .fleet/ lines (exit 1)
+    and staged files another holder reserved exclusively (exit 3), and stops with the
+    chained hook's exit status when it fails. Environment: FLEET_HOLDER names your holder
     (its reservations do not block you); FLEET_SKIP_RESERVATIONS=1 skips the
     reservation check. The other hooks never fail.
     """
@@ -161,11 +167,7 @@ def hooks_run(ctx: Ctx, hook: str, args: tuple[str, ...]) -> None:
     assert root is not None
     hive = Hive(root, actor=ctx.actor)
     ctx._hive = hive
-    if not hive.layout.fleet.is_dir() and hook != "pre-commit":
-        if ctx.json:  # nothing to refresh on a branch without .fleet/
-            write_json({"hook": hook, "exit_code": 0, "messages": []})
-        return
-    outcome = run(hive, hook, list(args), dict(os.environ))
+    outcome = run(hive, hook, list(args), dict(os.environ), hook_dir=hook_dir)
     if ctx.json:
         write_json(outcome.to_json())
     for message in outcome.messages:

@@ -8,10 +8,11 @@ is never mistaken for an event; :mod:`fleet_hive.app.verify` reports it.
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -42,11 +43,23 @@ def iter_lines(path: str | os.PathLike[str], start: int = 0, result: ReadResult 
     whole batch has been read; a batch cut short by end of file is left unconsumed.
     ``result`` (if given) receives the end offset consumed and any torn tail.
     """
+    return _scan(lambda: open(path, "rb"), start, result)
+
+
+def iter_data_lines(data: bytes, start: int = 0, result: ReadResult | None = None,
+                    ) -> Iterator[Line]:
+    """:func:`iter_lines` over a segment's content in memory (a blob a commit would record),
+    so that the pre-commit checks read it exactly as a reader of the file would."""
+    return _scan(lambda: io.BytesIO(data), start, result)
+
+
+def _scan(opener: Callable[[], BinaryIO], start: int, result: ReadResult | None,
+          ) -> Iterator[Line]:
     res = result if result is not None else ReadResult(start)
     res.end = start
     pending: list[Line] = []  # lines of an open batch
     pending_start = start
-    with open(path, "rb") as f:
+    with opener() as f:
         f.seek(start)
         offset = start
         buf = b""
@@ -90,15 +103,14 @@ def iter_lines(path: str | os.PathLike[str], start: int = 0, result: ReadResult 
                     res.end = offset + pos
             offset += pos
             buf = buf[pos:]
-    if pending:
-        res.end = pending_start
-    size = os.path.getsize(path)
-    if size > res.end:
-        with open(path, "rb") as f:
+        if pending:
+            res.end = pending_start
+        size = f.seek(0, os.SEEK_END)
+        if size > res.end:
             f.seek(res.end)
             res.torn = f.read(size - res.end)
-    else:
-        res.torn = b""
+        else:
+            res.torn = b""
 
 
 def _parse(offset: int, raw: bytes) -> Line:

@@ -1,6 +1,6 @@
 """The git index file (``.git/index``): read it, change a few entries, write it back.
 
-:mod:`fleet_hive.git.ops` commits ``.fleet/`` by hand and then has to bring the index's
+:mod:`fleet_hive.git.commit` commits ``.fleet/`` by hand and then has to bring the index's
 ``.fleet/`` entries in line with the new commit, leaving every other entry (the user's
 staged work) exactly as it was. dulwich's ``Index`` is not used for that because
 

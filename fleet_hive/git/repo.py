@@ -1,0 +1,499 @@
+"""The repository through dulwich: the only module of fleet-hive that imports it.
+
+Objects, trees, refs, config, remotes and the commit graph in the small vocabulary the rest
+of :mod:`fleet_hive.git` works in: ids are hex ``bytes``, paths are repository-relative
+``bytes``, a file in a tree is ``(mode, id)``. One owner keeps dulwich off the read paths
+(it loads only when a :class:`Repository` is built) and its errors turned into fleet-hive's.
+No git command-line tool is needed (``storage.md`` 13).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from dulwich.diff_tree import tree_changes
+from dulwich.errors import HangupException, NotGitRepository
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.repo import Repo
+
+from ..kernel.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotARepositoryError,
+    NotFoundError,
+    StorageError,
+)
+
+S_IFGITLINK = 0o160000
+MODE_FILE, MODE_EXEC, MODE_LINK = 0o100644, 0o100755, 0o120000
+
+#: Operations during which fleet-hive must not move the branch: (file in .git, what).
+IN_PROGRESS = (
+    ("MERGE_HEAD", "a merge"),
+    ("rebase-merge", "a rebase"),
+    ("rebase-apply", "a rebase (or git am)"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick"),
+    ("REVERT_HEAD", "a revert"),
+    ("BISECT_LOG", "a bisect"),
+)
+
+File = tuple[int, bytes]  # (mode, hex id) of a path in a tree
+Change = File | None  # what a tree has at a path; None: nothing
+
+
+def init_repository(path: Path, *, branch: str = "main") -> Path:
+    """Create an empty git repository at ``path`` (no git CLI needed)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if (path / ".git").exists():
+        return path
+    try:
+        repo = Repo.init(str(path))
+        repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + branch.encode())
+        repo.close()
+    except OSError as e:
+        raise StorageError(f"cannot create a git repository in {path}: {e}") from e
+    return path
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The remote branch a local branch syncs with, and the transport that reaches it."""
+
+    name: str
+    url: str
+    ref: bytes  # the branch on the remote
+    tracking: bytes  # refs/remotes/NAME/BRANCH
+    client: Any
+    path: str
+
+
+class Repository:
+    """The git repository whose working tree is ``root``, opened on first use.
+
+    ``actor`` signs commits when git has no identity configured anywhere.
+    """
+
+    def __init__(self, root: Path, actor: str) -> None:
+        self.root = root
+        self.actor = actor
+
+    @cached_property
+    def _repo(self) -> Repo:
+        try:
+            repo = Repo(str(self.root))
+        except NotGitRepository as e:
+            raise NotARepositoryError(
+                f"not a git repository: {self.root}", hint="run `git init` first") from e
+        # close pack files when this object goes away or at exit, not in module teardown
+        weakref.finalize(self, repo.close)
+        return repo
+
+    def close(self) -> None:
+        if "_repo" in self.__dict__:
+            self._repo.close()
+            del self.__dict__["_repo"]
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self._repo.controldir())
+
+    @property
+    def index_path(self) -> Path:
+        return self.git_dir / "index"
+
+    # -- state ---------------------------------------------------------------------------
+    def operation_in_progress(self) -> str | None:
+        """What git operation is half-done in this worktree (a merge, a rebase...), if any."""
+        for name, what in IN_PROGRESS:
+            if (self.git_dir / name).exists():
+                return what
+        return None
+
+    def refuse_in_progress(self, action: str) -> None:
+        what = self.operation_in_progress()
+        if what is not None:
+            raise ConflictError(
+                f"cannot {action} while {what} is in progress",
+                hint="finish it or abort it with git first, then run fleet-hive again")
+
+    def current_branch(self) -> tuple[bytes, bytes | None]:
+        """(branch ref, its commit or None when unborn). Detached HEAD is refused."""
+        try:
+            chain, sha = self._repo.refs.follow(b"HEAD")
+        except (KeyError, ValueError) as e:
+            raise StorageError(f"cannot read HEAD: {e}") from e
+        if len(chain) < 2:
+            short = sha.decode()[:12] if sha else "?"
+            raise InvalidInputError(
+                f"HEAD is detached (at {short}): fleet-hive commits only onto a branch",
+                hint="switch to a branch first: `git switch BRANCH` (or `git switch -c "
+                     "BRANCH` to keep this commit)")
+        ref = chain[-1]
+        if not ref.startswith(b"refs/heads/"):
+            raise InvalidInputError(f"HEAD points to {ref.decode()}, which is not a branch",
+                                    hint="switch to a branch first: `git switch BRANCH`")
+        return ref, sha
+
+    def head(self) -> bytes | None:
+        """HEAD's commit, detached or not; None when unborn or unreadable."""
+        try:
+            return self._repo.refs.follow(b"HEAD")[1]
+        except (KeyError, ValueError):
+            return None
+
+    # -- objects and trees ---------------------------------------------------------------
+    @staticmethod
+    def blob_id(data: bytes) -> bytes:
+        """The id git gives ``data`` as a blob."""
+        return Blob.from_string(data).id
+
+    def blob_data(self, sha: bytes) -> bytes:
+        return self._repo.object_store[sha].as_raw_string()
+
+    def store_blob(self, sha: bytes, data: bytes) -> None:
+        """Store ``data`` (whose blob id is ``sha``) unless the object store has it."""
+        store = self._repo.object_store
+        if sha not in store:
+            store.add_object(Blob.from_string(data))
+
+    def tree_of(self, commit: bytes | None) -> bytes | None:
+        return None if commit is None else self._repo.object_store[commit].tree
+
+    def files_under(self, tree: bytes | None, directory: bytes) -> dict[bytes, File]:
+        """Every file below the top-level ``directory`` of ``tree``: full path -> file."""
+        if tree is None:
+            return {}
+        try:
+            mode, sub = self._repo.object_store[tree][directory]
+        except KeyError:
+            return {}
+        if not stat.S_ISDIR(mode):
+            return {}
+        prefix = directory + b"/"
+        return {prefix + e.path: (e.mode, e.sha)
+                for e in self._repo.object_store.iter_tree_contents(sub)}
+
+    def files(self, tree: bytes | None) -> dict[bytes, File]:
+        """Every file of ``tree``: path -> file."""
+        if tree is None:
+            return {}
+        return {e.path: (e.mode, e.sha)
+                for e in self._repo.object_store.iter_tree_contents(tree)}
+
+    def lookup(self, tree: bytes | None, path: bytes) -> File | None:
+        """What ``tree`` holds at ``path`` (a file or a directory), or None."""
+        if tree is None:
+            return None
+        from dulwich.errors import NotTreeError
+        from dulwich.object_store import tree_lookup_path
+        from dulwich.objects import SubmoduleEncountered
+
+        try:
+            return tree_lookup_path(self._repo.object_store.__getitem__, tree, path)
+        except (KeyError, ValueError, NotTreeError, SubmoduleEncountered):
+            return None
+
+    def diff(self, old_tree: bytes | None, new_tree: bytes | None) -> dict[bytes, Change]:
+        """path -> what ``new_tree`` has there (None: removed) for every changed file."""
+        out: dict[bytes, Change] = {}
+        if old_tree == new_tree:
+            return out
+        for change in tree_changes(self._repo.object_store, old_tree, new_tree):
+            old, new = change.old, change.new
+            if old is not None and old.path is not None and (new is None or new.path is None
+                                                              or new.path != old.path):
+                out.setdefault(old.path, None)
+            if new is not None and new.path is not None:
+                out[new.path] = (new.mode, new.sha)
+        return out
+
+    def edit_tree(self, tree: bytes | None, edits: dict[bytes, Change]) -> bytes:
+        """A new tree: ``tree`` with ``edits`` applied (new objects are stored)."""
+        store = self._repo.object_store
+
+        def edit(tree_id: bytes | None, changes: dict[bytes, Change]) -> bytes | None:
+            new = Tree()
+            if tree_id is not None:
+                for item in store[tree_id].iteritems():
+                    new.add(item.path, item.mode, item.sha)
+            nested: dict[bytes, dict[bytes, Change]] = {}
+            for path, value in changes.items():
+                name, sep, rest = path.partition(b"/")
+                if sep:
+                    nested.setdefault(name, {})[rest] = value
+                elif value is None:
+                    if name in new:
+                        del new[name]
+                else:
+                    new.add(name, value[0], value[1])
+            for name, sub in nested.items():
+                existing = new[name] if name in new else None  # noqa: SIM401 (Tree)
+                base = existing[1] if existing and stat.S_ISDIR(existing[0]) else None
+                sub_id = edit(base, sub)
+                if sub_id is None:
+                    if name in new:
+                        del new[name]
+                else:
+                    new.add(name, stat.S_IFDIR, sub_id)
+            if not len(new):
+                return None
+            if new.id not in store:
+                store.add_object(new)
+            return new.id
+
+        result = edit(tree, edits)
+        if result is None:
+            empty = Tree()
+            store.add_object(empty)
+            return empty.id
+        return result
+
+    def ignore_filter(self) -> Callable[[str], bool | None]:
+        """``is_ignored(path)`` by the repository's ignore rules (``dir/`` for a directory)."""
+        from dulwich.ignore import IgnoreFilterManager
+
+        return IgnoreFilterManager.from_repo(self._repo).is_ignored
+
+    # -- commits and refs ----------------------------------------------------------------
+    def identity(self, kind: str) -> bytes:
+        """``Name <email>`` for ``AUTHOR`` or ``COMMITTER``, as git would find it."""
+        from dulwich.repo import get_user_identity
+
+        try:
+            return get_user_identity(self._repo.get_config_stack(), kind)
+        except Exception:  # no usable identity anywhere: fall back to the actor
+            return f"{self.actor} <fleet-hive@localhost>".encode()
+
+    def new_commit(self, tree: bytes, parents: list[bytes], message: str) -> bytes:
+        c = Commit()
+        c.tree = tree
+        c.parents = parents
+        c.author = self.identity("AUTHOR")
+        c.committer = self.identity("COMMITTER")
+        now = int(time.time())
+        tz = time.localtime(now).tm_gmtoff
+        c.author_time = c.commit_time = now
+        c.author_timezone = c.commit_timezone = tz
+        c.message = message.encode("utf-8") + (b"" if message.endswith("\n") else b"\n")
+        self._repo.object_store.add_object(c)
+        return c.id
+
+    def move_branch(self, ref: bytes, old: bytes | None, new: bytes, message: str) -> bool:
+        """Compare-and-swap of the branch ref (with a reflog entry, as git writes it)."""
+        from dulwich.file import FileLocked
+
+        note = b"commit (fleet-hive): " + message.splitlines()[0].encode("utf-8")
+        who = self.identity("COMMITTER")
+        try:
+            if old is None:
+                return self._repo.refs.add_if_new(ref, new, committer=who, message=note)
+            return self._repo.refs.set_if_equals(ref, old, new, committer=who, message=note)
+        except FileLocked:
+            return False
+
+    def set_ref(self, ref: bytes, sha: bytes) -> None:
+        self._repo.refs[ref] = sha
+
+    # -- config --------------------------------------------------------------------------
+    def get_config(self, section: tuple[str, ...], name: str) -> str | None:
+        try:
+            return self._repo.get_config_stack().get(
+                tuple(s.encode() for s in section), name.encode()).decode()
+        except KeyError:
+            return None
+
+    def set_config(self, section: tuple[str, ...], values: dict[str, str] | None) -> None:
+        """Set (or, with None, remove) a section of the repository's ``.git/config``."""
+        config = self._repo.get_config()
+        key = tuple(s.encode() for s in section)
+        if values is None:
+            try:
+                del config[key]
+            except KeyError:
+                return
+        else:
+            for name, value in values.items():
+                config.set(key, name.encode(), value.encode())
+        try:
+            config.write_to_path()
+        except OSError as e:
+            raise StorageError(f"cannot write the git config: {e.strerror or e}") from e
+
+    def hooks_dir(self) -> Path:
+        """Where git looks for hooks: ``core.hooksPath`` if set, else ``.git/hooks``."""
+        try:
+            value = self._repo.get_config_stack().get((b"core",), b"hooksPath")
+        except KeyError:
+            value = None
+        if value:
+            path = Path(os.path.expanduser(os.fsdecode(value)))
+            return path if path.is_absolute() else self.root / path
+        return Path(self._repo.commondir()) / "hooks"
+
+    # -- remotes -------------------------------------------------------------------------
+    def remote(self, name: str, branch_ref: bytes) -> Remote:
+        """The remote ``name`` as the local branch ``branch_ref`` syncs with it: its upstream
+        (``branch.B.merge``) when that is on this remote, else the branch of the same name."""
+        from dulwich.client import get_transport_and_path
+
+        branch = branch_ref[len(b"refs/heads/"):]
+        name_b = name.encode()
+        config = self._repo.get_config_stack()
+        try:
+            url = config.get((b"remote", name_b), b"url").decode()
+        except KeyError:
+            raise NotFoundError(f"no remote named {name!r}",
+                                hint=f"add it with `git remote add {name} URL`") from None
+        remote_ref = branch_ref
+        with contextlib.suppress(KeyError):  # no upstream configured for this branch
+            if config.get((b"branch", branch), b"remote") == name_b:
+                remote_ref = config.get((b"branch", branch), b"merge")
+        tracking = b"refs/remotes/" + name_b + b"/" + remote_ref.removeprefix(b"refs/heads/")
+        if "://" not in url and not url.startswith("/") and ":" not in url:
+            url = str((self.root / url).resolve())  # a path relative to the repository
+        try:
+            client, path = get_transport_and_path(url, config=config)
+        except (ValueError, NotGitRepository) as e:
+            raise InvalidInputError(f"cannot use remote {name!r} ({url}): {e}") from e
+        return Remote(name, url, remote_ref, tracking, client, path)
+
+    def fetch(self, remote: Remote) -> bytes | None:
+        """Fetch the remote branch into its tracking ref; its commit (None: no such branch)."""
+        store = self._repo.object_store
+        seen: list[bytes | None] = []  # the remote ref as fetched (it may move right after)
+
+        def wants(refs: Any, depth: Any = None) -> list[bytes]:
+            sha = refs.get(remote.ref)
+            seen.append(sha)
+            return [sha] if sha and sha not in store else []
+
+        try:
+            fetched = remote.client.fetch(remote.path, self._repo, determine_wants=wants)
+        except (HangupException, NotGitRepository, OSError, KeyError) as e:
+            raise StorageError(f"cannot fetch from {remote.url}: {e}",
+                               hint="check the remote's URL and that it is reachable") from e
+        except Exception as e:
+            if type(e).__module__.startswith("dulwich"):
+                raise StorageError(f"cannot fetch from {remote.url}: {e}") from e
+            raise
+        sha = seen[-1] if seen else (fetched.refs or {}).get(remote.ref)
+        if sha and sha not in store:
+            raise StorageError(f"fetching from {remote.url} did not bring {sha.decode()}",
+                               hint="run `fleet-hive sync` again")
+        if sha:
+            self._repo.refs[remote.tracking] = sha
+        return sha
+
+    def push(self, remote: Remote, expected: bytes | None, new: bytes) -> bool:
+        """Push ``new`` if the remote branch still is ``expected``; False when it moved."""
+        from dulwich.client import LocalGitClient
+        from dulwich.file import FileLocked
+
+        if isinstance(remote.client, LocalGitClient):
+            _refuse_checked_out(remote.path, remote.ref)
+        moved: list[bool] = []
+
+        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
+            current = refs.get(remote.ref)
+            if current == new:
+                return {}
+            if current != expected:
+                moved.append(True)
+                return {}
+            return {remote.ref: new}
+
+        store = self._repo.object_store
+
+        def pack_data(have: Any, want: Any, *, ofs_delta: bool = False,
+                      progress: Callable[..., None] | None = None) -> Any:
+            known = {h for h in have if h in store}  # the remote may have refs we never fetched
+            return self._repo.generate_pack_data(known, set(want), progress=progress,
+                                                 ofs_delta=ofs_delta)
+
+        try:
+            sent = remote.client.send_pack(remote.path, update_refs, generate_pack_data=pack_data)
+        except FileLocked:
+            return False  # another clone is updating that ref right now
+        except (HangupException, NotGitRepository, OSError) as e:
+            raise StorageError(f"cannot push to {remote.url}: {e}") from e
+        except Exception as e:
+            if type(e).__module__.startswith("dulwich"):
+                raise StorageError(f"cannot push to {remote.url}: {e}") from e
+            raise
+        return not moved and not any(v for v in (sent.ref_status or {}).values())
+
+    # -- the commit graph and revisions ----------------------------------------------------
+    def is_ancestor(self, ancestor: bytes, commit: bytes) -> bool:
+        """Whether ``commit`` contains ``ancestor`` (a fast-forward from it is possible)."""
+        from dulwich.graph import can_fast_forward
+
+        return can_fast_forward(self._repo, ancestor, commit)
+
+    def merge_base(self, a: bytes, b: bytes) -> bytes | None:
+        from dulwich.graph import find_merge_base
+
+        bases = find_merge_base(self._repo, [a, b])
+        return bases[0] if bases else None
+
+    def resolve(self, rev: str) -> bytes:
+        """The commit id a revision names (a ref, a sha or prefix, ``HEAD~2``...)."""
+        from dulwich.objectspec import parse_commit, parse_object
+
+        with contextlib.suppress(KeyError, ValueError, TypeError):  # not an object name
+            return parse_commit(self._repo, parse_object(self._repo, rev.encode())).id
+        try:
+            return parse_commit(self._repo, rev.encode()).id
+        except (KeyError, ValueError, TypeError) as e:
+            raise NotFoundError(f"unknown revision {rev!r}",
+                                hint="give a branch, tag, commit id or e.g. HEAD~2") from e
+
+    def default_branch(self) -> bytes | None:
+        """The ref of the default branch: origin's HEAD, else init.defaultBranch, main, master."""
+        refs = self._repo.refs
+        try:
+            target = refs.get_symrefs().get(b"refs/remotes/origin/HEAD")
+        except OSError:
+            target = None
+        if target and target in refs:
+            return target
+        names = []
+        with contextlib.suppress(KeyError):
+            names.append(self._repo.get_config_stack().get((b"init",), b"defaultBranch"))
+        names += [b"main", b"master"]
+        for name in names:
+            for prefix in (b"refs/heads/", b"refs/remotes/origin/"):
+                if prefix + name in refs:
+                    return prefix + name
+        return None
+
+    def walk(self, until: bytes, since: bytes | None) -> Iterator[tuple[bytes, bytes, bytes, int]]:
+        """(id, message, author, commit time) of the commits reachable from ``until`` but not
+        from ``since``, newest first."""
+        for entry in self._repo.get_walker(include=[until], exclude=[since] if since else None):
+            c = entry.commit
+            yield c.id, c.message, c.author, c.commit_time
+
+
+def _refuse_checked_out(path: str, remote_ref: bytes) -> None:
+    """dulwich would move a non-bare remote's checked-out branch under its working tree."""
+    try:
+        target = Repo(path)
+    except NotGitRepository as e:
+        raise StorageError(f"{path} is not a git repository") from e
+    try:
+        if not target.bare and target.refs.follow(b"HEAD")[0][-1] == remote_ref:
+            raise ConflictError(
+                f"the remote {path} has {remote_ref.decode()} checked out: pushing would "
+                "change its working tree under it",
+                hint="push to a bare repository, or check out another branch there")
+    finally:
+        target.close()
