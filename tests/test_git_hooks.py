@@ -12,7 +12,8 @@ import pytest
 
 import fleet_hive
 from fleet_hive.app import hooks
-from fleet_hive.app.hooks import check_fleet_changes, reserved_by_others
+from fleet_hive.app.hooks import reserved_by_others
+from fleet_hive.app.verify import check_fleet_changes
 from fleet_hive.git import shims
 from fleet_hive.git.changes import FleetChange
 

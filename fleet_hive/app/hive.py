@@ -112,12 +112,12 @@ class Hive:
     @cached_property
     def git(self) -> Git:
         from ..git import Git
-        from .hooks import check_fleet_changes, refresh_after_merge
+        from .verify import check_fleet_changes, repair_derived
 
         return Git(self.layout, actor=self.actor, writer_lock=self._writer_lock,
                    check_changes=check_fleet_changes,
                    auto_commit=lambda: self.config.auto_commit,
-                   after_merge=lambda: refresh_after_merge(self).problems)
+                   after_merge=lambda: repair_derived(self).problems)
 
     def _writer_lock(self) -> AbstractContextManager[Any]:
         """The event log's writer lock, for a commit reading ``.fleet/``.

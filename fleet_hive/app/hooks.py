@@ -12,7 +12,7 @@ for the post-* hooks it is reported and never blocks. ``core.hooksPath`` is resp
   and the **reservation guard**: a staged path outside ``.fleet/`` that another holder
   reserved exclusively blocks the commit, naming the holder. "Another holder" is anyone
   but the holder named by ``FLEET_HOLDER``; ``FLEET_SKIP_RESERVATIONS=1`` skips the guard.
-- **post-merge, post-checkout, post-rewrite** (:func:`refresh_after_merge`): the index
+- **post-merge, post-checkout, post-rewrite** (:func:`.verify.repair_derived`): the index
   cache catches up and derived snapshots are regenerated from the (merged) log. They never
   block: errors are reported and the hook still succeeds.
 - **merge-snapshot** (the ``fleet-hive-snapshot`` merge driver that ``.fleet/.gitattributes``
@@ -22,23 +22,23 @@ for the post-* hooks it is reported and never blocks. ``core.hooksPath`` is resp
   elsewhere (a hosting service's web merge runs neither drivers nor hooks).
 
 ``fleet-hive commit`` builds commits by hand and runs no hooks, so the Hive hands it
-:func:`check_fleet_changes` to run before writing anything.
+:func:`fleet_hive.app.verify.check_fleet_changes` to run before writing anything.
 
 No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.git`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..git import shims
-from ..git.changes import SEGMENTS_DIR, FleetChange
 from ..git.shims import CHAINED_SUFFIX, HOOKS, InstallResult
 from ..kernel.errors import ConflictError, InvalidInputError
 from ..kernel.problems import Problem, Report
+from .verify import check_fleet_changes, derived_checks, repair_derived
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -47,53 +47,6 @@ RUNNABLE = (*HOOKS, "merge-snapshot")
 
 #: ``check(paths, holder)`` -> the reservation conflicts (``hive.reservations.check``).
 ReservationCheck = Callable[[list[str], str | None], Any]
-
-
-# -- validating .fleet/ changes ------------------------------------------------------------
-def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
-    """Problems that make a ``.fleet/`` commit invalid (errors) or worth a note (warnings).
-
-    Segments: append-only (no committed line edited or dropped, no segment deleted), every
-    new complete line a JSON object with a valid envelope written by the segment's writer;
-    a torn last line (a crash mid-append) is a warning. YAML files must parse.
-    """
-    problems: list[Problem] = []
-    for change in changes:
-        if change.is_segment:
-            _check_segment(change, problems)
-        elif change.new is not None and change.path.endswith((".yaml", ".yml")):
-            _check_yaml(change, problems)
-    return problems
-
-
-def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
-    from ..events.integrity import check_segment
-
-    path = change.path
-    if change.new is None:
-        problems.append(Problem("segment_deleted", "an event segment was deleted; the log is "
-                                "append-only (a deletion is a tombstone event)", path))
-        return
-    start = 0
-    if change.old_size is not None:
-        if not change.prefix_kept:
-            problems.append(Problem(
-                "not_append_only", "committed event lines were edited or removed; the log "
-                "is append-only (a correction is a new event)", path))
-            return
-        start = change.old_size
-    writer = path[len(SEGMENTS_DIR):].split("/", 1)[0]
-    problems.extend(check_segment(change.new, path, writer, start=start))
-
-
-def _check_yaml(change: FleetChange, problems: list[Problem]) -> None:
-    from ..formats.yaml import YAMLProblem, load
-
-    try:
-        load(change.new or b"")
-    except YAMLProblem as e:
-        problems.append(Problem("invalid_yaml", f"not valid YAML: {e.message}", change.path,
-                                e.line))
 
 
 # -- what the hooks run --------------------------------------------------------------------
@@ -139,7 +92,7 @@ def run(hive: Hive, name: str, args: Sequence[str], environ: Mapping[str, str], 
     if not hive.layout.fleet.is_dir():
         return outcome  # nothing to refresh on a branch without .fleet/
     try:
-        report = refresh_after_merge(hive)
+        report = repair_derived(hive)
     except Exception as e:
         outcome.messages.append(f"fleet-hive {name}: {type(e).__name__}: {e} (ignored)")
         return outcome
@@ -151,38 +104,19 @@ def run(hive: Hive, name: str, args: Sequence[str], environ: Mapping[str, str], 
     return outcome
 
 
-def refresh_after_merge(hive: Hive) -> Report:
-    """Bring the index cache up to date and regenerate derived files from the log.
-
-    Runs every derived-data check of :func:`fleet_hive.app.verify.derived_checks` (all but the log's
-    own integrity check, which reads every line) with ``repair=True``.
-    """
-    from . import verify
-
-    hive.index.catch_up()
-    report = verify.Report()
-    for check in verify.derived_checks():
-        if check is not verify.check_log:
-            check(hive, report, True)
-    return report
-
-
 def pre_commit(hive: Hive, environ: Mapping[str, str], *,
                reservation_check: ReservationCheck | None = None) -> HookOutcome:
     """The pre-commit checks; ``exit_code`` 1 on invalid ``.fleet/`` content, 3 when a
     reservation of another holder blocks the commit."""
-    from . import verify
-
     outcome = HookOutcome("pre-commit")
     index_file = environ.get("GIT_INDEX_FILE")
     fleet, other = hive.git.staged_changes(Path(index_file) if index_file else None)
     problems = check_fleet_changes(fleet)
     initialized = hive.layout.fleet.is_dir()  # False on a commit that removes .fleet/
     if fleet and initialized:
-        report = verify.Report()
-        for check in verify.derived_checks():
-            if check is not verify.check_log:
-                check(hive, report, False)
+        report = Report()
+        for check in derived_checks():
+            check(hive, report, False)
         # only files that disagree with the log block a commit; the index cache is
         # disposable, and open mission conflicts are status, not commit problems
         problems.extend(p for p in report.problems if p.severity == "error" and p.path)

@@ -9,21 +9,18 @@ own checks (snapshots, checkpoints) through their entry in :mod:`.capabilities`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..events.segments import ReadResult, iter_lines
+from ..git.changes import SEGMENTS_DIR, FleetChange
 from ..kernel.problems import Problem, Report
 
 if TYPE_CHECKING:
-    from ..index.projection import Check
-    from .hive import Hive
+    from ..index.projection import Check, CheckContext
 
 
-
-
-
-
-def check_log(hive: Hive, report: Report, repair: bool = False) -> None:
+def check_log(hive: CheckContext, report: Report, repair: bool = False) -> None:
     from ..events.integrity import check_lines
 
     seen_ids: dict[str, str] = {}
@@ -66,9 +63,67 @@ def derived_checks() -> list[Check]:
     return checks()
 
 
-def verify(hive: Hive, *, repair: bool = False) -> Report:
+def verify(hive: CheckContext, *, repair: bool = False) -> Report:
     """The log's own integrity, then every capability's check."""
     report = Report()
     for check in [check_log, *derived_checks()]:
         check(hive, report, repair)
     return report
+
+
+def repair_derived(hive: CheckContext) -> Report:
+    """After a merge, checkout or rewrite: catch the index up and regenerate every derived
+    file from the log (every capability's check with ``repair=True``; the log's own line
+    check, which reads every line, is left to ``verify``)."""
+    hive.index.catch_up()
+    report = Report()
+    for check in derived_checks():
+        check(hive, report, True)
+    return report
+
+
+# -- a staged or committed change set of .fleet/ ------------------------------------------
+def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
+    """Problems that make a ``.fleet/`` commit invalid (errors) or worth a note (warnings).
+
+    Segments: append-only (no committed line edited or dropped, no segment deleted), every
+    new complete line a JSON object with a valid envelope written by the segment's writer;
+    a torn last line (a crash mid-append) is a warning. YAML files must parse.
+    """
+    problems: list[Problem] = []
+    for change in changes:
+        if change.is_segment:
+            _check_segment(change, problems)
+        elif change.new is not None and change.path.endswith((".yaml", ".yml")):
+            _check_yaml(change, problems)
+    return problems
+
+
+def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
+    from ..events.integrity import check_segment
+
+    path = change.path
+    if change.new is None:
+        problems.append(Problem("segment_deleted", "an event segment was deleted; the log is "
+                                "append-only (a deletion is a tombstone event)", path))
+        return
+    start = 0
+    if change.old_size is not None:
+        if not change.prefix_kept:
+            problems.append(Problem(
+                "not_append_only", "committed event lines were edited or removed; the log "
+                "is append-only (a correction is a new event)", path))
+            return
+        start = change.old_size
+    writer = path[len(SEGMENTS_DIR):].split("/", 1)[0]
+    problems.extend(check_segment(change.new, path, writer, start=start))
+
+
+def _check_yaml(change: FleetChange, problems: list[Problem]) -> None:
+    from ..formats.yaml import YAMLProblem, load
+
+    try:
+        load(change.new or b"")
+    except YAMLProblem as e:
+        problems.append(Problem("invalid_yaml", f"not valid YAML: {e.message}", change.path,
+                                e.line))
