@@ -115,8 +115,8 @@ def pre_commit(hive: Hive, environ: Mapping[str, str], *,
     initialized = hive.layout.fleet.is_dir()  # False on a commit that removes .fleet/
     if fleet and initialized:
         report = Report()
-        for check in derived_checks():
-            check(hive, report, False)
+        for derived in derived_checks():
+            derived(hive, report, False)
         # only files that disagree with the log block a commit; the index cache is
         # disposable, and open mission conflicts are status, not commit problems
         problems.extend(p for p in report.problems if p.severity == "error" and p.path)
@@ -132,8 +132,8 @@ def pre_commit(hive: Hive, environ: Mapping[str, str], *,
         return outcome
     if other and initialized and not _truthy(environ.get("FLEET_SKIP_RESERVATIONS", "")):
         holder = environ.get("FLEET_HOLDER") or None
-        check = reservation_check or _default_reservation_check(hive)
-        blocked = reserved_by_others(check, other, holder) if check is not None else []
+        check = reservation_check or hive.reservations.check
+        blocked = reserved_by_others(check, other, holder)
         if blocked:
             outcome.exit_code = ConflictError.exit_code
             for path, who in blocked:
@@ -143,14 +143,6 @@ def pre_commit(hive: Hive, environ: Mapping[str, str], *,
                 "fleet-hive pre-commit: commit refused; set FLEET_HOLDER to your holder name "
                 "if the reservation is yours, or FLEET_SKIP_RESERVATIONS=1 to override")
     return outcome
-
-
-def _default_reservation_check(hive: Hive) -> ReservationCheck | None:
-    """``hive.reservations.check`` when the reservations capability is available."""
-    try:
-        return hive.reservations.check
-    except (ImportError, AttributeError):
-        return None
 
 
 def reserved_by_others(check: ReservationCheck, paths: list[str],

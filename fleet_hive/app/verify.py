@@ -10,7 +10,7 @@ own checks (snapshots, checkpoints) through their entry in :mod:`.capabilities`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..events.segments import ReadResult, iter_lines
 from ..git.changes import SEGMENTS_DIR, FleetChange
@@ -30,7 +30,7 @@ def check_log(hive: CheckContext, report: Report, repair: bool = False) -> None:
         report.segments += 1
         rel = str(path.relative_to(root))
 
-        def seen(lineno: int, ev: dict, rel: str = rel) -> None:
+        def seen(lineno: int, ev: dict[str, Any], rel: str = rel) -> None:
             report.events += 1
             first = seen_ids.setdefault(ev["id"], f"{rel}:{lineno}")
             if first != f"{rel}:{lineno}":
