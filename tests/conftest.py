@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from .support import GIT_ENV, git, run_cli, segment_lines
+from .support import GIT_ENV, PROJECT, git, run_cli, segment_lines
 
-__all__ = ["GIT_ENV", "git", "run_cli", "segment_lines"]
-
-PROJECT = Path(__file__).resolve().parent.parent
+__all__ = ["run_cli", "segment_lines"]  # for modules not yet importing tests.support
 
 
 @pytest.fixture(autouse=True)

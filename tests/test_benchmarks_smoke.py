@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.support import PROJECT
 
 #: Every metric bench_log reports (at smoke size), by a distinctive part of its name.
 LOG_METRICS = (

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+#: the project checkout (tests never write into it)
+PROJECT = Path(__file__).resolve().parents[2]
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.com",

@@ -9,8 +9,7 @@ import orjson
 
 import fleet_hive
 from fleet_hive.app.verify import verify
-
-from .conftest import git, segment_lines
+from tests.support import git, segment_lines
 
 
 def note(hive, text="x", stream="s:1"):

@@ -18,8 +18,7 @@ from fleet_hive.git.index_file import (
     locked_index,
 )
 from fleet_hive.kernel.errors import StorageError
-
-from .conftest import git
+from tests.support import git
 
 
 def blob_sha(data: bytes) -> bytes:

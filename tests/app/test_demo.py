@@ -6,9 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from .conftest import git, run_cli
+from tests.support import PROJECT, git, run_cli
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = PROJECT / "README.md"
 
 
 def test_demo_runs_a_whole_mission(tmp_path: Path):

@@ -16,8 +16,7 @@ from fleet_hive.app.hooks import reserved_by_others
 from fleet_hive.app.verify import check_fleet_changes
 from fleet_hive.git import shims
 from fleet_hive.git.changes import FleetChange
-
-from .conftest import git, run_cli
+from tests.support import git, run_cli
 
 
 def note(hive, text: str, stream: str = "s:1") -> None:
@@ -37,7 +36,7 @@ def commit(repo: Path, message: str = "work", env: dict[str, str] | None = None)
 def git_env(repo: Path, env: dict[str, str] | None, *args: str):
     import subprocess
 
-    from .conftest import GIT_ENV
+    from tests.support import GIT_ENV
 
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
                           env={**os.environ, **GIT_ENV, **(env or {})})

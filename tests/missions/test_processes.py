@@ -11,8 +11,7 @@ from pathlib import Path
 
 import fleet_hive
 from fleet_hive.app.verify import verify
-
-from .conftest import git, run_cli
+from tests.support import git, run_cli
 
 
 def spawn(repo: Path, *args: str) -> subprocess.Popen[str]:

@@ -10,8 +10,7 @@ import pytest
 import fleet_hive
 from fleet_hive.git.index_file import IndexFile
 from fleet_hive.kernel.errors import ConflictError, IntegrityError, InvalidInputError
-
-from .conftest import git, run_cli
+from tests.support import git, run_cli
 
 
 def note(hive, text: str, stream: str = "s:1") -> None:

@@ -12,8 +12,7 @@ import pytest
 import fleet_hive
 from fleet_hive.git.repo import Repository
 from fleet_hive.kernel.errors import ConflictError, InvalidInputError, NotFoundError
-
-from .conftest import git, run_cli
+from tests.support import git, run_cli
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import orjson
 
 import fleet_hive
 from fleet_hive.app.verify import verify
-
-from .conftest import segment_lines
+from tests.support import segment_lines
 
 APPENDER = """
 import sys, fleet_hive

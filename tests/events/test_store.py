@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fleet_hive.events.store import MemoryEventStore
-
-from .contracts.event_store import StoreContract
+from tests.contracts.event_store import StoreContract
 
 
 class TestMemoryStore(StoreContract):

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import fleet_hive
 from fleet_hive.app.verify import verify
-
-from .conftest import git
+from tests.support import git
 
 
 def texts(hive, stream="s:1"):

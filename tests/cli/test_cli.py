@@ -12,8 +12,7 @@ import click
 import pytest
 
 from fleet_hive.cli import cli, main
-
-from .conftest import run_cli, segment_lines
+from tests.support import PROJECT, run_cli, segment_lines
 
 
 def invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -214,7 +213,7 @@ def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()):
 
 
 def test_every_command_has_help_json_and_is_documented():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (PROJECT / "README.md").read_text()
     for path, cmd in _all_commands(cli):
         assert cmd.help and cmd.help.strip(), f"{' '.join(path)} has no help text"
         if not isinstance(cmd, click.Group):

@@ -5,8 +5,6 @@ snapshot bytes, equal to a fold of the whole log from scratch."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from hypothesis import strategies as st
 
 import fleet_hive
 from fleet_hive.app.verify import verify
-from fleet_hive.kernel.errors import FleetHiveError
+from tests.support.clones import new_clone, run_step, sync
 
 SORTIE_ACTIONS = ["claim", "start", "complete", "fail", "block", "unblock", "cancel", "retry",
                   "progress", "update", "delete", "resolve", "add", "go", "go", "go"]
@@ -29,58 +27,6 @@ step = st.one_of(
               st.integers(0, 50), st.booleans()),
     st.tuples(st.just("sync"), st.integers(0, 1), st.just(""), st.just(0), st.just("")),
 )
-
-
-def new_clone(path: Path) -> None:
-    path.mkdir()
-    subprocess.run(["git", "init", "-q", str(path)], check=True)
-    (path / ".fleet").mkdir()
-    (path / ".fleet" / "config.yaml").write_text("durability: none\n")
-
-
-def sync(src: Path, dst: Path) -> None:
-    """Bring ``src``'s events into ``dst`` the way a git merge would."""
-    base = src / ".fleet" / "events"
-    changed = False
-    for seg in base.glob("*/*.jsonl"):
-        target = dst / ".fleet" / "events" / seg.relative_to(base)
-        if not target.exists() or target.stat().st_size < seg.stat().st_size:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(seg, target)
-            changed = True
-    if changed:  # a merge rewrites .git/index: writers then raise their Lamport clocks
-        (dst / ".git" / "index").write_bytes(b"merged")
-
-
-def run_step(hive: Any, kind: str, action: str, pick: int, arg: Any, sorties: list[str],
-             mission_id: str) -> None:
-    try:
-        if kind == "mission":
-            if action == "update":
-                hive.missions.update(mission_id, title=f"title {pick}")
-            elif action == "complete":
-                hive.missions.complete(mission_id, force=arg)
-            else:
-                getattr(hive.missions, action)(mission_id)
-            return
-        if action == "add":
-            after = [sorties[pick % len(sorties)]] if pick % 3 == 0 else []
-            sorties.append(hive.sorties.add(mission_id, f"s{len(sorties)}", after=after).id)
-            return
-        target = sorties[pick % len(sorties)]
-        if action == "go":  # claim and start in one step: makes outcomes (and clashes) common
-            hive.sorties.claim(target, specialist=arg)
-            hive.sorties.start(target)
-        elif action == "claim":
-            hive.sorties.claim(target, specialist=arg)
-        elif action == "progress":
-            hive.sorties.progress(target, pick * 25, note=arg)
-        elif action == "update":
-            hive.sorties.update(target, title=f"t{pick}", priority=pick % 5)
-        else:
-            getattr(hive.sorties, action)(target)
-    except FleetHiveError:
-        return  # refused (or unknown on this clone yet): nothing written
 
 
 def state(hive: Any) -> list[dict[str, Any]]:

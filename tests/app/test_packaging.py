@@ -14,8 +14,7 @@ from fleet_hive.app import schemas
 from fleet_hive.events.envelope import Event
 from fleet_hive.events.upcasting import UPCASTERS, upcaster
 from fleet_hive.kernel.resources import read_text, source_dir
-
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.support import PROJECT
 
 
 def test_exported_schemas_match_the_models():

@@ -10,8 +10,7 @@ import pytest
 import fleet_hive
 from fleet_hive.app.history import History, render_markdown, summarise
 from fleet_hive.kernel.errors import NotFoundError
-
-from .conftest import git, run_cli
+from tests.support import git, run_cli
 
 
 @pytest.fixture

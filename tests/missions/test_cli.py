@@ -13,9 +13,8 @@ import click
 import pytest
 
 from fleet_hive.cli import cli, main
-
-from .conftest import run_cli, segment_lines
-from .test_missions_api import (
+from tests.support import run_cli, segment_lines
+from tests.support.missions import (
     MISSION_ALLOWED,
     MISSION_KEYS,
     MISSION_PATHS,

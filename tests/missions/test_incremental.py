@@ -15,7 +15,7 @@ import fleet_hive
 import fleet_hive.missions.projection as projection
 from fleet_hive.app.capabilities import projections
 from fleet_hive.index.db import Index
-from tests.test_missions_property import new_clone, run_step, sync
+from tests.support.clones import new_clone, run_step, sync
 
 SORTIE_ACTIONS = ["claim", "start", "complete", "fail", "block", "unblock", "cancel", "retry",
                   "progress", "progress", "progress", "update", "delete", "resolve", "add",
