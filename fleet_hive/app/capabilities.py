@@ -26,7 +26,7 @@ class Capability(NamedTuple):
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("events", event_types="fleet_hive.events.core_types"),
     Capability("reservations", event_types="fleet_hive.reservations.event_types",
-               projection="fleet_hive.reservations.service:PROJECTION"),
+               projection="fleet_hive.reservations.projection:PROJECTION"),
     Capability("missions", event_types="fleet_hive.missions.event_types",
                projection="fleet_hive.missions.projection:PROJECTION",
                checks="fleet_hive.missions.checks:check_missions"),

@@ -104,9 +104,9 @@ class Hive:
 
     @cached_property
     def reservations(self) -> Reservations:
-        from ..reservations.service import Reservations
+        from ..reservations import Reservations
 
-        return Reservations(self)
+        return Reservations(self.uow, self.index, root=self.root)
 
     @cached_property
     def git(self) -> GitOps:

@@ -1,0 +1,38 @@
+"""File reservations: leases of paths and globs, so agents never edit the same file at once.
+
+``hive.reservations`` (:class:`Reservations`) is the API; :class:`Reservation`,
+:class:`Wait`, :class:`Conflict` and :class:`CheckResult` the plain data it returns.
+Layers, inner first: ``model`` (state, rules, errors), ``fold`` (pure: events → state),
+``decide`` (pure: state + request → events), ``projection`` (index tables and their
+queries), ``service`` (the use cases) and ``event_types`` (pydantic data models,
+imported only on write).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .model import (
+    CheckResult,
+    Conflict,
+    Reservation,
+    ReservationConflictError,
+    ReservationTimeoutError,
+    Wait,
+)
+
+__all__ = ["CheckResult", "Conflict", "Reservation", "ReservationConflictError",
+           "ReservationTimeoutError", "Reservations", "Wait"]
+
+if TYPE_CHECKING:
+    from .service import Reservations
+
+_LAZY = {"Reservations": "service"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
