@@ -6,6 +6,7 @@ waits are in ``test_reservations_processes.py``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 import fleet_hive
 from fleet_hive.kernel import globs
+from fleet_hive.kernel.clock import epoch
 from fleet_hive.kernel.errors import ConflictError, InvalidInputError, NotFoundError
 from fleet_hive.reservations import ReservationConflictError, Reservations, ReservationTimeoutError
 from fleet_hive.reservations.projection import literal_prefix
@@ -291,6 +293,33 @@ def test_wait_timeout_records_wait_and_refusal(hive, res: Reservations):
         hive.events.by_type("reservation_refused")
     assert ended.data["outcome"] == "timeout" and refused.data["why"] == "timeout"
     assert res.waits() == []
+
+
+def test_a_slow_first_look_still_records_its_wait(hive):
+    """``--wait`` counts from the first look: a process that takes longer than the whole
+    wait to get there (a loaded machine, a busy writer lock) still records its wait before
+    it times out (the cause of a once-flaky ``test_wait_times_out_with_exit_4``)."""
+    from fleet_hive.index.unit_of_work import UnitOfWork
+
+    hive.reservations.acquire("src/a.py", holder="h1")
+    looks: list[float] = []
+
+    @contextlib.contextmanager
+    def slow_lock():
+        if not looks:
+            time.sleep(0.3)  # the first look comes later than the whole wait below
+        looks.append(time.monotonic())
+        with hive.exclusive():
+            yield
+
+    uow = UnitOfWork(lock=slow_lock, index=hive.index, store=hive.events)
+    with pytest.raises(ReservationTimeoutError):
+        Reservations(uow, hive.index, root=hive.root).acquire("src/a.py", holder="h2",
+                                                              wait=0.1)
+    assert types_of(hive) == ["reservation_acquired", "reservation_waiting",
+                              "reservation_wait_ended", "reservation_refused"]
+    (waiting,) = hive.events.by_type("reservation_waiting")
+    assert 0.09 < epoch(waiting.data["until"]) - epoch(waiting.data["started_at"]) <= 0.1001
 
 
 def test_wait_succeeds_when_released_in_between(repo: Path, hive):

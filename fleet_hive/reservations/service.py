@@ -195,7 +195,9 @@ class Reservations:
         exclusive if asked). A conflict raises :class:`ReservationConflictError` (exit 3)
         at once, or after up to ``wait`` seconds of waiting :class:`ReservationTimeoutError`
         (exit 4); a wait that would close a cycle of waiters is refused at once (exit 3).
-        Returns the requested reservations as they now are.
+        The ``wait`` seconds count from the first look, so a request that meets a conflict
+        always records its wait before it can time out. Returns the requested reservations
+        as they now are.
         """
         from ..kernel.ids import new_ulid
 
@@ -206,13 +208,16 @@ class Reservations:
                         self._seconds(ttl, "ttl", default=DEFAULT_TTL, zero_ok=False),
                         reason or None)
         wait_s = self._seconds(wait, "wait", default=0.0, zero_ok=True)
-        deadline = time.monotonic() + wait_s
+        deadline: float | None = None  # time.monotonic() when the wait runs out
         delay = BACKOFF_START
         waiting = False  # our reservation_waiting event is recorded and not yet ended
         looked: list[d.Outcome] = []
 
         def look(view: ReadView) -> Sequence[NewEvent]:
+            nonlocal deadline
             now = self.now()
+            if deadline is None:
+                deadline = time.monotonic() + wait_s
             rows = q.candidates(view, req.paths, now, catch_up=False)
             others = None
             if wait_s > 0 and d.blocked(req, rows, now):
@@ -240,6 +245,7 @@ class Reservations:
                     ids = {e.stream: e.id for e in stored if e.type == "reservation_acquired"}
                     return [replace(r, event_id=ids[r.stream]) if r.stream in ids else r
                             for r in outcome.granted]
+                assert deadline is not None
                 self.sleep(max(0.0, min(delay, deadline - time.monotonic())))
                 delay = min(delay * BACKOFF_FACTOR, BACKOFF_MAX)
         except BaseException as e:
