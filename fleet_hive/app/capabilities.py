@@ -26,7 +26,8 @@ class Capability(NamedTuple):
 CAPABILITIES: tuple[Capability, ...] = (
     Capability("events", event_types="fleet_hive.events.core_types"),
     Capability("reservations", event_types="fleet_hive.reservations.event_types",
-               projection="fleet_hive.reservations.projection:PROJECTION"),
+               projection="fleet_hive.reservations.projection:PROJECTION",
+               checks="fleet_hive.reservations.checks:check_reservations"),
     Capability("missions", event_types="fleet_hive.missions.event_types",
                projection="fleet_hive.missions.projection:PROJECTION",
                checks="fleet_hive.missions.checks:check_missions"),

@@ -104,8 +104,9 @@ class Hive:
 
     @cached_property
     def reservations(self) -> Reservations:
-        from ..reservations import Reservations
+        from ..reservations import Manifest, Reservations
 
+        self.uow.add_policy(Manifest(self.layout, self.index))
         return Reservations(self.uow, self.index, root=self.root)
 
     @cached_property

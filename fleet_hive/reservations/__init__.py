@@ -4,8 +4,9 @@
 :class:`Wait`, :class:`Conflict` and :class:`CheckResult` the plain data it returns.
 Layers, inner first: ``model`` (state, rules, errors), ``fold`` (pure: events → state),
 ``decide`` (pure: state + request → events), ``projection`` (index tables and their
-queries), ``service`` (the use cases) and ``event_types`` (pydantic data models,
-imported only on write).
+queries), ``manifest`` (``.fleet/local/reservations.json``, an after-write policy),
+``service`` (the use cases), ``event_types`` (pydantic data models, imported only on
+write) and ``checks`` (``verify``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from .model import (
     Wait,
 )
 
-__all__ = ["CheckResult", "Conflict", "Reservation", "ReservationConflictError",
+__all__ = ["CheckResult", "Conflict", "Manifest", "Reservation", "ReservationConflictError",
            "ReservationTimeoutError", "Reservations", "Wait"]
 
 if TYPE_CHECKING:
+    from .manifest import Manifest
     from .service import Reservations
 
-_LAZY = {"Reservations": "service"}
+_LAZY = {"Reservations": "service", "Manifest": "manifest"}
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,9 @@ work they pass ``catch_up=False`` (the unit of work has just caught the index up
 ``reservations`` holds every lease whose stream has no release or expiry event yet,
 including lapsed ones (``expires`` in the past) until a write records their expiry;
 readers compare ``expires`` with the time. ``reservation_waits`` holds open waits.
+``reservation_digest`` holds one number: the XOR of a 64-bit hash of every row of
+``reservations`` (:func:`fingerprint`). It changes whenever a row does, so
+the lock manifest can tell in one query whether its copy is current (:mod:`.manifest`).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ class ReservationProjection:
     """Index tables of the leases and waits that have not ended (ended ones are deleted)."""
 
     name = "reservations"
-    version = "2"
-    tables = ("reservations", "reservation_waits")
+    version = "3"
+    tables = ("reservations", "reservation_waits", "reservation_digest")
     ddl = """
     CREATE TABLE IF NOT EXISTS reservations (
         id TEXT PRIMARY KEY,
@@ -48,7 +51,8 @@ class ReservationProjection:
         request_id TEXT NOT NULL,
         event_id TEXT NOT NULL,
         expires REAL NOT NULL,
-        prefix TEXT NOT NULL        -- literal_prefix(path): prunes the overlap tests
+        prefix TEXT NOT NULL,       -- literal_prefix(path): prunes the overlap tests
+        h INTEGER NOT NULL          -- fingerprint(row): folded into reservation_digest
     );
     CREATE INDEX IF NOT EXISTS reservations_prefix ON reservations(prefix);
     CREATE INDEX IF NOT EXISTS reservations_path ON reservations(path);
@@ -65,6 +69,10 @@ class ReservationProjection:
         clock INTEGER NOT NULL,
         writer TEXT NOT NULL,
         n INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS reservation_digest (
+        k INTEGER PRIMARY KEY CHECK (k = 0),
+        d INTEGER NOT NULL
     )
     """
 
@@ -72,34 +80,73 @@ class ReservationProjection:
         return stream.startswith((f"{RESERVATION_STREAM}:", f"{REQUEST_STREAM}:"))
 
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
+        delta = 0
         for stream in streams:
             kind, _, key = stream.partition(":")
             if kind == RESERVATION_STREAM:
-                view.execute("DELETE FROM reservations WHERE id=?", (key,))
                 r = fold_reservation(view.events(stream))
+                ids = (key,) if r is None or r.id == key else (key, r.id)
+                for rid in ids:  # a row replaced or removed leaves the digest
+                    for (h,) in view.execute("SELECT h FROM reservations WHERE id=?", (rid,)):
+                        delta ^= h
+                    view.execute("DELETE FROM reservations WHERE id=?", (rid,))
                 if r is not None:
-                    view.execute(f"INSERT OR REPLACE INTO reservations ({COLUMNS}, prefix) "
-                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", reservation_row(r))
+                    row = reservation_row(r)
+                    delta ^= row[-1]
+                    view.execute(f"INSERT INTO reservations ({COLUMNS}, prefix, h) "
+                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
             elif kind == REQUEST_STREAM:
                 view.execute("DELETE FROM reservation_waits WHERE request_id=?", (key,))
                 w = fold_wait(view.events(stream))
                 if w is not None:
                     view.execute(f"INSERT OR REPLACE INTO reservation_waits ({WAIT_COLUMNS}) "
                                  "VALUES (?,?,?,?,?,?,?,?,?,?)", wait_row(w))
+        if delta:
+            old = view.execute("SELECT d FROM reservation_digest WHERE k = 0")
+            view.execute("INSERT OR REPLACE INTO reservation_digest VALUES (0, ?)",
+                         ((old[0][0] if old else 0) ^ delta,))
 
 
 PROJECTION = ReservationProjection()
 
 
 def reservation_row(r: Reservation) -> tuple[Any, ...]:
-    """The ``reservations`` row of a lease: its fields and literal prefix."""
+    """The ``reservations`` row of a lease: its fields, literal prefix and fingerprint."""
     return (r.id, r.path, r.holder, r.mode, r.acquired_at, r.expires_at, r.reason, r.ttl,
-            r.request_id, r.event_id, r.expires, literal_prefix(r.path))
+            r.request_id, r.event_id, r.expires, literal_prefix(r.path), fingerprint(r))
 
 
 def wait_row(w: Wait) -> tuple[Any, ...]:
     return (w.request_id, w.holder, orjson.dumps(list(w.paths)).decode(), w.mode,
             orjson.dumps(list(w.waits_for)).decode(), w.started_at, w.until, *w.order)
+
+
+_blake2b: Any = None
+
+
+def fingerprint(r: Reservation) -> int:
+    """A signed 64-bit hash of every field of ``r`` (it fits an SQLite INTEGER).
+
+    XOR-ed over all rows it identifies the live state whatever the order of the rows; 64
+    bits make two different states agreeing by chance negligible."""
+    global _blake2b
+    if _blake2b is None:
+        try:  # the C module hashlib wraps: hashlib itself loads OpenSSL (~3 ms per process)
+            from _blake2 import blake2b
+        except ImportError:  # pragma: no cover - every CPython build has it
+            from hashlib import blake2b
+        _blake2b = blake2b
+    raw = orjson.dumps([r.id, r.path, r.holder, r.mode, r.acquired_at, r.expires_at, r.reason,
+                        r.ttl, r.request_id, r.event_id, r.expires])
+    return int.from_bytes(_blake2b(raw, digest_size=8).digest(), "big", signed=True)
+
+
+def digest_of(rows: Iterable[Reservation]) -> int:
+    """What ``reservation_digest`` holds for a table of exactly ``rows``."""
+    d = 0
+    for r in rows:
+        d ^= fingerprint(r)
+    return d
 
 
 # --------------------------------------------------------------------------- queries
@@ -152,6 +199,12 @@ def lapsed(reads: ReadView, now: float, *, catch_up: bool = True) -> list[Reserv
 
 def any_lapsed(reads: ReadView, now: float) -> bool:
     return bool(reads.read("SELECT 1 FROM reservations WHERE expires <= ? LIMIT 1", (now,)))
+
+
+def digest(reads: ReadView, *, catch_up: bool = True) -> int:
+    """The fingerprint of the whole ``reservations`` table (0 when it is empty)."""
+    found = reads.read("SELECT d FROM reservation_digest WHERE k = 0", catch_up=catch_up)
+    return found[0][0] if found else 0
 
 
 def waits(reads: ReadView, now: float, *, catch_up: bool = True) -> list[Wait]:

@@ -39,7 +39,8 @@ def test_only_event_types_imports_pydantic_and_nothing_imports_a_higher_layer():
 
 def test_the_read_side_loads_without_pydantic():
     probe = ("import sys, fleet_hive.reservations.model, fleet_hive.reservations.fold, "
-             "fleet_hive.reservations.projection, fleet_hive.reservations.service\n"
+             "fleet_hive.reservations.projection, fleet_hive.reservations.service, "
+             "fleet_hive.reservations.manifest\n"
              "print('pydantic' in sys.modules)")
     got = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=60)
@@ -47,8 +48,9 @@ def test_the_read_side_loads_without_pydantic():
 
 
 def test_public_names():
-    from fleet_hive.reservations import Reservation, Reservations
+    from fleet_hive.reservations import Manifest, Reservation, Reservations
+    from fleet_hive.reservations.manifest import Manifest as M
     from fleet_hive.reservations.service import Reservations as R
 
-    assert Reservations is R and Reservation.__module__.endswith(".model")
+    assert (Reservations, Manifest) == (R, M) and Reservation.__module__.endswith(".model")
     assert set(package.__all__) >= {"Reservations", "Reservation", "Conflict", "CheckResult"}
