@@ -51,9 +51,7 @@ def res(hive, clock: Clock) -> Reservations:
 
 
 def on_clock(hive, clock: Clock) -> Reservations:
-    """The use cases over ``hive``'s ports with a fake clock (``hive.reservations`` first,
-    so that the Hive has registered the lock manifest's policy on its unit of work)."""
-    assert hive.reservations is not None
+    """The use cases over ``hive``'s ports, with a fake clock."""
     return Reservations(hive.uow, hive.index, root=hive.root, now=clock)
 
 

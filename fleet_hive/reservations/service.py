@@ -23,12 +23,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
-from ..index.unit_of_work import PolicyFailure
 from ..kernel import clock, globs
 from ..kernel.errors import ConflictError, InvalidInputError, TimeoutExpiredError
-from . import decide as d
 from . import projection as q
 from .model import (
     BACKOFF_FACTOR,
@@ -46,10 +44,11 @@ from .model import (
     unescape,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # decide is imported by each write method: reads never load it
     from ..events.envelope import Event
     from ..index.projection import ReadView
     from ..index.unit_of_work import NewEvent, UnitOfWork
+    from . import decide as d
 
 T = TypeVar("T")
 
@@ -58,13 +57,17 @@ class Reservations:
     """The reservation use cases of one repository, over the unit of work (writes), the
     index (reads) and the repository root (to make absolute paths relative).
 
-    ``now`` (epoch seconds) and ``sleep`` are injectable so tests of expiry need not wait.
+    ``uow`` may also be a function returning the unit of work, called on the first write:
+    building the write path (event store, policies) costs more than a whole ``lock check``
+    answer, which never needs it. ``now`` (epoch seconds) and ``sleep`` are injectable so
+    tests of expiry need not wait.
     """
 
-    def __init__(self, uow: UnitOfWork, reads: ReadView, *, root: str | os.PathLike[str],
-                 now: clock.Clock = clock.now, sleep: Callable[[float], None] = time.sleep,
-                 ) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
+                 root: str | os.PathLike[str], now: clock.Clock = clock.now,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._write_path = uow
+        self._built: UnitOfWork | None = None
         self._reads = reads
         self.root = Path(root)
         self.now = now
@@ -167,6 +170,14 @@ class Reservations:
                            find_conflicts(wanted, mode, holder, live, labels=labels))
 
     # -- writes --------------------------------------------------------------------------
+    @property
+    def _uow(self) -> UnitOfWork:
+        if self._built is None:
+            given = self._write_path
+            self._built = cast("UnitOfWork", given) if hasattr(given, "run") else \
+                cast("Callable[[], UnitOfWork]", given)()
+        return self._built
+
     def _write(self, decision: Callable[[ReadView, float], tuple[Sequence[NewEvent], T]],
                ) -> tuple[T, list[Event]]:
         """One unit of work: ``decision(view, now)`` loads what it needs through the view
@@ -183,6 +194,8 @@ class Reservations:
 
     def sweep(self) -> list[Reservation]:
         """Record ``reservation_expired`` for every lapsed lease; returns them."""
+        from . import decide as d
+
         return self._write(lambda view, now: d.sweep(q.lapsed(view, now, catch_up=False),
                                                      now))[0]
 
@@ -199,7 +212,9 @@ class Reservations:
         always records its wait before it can time out. Returns the requested reservations
         as they now are.
         """
+        from ..index.unit_of_work import PolicyFailure
         from ..kernel.ids import new_ulid
+        from . import decide as d
 
         if reason is not None and not isinstance(reason, str):
             raise InvalidInputError("reason must be a string")
@@ -260,6 +275,7 @@ class Reservations:
     def _other_waits(view: ReadView, req: d.Request, now: float, waiting: bool,
                      ) -> d.OtherWaits:
         """The wait graph's inputs, loaded only when a waiting request is blocked."""
+        from . import decide as d
         waits = [w for w in q.waits(view, now, catch_up=False) if w.request_id != req.id]
         if not waits:
             return d.OtherWaits()
@@ -274,6 +290,7 @@ class Reservations:
         (exit 3) and nothing is released; a path nobody holds is skipped (releasing is
         idempotent). Returns the reservations released.
         """
+        from . import decide as d
         wanted = self._paths(paths)
         holder = self._holder(holder)
         return self._write(lambda view, now: d.release(
@@ -281,6 +298,7 @@ class Reservations:
 
     def release_all(self, holder: str) -> list[Reservation]:
         """Give up every reservation of ``holder`` (none is fine); returns them."""
+        from . import decide as d
         holder = self._holder(holder)
         return self._write(lambda view, now: d.release_all(
             q.of_holder(view, holder, catch_up=False), now))[0]
@@ -293,6 +311,7 @@ class Reservations:
         lapsed reservation cannot be renewed (acquire it again): NotFoundError when there
         is nothing live to renew, or when one of ``paths`` is not held live.
         """
+        from . import decide as d
         holder = self._holder(holder)
         ttl_s = None if ttl is None else self._seconds(ttl, "ttl", default=DEFAULT_TTL,
                                                         zero_ok=False)

@@ -54,3 +54,13 @@ def test_public_names():
 
     assert (Reservations, Manifest) == (R, M) and Reservation.__module__.endswith(".model")
     assert set(package.__all__) >= {"Reservations", "Reservation", "Conflict", "CheckResult"}
+
+
+def test_reads_never_build_the_write_path(hive):
+    """``lock check``, ``lock list`` and ``status`` answer without the event store or the
+    after-write policies (building them costs more than the answer)."""
+    res = hive.reservations
+    assert res.check("src/a.py").ok and res.list() == [] and res.active() == []
+    assert "uow" not in vars(hive) and "events" not in vars(hive)
+    res.acquire("src/a.py", holder="ada")
+    assert "uow" in vars(hive)
