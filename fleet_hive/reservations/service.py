@@ -276,6 +276,7 @@ class Reservations:
                      ) -> d.OtherWaits:
         """The wait graph's inputs, loaded only when a waiting request is blocked."""
         from . import decide as d
+
         waits = [w for w in q.waits(view, now, catch_up=False) if w.request_id != req.id]
         if not waits:
             return d.OtherWaits()
@@ -291,6 +292,7 @@ class Reservations:
         idempotent). Returns the reservations released.
         """
         from . import decide as d
+
         wanted = self._paths(paths)
         holder = self._holder(holder)
         return self._write(lambda view, now: d.release(
@@ -299,6 +301,7 @@ class Reservations:
     def release_all(self, holder: str) -> list[Reservation]:
         """Give up every reservation of ``holder`` (none is fine); returns them."""
         from . import decide as d
+
         holder = self._holder(holder)
         return self._write(lambda view, now: d.release_all(
             q.of_holder(view, holder, catch_up=False), now))[0]
@@ -312,6 +315,7 @@ class Reservations:
         is nothing live to renew, or when one of ``paths`` is not held live.
         """
         from . import decide as d
+
         holder = self._holder(holder)
         ttl_s = None if ttl is None else self._seconds(ttl, "ttl", default=DEFAULT_TTL,
                                                         zero_ok=False)
