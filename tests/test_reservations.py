@@ -6,6 +6,7 @@ waits are in ``test_reservations_processes.py``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -16,13 +17,10 @@ from hypothesis import strategies as st
 
 import fleet_hive
 from fleet_hive.kernel import globs
+from fleet_hive.kernel.clock import epoch
 from fleet_hive.kernel.errors import ConflictError, InvalidInputError, NotFoundError
-from fleet_hive.reservations.service import (
-    ReservationConflictError,
-    Reservations,
-    ReservationTimeoutError,
-    literal_prefix,
-)
+from fleet_hive.reservations import ReservationConflictError, Reservations, ReservationTimeoutError
+from fleet_hive.reservations.projection import literal_prefix
 
 from .conftest import segment_lines
 
@@ -49,14 +47,19 @@ def clock() -> Clock:
 
 @pytest.fixture
 def res(hive, clock: Clock) -> Reservations:
-    return Reservations(hive, now=clock)
+    return on_clock(hive, clock)
+
+
+def on_clock(hive, clock: Clock) -> Reservations:
+    """The use cases over ``hive``'s ports, with a fake clock."""
+    return Reservations(hive.uow, hive.index, root=hive.root, now=clock)
 
 
 def types_of(hive, prefix: str = "reservation") -> list[str]:
     return [e.type for e in hive.events.query() if e.type.startswith(prefix)]
 
 
-def test_acquire_shape_and_list(res: Reservations, clock: Clock):
+def test_acquire_shape_and_list(hive, res: Reservations, clock: Clock):
     (r,) = res.acquire("src/a.py", holder="h1", ttl=60, reason="refactor")
     d = r.to_json()
     assert {k: d[k] for k in ("path", "holder", "mode", "reason")} == {
@@ -68,7 +71,7 @@ def test_acquire_shape_and_list(res: Reservations, clock: Clock):
     assert res.list(holder="h2") == []
     assert [x.path for x in res.list(path="src/**")] == ["src/a.py"]
     assert res.list(path="docs/**") == []
-    (ev,) = res.hive.events.by_type("reservation_acquired")
+    (ev,) = hive.events.by_type("reservation_acquired")
     assert ev.stream == f"reservation:{r.id}" and ev.data["holder"] == "h1"
     assert r.event_id == ev.id
 
@@ -92,7 +95,7 @@ MODES = [(False, False), (False, True), (True, False), (True, True)]  # (first s
 
 
 @pytest.mark.parametrize(("a", "b", "overlap"), OVERLAP_TABLE)
-def test_overlap_table_with_modes_both_directions(res: Reservations, a: str, b: str,
+def test_overlap_table_with_modes_both_directions(hive, res: Reservations, a: str, b: str,
                                                   overlap: bool):
     for first, second in ((a, b), (b, a)):
         for first_shared, second_shared in MODES:
@@ -109,36 +112,36 @@ def test_overlap_table_with_modes_both_directions(res: Reservations, a: str, b: 
                 (got,) = res.acquire(second, holder="h2", shared=second_shared, ttl=60)
                 assert got.mode == ("shared" if second_shared else "exclusive")
             # check() gives the same answer without writing anything
-            before = len(segment_lines(res.hive.root))
+            before = len(segment_lines(hive.root))
             result = res.check([second], holder="h2", shared=second_shared, patterns=True)
             assert result.ok == (not conflict)
-            assert len(segment_lines(res.hive.root)) == before
+            assert len(segment_lines(hive.root)) == before
             res.release_all("h1")
             res.release_all("h2")
             assert res.active() == []
 
 
-def test_multi_path_acquire_is_all_or_nothing(res: Reservations):
+def test_multi_path_acquire_is_all_or_nothing(hive, res: Reservations):
     res.acquire("src/b.py", holder="h1")
     with pytest.raises(ReservationConflictError) as info:
         res.acquire(["src/a.py", "src/b.py", "docs/x.md"], holder="h2")
     assert [c.requested for c in info.value.conflicts] == ["src/b.py"]
     assert res.list(holder="h2") == []
-    assert types_of(res.hive).count("reservation_acquired") == 1
-    (refused,) = res.hive.events.by_type("reservation_refused")
+    assert types_of(hive).count("reservation_acquired") == 1
+    (refused,) = hive.events.by_type("reservation_refused")
     assert refused.data["why"] == "conflict"
     assert refused.data["paths"] == ["src/a.py", "src/b.py", "docs/x.md"]
     got = res.acquire(["src/a.py", "docs/x.md", "./src/a.py"], holder="h2")
     assert [r.path for r in got] == ["src/a.py", "docs/x.md"]  # normalized, deduplicated
 
 
-def test_reacquire_is_idempotent_and_extends(res: Reservations, clock: Clock):
+def test_reacquire_is_idempotent_and_extends(hive, res: Reservations, clock: Clock):
     (first,) = res.acquire("src/a.py", holder="h1", ttl=10)
     clock.advance(5)
     (again,) = res.acquire("src/a.py", holder="h1", ttl=10)
     assert again.id == first.id and again.expires == first.expires + 5
     assert len(res.active()) == 1
-    assert types_of(res.hive) == ["reservation_acquired", "reservation_renewed"]
+    assert types_of(hive) == ["reservation_acquired", "reservation_renewed"]
     # asking for less (shared) keeps the exclusive reservation; it still blocks others
     (kept,) = res.acquire("src/a.py", holder="h1", ttl=10, shared=True)
     assert kept.mode == "exclusive"
@@ -160,7 +163,7 @@ def test_shared_upgrade_to_exclusive(res: Reservations):
     assert up.mode == "exclusive" and len(res.active()) == 1
 
 
-def test_expiry_is_lazy_exact_and_recorded_once(res: Reservations, clock: Clock):
+def test_expiry_is_lazy_exact_and_recorded_once(hive, res: Reservations, clock: Clock):
     (r,) = res.acquire("src/a.py", holder="h1", ttl=10)
     clock.advance(9.999)
     with pytest.raises(ConflictError):  # nothing is freed before its TTL
@@ -168,28 +171,28 @@ def test_expiry_is_lazy_exact_and_recorded_once(res: Reservations, clock: Clock)
     assert not res.check("src/a.py").ok
     clock.advance(0.001)
     assert res.check("src/a.py").ok  # lapsed: no longer counts, nothing written yet
-    assert "reservation_expired" not in types_of(res.hive)
+    assert "reservation_expired" not in types_of(hive)
     (r2,) = res.acquire("src/a.py", holder="h2", ttl=10)
-    (expired,) = res.hive.events.by_type("reservation_expired")
+    (expired,) = hive.events.by_type("reservation_expired")
     assert expired.data["reservation_id"] == r.id and expired.stream == r.stream
     assert expired.causation_id == r.event_id
     res.list()
     res.acquire("src/b.py", holder="h3")
-    assert types_of(res.hive).count("reservation_expired") == 1
+    assert types_of(hive).count("reservation_expired") == 1
     assert [x.id for x in res.list(path="src/a.py")] == [r2.id]
 
 
-def test_list_records_lapsed_leases(res: Reservations, clock: Clock):
+def test_list_records_lapsed_leases(hive, res: Reservations, clock: Clock):
     res.acquire(["a.txt", "b.txt"], holder="h1", ttl=5)
     res.acquire("c.txt", holder="h2", ttl=50)
     clock.advance(6)
     assert [r.path for r in res.list()] == ["c.txt"]
-    assert types_of(res.hive).count("reservation_expired") == 2
+    assert types_of(hive).count("reservation_expired") == 2
     res.list()
-    assert types_of(res.hive).count("reservation_expired") == 2
+    assert types_of(hive).count("reservation_expired") == 2
 
 
-def test_renew(res: Reservations, clock: Clock):
+def test_renew(hive, res: Reservations, clock: Clock):
     res.acquire(["a.txt", "b.txt"], holder="h1", ttl=10)
     clock.advance(8)
     out = res.renew("h1")
@@ -199,23 +202,23 @@ def test_renew(res: Reservations, clock: Clock):
     assert only.expires == T0 + 108
     assert res.renew("h1", ttl=1, paths=["b.txt"])[0].expires == T0 + 108  # never earlier
     clock.advance(11)  # a.txt lapsed at T0 + 18
-    before = len(segment_lines(res.hive.root))
+    before = len(segment_lines(hive.root))
     with pytest.raises(NotFoundError):
         res.renew("h1", paths=["a.txt"])
     with pytest.raises(NotFoundError):
         res.renew("nobody")
-    assert len(segment_lines(res.hive.root)) == before
+    assert len(segment_lines(hive.root)) == before
     assert [r.path for r in res.renew("h1")] == ["b.txt"]
 
 
-def test_release_verifies_ownership(res: Reservations):
+def test_release_verifies_ownership(hive, res: Reservations):
     res.acquire(["src/a.py", "src/b.py"], holder="h1")
-    before = segment_lines(res.hive.root)
+    before = segment_lines(hive.root)
     with pytest.raises(ReservationConflictError) as info:
         res.release(["src/b.py", "src/a.py"], holder="h2")
     assert info.value.exit_code == 3 and info.value.code == "not_owner"
     assert "h1" in info.value.message
-    assert segment_lines(res.hive.root) == before  # nothing written
+    assert segment_lines(hive.root) == before  # nothing written
     assert len(res.active()) == 2
     assert res.release("src/zzz.py", holder="h2") == []  # nothing held: nothing to do
     (gone,) = res.release("src/a.py", holder="h1")
@@ -241,10 +244,10 @@ def test_check_for_a_holder(res: Reservations):
         result.raise_if_held()
 
 
-def test_absolute_path_inside_repo_is_made_relative(res: Reservations):
-    (r,) = res.acquire(str(res.hive.root / "src" / "a.py"), holder="h1")
+def test_absolute_path_inside_repo_is_made_relative(hive, res: Reservations):
+    (r,) = res.acquire(str(hive.root / "src" / "a.py"), holder="h1")
     assert r.path == "src/a.py"
-    assert res.normalize(res.hive.root / "src" / "*.py") == "src/*.py"
+    assert res.normalize(hive.root / "src" / "*.py") == "src/*.py"
 
 
 BAD_INPUT = [
@@ -270,26 +273,53 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize(("kwargs", "fragment"), BAD_INPUT)
-def test_bad_input_is_refused_and_writes_nothing(res: Reservations, kwargs, fragment):
+def test_bad_input_is_refused_and_writes_nothing(hive, res: Reservations, kwargs, fragment):
     args = {"paths": ["src/a.py"], "holder": "h1", **kwargs}
     with pytest.raises(InvalidInputError) as info:
         res.acquire(args.pop("paths"), **args)
     assert fragment in info.value.message
     assert info.value.exit_code == 1 and "\n" not in info.value.message
-    assert segment_lines(res.hive.root) == []
+    assert segment_lines(hive.root) == []
 
 
-def test_wait_timeout_records_wait_and_refusal(res: Reservations):
+def test_wait_timeout_records_wait_and_refusal(hive, res: Reservations):
     res.acquire("src/a.py", holder="h1")
     with pytest.raises(ReservationTimeoutError) as info:
         res.acquire("src/a.py", holder="h2", wait=0.2)
     assert info.value.exit_code == 4
-    assert types_of(res.hive) == ["reservation_acquired", "reservation_waiting",
+    assert types_of(hive) == ["reservation_acquired", "reservation_waiting",
                                   "reservation_wait_ended", "reservation_refused"]
-    ended, refused = res.hive.events.by_type("reservation_wait_ended") + \
-        res.hive.events.by_type("reservation_refused")
+    ended, refused = hive.events.by_type("reservation_wait_ended") + \
+        hive.events.by_type("reservation_refused")
     assert ended.data["outcome"] == "timeout" and refused.data["why"] == "timeout"
     assert res.waits() == []
+
+
+def test_a_slow_first_look_still_records_its_wait(hive):
+    """``--wait`` counts from the first look: a process that takes longer than the whole
+    wait to get there (a loaded machine, a busy writer lock) still records its wait before
+    it times out (the cause of a once-flaky ``test_wait_times_out_with_exit_4``)."""
+    from fleet_hive.index.unit_of_work import UnitOfWork
+
+    hive.reservations.acquire("src/a.py", holder="h1")
+    looks: list[float] = []
+
+    @contextlib.contextmanager
+    def slow_lock():
+        if not looks:
+            time.sleep(0.3)  # the first look comes later than the whole wait below
+        looks.append(time.monotonic())
+        with hive.exclusive():
+            yield
+
+    uow = UnitOfWork(lock=slow_lock, index=hive.index, store=hive.events)
+    with pytest.raises(ReservationTimeoutError):
+        Reservations(uow, hive.index, root=hive.root).acquire("src/a.py", holder="h2",
+                                                              wait=0.1)
+    assert types_of(hive) == ["reservation_acquired", "reservation_waiting",
+                              "reservation_wait_ended", "reservation_refused"]
+    (waiting,) = hive.events.by_type("reservation_waiting")
+    assert 0.09 < epoch(waiting.data["until"]) - epoch(waiting.data["started_at"]) <= 0.1001
 
 
 def test_wait_succeeds_when_released_in_between(repo: Path, hive):
@@ -308,7 +338,7 @@ def test_wait_succeeds_when_released_in_between(repo: Path, hive):
     res.release("src/a.py", holder="h1")
     t.join(30)
     assert got and got[0][0].holder == "h2"
-    assert res.hive.events.by_type("reservation_wait_ended")[0].data["outcome"] == "acquired"
+    assert hive.events.by_type("reservation_wait_ended")[0].data["outcome"] == "acquired"
 
 
 def test_wait_cycle_is_refused_at_once(repo: Path, hive):
@@ -330,18 +360,18 @@ def test_wait_cycle_is_refused_at_once(repo: Path, hive):
     assert err.code == "deadlock" and err.exit_code == 3
     assert err.cycle == ["B", "A", "B"]
     assert "B waits for A (src/x.py), A waits for B (src/y.py)" in err.message
-    (refused,) = res.hive.events.by_type("reservation_refused")
+    (refused,) = hive.events.by_type("reservation_refused")
     assert refused.data["why"] == "deadlock" and refused.data["cycle"] == ["B", "A", "B"]
     res.release_all("B")  # B gives up: A's wait ends with the reservation
     t.join(30)
     assert outcome and outcome[0][0].holder == "A"
 
 
-def test_dead_waiters_do_not_cause_false_cycles(res: Reservations, clock: Clock):
+def test_dead_waiters_do_not_cause_false_cycles(hive, res: Reservations, clock: Clock):
     res.acquire("src/x.py", holder="A", ttl=600)
     res.acquire("src/y.py", holder="B", ttl=600)
     # A recorded a wait for B's file and then died: its record counts only until `until`.
-    res.hive.events.append("reservation_waiting", stream="reservation_request:dead1", data={
+    hive.events.append("reservation_waiting", stream="reservation_request:dead1", data={
         "request_id": "dead1", "holder": "A", "paths": ["src/y.py"], "mode": "exclusive",
         "waits_for": ["B"], "started_at": "2027-01-15T08:00:00.000000Z",
         "until": "2027-01-15T08:00:05.000000Z"})
@@ -353,19 +383,19 @@ def test_dead_waiters_do_not_cause_false_cycles(res: Reservations, clock: Clock)
         res.acquire("src/x.py", holder="B", wait=0.1)
 
 
-def test_state_is_a_fold_of_the_log(res: Reservations, clock: Clock):
+def test_state_is_a_fold_of_the_log(hive, res: Reservations, clock: Clock):
     res.acquire(["a", "b/**"], holder="h1", ttl=100)
     res.acquire("c", holder="h2", shared=True, ttl=100)
     res.renew("h1", ttl=200)
     res.release("a", holder="h1")
     before = [r.to_json() for r in res.active()]
-    res.hive.index.rebuild()
+    hive.index.rebuild()
     assert [r.to_json() for r in res.active()] == before
-    res.hive.index.close()
+    hive.index.close()
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{res.hive.layout.index}{suffix}").unlink(missing_ok=True)
-    assert [r.to_json() for r in Reservations(fleet_hive.open(res.hive.root),
-                                              now=clock).active()] == before
+        Path(f"{hive.layout.index}{suffix}").unlink(missing_ok=True)
+    with fleet_hive.open(hive.root) as fresh:
+        assert [r.to_json() for r in on_clock(fresh, clock).active()] == before
 
 
 def test_hive_reservations_facade(hive):
@@ -438,7 +468,8 @@ def test_interrupted_wait_is_ended(hive, clock: Clock):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        Reservations(hive, sleep=interrupt).acquire("src/a.py", holder="h2", wait=30)
+        Reservations(hive.uow, hive.index, root=hive.root, sleep=interrupt).acquire(
+            "src/a.py", holder="h2", wait=30)
     (ended,) = hive.events.by_type("reservation_wait_ended")
     assert ended.data["outcome"] == "interrupted"
     assert hive.reservations.waits() == []

@@ -29,8 +29,9 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("events", event_types="fleet_hive.events.core_types"),
     Capability("reservations", event_types="fleet_hive.reservations.event_types",
                projection=ProjectionSpec(
-                   "reservations", "2", ("reservation:", "reservation_request:"),
-                   "fleet_hive.reservations.service:PROJECTION")),
+                   "reservations", "3", ("reservation:", "reservation_request:"),
+                   "fleet_hive.reservations.projection:PROJECTION"),
+               checks="fleet_hive.reservations.checks:check_reservations"),
     Capability("missions", event_types="fleet_hive.missions.event_types",
                projection=ProjectionSpec("missions", "3", ("mission:m-", "sortie:s-"),
                                          "fleet_hive.missions.projection:PROJECTION"),

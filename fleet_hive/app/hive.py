@@ -69,10 +69,12 @@ class Hive:
     def uow(self) -> UnitOfWork:
         """The one write path, with the after-write policies in the order they run."""
         from ..index.unit_of_work import UnitOfWork
+        from ..reservations.manifest import Manifest
         from .policies import AutoCommit
 
         return UnitOfWork(lock=self.exclusive, index=self.index, store=self.events, policies=[
             self._snapshots,
+            Manifest(self.layout, self.index),
             AutoCommit(lambda: self.config.auto_commit, lambda why: self.git.auto_commit(why)),
         ])
 
@@ -105,9 +107,9 @@ class Hive:
 
     @cached_property
     def reservations(self) -> Reservations:
-        from ..reservations.service import Reservations
+        from ..reservations import Reservations
 
-        return Reservations(self)
+        return Reservations(lambda: self.uow, self.index, root=self.root)
 
     @cached_property
     def git(self) -> Git:

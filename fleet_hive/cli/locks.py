@@ -17,7 +17,7 @@ from . import Ctx, json_option, pass_ctx
 from .output import info, table, write_json
 
 if TYPE_CHECKING:
-    from ..reservations.service import Reservation
+    from ..reservations.model import Reservation
 
 _HOLDER_HELP = "Who holds the reservation: an agent, specialist or person name."
 

@@ -6,7 +6,8 @@
   events/<writer>/<segment>.jsonl     the event log: the only source of truth
   missions/<mission-id>.yaml          derived snapshots
   checkpoints/<mission-id>/<id>.yaml  immutable checkpoints
-  local/                              git-ignored: writer id and state, logs, tokens
+  local/                              git-ignored: writer id and state, logs, tokens, and
+                                      reservations.json (the lock manifest, derived)
   .cache/                             git-ignored: index.sqlite, lock files
 ```
 """
@@ -82,6 +83,12 @@ class Layout:
     def writer_state(self) -> Path:
         """The writer's fixed-size state record (segment, size, n, clock)."""
         return self.local / "writer.state"
+
+    @property
+    def reservation_manifest(self) -> Path:
+        """The live reservations as JSON for editors, tools and hooks: derived after every
+        reservation change and never read back by fleet-hive."""
+        return self.local / "reservations.json"
 
     @property
     def logs(self) -> Path:

@@ -1,0 +1,203 @@
+"""File reservations as plain data: the lease, the wait, the conflict, the rules and errors.
+
+A *reservation* is a lease of one path or glob (``src/auth/**``) by a named *holder*,
+``exclusive`` (a writer: conflicts with any overlapping reservation of another holder) or
+``shared`` (a reader: conflicts only with overlapping exclusive ones), until ``expires_at``.
+Overlap is exact, pattern against pattern (:func:`fleet_hive.kernel.globs.overlaps`).
+
+Nothing here touches storage or imports pydantic: ``lock check`` and ``lock list`` use
+these classes on their light read path.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..kernel import globs
+from ..kernel.clock import iso
+from ..kernel.errors import ConflictError, TimeoutExpiredError
+
+EXCLUSIVE = "exclusive"
+SHARED = "shared"
+DEFAULT_TTL = 3600.0  # seconds; agents renew while they work
+MAX_TTL = 365 * 24 * 3600.0
+MAX_HOLDER = 200
+RESERVATION_STREAM = "reservation"  # reservation:<id>, one lease
+REQUEST_STREAM = "reservation_request"  # reservation_request:<id>, one acquire that waited/failed
+BACKOFF_START = 0.02  # seconds between looks while waiting, growing ...
+BACKOFF_MAX = 0.2  # ... up to this
+BACKOFF_FACTOR = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One live lease (as the projection holds it)."""
+
+    id: str
+    path: str  # normalized path or glob
+    holder: str
+    mode: str  # "exclusive" | "shared"
+    acquired_at: str
+    expires_at: str
+    reason: str | None
+    ttl: float
+    request_id: str
+    event_id: str  # the reservation_acquired event: the causation of what follows
+    expires: float  # expires_at as epoch seconds
+
+    @property
+    def stream(self) -> str:
+        return f"{RESERVATION_STREAM}:{self.id}"
+
+    def conflicts_with(self, path: str, mode: str) -> bool:
+        """Would a ``mode`` reservation of ``path`` by another holder collide with this one?"""
+        return (mode == EXCLUSIVE or self.mode == EXCLUSIVE) and globs.overlaps(self.path, path)
+
+    def to_json(self, now: float | None = None) -> dict[str, Any]:
+        """The ``reservation`` shape of ``cli.md`` (plus id, ttl, glob, expires_in)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "path": self.path,
+            "holder": self.holder,
+            "mode": self.mode,
+            "acquired_at": self.acquired_at,
+            "expires_at": self.expires_at,
+            "reason": self.reason,
+            "ttl": self.ttl,
+            "glob": globs.is_glob(self.path),
+        }
+        if now is not None:
+            out["expires_in"] = round(max(0.0, self.expires - now), 3)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A holder waiting for reservations of others (a ``reservation_waiting`` record)."""
+
+    request_id: str
+    holder: str
+    paths: tuple[str, ...]
+    mode: str
+    waits_for: tuple[str, ...]
+    started_at: str
+    until: float  # epoch seconds: the record stops counting then
+    order: tuple[int, str, int]  # (clock, writer, n) of the waiting event: later = newer
+
+    def to_json(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "holder": self.holder, "paths": list(self.paths),
+                "mode": self.mode, "waits_for": list(self.waits_for),
+                "started_at": self.started_at, "until": iso(self.until)}
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A requested path and a reservation of another holder that stands in its way."""
+
+    requested: str
+    reservation: Reservation
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.reservation
+        return {"requested": self.requested, "path": r.path, "holder": r.holder,
+                "mode": r.mode, "expires_at": r.expires_at, "reservation_id": r.id}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The answer of :meth:`Reservations.check`: may ``holder`` (or anyone) touch ``paths``?"""
+
+    paths: list[str]
+    holder: str | None
+    mode: str
+    conflicts: list[Conflict]
+
+    @property
+    def ok(self) -> bool:
+        return not self.conflicts
+
+    def raise_if_held(self, now: float | None = None) -> None:
+        """Raise :class:`ReservationConflictError` (exit 3) naming the first conflict."""
+        if self.conflicts:
+            raise ReservationConflictError(
+                describe_conflicts(self.conflicts, time.time() if now is None else now),
+                hint="`fleet-hive lock list` shows every reservation", conflicts=self.conflicts)
+
+    def to_json(self) -> dict[str, Any]:
+        by_path: dict[str, list[dict[str, Any]]] = {p: [] for p in self.paths}
+        for c in self.conflicts:
+            by_path[c.requested].append(c.reservation.to_json())
+        return {"ok": self.ok, "holder": self.holder, "mode": self.mode,
+                "paths": [{"path": p, "free": not cs, "held_by": cs} for p, cs in by_path.items()]}
+
+
+class ReservationConflictError(ConflictError):
+    """Exit 3: a reservation of another holder is in the way (or a wait cycle, or not yours)."""
+
+    def __init__(self, message: str, *, hint: str = "", code: str | None = None,
+                 conflicts: Sequence[Conflict] = (), cycle: Sequence[str] = ()) -> None:
+        super().__init__(message, hint=hint, code=code)
+        self.conflicts = list(conflicts)
+        self.cycle = list(cycle)
+
+    def to_json(self) -> dict[str, Any]:  # type: ignore[override]
+        out: dict[str, Any] = super().to_json()
+        out["error"]["conflicts"] = [c.to_json() for c in self.conflicts]
+        if self.cycle:
+            out["error"]["cycle"] = self.cycle
+        return out
+
+
+class ReservationTimeoutError(TimeoutExpiredError):
+    """Exit 4: ``--wait`` ran out while other holders kept their reservations."""
+
+    def __init__(self, message: str, *, hint: str = "", conflicts: Sequence[Conflict] = ()
+                 ) -> None:
+        super().__init__(message, hint=hint)
+        self.conflicts = list(conflicts)
+
+    def to_json(self) -> dict[str, Any]:  # type: ignore[override]
+        out: dict[str, Any] = super().to_json()
+        out["error"]["conflicts"] = [c.to_json() for c in self.conflicts]
+        return out
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def find_conflicts(paths: Sequence[str], mode: str, holder: str | None,
+                   live: Sequence[Reservation], *, labels: Sequence[str] | None = None,
+                   ) -> list[Conflict]:
+    """Each (requested path, reservation of another holder) that cannot coexist; the
+    requested path is reported as ``labels[i]`` when given (the unescaped file name)."""
+    names = paths if labels is None else labels
+    return [Conflict(name, r) for name, p in zip(names, paths, strict=True) for r in live
+            if r.holder != holder and r.conflicts_with(p, mode)]
+
+
+def unescape(pattern: str) -> str:
+    """The inverse of :func:`fleet_hive.kernel.globs.escape` for a literal pattern."""
+    return re.sub(r"\\(.)", r"\1", pattern, flags=re.DOTALL) if "\\" in pattern else pattern
+
+
+def describe_conflicts(conflicts: Sequence[Conflict], now: float) -> str:
+    c = conflicts[0]
+    r = c.reservation
+    what = c.requested if r.path == c.requested else f"{c.requested} (overlaps {r.path})"
+    left = max(0.0, r.expires - now)
+    text = f"{what} is reserved by {r.holder} ({r.mode}) until {r.expires_at} ({left:.0f} s left)"
+    others = len({(x.requested, x.reservation.id) for x in conflicts}) - 1
+    if others:
+        text += f"; {others} more conflict{'s' if others > 1 else ''}"
+    return text
+
+
+def describe_cycle(cycle: Sequence[tuple[str, str]]) -> str:
+    """``[(holder, path it waits for), ...]`` round the cycle, as one sentence."""
+    steps = [f"{h} waits for {cycle[i + 1][0]} ({path})" for i, (h, path) in
+             enumerate(cycle[:-1])]
+    return ", ".join(steps)
