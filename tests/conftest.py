@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import GIT_ENV, PROJECT, git, run_cli, segment_lines
-
-__all__ = ["run_cli", "segment_lines"]  # for modules not yet importing tests.support
+from .support import GIT_ENV, PROJECT, git
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,9 @@
-"""The architecture stays visible: one owner per outside dependency; read paths start light."""
+"""The architecture stays visible (``spec/architecture.md``): layers only import downwards,
+no import cycles, one owner per outside dependency, read commands start light.
+
+Every import counts, including those inside functions and under ``TYPE_CHECKING``: a lazy
+import is still a dependency, and a type-only one still couples the layers.
+"""
 
 from __future__ import annotations
 
@@ -6,89 +11,263 @@ import ast
 import json
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fleet_hive"
 
-#: outside dependency -> the only modules (relative to fleet_hive/) allowed to import it
+#: Layers, lowest first. A module may import its own layer or a lower one.
+LAYERS = {
+    "kernel": 0,
+    "formats": 1,
+    "events": 2,
+    "index": 3,
+    "git": 3,
+    # capabilities, in the order in which they may use one another
+    "reservations": 4,
+    "missions": 4,
+    "mail": 4,
+    "specialists": 4,
+    "learning": 4,
+    "checkpoints": 4,
+    "planning": 4,
+    "dispatch": 4,
+    "app": 5,
+    "cli": 6,
+    "server": 6,
+    "services": 6,
+    "": 7,  # fleet_hive/__init__.py and __main__.py
+}
+CAPABILITY_ORDER = ["reservations", "missions", "mail", "specialists", "learning",
+                    "checkpoints", "planning", "dispatch"]
+
+#: outside dependency -> the only modules (relative to fleet_hive/; "dir/" = a package)
+#: allowed to import it.
 OWNERS = {
     "sqlite3": {"index/db.py"},
     "click": {"cli/"},
     "dulwich": {"git/repo.py"},
+    "ruamel": {"formats/yaml.py"},
     "jinja2": {"formats/templates.py"},
-    "fastapi": {"server/"},
-    "uvicorn": {"server/"},
+    "fcntl": {"kernel/locking.py"},
+    "filelock": {"git/commit.py"},
     "subprocess": {"kernel/processes.py"},
     "signal": {"kernel/processes.py"},
+    "fastapi": {"server/"},
+    "uvicorn": {"server/"},
+    "mcp": {"server/"},
+    "pydantic": {"events/registry.py", "events/core_types.py", "app/config.py",
+                 "*/event_types.py"},
 }
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names = set()
-    for node in ast.walk(tree):
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(path: Path) -> tuple[set[str], set[str]]:
+    """(fleet_hive modules, outside top-level packages) that ``path`` imports anywhere."""
+    known = modules()
+    name = module_name(path)
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    inside: set[str] = set()
+    outside: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
+            for alias in node.names:
+                if alias.name.split(".")[0] == "fleet_hive":
+                    inside.add(alias.name)
+                else:
+                    outside.add(alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "fleet_hive":
+                outside.add(target.split(".")[0])
+                continue
+            submodules = [f"{target}.{a.name}" for a in node.names
+                          if f"{target}.{a.name}" in known]
+            inside.update(submodules or [target])
+    # importing a child runs its parents' __init__ first: that is not a dependency of ours
+    inside = {m for m in inside if m in known and not name.startswith(m + ".")
+              and m != name}
+    return inside, outside
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else ""
+
+
+def test_layers_only_import_downwards():
+    offenders = []
+    for name, path in modules().items():
+        here = layer_of(name)
+        for target in imports_of(path)[0]:
+            there = layer_of(target)
+            if LAYERS[there] > LAYERS[here]:
+                offenders.append(f"{name} ({here or 'top'}) imports {target} ({there or 'top'})")
+            elif here == "git" and there not in ("git", "kernel"):
+                offenders.append(f"{name}: git/ imports only kernel/, not {target}")
+            elif here in CAPABILITY_ORDER and there in CAPABILITY_ORDER and here != there:
+                earlier = CAPABILITY_ORDER.index(there) < CAPABILITY_ORDER.index(here)
+                if not earlier or target.split(".")[-1] != "model":
+                    offenders.append(f"{name} imports {target}: a capability may import "
+                                     "only an earlier capability's model")
+    assert sorted(offenders) == []
+
+
+def test_no_import_cycles():
+    graph = {name: imports_of(path)[0] for name, path in modules().items()}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*stack[stack.index(nxt):], nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    assert [" -> ".join(c) for c in cycles] == []
+
+
+def _allowed(rel: str, owners: set[str]) -> bool:
+    for owner in owners:
+        if owner.startswith("*/"):
+            if rel.endswith(owner[1:]):
+                return True
+        elif rel == owner or (owner.endswith("/") and rel.startswith(owner)):
+            return True
+    return False
 
 
 def test_each_outside_dependency_has_one_owner():
     offenders = []
-    for path in PACKAGE.rglob("*.py"):
+    for path in modules().values():
         rel = path.relative_to(PACKAGE).as_posix()
-        for dep in imported_modules(path) & set(OWNERS):
-            if not any(rel == o or (o.endswith("/") and rel.startswith(o)) for o in OWNERS[dep]):
+        for dep in imports_of(path)[1] & set(OWNERS):
+            if not _allowed(rel, OWNERS[dep]):
                 offenders.append(f"{rel} imports {dep}")
+    assert sorted(offenders) == []
+
+
+def test_the_composition_root_is_imported_by_nothing_below_it():
+    offenders = [name for name, path in modules().items()
+                 if "fleet_hive.app.hive" in imports_of(path)[0]
+                 and layer_of(name) not in ("app", "cli", "server", "services", "")]
     assert offenders == []
 
 
-def fleet_imports(path: Path) -> set[str]:
-    """The fleet_hive modules ``path`` imports (type-checking imports included)."""
-    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names if a.name.startswith("fleet_hive."))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = ".".join(package[:len(package) - node.level + 1])
-                names.add(f"{base}.{node.module}" if node.module else base)
-            elif node.module and node.module.startswith("fleet_hive."):
-                names.add(node.module)
-    return names
-
-
-def test_git_imports_only_the_kernel():
+def test_only_the_capability_list_names_every_capability():
+    """Below app/, no module names a capability package by string (the registries are
+    given their modules, projections and checks from ``app/capabilities.py``)."""
     offenders = []
-    for path in (PACKAGE / "git").rglob("*.py"):
-        for name in fleet_imports(path):
-            if not name.startswith(("fleet_hive.kernel", "fleet_hive.git")):
-                offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    for name, path in modules().items():
+        if LAYERS[layer_of(name)] >= LAYERS["app"] or layer_of(name) in CAPABILITY_ORDER:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for cap in CAPABILITY_ORDER:
+                    if f"fleet_hive.{cap}" in node.value:
+                        offenders.append(f"{name} names fleet_hive.{cap}")
     assert offenders == []
+
+
+def test_this_check_can_fail(tmp_path):
+    """The walk sees type-checking and function-level imports (so a green run means
+    something)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                     "    import sqlite3\n"
+                     "def f():\n    from ruamel.yaml import YAML\n")
+    assert imports_of_outside(probe) == {"typing", "sqlite3", "ruamel"}
+
+
+def imports_of_outside(path: Path) -> set[str]:
+    outside = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            outside.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            outside.add(node.module.split(".")[0])
+    return outside
 
 
 HEAVY = ["pydantic", "dulwich", "jinja2", "filelock", "ruamel", "fastapi", "uvicorn"]
 
+#: read command -> fleet_hive packages it must not load (capabilities it does not serve,
+#: and the write path)
+READ_COMMANDS = {
+    ("events", "list", "--json", "--limit", "10"): ["missions", "reservations", "git"],
+    ("index", "status", "--json"): ["git"],
+    ("ready", "--json"): ["reservations", "git"],
+    ("status", "--json"): ["git"],
+    ("lock", "check", "src/a.py", "--json"): ["missions", "git"],
+    ("lock", "list", "--json"): ["missions", "git"],
+}
 
-@pytest.mark.parametrize("argv", [
-    ["events", "list", "--json", "--limit", "1"],
-    ["index", "status", "--json"],
-])
-def test_read_commands_do_not_import_heavy_modules(hive, repo: Path, argv):
-    hive.events.append("note_added", stream="s:1", data={"text": "x"})
+
+def _loaded_by(repo: Path, argv: tuple[str, ...]) -> tuple[set[str], str]:
     probe = (
         "import sys, runpy, json\n"
-        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}] + {argv!r}\n"
+        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}] + {list(argv)!r}\n"
         "try:\n    runpy.run_module('fleet_hive', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "sys.stderr.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=60)
-    loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
-    assert json.loads(result.stdout) is not None
-    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+    return set(json.loads(result.stderr.strip().splitlines()[-1])), result.stdout
+
+
+@pytest.mark.parametrize("argv", list(READ_COMMANDS), ids=" ".join)
+def test_read_commands_load_only_what_they_serve(hive, repo: Path, argv):
+    mission = hive.missions.create("m")
+    hive.sorties.add(mission.id, "s", files=["src/a.py"])
+    hive.reservations.acquire(["docs/**"], holder="ada")
+    hive.index.catch_up()  # so the command's own catch-up has nothing new to fold
+    loaded, stdout = _loaded_by(repo, argv)
+    assert json.loads(stdout) is not None
+    top = {m.split(".")[0] for m in loaded}
+    assert top.isdisjoint(HEAVY), sorted(top & set(HEAVY))
+    ours = {m.split(".")[1] for m in loaded if m.startswith("fleet_hive.")}
+    assert ours.isdisjoint(READ_COMMANDS[argv]), sorted(ours & set(READ_COMMANDS[argv]))
+
+
+def test_no_test_imports_another_test_module():
+    """Shared helpers live in tests/support, contract base classes in tests/contracts."""
+    tests = PACKAGE.parent / "tests"
+    offenders = []
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.split(".")[-1].startswith("test_") or n.endswith("conftest")
+                   for n in names):
+                offenders.append(f"{path.relative_to(tests)} imports {names}")
+    assert offenders == []

@@ -93,13 +93,13 @@ class Hive:
     def missions(self) -> Missions:
         from ..missions import Missions
 
-        return Missions(self.uow, self.index, self._snapshots)
+        return Missions(lambda: self.uow, self.index, self._snapshots)
 
     @cached_property
     def sorties(self) -> Sorties:
         from ..missions import Sorties
 
-        return Sorties(self.uow, self.index)
+        return Sorties(lambda: self.uow, self.index)
 
     def ready(self, mission: str | None = None, limit: int | None = None) -> list[Sortie]:
         """Sorties that can start now: pending, unclaimed, dependencies completed."""

@@ -112,3 +112,9 @@ class UnitOfWork:
         if failures:
             raise PolicyFailure("; ".join(failures), events=stored,
                                 hint=hint or "run `fleet-hive verify --repair`")
+
+
+def built(write_path: UnitOfWork | Callable[[], UnitOfWork]) -> UnitOfWork:
+    """The unit of work itself, building it if it was given as a function (services take
+    either, so read commands never build the write path and its policies)."""
+    return write_path if isinstance(write_path, UnitOfWork) else write_path()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..index.unit_of_work import built
 from ..kernel.errors import InvalidInputError, NotFoundError
 from . import decide as d
 from .model import (
@@ -59,9 +60,13 @@ class _Part:
     """What missions and sorties share: the write path, the read view, id resolution and
     the loaders that decisions use (without catching up: the unit of work has)."""
 
-    def __init__(self, uow: UnitOfWork, reads: ReadView) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView) -> None:
+        self._write_path = uow  # built on the first write: reads never build it
         self._reads = reads
+
+    @property
+    def _uow(self) -> UnitOfWork:
+        return built(self._write_path)
 
     def _read(self, sql: str, args: Sequence[Any] = (), *, catch_up: bool = True,
               ) -> list[Row]:
@@ -222,7 +227,8 @@ def load_mission_state(reads: ReadView, mission_id: str,
 class Missions(_Part):
     """``hive.missions``: create, list, show and change missions."""
 
-    def __init__(self, uow: UnitOfWork, reads: ReadView, snapshots: Snapshots) -> None:
+    def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView,
+                 snapshots: Snapshots) -> None:
         super().__init__(uow, reads)
         self._snapshots = snapshots
 

@@ -26,7 +26,6 @@ scratch (:func:`render`), and the tests hold both ways to the same bytes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,10 +113,12 @@ def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Seq
     sorties' stored states in creation order. A sortie's block depends on its state alone,
     so it is looked up by a digest of the stored bytes and rendered only when missing;
     ``cache`` (digest → block) is updated to hold exactly the blocks used."""
+    from hashlib import blake2b  # here, not at the top: it loads OpenSSL (~3 ms)
+
     used: dict[str, str] = {}
     blocks = []
     for doc in docs:
-        digest = hashlib.blake2b(doc, digest_size=16).hexdigest()
+        digest = blake2b(doc, digest_size=16).hexdigest()
         block = cache.get(digest)
         if not isinstance(block, str):
             block = dump([sortie_entry(Sortie.from_doc(orjson.loads(doc)))])

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
+from ..index.unit_of_work import built
 from ..kernel import clock, globs
 from ..kernel.errors import ConflictError, InvalidInputError, TimeoutExpiredError
 from . import projection as q
@@ -173,9 +174,7 @@ class Reservations:
     @property
     def _uow(self) -> UnitOfWork:
         if self._built is None:
-            given = self._write_path
-            self._built = cast("UnitOfWork", given) if hasattr(given, "run") else \
-                cast("Callable[[], UnitOfWork]", given)()
+            self._built = built(self._write_path)
         return self._built
 
     def _write(self, decision: Callable[[ReadView, float], tuple[Sequence[NewEvent], T]],

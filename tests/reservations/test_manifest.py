@@ -13,8 +13,7 @@ from fleet_hive.reservations import Reservations
 from fleet_hive.reservations import projection as q
 from fleet_hive.reservations.checks import folded
 from fleet_hive.reservations.manifest import Manifest, render
-
-from ..conftest import git
+from tests.support import git
 
 T0 = 1_800_000_000.0
 

@@ -21,8 +21,7 @@ from fleet_hive.kernel.clock import epoch
 from fleet_hive.kernel.errors import ConflictError, InvalidInputError, NotFoundError
 from fleet_hive.reservations import ReservationConflictError, Reservations, ReservationTimeoutError
 from fleet_hive.reservations.projection import literal_prefix
-
-from .conftest import segment_lines
+from tests.support import segment_lines
 
 T0 = 1_800_000_000.0
 
@@ -476,7 +475,7 @@ def test_interrupted_wait_is_ended(hive, clock: Clock):
 
 
 def test_reservations_from_another_clone_are_honored_once_merged(repo: Path, hive):
-    from .conftest import git
+    from tests.support import git
 
     git(repo, "add", ".fleet")
     git(repo, "commit", "-q", "-m", "fleet")

@@ -19,8 +19,7 @@ import orjson
 import pytest
 
 import fleet_hive
-
-from .conftest import run_cli, segment_lines
+from tests.support import PROJECT, run_cli, segment_lines
 
 RACERS = 8
 ROUNDS = 20
@@ -287,7 +286,7 @@ def test_read_commands_stay_light(hive, repo: Path, argv: list[str]):
 @pytest.mark.slow
 def test_lock_benchmarks_run_at_smoke_size(tmp_path: Path):
     """``benchmarks/bench_locks.py`` keeps working (timings are not asserted)."""
-    project = Path(__file__).resolve().parent.parent
+    project = PROJECT
     out = tmp_path / "results.json"
     env = {**os.environ, "PYTHONPATH": str(project)}
     got = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--only", "locks",

@@ -10,7 +10,7 @@ from tests.contracts.projection import ProjectionContract
 
 class TestReservationsProjection(ProjectionContract):
     name = "reservations"
-    tables = ("reservations", "reservation_waits")
+    tables = ("reservations", "reservation_waits", "reservation_digest")
 
     def scenario(self, hive: Any) -> Iterator[str]:
         res = hive.reservations
