@@ -144,7 +144,7 @@ class ReservationConflictError(ConflictError):
         self.conflicts = list(conflicts)
         self.cycle = list(cycle)
 
-    def to_json(self) -> dict[str, Any]:  # type: ignore[override]
+    def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = super().to_json()
         out["error"]["conflicts"] = [c.to_json() for c in self.conflicts]
         if self.cycle:
@@ -160,7 +160,7 @@ class ReservationTimeoutError(TimeoutExpiredError):
         super().__init__(message, hint=hint)
         self.conflicts = list(conflicts)
 
-    def to_json(self) -> dict[str, Any]:  # type: ignore[override]
+    def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = super().to_json()
         out["error"]["conflicts"] = [c.to_json() for c in self.conflicts]
         return out
