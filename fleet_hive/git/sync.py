@@ -131,6 +131,7 @@ class Syncer:
             ref, head = repo.current_branch()
             result.merge = plan.kind
             if plan.kind == "merge":
+                assert head is not None, "_apply just moved the branch to the merge commit"
                 result.commits.append(head.decode())
             result.fetched_events += sum(1 for _ in new_event_lines(repo, before,
                                                                     repo.tree_of(head)))
