@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import ConflictError, FleetHiveError, IntegrityError, StorageError
 from ..kernel.layout import Layout
@@ -27,6 +27,9 @@ from ..kernel.problems import Problem
 from .changes import FLEET, FleetChange, path_text, prefix_of
 from .index_file import Entry, IndexFile, locked_index
 from .repo import MODE_EXEC, MODE_FILE, MODE_LINK, Change, File, Repository
+
+if TYPE_CHECKING:
+    from .repo import ObjectID
 
 #: How often a commit retries after losing the compare-and-swap of the branch ref.
 CAS_ATTEMPTS = 5
@@ -61,7 +64,7 @@ class WorkFile:
     """One ``.fleet/`` file of the working tree as a commit sees it."""
 
     mode: int
-    sha: bytes  # hex
+    sha: ObjectID  # hex
     data: bytes | None  # None when the index vouched for it (unchanged, not read)
     stat: os.stat_result | None  # a stable stat for its index entry (None: unknown)
 
@@ -71,7 +74,7 @@ class Staged:
     """What a ``.fleet/`` commit would record (see :meth:`Committer.stage`)."""
 
     work: dict[bytes, WorkFile]
-    tree: bytes | None  # None: nothing to commit
+    tree: ObjectID | None  # None: nothing to commit
     files: list[str] = field(default_factory=list)
     events: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -153,7 +156,7 @@ class Committer:
         return CommitResult(commit.decode(), branch, staged.files, staged.events, text,
                             root=head is None, warnings=staged.warnings)
 
-    def stage(self, index: IndexFile, head: bytes | None) -> Staged:
+    def stage(self, index: IndexFile, head: ObjectID | None) -> Staged:
         """The tree a ``.fleet/`` commit on ``head`` would have (objects stored, nothing
         else changed); ``tree`` is None when ``.fleet/`` has no changes. Raises on invalid
         changes: a hand-built commit runs no hooks, so it validates here."""

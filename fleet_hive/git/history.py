@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .changes import is_segment
 
 if TYPE_CHECKING:
-    from .repo import Repository
+    from .repo import ObjectID, Repository
 
 
 def commits_between(repo: Repository, since: bytes | None, until: bytes,
@@ -45,7 +45,7 @@ def events_between(repo: Repository, since: bytes | None, until: bytes,
     return events
 
 
-def new_event_lines(repo: Repository, old_tree: bytes | None, new_tree: bytes | None,
+def new_event_lines(repo: Repository, old_tree: ObjectID | None, new_tree: ObjectID | None,
                     ) -> Iterator[bytes]:
     """The non-empty lines each segment gained from ``old_tree`` to ``new_tree``."""
     if old_tree == new_tree:

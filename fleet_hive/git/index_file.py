@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..kernel.errors import FleetHiveError, StorageError
 
@@ -243,9 +244,9 @@ class IndexFile:
         extensions = []
         for sig, payload in self.extensions:
             if sig == b"TREE":
-                payload = _invalidate_cache_tree(payload, list(changes))
-                if payload is not None:
-                    extensions.append((sig, payload))
+                tree = _invalidate_cache_tree(payload, list(changes))
+                if tree is not None:
+                    extensions.append((sig, tree))
             elif sig in _KEEP_EXTENSIONS:
                 extensions.append((sig, payload))
         self.extensions = extensions
@@ -324,6 +325,11 @@ def _encode_varint(value: int) -> bytes:
 
 
 # -- the cache-tree extension --------------------------------------------------------------
+#: A directory of ``TREE``, mutable in place: [name, entry count (-1: invalid), subtree
+#: count as read, 20-byte tree id or None, child nodes].
+_TreeNode = list[Any]
+
+
 def _invalidate_cache_tree(payload: bytes, paths: list[bytes]) -> bytes | None:
     """``TREE`` with every directory on the way to ``paths`` marked invalid (count -1).
 
@@ -350,7 +356,7 @@ def _invalidate_cache_tree(payload: bytes, paths: list[bytes]) -> bytes | None:
     return b"".join(out)
 
 
-def _read_tree_node(data: bytes, pos: int) -> tuple[list, int]:
+def _read_tree_node(data: bytes, pos: int) -> tuple[_TreeNode, int]:
     nul = data.index(b"\0", pos)
     name = data[pos:nul]
     lf = data.index(b"\n", nul)
@@ -370,7 +376,7 @@ def _read_tree_node(data: bytes, pos: int) -> tuple[list, int]:
     return [name, count, subtrees, sha, children], pos
 
 
-def _write_tree_node(node: list, out: list[bytes]) -> None:
+def _write_tree_node(node: _TreeNode, out: list[bytes]) -> None:
     name, count, _subtrees, sha, children = node
     out.append(name + b"\0" + str(count).encode() + b" " + str(len(children)).encode() + b"\n")
     if count >= 0 and sha is not None:

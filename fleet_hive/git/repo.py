@@ -5,6 +5,12 @@ of :mod:`fleet_hive.git` works in: ids are hex ``bytes``, paths are repository-r
 ``bytes``, a file in a tree is ``(mode, id)``. One owner keeps dulwich off the read paths
 (it loads only when a :class:`Repository` is built) and its errors turned into fleet-hive's.
 No git command-line tool is needed (``storage.md`` 13).
+
+Ids and ref names come out typed as dulwich's ``ObjectID`` and ``Ref`` (``NewType`` s of
+``bytes``: the same objects at run time), so they go back in as they are; the other modules
+import the two names from here, under ``TYPE_CHECKING``. The few methods that also take ids
+from outside dulwich (an index entry's, a revision given to :class:`fleet_hive.git.Git`)
+take ``bytes`` and name them ``ObjectID`` at the call into dulwich.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import os
 import stat
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +28,9 @@ from typing import Any
 
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import HangupException, NotGitRepository
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.objects import Blob, Commit, Tag, Tree
+from dulwich.objects import ObjectID as ObjectID  # re-exported, with Ref: the git modules' ids
+from dulwich.refs import Ref as Ref
 from dulwich.repo import Repo
 
 from ..kernel.errors import (
@@ -46,8 +54,11 @@ IN_PROGRESS = (
     ("BISECT_LOG", "a bisect"),
 )
 
-File = tuple[int, bytes]  # (mode, hex id) of a path in a tree
+File = tuple[int, ObjectID]  # (mode, hex id) of a path in a tree
 Change = File | None  # what a tree has at a path; None: nothing
+
+HEAD = Ref(b"HEAD")
+ORIGIN_HEAD = Ref(b"refs/remotes/origin/HEAD")
 
 
 def init_repository(path: Path, *, branch: str = "main") -> Path:
@@ -57,7 +68,7 @@ def init_repository(path: Path, *, branch: str = "main") -> Path:
         return path
     try:
         repo = Repo.init(str(path))
-        repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + branch.encode())
+        repo.refs.set_symbolic_ref(HEAD, Ref(b"refs/heads/" + branch.encode()))
         repo.close()
     except OSError as e:
         raise StorageError(f"cannot create a git repository in {path}: {e}") from e
@@ -70,8 +81,8 @@ class Remote:
 
     name: str
     url: str
-    ref: bytes  # the branch on the remote
-    tracking: bytes  # refs/remotes/NAME/BRANCH
+    ref: Ref  # the branch on the remote
+    tracking: Ref  # refs/remotes/NAME/BRANCH
     client: Any
     path: str
 
@@ -125,10 +136,10 @@ class Repository:
                 f"cannot {action} while {what} is in progress",
                 hint="finish it or abort it with git first, then run fleet-hive again")
 
-    def current_branch(self) -> tuple[bytes, bytes | None]:
+    def current_branch(self) -> tuple[Ref, ObjectID | None]:
         """(branch ref, its commit or None when unborn). Detached HEAD is refused."""
         try:
-            chain, sha = self._repo.refs.follow(b"HEAD")
+            chain, sha = self._repo.refs.follow(HEAD)
         except (KeyError, ValueError) as e:
             raise StorageError(f"cannot read HEAD: {e}") from e
         if len(chain) < 2:
@@ -143,37 +154,46 @@ class Repository:
                                     hint="switch to a branch first: `git switch BRANCH`")
         return ref, sha
 
-    def head(self) -> bytes | None:
+    def head(self) -> ObjectID | None:
         """HEAD's commit, detached or not; None when unborn or unreadable."""
         try:
-            return self._repo.refs.follow(b"HEAD")[1]
+            return self._repo.refs.follow(HEAD)[1]
         except (KeyError, ValueError):
             return None
 
     # -- objects and trees ---------------------------------------------------------------
     @staticmethod
-    def blob_id(data: bytes) -> bytes:
+    def blob_id(data: bytes) -> ObjectID:
         """The id git gives ``data`` as a blob."""
         return Blob.from_string(data).id
 
     def blob_data(self, sha: bytes) -> bytes:
-        return self._repo.object_store[sha].as_raw_string()
+        """The content of blob ``sha`` (hex, also as an index entry has it)."""
+        return self._repo.object_store[ObjectID(sha)].as_raw_string()
 
-    def store_blob(self, sha: bytes, data: bytes) -> None:
+    def store_blob(self, sha: ObjectID, data: bytes) -> None:
         """Store ``data`` (whose blob id is ``sha``) unless the object store has it."""
         store = self._repo.object_store
         if sha not in store:
             store.add_object(Blob.from_string(data))
 
-    def tree_of(self, commit: bytes | None) -> bytes | None:
-        return None if commit is None else self._repo.object_store[commit].tree
+    def tree_of(self, commit: bytes | None) -> ObjectID | None:
+        """The tree of ``commit`` (hex, also as :class:`fleet_hive.git.Git` is given it)."""
+        if commit is None:
+            return None
+        obj = self._repo.object_store[ObjectID(commit)]
+        assert isinstance(obj, Commit), f"{commit.decode()} is not a commit"
+        tree: ObjectID = obj.tree  # dulwich types Commit.tree as a bare property
+        return tree
 
-    def files_under(self, tree: bytes | None, directory: bytes) -> dict[bytes, File]:
+    def files_under(self, tree: ObjectID | None, directory: bytes) -> dict[bytes, File]:
         """Every file below the top-level ``directory`` of ``tree``: full path -> file."""
         if tree is None:
             return {}
         try:
-            mode, sub = self._repo.object_store[tree][directory]
+            root = self._repo.object_store[tree]
+            assert isinstance(root, Tree), f"{tree.decode()} is not a tree"
+            mode, sub = root[directory]
         except KeyError:
             return {}
         if not stat.S_ISDIR(mode):
@@ -182,14 +202,14 @@ class Repository:
         return {prefix + e.path: (e.mode, e.sha)
                 for e in self._repo.object_store.iter_tree_contents(sub)}
 
-    def files(self, tree: bytes | None) -> dict[bytes, File]:
+    def files(self, tree: ObjectID | None) -> dict[bytes, File]:
         """Every file of ``tree``: path -> file."""
         if tree is None:
             return {}
         return {e.path: (e.mode, e.sha)
                 for e in self._repo.object_store.iter_tree_contents(tree)}
 
-    def lookup(self, tree: bytes | None, path: bytes) -> File | None:
+    def lookup(self, tree: ObjectID | None, path: bytes) -> File | None:
         """What ``tree`` holds at ``path`` (a file or a directory), or None."""
         if tree is None:
             return None
@@ -202,7 +222,8 @@ class Repository:
         except (KeyError, ValueError, NotTreeError, SubmoduleEncountered):
             return None
 
-    def diff(self, old_tree: bytes | None, new_tree: bytes | None) -> dict[bytes, Change]:
+    def diff(self, old_tree: ObjectID | None, new_tree: ObjectID | None,
+             ) -> dict[bytes, Change]:
         """path -> what ``new_tree`` has there (None: removed) for every changed file."""
         out: dict[bytes, Change] = {}
         if old_tree == new_tree:
@@ -216,14 +237,16 @@ class Repository:
                 out[new.path] = (new.mode, new.sha)
         return out
 
-    def edit_tree(self, tree: bytes | None, edits: dict[bytes, Change]) -> bytes:
+    def edit_tree(self, tree: ObjectID | None, edits: dict[bytes, Change]) -> ObjectID:
         """A new tree: ``tree`` with ``edits`` applied (new objects are stored)."""
         store = self._repo.object_store
 
-        def edit(tree_id: bytes | None, changes: dict[bytes, Change]) -> bytes | None:
+        def edit(tree_id: ObjectID | None, changes: dict[bytes, Change]) -> ObjectID | None:
             new = Tree()
             if tree_id is not None:
-                for item in store[tree_id].iteritems():
+                old = store[tree_id]
+                assert isinstance(old, Tree), f"{tree_id.decode()} is not a tree"
+                for item in old.iteritems():
                     new.add(item.path, item.mode, item.sha)
             nested: dict[bytes, dict[bytes, Change]] = {}
             for path, value in changes.items():
@@ -273,7 +296,7 @@ class Repository:
         except Exception:  # no usable identity anywhere: fall back to the actor
             return f"{self.actor} <fleet-hive@localhost>".encode()
 
-    def new_commit(self, tree: bytes, parents: list[bytes], message: str) -> bytes:
+    def new_commit(self, tree: ObjectID, parents: list[ObjectID], message: str) -> ObjectID:
         c = Commit()
         c.tree = tree
         c.parents = parents
@@ -287,7 +310,7 @@ class Repository:
         self._repo.object_store.add_object(c)
         return c.id
 
-    def move_branch(self, ref: bytes, old: bytes | None, new: bytes, message: str) -> bool:
+    def move_branch(self, ref: Ref, old: ObjectID | None, new: ObjectID, message: str) -> bool:
         """Compare-and-swap of the branch ref (with a reflog entry, as git writes it)."""
         from dulwich.file import FileLocked
 
@@ -300,7 +323,7 @@ class Repository:
         except FileLocked:
             return False
 
-    def set_ref(self, ref: bytes, sha: bytes) -> None:
+    def set_ref(self, ref: Ref, sha: ObjectID) -> None:
         self._repo.refs[ref] = sha
 
     # -- config --------------------------------------------------------------------------
@@ -340,7 +363,7 @@ class Repository:
         return Path(self._repo.commondir()) / "hooks"
 
     # -- remotes -------------------------------------------------------------------------
-    def remote(self, name: str, branch_ref: bytes) -> Remote:
+    def remote(self, name: str, branch_ref: Ref) -> Remote:
         """The remote ``name`` as the local branch ``branch_ref`` syncs with it: its upstream
         (``branch.B.merge``) when that is on this remote, else the branch of the same name."""
         from dulwich.client import get_transport_and_path
@@ -356,8 +379,8 @@ class Repository:
         remote_ref = branch_ref
         with contextlib.suppress(KeyError):  # no upstream configured for this branch
             if config.get((b"branch", branch), b"remote") == name_b:
-                remote_ref = config.get((b"branch", branch), b"merge")
-        tracking = b"refs/remotes/" + name_b + b"/" + remote_ref.removeprefix(b"refs/heads/")
+                remote_ref = Ref(config.get((b"branch", branch), b"merge"))
+        tracking = Ref(b"refs/remotes/" + name_b + b"/" + remote_ref.removeprefix(b"refs/heads/"))
         if "://" not in url and not url.startswith("/") and ":" not in url:
             url = str((self.root / url).resolve())  # a path relative to the repository
         try:
@@ -366,12 +389,12 @@ class Repository:
             raise InvalidInputError(f"cannot use remote {name!r} ({url}): {e}") from e
         return Remote(name, url, remote_ref, tracking, client, path)
 
-    def fetch(self, remote: Remote) -> bytes | None:
+    def fetch(self, remote: Remote) -> ObjectID | None:
         """Fetch the remote branch into its tracking ref; its commit (None: no such branch)."""
         store = self._repo.object_store
-        seen: list[bytes | None] = []  # the remote ref as fetched (it may move right after)
+        seen: list[ObjectID | None] = []  # the remote ref as fetched (it may move right after)
 
-        def wants(refs: Any, depth: Any = None) -> list[bytes]:
+        def wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
             sha = refs.get(remote.ref)
             seen.append(sha)
             return [sha] if sha and sha not in store else []
@@ -393,7 +416,7 @@ class Repository:
             self._repo.refs[remote.tracking] = sha
         return sha
 
-    def push(self, remote: Remote, expected: bytes | None, new: bytes) -> bool:
+    def push(self, remote: Remote, expected: ObjectID | None, new: ObjectID) -> bool:
         """Push ``new`` if the remote branch still is ``expected``; False when it moved."""
         from dulwich.client import LocalGitClient
         from dulwich.file import FileLocked
@@ -402,7 +425,7 @@ class Repository:
             _refuse_checked_out(remote.path, remote.ref)
         moved: list[bool] = []
 
-        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
+        def update_refs(refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
             current = refs.get(remote.ref)
             if current == new:
                 return {}
@@ -432,35 +455,37 @@ class Repository:
         return not moved and not any(v for v in (sent.ref_status or {}).values())
 
     # -- the commit graph and revisions ----------------------------------------------------
-    def is_ancestor(self, ancestor: bytes, commit: bytes) -> bool:
+    def is_ancestor(self, ancestor: ObjectID, commit: ObjectID) -> bool:
         """Whether ``commit`` contains ``ancestor`` (a fast-forward from it is possible)."""
         from dulwich.graph import can_fast_forward
 
         return can_fast_forward(self._repo, ancestor, commit)
 
-    def merge_base(self, a: bytes, b: bytes) -> bytes | None:
+    def merge_base(self, a: bytes, b: bytes) -> ObjectID | None:
         from dulwich.graph import find_merge_base
 
-        bases = find_merge_base(self._repo, [a, b])
+        bases = find_merge_base(self._repo, [ObjectID(a), ObjectID(b)])
         return bases[0] if bases else None
 
-    def resolve(self, rev: str) -> bytes:
+    def resolve(self, rev: str) -> ObjectID:
         """The commit id a revision names (a ref, a sha or prefix, ``HEAD~2``...)."""
         from dulwich.objectspec import parse_commit, parse_object
 
         with contextlib.suppress(KeyError, ValueError, TypeError):  # not an object name
-            return parse_commit(self._repo, parse_object(self._repo, rev.encode())).id
+            obj = parse_object(self._repo, rev.encode())
+            if isinstance(obj, Commit | Tag):  # a tree or blob: parse_commit refuses it below
+                return parse_commit(self._repo, obj).id
         try:
             return parse_commit(self._repo, rev.encode()).id
         except (KeyError, ValueError, TypeError) as e:
             raise NotFoundError(f"unknown revision {rev!r}",
                                 hint="give a branch, tag, commit id or e.g. HEAD~2") from e
 
-    def default_branch(self) -> bytes | None:
+    def default_branch(self) -> Ref | None:
         """The ref of the default branch: origin's HEAD, else init.defaultBranch, main, master."""
         refs = self._repo.refs
         try:
-            target = refs.get_symrefs().get(b"refs/remotes/origin/HEAD")
+            target = refs.get_symrefs().get(ORIGIN_HEAD)
         except OSError:
             target = None
         if target and target in refs:
@@ -471,14 +496,17 @@ class Repository:
         names += [b"main", b"master"]
         for name in names:
             for prefix in (b"refs/heads/", b"refs/remotes/origin/"):
-                if prefix + name in refs:
-                    return prefix + name
+                ref = Ref(prefix + name)
+                if ref in refs:
+                    return ref
         return None
 
-    def walk(self, until: bytes, since: bytes | None) -> Iterator[tuple[bytes, bytes, bytes, int]]:
+    def walk(self, until: bytes, since: bytes | None,
+             ) -> Iterator[tuple[ObjectID, bytes, bytes, int]]:
         """(id, message, author, commit time) of the commits reachable from ``until`` but not
         from ``since``, newest first."""
-        for entry in self._repo.get_walker(include=[until], exclude=[since] if since else None):
+        for entry in self._repo.get_walker(include=[ObjectID(until)],
+                                           exclude=[ObjectID(since)] if since else None):
             c = entry.commit
             yield c.id, c.message, c.author, c.commit_time
 
@@ -490,7 +518,7 @@ def _refuse_checked_out(path: str, remote_ref: bytes) -> None:
     except NotGitRepository as e:
         raise StorageError(f"{path} is not a git repository") from e
     try:
-        if not target.bare and target.refs.follow(b"HEAD")[0][-1] == remote_ref:
+        if not target.bare and target.refs.follow(HEAD)[0][-1] == remote_ref:
             raise ConflictError(
                 f"the remote {path} has {remote_ref.decode()} checked out: pushing would "
                 "change its working tree under it",

@@ -18,7 +18,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import ConflictError, StorageError
 from ..kernel.fsio import write_atomic
@@ -28,6 +28,9 @@ from .commit import Committer, problem_text
 from .history import new_event_lines
 from .index_file import Entry, IndexFile, locked_index
 from .repo import MODE_EXEC, MODE_LINK, S_IFGITLINK, Change, File, Repository
+
+if TYPE_CHECKING:
+    from .repo import ObjectID, Ref
 
 #: How often sync fetches and merges again after a push lost a race to another clone.
 SYNC_ATTEMPTS = 6
@@ -65,9 +68,9 @@ class Plan:
     """How the remote branch comes into ours."""
 
     kind: str  # up_to_date | ahead | new_branch | fast_forward | merge
-    ours: bytes | None
-    theirs: bytes | None
-    tree: bytes | None = None  # the tree of the result (fast_forward, merge)
+    ours: ObjectID | None
+    theirs: ObjectID | None
+    tree: ObjectID | None = None  # the tree of the result (fast_forward, merge)
 
 
 class Syncer:
@@ -108,7 +111,7 @@ class Syncer:
             f"kept moving: gave up after {attempts} attempts",
             hint="run `fleet-hive sync` again")
 
-    def _integrate(self, theirs: bytes | None, remote: str, result: SyncResult) -> None:
+    def _integrate(self, theirs: ObjectID | None, remote: str, result: SyncResult) -> None:
         """Under the git lock: check, commit pending .fleet/, merge ``theirs``, regenerate."""
         repo = self.repo
         ref, head = repo.current_branch()
@@ -128,6 +131,7 @@ class Syncer:
             ref, head = repo.current_branch()
             result.merge = plan.kind
             if plan.kind == "merge":
+                assert head is not None, "_apply just moved the branch to the merge commit"
                 result.commits.append(head.decode())
             result.fetched_events += sum(1 for _ in new_event_lines(repo, before,
                                                                     repo.tree_of(head)))
@@ -142,8 +146,8 @@ class Syncer:
         elif result.merge == "up_to_date":
             result.merge = plan.kind
 
-    def _plan(self, ours: bytes | None, theirs: bytes | None, *,
-              ours_tree: bytes | None = None) -> Plan:
+    def _plan(self, ours: ObjectID | None, theirs: ObjectID | None, *,
+              ours_tree: ObjectID | None = None) -> Plan:
         """How ``theirs`` comes into ``ours``. ``ours_tree``: the tree ours will have once
         pending ``.fleet/`` changes are committed on it (planned before committing them)."""
         repo = self.repo
@@ -251,7 +255,7 @@ class Syncer:
                 data = f.read()
         return self.repo.blob_id(data) == head[1]
 
-    def _apply(self, ref: bytes, plan: Plan, remote: str) -> None:
+    def _apply(self, ref: Ref, plan: Plan, remote: str) -> None:
         """Move the branch to the fast-forward or merge result; update files and index."""
         assert plan.tree is not None and plan.theirs is not None
         old_tree = self.repo.tree_of(plan.ours)
