@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ..git import shims
 from ..git.shims import CHAINED_SUFFIX, HOOKS, InstallResult
 from ..kernel.errors import ConflictError, InvalidInputError
-from ..kernel.problems import Problem, Report
+from ..kernel.problems import Report
 from .verify import check_fleet_changes, derived_checks, repair_derived
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def run(hive: Hive, name: str, args: Sequence[str], environ: Mapping[str, str], 
         if p.severity == "repaired":
             outcome.messages.append(f"fleet-hive: regenerated {p.path or p.message}")
         elif p.severity == "error":
-            outcome.messages.append(f"fleet-hive: {_where(p)}{p.message} [{p.kind}]")
+            outcome.messages.append(f"fleet-hive: {p.where()}{p.message} [{p.kind}]")
     return outcome
 
 
@@ -122,7 +122,7 @@ def pre_commit(hive: Hive, environ: Mapping[str, str], *,
         problems.extend(p for p in report.problems if p.severity == "error" and p.path)
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
-        outcome.messages.append(f"fleet-hive pre-commit: {p.severity}: {_where(p)}{p.message} "
+        outcome.messages.append(f"fleet-hive pre-commit: {p.severity}: {p.where()}{p.message} "
                                 f"[{p.kind}]")
     if errors:
         outcome.exit_code = 1
@@ -167,10 +167,6 @@ def _field(obj: Any, name: str) -> Any:
 
 def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
-
-
-def _where(p: Problem) -> str:
-    return f"{p.path}:{p.line}: " if p.path and p.line else (f"{p.path}: " if p.path else "")
 
 
 # -- install / uninstall -------------------------------------------------------------------

@@ -100,8 +100,7 @@ def verify_cmd(ctx: Ctx, repair: bool) -> None:
         write_json(report.to_json())
     else:
         for p in report.problems:
-            where = f"{p.path}:{p.line}: " if p.path else ""
-            click.echo(f"{p.severity}: {where}{p.message} [{p.kind}]")
+            click.echo(f"{p.severity}: {p.where()}{p.message} [{p.kind}]")
         status = "ok" if report.ok else "FAILED"
         click.echo(f"verify {status}: {report.events} events in {report.segments} segments, "
                    f"{len(report.problems)} problem(s)")

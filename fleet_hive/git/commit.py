@@ -282,8 +282,7 @@ class Committer:
 
 
 def problem_text(p: Problem) -> str:
-    where = f"{p.path}:{p.line}: " if p.path and p.line else (f"{p.path}: " if p.path else "")
-    return f"{where}{p.message}"
+    return f"{p.where()}{p.message}"
 
 
 def _default_message(events: int, files: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 
@@ -63,3 +64,56 @@ def fsync_dir(path: str | os.PathLike[str], *, best_effort: bool = True) -> None
     except OSError:
         if not best_effort:
             raise
+
+
+def publish(path: str | os.PathLike[str], data: bytes, *,
+            skip_unchanged: bool = False) -> bool:
+    """Replace a local, derived, often rewritten file atomically and cheaply.
+
+    ``path`` becomes a symlink to a new data file beside it (``.NAME.<unique>``), switched
+    with one rename. On ext4 renaming a regular file over an existing one forces the new
+    file's blocks to disk (``auto_da_alloc``): 0.3 to 1.3 ms after the log's own fsync, more
+    than the reservation decision it follows. Renaming a symlink does not. Readers see
+    the old content or the new, never a mix; the previous data file is kept one more
+    generation, so a reader that has just resolved the old link still finds its target.
+    Not for files committed to git (they would become symlinks there); not durable.
+    """
+    target = Path(path)
+    if skip_unchanged:
+        with contextlib.suppress(OSError):
+            if target.read_bytes() == data:
+                return False
+    directory = target.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    prefix = f".{target.name}."
+    name = f"{prefix}{os.getpid()}.{time.monotonic_ns()}"
+    fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    try:
+        previous = os.readlink(target)
+    except OSError:
+        previous = None
+    link = directory / f"{prefix}{os.getpid()}.link"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(link)
+    try:
+        os.symlink(name, link)
+        os.replace(link, target)
+    except BaseException:
+        for leftover in (link, directory / name):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+        raise
+    keep = {name, previous}
+    with os.scandir(directory) as entries:
+        stale = [e.name for e in entries if e.name.startswith(prefix) and e.name not in keep
+                 and not e.name.endswith(".link")]
+    for old in stale:
+        with contextlib.suppress(OSError):
+            os.unlink(directory / old)
+    return True

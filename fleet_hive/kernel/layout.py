@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .errors import NotARepositoryError, NotInitializedError
@@ -44,15 +45,15 @@ class Layout:
 
     root: Path  # the repository's working-tree root (holds .fleet/)
 
-    @property
+    @cached_property
     def fleet(self) -> Path:
         return self.root / FLEET_DIR
 
-    @property
+    @cached_property
     def config(self) -> Path:
         return self.fleet / "config.yaml"
 
-    @property
+    @cached_property
     def events(self) -> Path:
         return self.fleet / "events"
 
@@ -62,63 +63,63 @@ class Layout:
     def segment(self, writer: str, name: str) -> Path:
         return self.events / writer / f"{name}{SEGMENT_SUFFIX}"
 
-    @property
+    @cached_property
     def missions(self) -> Path:
         return self.fleet / "missions"
 
-    @property
+    @cached_property
     def checkpoints(self) -> Path:
         return self.fleet / "checkpoints"
 
-    @property
+    @cached_property
     def local(self) -> Path:
         return self.fleet / "local"
 
-    @property
+    @cached_property
     def writer_id_file(self) -> Path:
         """This clone's current writer id (changes only when the writer forks)."""
         return self.local / "writer"
 
-    @property
+    @cached_property
     def writer_state(self) -> Path:
         """The writer's fixed-size state record (segment, size, n, clock)."""
         return self.local / "writer.state"
 
-    @property
+    @cached_property
     def reservation_manifest(self) -> Path:
         """The live reservations as JSON for editors, tools and hooks: derived after every
         reservation change and never read back by fleet-hive."""
         return self.local / "reservations.json"
 
-    @property
+    @cached_property
     def logs(self) -> Path:
         return self.local / "logs"
 
-    @property
+    @cached_property
     def cache(self) -> Path:
         return self.fleet / ".cache"
 
-    @property
+    @cached_property
     def index(self) -> Path:
         return self.cache / "index.sqlite"
 
-    @property
+    @cached_property
     def writer_lock(self) -> Path:
         return self.cache / "writer.lock"
 
-    @property
+    @cached_property
     def index_lock(self) -> Path:
         return self.cache / "index.lock"
 
-    @property
+    @cached_property
     def gitignore(self) -> Path:
         return self.fleet / ".gitignore"
 
-    @property
+    @cached_property
     def gitattributes(self) -> Path:
         return self.fleet / ".gitattributes"
 
-    @property
+    @cached_property
     def git_dir(self) -> Path:
         """The repository's git directory (follows a ``.git`` file of a worktree)."""
         dot_git = self.root / ".git"

@@ -20,10 +20,10 @@ class Problem:
     severity: str = "error"  # or "warning", or "repaired" (fixed by --repair)
 
     def where(self) -> str:
-        """``path:line``, ``path``, or nothing."""
+        """``path:line: ``, ``path: ``, or nothing: the prefix of a one-line report."""
         if self.path and self.line is not None:
-            return f"{self.path}:{self.line}"
-        return self.path
+            return f"{self.path}:{self.line}: "
+        return f"{self.path}: " if self.path else ""
 
 
 @dataclass

@@ -26,7 +26,7 @@ import orjson
 
 from ..kernel import globs
 from ..kernel.errors import StorageError
-from ..kernel.fsio import write_atomic
+from ..kernel.fsio import publish
 from . import projection
 from .model import RESERVATION_STREAM, Reservation
 
@@ -99,8 +99,8 @@ class Manifest:
             if self._digest is None or not self._patch(touched, digest):
                 self._load()
             data = _assemble(self._lines)
-            wrote = data != self._data and write_atomic(
-                self.path, data, durable=False, skip_unchanged=self._data is None)
+            wrote = data != self._data and publish(
+                self.path, data, skip_unchanged=self._data is None)
         except OSError as e:
             self._digest = None  # unknown: the next call starts afresh
             raise StorageError(

@@ -62,3 +62,25 @@ def test_fsync_dir_is_strict_only_when_asked(tmp_path: Path):
     fsio.fsync_dir(tmp_path / "missing")  # best effort: silent
     with pytest.raises(FileNotFoundError):
         fsio.fsync_dir(tmp_path / "missing", best_effort=False)
+
+
+def test_publish_switches_a_link_and_keeps_one_previous_generation(tmp_path: Path):
+    target = tmp_path / "local" / "reservations.json"
+    assert fsio.publish(target, b"one")
+    assert target.is_symlink() and target.read_bytes() == b"one"
+    with open(target, "rb") as reader:  # a reader holding the old version...
+        first = os.readlink(target)
+        assert fsio.publish(target, b"two")
+        assert fsio.publish(target, b"three")
+        assert reader.read() == b"one"  # ...still reads it whole
+    assert target.read_bytes() == b"three"
+    data_files = sorted(p.name for p in target.parent.iterdir() if p.name != target.name)
+    assert len(data_files) == 2 and first not in data_files  # current + previous only
+    assert fsio.publish(target, b"three", skip_unchanged=True) is False
+
+
+def test_publish_replaces_a_regular_file(tmp_path: Path):
+    target = tmp_path / "m.json"
+    target.write_bytes(b"from an older version")
+    assert fsio.publish(target, b"new")
+    assert target.read_bytes() == b"new" and target.is_symlink()
