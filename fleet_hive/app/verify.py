@@ -9,6 +9,7 @@ own checks (snapshots, checkpoints) through their entry in :mod:`.capabilities`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +67,10 @@ def derived_checks() -> list[Check]:
 def verify(hive: CheckContext, *, repair: bool = False) -> Report:
     """The log's own integrity, then every capability's check."""
     report = Report()
-    for check in [check_log, *derived_checks()]:
-        check(hive, report, repair)
+    check_log(hive, report)
+    with hive.exclusive() if repair else contextlib.nullcontext():
+        for check in derived_checks():  # a repair holds the writer lock: no write meanwhile
+            check(hive, report, repair)
     return report
 
 
@@ -75,10 +78,11 @@ def repair_derived(hive: CheckContext) -> Report:
     """After a merge, checkout or rewrite: catch the index up and regenerate every derived
     file from the log (every capability's check with ``repair=True``; the log's own line
     check, which reads every line, is left to ``verify``)."""
-    hive.index.catch_up()
     report = Report()
-    for check in derived_checks():
-        check(hive, report, True)
+    with hive.exclusive():
+        hive.index.catch_up()
+        for check in derived_checks():
+            check(hive, report, True)
     return report
 
 

@@ -56,11 +56,9 @@ def folded_state(hive: CheckContext) -> tuple[dict[str, Mission], dict[str, list
 
 
 def check_missions(hive: CheckContext, report: Report, repair: bool = False) -> None:
-    if repair:
-        with hive.exclusive():  # no write may regenerate a snapshot meanwhile
-            _check(hive, report, True)
-    else:
-        _check(hive, report, False)
+    """``verify`` holds the writer lock while it repairs, so no write changes the derived
+    files meanwhile."""
+    _check(hive, report, repair)
 
 
 def _check(hive: CheckContext, report: Report, repair: bool) -> None:

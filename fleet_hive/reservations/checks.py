@@ -34,11 +34,9 @@ if TYPE_CHECKING:
 
 
 def check_reservations(ctx: CheckContext, report: Report, repair: bool = False) -> None:
-    if repair:
-        with ctx.exclusive():  # no write may rewrite the manifest meanwhile
-            _check(ctx, report, True)
-    else:
-        _check(ctx, report, False)
+    """``verify`` holds the writer lock while it repairs, so no write changes the derived
+    files meanwhile."""
+    _check(ctx, report, repair)
 
 
 def folded(reads: ReadView) -> tuple[dict[str, Reservation], dict[str, Wait]]:
