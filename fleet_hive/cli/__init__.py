@@ -118,6 +118,12 @@ def main(argv: list[str] | None = None) -> None:
         return cli.main(args=args, prog_name="fleet-hive", standalone_mode=False, obj=ctx_obj)
 
     code = run(invoke, args)
-    if ctx_obj._hive is not None:
-        ctx_obj._hive.close()
+    hive = ctx_obj._hive
+    if hive is not None:
+        if "uow" in hive.__dict__:  # the command wrote: say what fell behind, if anything
+            from .output import warn
+
+            for problem in hive.uow.warnings:
+                warn(problem)
+        hive.close()
     sys.exit(code)

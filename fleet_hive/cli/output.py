@@ -46,6 +46,14 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def warn(err: FleetHiveError) -> None:
+    """A problem that did not stop the command (the write stood): one line on stderr."""
+    label = click.style("warning:", fg="yellow", bold=True) if sys.stderr.isatty() else \
+        "warning:"
+    hint = f" ({err.hint})" if err.hint else ""
+    click.echo(f"{label} {err.message}{hint}", err=True)
+
+
 def error_exit(err: FleetHiveError, as_json: bool) -> int:
     if as_json:
         write_json(err.to_json())

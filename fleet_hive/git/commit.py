@@ -101,9 +101,9 @@ class Committer:
         """Serializes fleet-hive's own git writers (commit, sync) in this clone."""
         from filelock import FileLock
 
-        self.layout.cache.mkdir(parents=True, exist_ok=True)
+        self.layout.local.mkdir(parents=True, exist_ok=True)
         # an interactive wait: look again every 10 ms, not filelock's default 50 ms
-        return FileLock(str(self.layout.cache / "git.lock"), poll_interval=0.01)
+        return FileLock(str(self.layout.git_lock), poll_interval=0.01)
 
     def commit(self, message: str | None = None) -> CommitResult:
         """Commit the ``.fleet/`` changes of the working tree onto the current branch.

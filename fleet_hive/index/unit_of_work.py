@@ -9,7 +9,10 @@ made on the latest state: that is what makes ``sortie claim`` and ``lock acquire
 Policies are reactions to what was stored (regenerating a mission's snapshot, rewriting
 the reservation manifest, a checkpoint trigger, an auto-commit): the capability that
 decided never calls another for a side effect. The events are durable before any policy
-runs, so a policy that fails does not undo or hide the write (see :class:`PolicyFailure`).
+runs, so a policy that fails does not undo the write, nor make it look failed: its error
+is kept in :attr:`UnitOfWork.warnings` (the CLI prints them on stderr and exits 0; an
+agent that retried a "failed" write would record it twice), and ``verify`` reports the
+derived file that fell behind until a later write or ``verify --repair`` fixes it.
 """
 
 from __future__ import annotations
@@ -54,15 +57,6 @@ class Appender(Protocol):
     def append_pending(self, pending: list[PendingEvent]) -> list[Event]: ...
 
 
-class PolicyFailure(StorageError):
-    """The events were stored; an after-write policy failed. Callers that report the
-    outcome of a write treat this as a warning about derived files, not as a failure."""
-
-    def __init__(self, message: str, *, events: Sequence[Event], hint: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.events = list(events)
-
-
 class UnitOfWork:
     """One clone's write path. ``lock`` returns the writer lock (reentrant in a process);
     ``index`` is the read view decisions see; ``store`` validates and appends."""
@@ -73,6 +67,8 @@ class UnitOfWork:
         self.index = index
         self._store = store
         self.policies: list[Policy] = list(policies)
+        #: derived-file failures of after-write policies, oldest first (the write stood)
+        self.warnings: list[StorageError] = []
 
     def add_policy(self, policy: Policy) -> None:
         self.policies.append(policy)
@@ -101,17 +97,11 @@ class UnitOfWork:
             return stored
 
     def _after_write(self, stored: Sequence[Event]) -> None:
-        failures: list[str] = []
-        hint = ""
         for policy in self.policies:
             try:
                 policy(stored)
             except StorageError as e:
-                failures.append(e.message)
-                hint = hint or e.hint
-        if failures:
-            raise PolicyFailure("; ".join(failures), events=stored,
-                                hint=hint or "run `fleet-hive verify --repair`")
+                self.warnings.append(e)
 
 
 def built(write_path: UnitOfWork | Callable[[], UnitOfWork]) -> UnitOfWork:

@@ -105,11 +105,14 @@ class Layout:
 
     @cached_property
     def writer_lock(self) -> Path:
-        return self.cache / "writer.lock"
+        """In ``local/``, not ``.cache/``: deleting the cache while processes write must not
+        give two of them "the" lock through two different files (``storage.md`` 1)."""
+        return self.local / "writer.lock"
 
     @cached_property
-    def index_lock(self) -> Path:
-        return self.cache / "index.lock"
+    def git_lock(self) -> Path:
+        """Serializes fleet-hive's own git writers; in ``local/`` for the same reason."""
+        return self.local / "git.lock"
 
     @cached_property
     def gitignore(self) -> Path:

@@ -211,7 +211,6 @@ class Reservations:
         always records its wait before it can time out. Returns the requested reservations
         as they now are.
         """
-        from ..index.unit_of_work import PolicyFailure
         from ..kernel.ids import new_ulid
         from . import decide as d
 
@@ -244,13 +243,7 @@ class Reservations:
 
         try:
             while True:
-                try:
-                    stored = self._uow.run(look)
-                except PolicyFailure as failure:  # stored, but a derived file is behind
-                    waiting = looked[-1].waiting
-                    if looked[-1].error is None:
-                        raise
-                    raise looked[-1].error from failure
+                stored = self._uow.run(look)
                 outcome = looked[-1]
                 waiting = outcome.waiting
                 if outcome.error is not None:
