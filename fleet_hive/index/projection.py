@@ -93,3 +93,23 @@ class Check(Protocol):
     (never the log) and then reports what it fixed as ``severity="repaired"``."""
 
     def __call__(self, ctx: CheckContext, report: Report, repair: bool = False) -> None: ...
+
+
+def report_mismatch(ctx: CheckContext, report: Report, tables: str, wrong: list[str],
+                    repair: bool) -> None:
+    """What every capability's check says when its tables disagree with a fold of the log
+    (``wrong``: the rows, named): an error, or with ``repair`` the index rebuilt (it is
+    disposable)."""
+    from ..kernel.problems import Problem
+
+    if not wrong:
+        return
+    listed = ", ".join(wrong[:5]) + (", ..." if len(wrong) > 5 else "")
+    report.problems.append(Problem(
+        "projection_mismatch",
+        f"the index's {tables} tables disagree with the log for {len(wrong)} row(s): "
+        f"{listed}" + (" (index rebuilt)" if repair else ""),
+        str(ctx.layout.index.relative_to(ctx.layout.root)), None,
+        "repaired" if repair else "error"))
+    if repair:
+        ctx.index.rebuild()

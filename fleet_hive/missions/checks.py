@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..index.projection import report_mismatch
 from ..kernel.problems import Problem, Report
 from .fold import fold_mission, fold_sortie
 from .model import Mission, Sortie
@@ -74,15 +75,8 @@ def _check(hive: CheckContext, report: Report, repair: bool) -> None:
             actual[(table, row_id)] = orjson.loads(doc)
     wrong = sorted(k for k in expected.keys() | actual.keys()
                    if expected.get(k) != actual.get(k))
-    if wrong:
-        listed = ", ".join(f"{t[:-1] if t == 'sorties' else 'mission'} {i}" for t, i in wrong[:5])
-        report.problems.append(Problem(
-            "projection_mismatch",
-            f"the index's mission tables disagree with the log for {len(wrong)} row(s): "
-            f"{listed}" + (" (index rebuilt)" if repair else ""),
-            str(hive.layout.index.relative_to(root)), None, "repaired" if repair else "error"))
-        if repair:
-            hive.index.rebuild()
+    report_mismatch(hive, report, "mission", [
+        f"{'sortie' if t == 'sorties' else 'mission'} {i}" for t, i in wrong], repair)
     # 2. open conflicts, as warnings
     for m in sorted(missions.values(), key=lambda m: m.order):
         if m.deleted:

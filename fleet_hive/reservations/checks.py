@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from ..events.envelope import Event
+from ..index.projection import report_mismatch
 from ..kernel.fsio import write_atomic
 from ..kernel.problems import Problem, Report
 from . import projection
@@ -87,15 +88,7 @@ def _check(ctx: CheckContext, report: Report, repair: bool) -> None:
     if not wrong and projection.digest(index, catch_up=False) != \
             projection.digest_of(leases.values()):
         wrong.append("the digest")
-    if wrong:
-        listed = ", ".join(wrong[:5]) + (", ..." if len(wrong) > 5 else "")
-        report.problems.append(Problem(
-            "projection_mismatch",
-            f"the index's reservation tables disagree with the log for {len(wrong)} "
-            f"row(s): {listed}" + (" (index rebuilt)" if repair else ""),
-            str(ctx.layout.index.relative_to(root)), None, "repaired" if repair else "error"))
-        if repair:
-            index.rebuild()
+    report_mismatch(ctx, report, "reservation", wrong, repair)
     # 2. the manifest shows exactly the leases of the fold (no file is fine while none)
     path = ctx.layout.reservation_manifest
     want = render(leases.values())
