@@ -48,7 +48,22 @@ class Hive:
     def index(self) -> Index:
         from ..index.db import Index
 
-        return Index(self.layout, capabilities.projections())
+        return Index(self.layout, capabilities.projections(),
+                     tracked_segments=self._tracked_segments)
+
+    def _tracked_segments(self) -> set[str] | None:
+        """The segments (relative to ``.fleet/events``) in the git index, for the index's
+        check of committed segments that the working tree lost."""
+        from ..git.index_file import IndexFile
+        from ..kernel.errors import FleetHiveError
+
+        try:
+            entries = IndexFile.read(self.layout.git_dir / "index").entries(b".fleet/events/")
+            names = [e.name.decode("utf-8", "replace") for e in entries]
+        except FleetHiveError:
+            return None
+        cut = len(".fleet/events/")
+        return {name[cut:] for name in names if name.endswith(".jsonl")}
 
     @cached_property
     def log(self) -> SegmentLog:

@@ -1,19 +1,51 @@
-"""``fleet-hive status``: one JSON-ready object assembled from each capability's part."""
+"""``fleet-hive status``: one JSON-ready object assembled from each capability's part, and
+what every command says about the health of the index and the log it reads."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
+from ..kernel.errors import FleetHiveError, IntegrityError, StorageError
+
 if TYPE_CHECKING:
+    from ..index.db import Index
     from .hive import Hive
+
+VERIFY_HINT = "run `fleet-hive verify` for every problem and its fix"
 
 
 def status_report(hive: Hive) -> dict[str, Any]:
-    """Missions (progress, active, blocked, conflicts), reservations, index freshness."""
+    """Missions (progress, active, blocked, conflicts), reservations, index freshness, and
+    the integrity problems seen in the log."""
     from ..missions.service import overview
 
     index_status = hive.index.status().to_json()  # before anything else catches up
     report = overview(hive.missions, hive.sorties)
     report["reservations"] = [r.to_json() for r in hive.reservations.active()]
     report["index"] = index_status
+    report["integrity"] = {
+        "ok": not index_status["problem_count"],
+        "problem_count": index_status["problem_count"],
+        "problems": index_status["problems"],
+        "fix": VERIFY_HINT if index_status["problem_count"] else None,
+    }
     return report
+
+
+def index_warnings(index: Index) -> list[FleetHiveError]:
+    """What a command that read the index should say on stderr: damage in the log (its
+    state is not whole), a cache that could not be used. Never raises."""
+    out: list[FleetHiveError] = [StorageError(note) for note in index.notes]
+    if index.memory_reason is not None:
+        out.append(StorageError(
+            f"the index cache cannot be written: {index.memory_reason}; answered from the "
+            "log read into memory", hint="free space or make .fleet/.cache/ writable"))
+    damage = None
+    with contextlib.suppress(FleetHiveError):
+        damage = index.damage
+    if damage is not None:
+        out.append(IntegrityError(
+            f"the event log is damaged, answers may miss events: {damage.summary()}",
+            hint=VERIFY_HINT))
+    return out

@@ -44,6 +44,8 @@ class Ctx:
     cwd: Path
     actor: str | None
     json: bool = False
+    #: The command reports the log's integrity itself (``verify``): no warning at exit.
+    reports_integrity: bool = False
     _hive: Hive | None = field(default=None, repr=False)
 
     def hive(self) -> Hive:
@@ -120,10 +122,15 @@ def main(argv: list[str] | None = None) -> None:
     code = run(invoke, args)
     hive = ctx_obj._hive
     if hive is not None:
-        if "uow" in hive.__dict__:  # the command wrote: say what fell behind, if anything
-            from .output import warn
+        from .output import warn
 
+        if "uow" in hive.__dict__:  # the command wrote: say what fell behind, if anything
             for problem in hive.uow.warnings:
                 warn(problem)
+        if "index" in hive.__dict__ and hive.index.opened and not ctx_obj.reports_integrity:
+            from ..app.status import index_warnings
+
+            for notice in index_warnings(hive.index):
+                warn(notice)
         hive.close()
     sys.exit(code)

@@ -54,6 +54,14 @@ def index_status(ctx: Ctx) -> None:
     click.echo(f"index      {status.path}\nevents     {status.events}\nsegments   "
                f"{status.segments}\nlatest seq {status.latest_seq}\nstate      {state}\n"
                f"size       {status.size_bytes} bytes")
+    if status.in_memory:
+        click.echo(f"in memory  {status.in_memory}")
+    if status.problem_count:
+        click.echo(f"integrity  {status.problem_count} problem(s) in the event log "
+                   "(run `fleet-hive verify` for every problem and its fix)")
+        for p in status.problems:
+            where = f"{p['path']} line {p['line']}" if p.get("line") else p["path"]
+            click.echo(f"  {where}: {p['message']}")
 
 
 @index.command("rebuild")

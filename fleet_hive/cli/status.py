@@ -70,4 +70,12 @@ def _human(r: dict[str, Any]) -> None:
              ("path", "holder", "mode", "expires", "reason"), "none")
     idx = r["index"]
     state = "fresh" if idx["fresh"] else "was stale, caught up now"
-    click.echo(f"Index: {idx['events']} events in {idx['segments']} segments, {state}")
+    click.echo(f"Index: {idx['events']} events in {idx['segments']} segments, {state}"
+               + (f" (in memory: {idx['in_memory']})" if idx.get("in_memory") else ""))
+    integrity = r["integrity"]
+    if not integrity["ok"]:
+        click.echo(f"Integrity: {integrity['problem_count']} problem(s) in the event log; "
+                   f"{integrity['fix']}")
+        for p in integrity["problems"]:
+            where = f"{p['path']} line {p['line']}" if p.get("line") else p["path"]
+            click.echo(f"  {where}: {p['message']} [{p['code']}]")

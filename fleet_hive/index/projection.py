@@ -8,7 +8,7 @@ protocols, so the index, the composition root and test doubles satisfy them stru
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -67,7 +67,9 @@ class ReadView(Protocol):
     caller has caught the index up under the writer lock."""
 
     def read(self, sql: str, args: Sequence[Any] = (), *, catch_up: bool = True,
-             ) -> list[Row]: ...
+             decode: Callable[[list[Row]], Any] | None = None) -> Any:
+        """The rows (or ``decode(rows)``: a row that does not decode is damage in the
+        cache, which is then rebuilt and asked again)."""
 
     def catch_up(self) -> int: ...
 

@@ -110,6 +110,15 @@ class Layout:
         return self.local / "writer.lock"
 
     @cached_property
+    def seq_ledger(self) -> Path:
+        """Which ``seq`` numbers the index handed out (kept when the cache is deleted)."""
+        return self.local / "seq.ledger"
+
+    @cached_property
+    def seq_lock(self) -> Path:
+        return self.local / "seq.lock"
+
+    @cached_property
     def git_lock(self) -> Path:
         """Serializes fleet-hive's own git writers; in ``local/`` for the same reason."""
         return self.local / "git.lock"

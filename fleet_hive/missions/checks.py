@@ -37,7 +37,8 @@ def folded_state(hive: CheckContext) -> tuple[dict[str, Mission], dict[str, list
     index.catch_up()
 
     def execute(sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        return index.read(sql, args, catch_up=False)
+        rows: list[Row] = index.read(sql, args, catch_up=False)
+        return rows
 
     streams = [r[0] for r in execute(
         "SELECT DISTINCT stream FROM events WHERE (stream >= 'mission:' AND stream < 'mission;')"

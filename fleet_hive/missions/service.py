@@ -69,8 +69,12 @@ class _Part:
         return built(self._write_path)
 
     def _read(self, sql: str, args: Sequence[Any] = (), *, catch_up: bool = True,
-              ) -> list[Row]:
-        return self._reads.read(sql, args, catch_up=catch_up)
+              docs: bool = False) -> list[Row]:
+        """Rows of a query; with ``docs``, the first column (a stored ``doc``) parsed, inside
+        the index's guard against damaged rows."""
+        rows: list[Row] = self._reads.read(sql, args, catch_up=catch_up,
+                                           decode=_parse_docs if docs else None)
+        return rows
 
     # -- ids -----------------------------------------------------------------------------
     def _resolve(self, kind: str, ref: object, *, catch_up: bool = True) -> str:
@@ -119,22 +123,23 @@ class _Part:
     # -- loading (no catch-up: callers have caught up) -----------------------------------
     def _mission(self, mission_id: str) -> Mission:
         rows = self._read("SELECT doc FROM missions WHERE id = ?", (mission_id,),
-                          catch_up=False)
+                          catch_up=False, docs=True)
         if not rows:
             raise NotFoundError(f"no mission {mission_id}")
-        return Mission.from_doc(orjson.loads(rows[0][0]))
+        return Mission.from_doc(rows[0][0])
 
     def _sortie(self, sortie_id: str) -> Sortie:
-        rows = self._read("SELECT doc FROM sorties WHERE id = ?", (sortie_id,), catch_up=False)
+        rows = self._read("SELECT doc FROM sorties WHERE id = ?", (sortie_id,), catch_up=False,
+                          docs=True)
         if not rows:
             raise NotFoundError(f"no sortie {sortie_id}")
-        return Sortie.from_doc(orjson.loads(rows[0][0]))
+        return Sortie.from_doc(rows[0][0])
 
     def _siblings(self, mission_id: str) -> dict[str, Sortie]:
         """The live sorties of a mission, by id, in creation order."""
         rows = self._read(f"SELECT doc FROM sorties WHERE mission_id = ? AND deleted = 0 "
-                          f"ORDER BY {_CREATED}", (mission_id,), catch_up=False)
-        return {s.id: s for s in (Sortie.from_doc(orjson.loads(r[0])) for r in rows)}
+                          f"ORDER BY {_CREATED}", (mission_id,), catch_up=False, docs=True)
+        return {s.id: s for s in (Sortie.from_doc(r[0]) for r in rows)}
 
     def _live(self, ids: Iterable[str]) -> dict[str, Sortie]:
         """The live sorties among ``ids`` (of any mission: the deciders refuse a
@@ -144,8 +149,8 @@ class _Part:
         for chunk in _chunks(wanted):
             marks = ",".join("?" * len(chunk))
             for (doc,) in self._read(f"SELECT doc FROM sorties WHERE deleted = 0 AND id IN "
-                                     f"({marks})", chunk, catch_up=False):
-                s = Sortie.from_doc(orjson.loads(doc))
+                                     f"({marks})", chunk, catch_up=False, docs=True):
+                s = Sortie.from_doc(doc)
                 out[s.id] = s
         return out
 
@@ -160,10 +165,10 @@ class _Part:
         rows = self._read(
             "SELECT doc, (SELECT group_concat(status || '=' || n) FROM mission_counts c "
             f"WHERE c.mission_id = missions.id) FROM missions WHERE {where} "
-            f"ORDER BY {_ORDER}{page}", [*args, *page_args], catch_up=catch_up)
+            f"ORDER BY {_ORDER}{page}", [*args, *page_args], catch_up=catch_up, docs=True)
         out = []
         for doc, counts in rows:
-            m = Mission.from_doc(orjson.loads(doc))
+            m = Mission.from_doc(doc)
             if counts:
                 pairs = (c.split("=") for c in counts.split(","))
                 m.sortie_counts = dict(sorted((k, int(v)) for k, v in pairs))
@@ -200,9 +205,13 @@ class _Part:
         page, page_args = _page(limit, offset)
         order_s = ", ".join(f"s.{c.strip()}" for c in order.split(","))
         rows = self._read(f"SELECT s.doc FROM sorties s WHERE {where} ORDER BY {order_s}{page}",
-                          [*args, *page_args], catch_up=catch_up)
-        sorties = [Sortie.from_doc(orjson.loads(r[0])) for r in rows]
+                          [*args, *page_args], catch_up=catch_up, docs=True)
+        sorties = [Sortie.from_doc(r[0]) for r in rows]
         return self._with_blockers(sorties) if blockers else sorties
+
+
+def _parse_docs(rows: list[Row]) -> list[Row]:
+    return [(orjson.loads(r[0]), *r[1:]) for r in rows]
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
@@ -214,13 +223,13 @@ def load_mission_state(reads: ReadView, mission_id: str,
                        ) -> tuple[Mission, list[Sortie]] | None:
     """A mission and all its sorties (deleted ones too), from the index without catching up."""
     rows = reads.read("SELECT doc FROM missions WHERE id = ?", (mission_id,),
-                           catch_up=False)
+                      catch_up=False, decode=_parse_docs)
     if not rows:
         return None
-    mission = Mission.from_doc(orjson.loads(rows[0][0]))
-    sorties = [Sortie.from_doc(orjson.loads(r[0])) for r in reads.read(
+    mission = Mission.from_doc(rows[0][0])
+    sorties = [Sortie.from_doc(r[0]) for r in reads.read(
         f"SELECT doc FROM sorties WHERE mission_id = ? ORDER BY {_CREATED}", (mission_id,),
-        catch_up=False)]
+        catch_up=False, decode=_parse_docs)]
     return mission, sorties
 
 
@@ -491,8 +500,8 @@ def overview(missions: Missions, sorties: Sorties) -> dict[str, Any]:
         (), catch_up=False)
     conflicts: list[dict[str, Any]] = []
     for m in missions._read("SELECT doc FROM missions WHERE deleted = 0 AND open_conflicts > 0 "
-                            f"ORDER BY {_CREATED}", catch_up=False):
-        mission = Mission.from_doc(orjson.loads(m[0]))
+                            f"ORDER BY {_CREATED}", catch_up=False, docs=True):
+        mission = Mission.from_doc(m[0])
         conflicts += [{"mission_id": mission.id, "sortie_id": None, "title": mission.title,
                        **c} for c in mission.open_conflicts]
     for s in sorties._sorties_where(f"{_LIVE_SORTIE} AND s.open_conflicts > 0", (),
