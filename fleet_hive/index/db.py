@@ -473,7 +473,7 @@ class Index:
         try:
             self._touched = set()
             added = 0
-            with self.ledger.lock:  # one numbering for every index of this clone
+            with self._ledger_lock():  # one numbering for every index of this clone
                 self._out = []
                 self._sync_ledger(self._meta())
                 if bulk:
@@ -503,6 +503,21 @@ class Index:
             self._out = []
 
     # -- the seq ledger --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _ledger_lock(self) -> Iterator[None]:
+        try:
+            self.ledger.lock.acquire()
+        except OSError:
+            if self.memory_reason is None:
+                raise  # the guard answers from memory
+            self._ledger_failed = True  # read-only: nobody can number anything meanwhile
+            yield
+            return
+        try:
+            yield
+        finally:
+            self.ledger.lock.release()
+
     def _sync_ledger(self, meta: dict[str, str]) -> None:
         """Bring the ``chunks`` table in line with the ledger file (other indexes of this
         clone, or an earlier life of this one, may have numbered chunks)."""
@@ -824,7 +839,7 @@ class Index:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            with self.ledger.lock:
+            with self._ledger_lock():
                 self._sync_ledger(self._meta())
                 rows = db.execute("SELECT rel, start, stop, first_seq, count, hash FROM chunks "
                                   "ORDER BY rel, start").fetchall()
