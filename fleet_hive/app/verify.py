@@ -1,24 +1,36 @@
 """``fleet-hive verify``: check the log itself (not the cache) for integrity problems.
 
-Log checks (``storage.md`` 4, 6, 7): every complete line is a JSON object with a valid
+Log checks (``storage.md`` 2, 4, 6, 7): every complete line is a JSON object with a valid
 envelope; no id appears twice; each writer's ``n`` runs 1, 2, 3... without gaps or repeats;
 a torn tail (bytes a crash left without a newline, or a batch cut short) is reported as a
-warning: readers skip it and nothing acknowledged was lost. Later capabilities add their
-own checks (snapshots, checkpoints) through their entry in :mod:`.capabilities`.
+warning: readers skip it and nothing acknowledged was lost; no committed line was changed
+or removed and no committed segment is missing (the working tree against git's HEAD, by
+the same rule the pre-commit checks apply). Later capabilities add their own checks
+(snapshots, checkpoints) through their entry in :mod:`.capabilities`.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..events.segments import ReadResult, iter_lines
 from ..git.changes import SEGMENTS_DIR, FleetChange
+from ..index.projection import CheckContext
+from ..kernel.errors import NotARepositoryError
 from ..kernel.problems import Problem, Report
 
 if TYPE_CHECKING:
-    from ..index.projection import Check, CheckContext
+    from ..git import Git
+    from ..index.projection import Check
+
+
+class VerifyContext(CheckContext, Protocol):
+    """What ``verify`` uses: a check's context and the git repository (``hive.git``)."""
+
+    @property
+    def git(self) -> Git: ...
 
 
 def check_log(hive: CheckContext, report: Report, repair: bool = False) -> None:
@@ -57,6 +69,20 @@ def check_log(hive: CheckContext, report: Report, repair: bool = False) -> None:
             expected = max(expected, n + 1)
 
 
+def check_head(hive: VerifyContext, report: Report) -> None:
+    """Committed event lines changed or removed, committed segments missing: the working
+    tree against HEAD, by the rule a commit must pass. Skipped without a HEAD (no git
+    repository, or no commit yet)."""
+    try:
+        changes = hive.git.committed_segments()
+    except NotARepositoryError:
+        return
+    for change in changes:
+        problem = append_only_problem(change)
+        if problem is not None:
+            report.problems.append(problem)
+
+
 def derived_checks() -> list[Check]:
     """Every capability's check of its derived data (from the capability list)."""
     from .capabilities import checks
@@ -64,10 +90,11 @@ def derived_checks() -> list[Check]:
     return checks()
 
 
-def verify(hive: CheckContext, *, repair: bool = False) -> Report:
-    """The log's own integrity, then every capability's check."""
+def verify(hive: VerifyContext, *, repair: bool = False) -> Report:
+    """The log's own integrity (and against HEAD), then every capability's check."""
     report = Report()
     check_log(hive, report)
+    check_head(hive, report)
     with hive.exclusive() if repair else contextlib.nullcontext():
         for check in derived_checks():  # a repair holds the writer lock: no write meanwhile
             check(hive, report, repair)
@@ -103,24 +130,30 @@ def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
     return problems
 
 
+def append_only_problem(change: FleetChange) -> Problem | None:
+    """The problem of a segment whose committed lines are not all kept, or None."""
+    if change.new is None:
+        return Problem("segment_deleted", "a committed event segment was deleted; the log is "
+                       "append-only (a deletion is a tombstone event)", change.path)
+    if change.old_size is not None and not change.prefix_kept:
+        where = "" if change.changed_line is None else " (from this line on)"
+        return Problem("not_append_only", f"committed event lines were edited or removed{where};"
+                       " the log is append-only (a correction is a new event)", change.path,
+                       change.changed_line)
+    return None
+
+
 def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
     from ..events.integrity import check_segment
 
     path = change.path
-    if change.new is None:
-        problems.append(Problem("segment_deleted", "an event segment was deleted; the log is "
-                                "append-only (a deletion is a tombstone event)", path))
+    problem = append_only_problem(change)
+    if problem is not None:
+        problems.append(problem)
         return
-    start = 0
-    if change.old_size is not None:
-        if not change.prefix_kept:
-            problems.append(Problem(
-                "not_append_only", "committed event lines were edited or removed; the log "
-                "is append-only (a correction is a new event)", path))
-            return
-        start = change.old_size
+    assert change.new is not None  # a deleted segment is an append-only problem
     writer = path[len(SEGMENTS_DIR):].split("/", 1)[0]
-    problems.extend(check_segment(change.new, path, writer, start=start))
+    problems.extend(check_segment(change.new, path, writer, start=change.old_size or 0))
 
 
 def _check_yaml(change: FleetChange, problems: list[Problem]) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..kernel.errors import ConflictError, FleetHiveError, IntegrityError, StorageError
 from ..kernel.layout import Layout
 from ..kernel.problems import Problem
-from .changes import FLEET, FleetChange, path_text, prefix_of
+from .changes import FLEET, FleetChange, compare, path_text
 from .index_file import Entry, IndexFile, locked_index
 from .repo import MODE_EXEC, MODE_FILE, MODE_LINK, Change, File, Repository
 
@@ -272,12 +272,9 @@ class Committer:
         for path, w in sorted(changed.items()):
             new = w.data if w.data is not None else self.repo.blob_data(w.sha)
             old = head.get(path)
-            old_size, prefix = (prefix_of(self.repo, old[1], new, index.get(path)) if old
-                                else (None, False))
-            out.append(FleetChange(path_text(path), old_size, new, prefix))
+            out.append(compare(self.repo, path, old and old[1], new, index.get(path)))
         for path in removed:
-            out.append(FleetChange(path_text(path), len(self.repo.blob_data(head[path][1])), None,
-                                   False))
+            out.append(compare(self.repo, path, head[path][1], None))
         return out
 
 

@@ -182,6 +182,17 @@ def test_edited_event_line_is_refused_before_anything_is_written(repo: Path, hiv
     assert sorted(p.name for p in (repo / ".git" / "objects").rglob("*")) == objects_before
 
 
+def test_refusal_names_the_first_changed_line(repo: Path, hive):
+    for text in ("one", "two", "three"):
+        note(hive, text)
+    hive.git.commit()
+    (segment,) = (repo / ".fleet" / "events").glob("*/*.jsonl")
+    segment.write_bytes(segment.read_bytes().replace(b'"two"', b'"TWO"'))  # same length
+    rel = segment.relative_to(repo).as_posix()
+    with pytest.raises(IntegrityError, match=f"{rel}:2: committed event lines were edited"):
+        hive.git.commit()
+
+
 def test_invalid_new_line_and_deleted_segment_are_refused(repo: Path, hive):
     note(hive, "ok")
     hive.git.commit()
