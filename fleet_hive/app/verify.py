@@ -37,7 +37,7 @@ def check_log(hive: CheckContext, report: Report, repair: bool = False) -> None:
     from ..events.integrity import check_lines
 
     seen_ids: dict[str, str] = {}
-    ns: dict[str, list[int]] = {}
+    ns: dict[str, list[tuple[int, str, int]]] = {}  # writer -> (n, path, line) of each event
     root = hive.layout.root
     for writer, _name, path in hive.layout.segments():
         report.segments += 1
@@ -49,24 +49,32 @@ def check_log(hive: CheckContext, report: Report, repair: bool = False) -> None:
             if first != f"{rel}:{lineno}":
                 report.problems.append(Problem(
                     "duplicate_id", f"event id {ev['id']} also at {first}", rel, lineno))
-            ns.setdefault(ev["writer"], []).append(ev["n"])
+            ns.setdefault(ev["writer"], []).append((ev["n"], rel, lineno))
 
         result = ReadResult()
         for problem in check_lines(iter_lines(path, 0, result), result, rel, writer,
                                    on_event=seen):
             report.problems.append(problem)
     for writer, values in sorted(ns.items()):
-        values.sort()
-        expected = 1
-        for n in values:
-            if n < expected:
-                report.problems.append(Problem(
-                    "duplicate_n", f"writer {writer} has n={n} more than once"))
-            elif n > expected:
-                missing = f"{expected}" if n == expected + 1 else f"{expected}..{n - 1}"
-                report.problems.append(Problem(
-                    "gap", f"writer {writer} is missing n={missing}"))
-            expected = max(expected, n + 1)
+        _check_n(writer, values, report)
+
+
+def _check_n(writer: str, values: list[tuple[int, str, int]], report: Report) -> None:
+    """A writer's ``n`` runs 1, 2, 3...: each repeat is reported where it occurs again, each
+    gap at the event that follows it (whatever the order of the lines in the files)."""
+    values.sort()
+    expected, first = 1, ""  # the next n due; where the last new n was first seen
+    for n, path, line in values:
+        if n < expected:  # sorted: a repeat of the n just before
+            report.problems.append(Problem(
+                "duplicate_n", f"writer {writer} has n={n} more than once (also at {first})",
+                path, line))
+            continue
+        if n > expected:
+            missing = f"{expected}" if n == expected + 1 else f"{expected}..{n - 1}"
+            report.problems.append(Problem(
+                "gap", f"writer {writer} is missing n={missing} (before n={n})", path, line))
+        expected, first = n + 1, f"{path}:{line}"
 
 
 def check_head(hive: VerifyContext, report: Report) -> None:

@@ -92,3 +92,23 @@ def test_a_new_segment_is_not_a_head_problem_but_its_lines_are_still_checked(rep
     extra.write_bytes(b"{oops}\n")
     problems = verify(hive).problems
     assert problems == [Problem("invalid_json", problems[0].message, rel(repo, extra), 1)]
+
+
+def line(n: int, writer: str) -> bytes:
+    return (b'{"id":"01B%03d","type":"note_added","stream":"s:1","clock":%d,"writer":"%s",'
+            b'"n":%d,"time":"2026-01-01T00:00:00Z","data":{}}\n' % (n, n, writer.encode(), n))
+
+
+def test_repeated_and_missing_n_are_reported_where_they_occur(repo: Path, hive):
+    writer = "wdupgap00000"
+    wdir = repo / ".fleet" / "events" / writer
+    wdir.mkdir()
+    (wdir / "a.jsonl").write_bytes(line(1, writer) + line(2, writer))
+    # a rotation that reused n=2, then lost n=4
+    (wdir / "b.jsonl").write_bytes(line(2, writer).replace(b"01B", b"01C") + line(3, writer)
+                                   + line(5, writer))
+    problems = [(p.kind, p.path, p.line, p.message) for p in verify(hive).problems]
+    a, b = (f".fleet/events/{writer}/{name}.jsonl" for name in "ab")
+    assert problems == [
+        ("duplicate_n", b, 1, f"writer {writer} has n=2 more than once (also at {a}:2)"),
+        ("gap", b, 3, f"writer {writer} is missing n=4 (before n=5)")]
