@@ -19,7 +19,7 @@ from ..events.segments import ReadResult, iter_lines
 from ..git.changes import SEGMENTS_DIR, FleetChange
 from ..index.projection import CheckContext
 from ..kernel.errors import NotARepositoryError
-from ..kernel.problems import Problem, Report
+from ..kernel.problems import Problem, ProblemsError, Report
 
 if TYPE_CHECKING:
     from ..git import Git
@@ -107,6 +107,28 @@ def verify(hive: VerifyContext, *, repair: bool = False) -> Report:
         for check in derived_checks():  # a repair holds the writer lock: no write meanwhile
             check(hive, report, repair)
     return report
+
+
+#: What the log's own checks report (:func:`check_log`, :func:`check_head`); every other
+#: kind comes from a capability's check of derived data, which ``--repair`` regenerates.
+LOG_KINDS = frozenset({"invalid_json", "invalid_envelope", "wrong_writer", "torn_tail",
+                       "duplicate_id", "duplicate_n", "gap", "not_append_only",
+                       "segment_deleted"})
+
+
+def failure(report: Report) -> ProblemsError:
+    """The error a failed ``verify`` ends with (``docs/verify.md``), with a hint for the
+    kinds of problem found."""
+    kinds = {p.kind for p in report.problems if p.severity == "error"}
+    hints = []
+    if kinds & {"not_append_only", "segment_deleted"}:
+        hints.append("restore committed event lines with `git checkout -- .fleet/events` "
+                     "(a correction is a new event)")
+    if kinds & (LOG_KINDS - {"not_append_only", "segment_deleted"}):
+        hints.append("every problem is listed with its file and line")
+    if kinds - LOG_KINDS:
+        hints.append("`fleet-hive verify --repair` regenerates derived files from the log")
+    return report.error("; ".join(hints))
 
 
 def repair_derived(hive: CheckContext) -> Report:

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..kernel.errors import ConflictError, FleetHiveError, IntegrityError, StorageError
+from ..kernel.errors import ConflictError, FleetHiveError, StorageError
 from ..kernel.layout import Layout
-from ..kernel.problems import Problem
+from ..kernel.problems import Problem, ProblemsError, summary
 from .changes import FLEET, FleetChange, compare, path_text
 from .index_file import Entry, IndexFile, locked_index
 from .repo import MODE_EXEC, MODE_FILE, MODE_LINK, Change, File, Repository
@@ -279,7 +279,7 @@ class Committer:
 
 
 def problem_text(p: Problem) -> str:
-    return f"{p.where()}{p.message}"
+    return p.text()
 
 
 def _default_message(events: int, files: int) -> str:
@@ -287,9 +287,7 @@ def _default_message(events: int, files: int) -> str:
     return f"fleet-hive: {what} ({files} file{'s' if files != 1 else ''} in .fleet/)"
 
 
-def _refusal(errors: list[Problem]) -> IntegrityError:
-    shown = "; ".join(problem_text(p) for p in errors[:5])
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return IntegrityError(f"refusing to commit .fleet/: {shown}{more}",
-                          hint="fix or restore the file (event lines are append-only), then "
-                               "commit again; `fleet-hive verify` lists every problem")
+def _refusal(errors: list[Problem]) -> ProblemsError:
+    return ProblemsError(f"refusing to commit .fleet/: {summary(errors, 5)}", problems=errors,
+                         hint="fix or restore the file (event lines are append-only), then "
+                              "commit again; `fleet-hive verify` lists every problem")
