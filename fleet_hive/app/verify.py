@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..events.segments import ReadResult, iter_lines
-from ..git.changes import SEGMENTS_DIR, FleetChange
+from ..git.changes import FleetChange
 from ..index.projection import CheckContext
 from ..kernel.errors import NotARepositoryError
 from ..kernel.problems import Problem, ProblemsError, Report
@@ -71,9 +71,7 @@ def _check_n(writer: str, values: list[tuple[int, str, int]], report: Report) ->
                 path, line))
             continue
         if n > expected:
-            missing = f"{expected}" if n == expected + 1 else f"{expected}..{n - 1}"
-            report.problems.append(Problem(
-                "gap", f"writer {writer} is missing n={missing} (before n={n})", path, line))
+            report.problems.append(Problem("gap", _missing(writer, expected, n), path, line))
         expected, first = n + 1, f"{path}:{line}"
 
 
@@ -149,14 +147,19 @@ def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
 
     Segments: append-only (no committed line edited or dropped, no segment deleted), every
     new complete line a JSON object with a valid envelope written by the segment's writer;
-    a torn last line (a crash mid-append) is a warning. YAML files must parse.
+    a torn last line (a crash mid-append) is a warning; each writer's new lines continue its
+    ``n`` (no repeat, no gap) after the committed prefix and the earlier segments of that
+    writer in the change set. YAML files must parse.
     """
     problems: list[Problem] = []
+    runs: dict[str, list[_Known]] = {}
     for change in changes:
         if change.is_segment:
-            _check_segment(change, problems)
+            _check_segment(change, problems, runs)
         elif change.new is not None and change.path.endswith((".yaml", ".yml")):
             _check_yaml(change, problems)
+    for writer, known in sorted(runs.items()):
+        _check_new_n(writer, known, problems)
     return problems
 
 
@@ -173,8 +176,19 @@ def append_only_problem(change: FleetChange) -> Problem | None:
     return None
 
 
-def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
-    from ..events.integrity import check_segment
+class _Known(NamedTuple):
+    """What a change set says about a writer's ``n``: a committed prefix's range
+    (``line`` None) or one new event (``first == last``), at its path."""
+
+    path: str
+    first: int
+    last: int
+    line: int | None
+
+
+def _check_segment(change: FleetChange, problems: list[Problem],
+                   runs: dict[str, list[_Known]]) -> None:
+    from ..events.integrity import check_segment, n_range
 
     path = change.path
     problem = append_only_problem(change)
@@ -182,8 +196,50 @@ def _check_segment(change: FleetChange, problems: list[Problem]) -> None:
         problems.append(problem)
         return
     assert change.new is not None  # a deleted segment is an append-only problem
-    writer = path[len(SEGMENTS_DIR):].split("/", 1)[0]
-    problems.extend(check_segment(change.new, path, writer, start=change.old_size or 0))
+    writer = change.writer
+    known = runs.setdefault(writer, [])
+    start = change.old_size or 0
+    committed = n_range(change.new, start) if start else None
+    if committed is not None:
+        known.append(_Known(path, *committed, None))
+
+    def new_event(line: int, ev: dict[str, Any]) -> None:
+        if ev["writer"] == writer:
+            known.append(_Known(path, ev["n"], ev["n"], line))
+
+    problems.extend(check_segment(change.new, path, writer, start=start, on_event=new_event))
+
+
+def _check_new_n(writer: str, known: list[_Known], problems: list[Problem]) -> None:
+    """Each new event's ``n`` follows the writer's previous one (in path, then line order)
+    and repeats none known: neither a committed one of the change set nor a new one. A
+    writer that starts a segment comes with its last committed one (``context``); without
+    one, and without a grown one, it has none, so its ``n`` starts at 1."""
+    known.sort(key=lambda k: k.path)  # stable: lines stay in order within a segment
+    committed = [k for k in known if k.line is None]
+    seen: dict[int, str] = {}
+    last = 0
+    for k in known:
+        if k.line is None:
+            last = max(last, k.last)
+            continue
+        n, where = k.first, f"{k.path}:{k.line}"
+        other = seen.get(n) or next((c.path for c in committed if c.first <= n <= c.last), None)
+        if other is not None:
+            problems.append(Problem("duplicate_n", f"writer {writer} reuses n={n} (also at "
+                                    f"{other})", k.path, k.line))
+        elif n <= last:
+            problems.append(Problem("duplicate_n", f"writer {writer} goes back to n={n} after "
+                                    f"n={last} (a writer's n only grows)", k.path, k.line))
+        elif n > last + 1:
+            problems.append(Problem("gap", _missing(writer, last + 1, n), k.path, k.line))
+        seen.setdefault(n, where)
+        last = max(last, n)
+
+
+def _missing(writer: str, expected: int, n: int) -> str:
+    missing = f"{expected}" if n == expected + 1 else f"{expected}..{n - 1}"
+    return f"writer {writer} is missing n={missing} (before n={n})"
 
 
 def _check_yaml(change: FleetChange, problems: list[Problem]) -> None:

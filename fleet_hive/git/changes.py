@@ -12,6 +12,7 @@ that differs. It is the one comparison of committed and new content.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from ..kernel.errors import StorageError
 from .index_file import Entry, IndexFile
 
 if TYPE_CHECKING:
-    from .repo import Repository
+    from .repo import File, Repository
 
 FLEET = b".fleet/"
 EVENTS = b".fleet/events/"
@@ -47,10 +48,16 @@ class FleetChange:
     new: bytes | None  # the content to commit; None: the file is deleted
     prefix_kept: bool  # the committed content is a prefix of the new one
     changed_line: int | None = None  # first committed line (1-based) not kept, if known
+    context: bool = False  # not changed: a committed segment the checks compare new ones to
 
     @property
     def is_segment(self) -> bool:
         return self.path.startswith(SEGMENTS_DIR) and self.path.endswith(".jsonl")
+
+    @property
+    def writer(self) -> str:
+        """The writer whose directory holds this segment."""
+        return self.path[len(SEGMENTS_DIR):].split("/", 1)[0]
 
     @property
     def new_events(self) -> int:
@@ -97,6 +104,31 @@ def first_changed_line(old: bytes, new: bytes) -> int:
     return old.count(b"\n", 0, pos) + 1
 
 
+def with_predecessors(repo: Repository, changes: list[FleetChange],
+                      committed: Mapping[bytes, File]) -> list[FleetChange]:
+    """``changes``, plus for each writer that starts a new segment in them the last of its
+    committed segments (``committed``: HEAD's files) that they leave unchanged, as a
+    ``context`` change with nothing new: the ``n`` of the writer's new lines must follow
+    that segment's last. A writer without one has no committed segment: its ``n`` starts at 1.
+    """
+    starting = {c.writer for c in changes if c.is_segment and c.old_size is None and c.new}
+    if not starting:
+        return changes
+    listed = {c.path for c in changes}
+    last: dict[str, bytes] = {}
+    for path in sorted(committed):
+        text = path_text(path)
+        if is_segment(path) and text not in listed:
+            writer = text[len(SEGMENTS_DIR):].split("/", 1)[0]
+            if writer in starting:
+                last[writer] = path
+    out = list(changes)
+    for _writer, path in sorted(last.items()):
+        data = repo.blob_data(committed[path][1])
+        out.append(FleetChange(path_text(path), len(data), data, True, context=True))
+    return out
+
+
 def staged_changes(repo: Repository, index_file: Path | None = None,
                    ) -> tuple[list[FleetChange], list[str]]:
     """What the next ``git commit`` would record, against HEAD: the ``.fleet/`` files
@@ -127,7 +159,7 @@ def staged_changes(repo: Repository, index_file: Path | None = None,
             fleet.append(compare(repo, p, tree[p][1], None))
         else:
             other.append(path_text(p))
-    return fleet, sorted(other)
+    return with_predecessors(repo, fleet, tree), sorted(other)
 
 
 def committed_segments(repo: Repository) -> list[FleetChange]:

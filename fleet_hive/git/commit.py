@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..kernel.errors import ConflictError, FleetHiveError, StorageError
 from ..kernel.layout import Layout
 from ..kernel.problems import Problem, ProblemsError, summary
-from .changes import FLEET, FleetChange, compare, path_text
+from .changes import FLEET, FleetChange, compare, path_text, with_predecessors
 from .index_file import Entry, IndexFile, locked_index
 from .repo import MODE_EXEC, MODE_FILE, MODE_LINK, Change, File, Repository
 
@@ -275,7 +275,7 @@ class Committer:
             out.append(compare(self.repo, path, old and old[1], new, index.get(path)))
         for path in removed:
             out.append(compare(self.repo, path, head[path][1], None))
-        return out
+        return with_predecessors(self.repo, out, head)
 
 
 def problem_text(p: Problem) -> str:

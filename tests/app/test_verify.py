@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 import fleet_hive
-from fleet_hive.app.verify import verify
+from fleet_hive.app.verify import check_fleet_changes, verify
+from fleet_hive.git.changes import FleetChange
 from fleet_hive.kernel.problems import Problem
 from tests.support import git
 
@@ -112,3 +113,63 @@ def test_repeated_and_missing_n_are_reported_where_they_occur(repo: Path, hive):
     assert problems == [
         ("duplicate_n", b, 1, f"writer {writer} has n=2 more than once (also at {a}:2)"),
         ("gap", b, 3, f"writer {writer} is missing n=4 (before n=5)")]
+
+
+# -- n in a change set (what `fleet-hive commit` and the pre-commit hook check) -------------
+def ev(n: int, writer: str = "w1", eid: str = "") -> bytes:
+    return (b'{"id":"%s","type":"note_added","stream":"s:1","clock":%d,"writer":"%s","n":%d,'
+            b'"time":"2026-01-01T00:00:00Z","data":{}}\n'
+            % ((eid or f"01E{n:04d}").encode(), n, writer.encode(), n))
+
+
+def n_problems(*changes: FleetChange) -> list[tuple[str, str, int | None, str]]:
+    return [(p.kind, p.path, p.line, p.message) for p in check_fleet_changes(list(changes))
+            if p.kind in ("duplicate_n", "gap")]
+
+
+A, B = ".fleet/events/w1/01a.jsonl", ".fleet/events/w1/01b.jsonl"
+
+
+def test_new_lines_continue_the_committed_prefix():
+    prefix = ev(1) + ev(2)
+    assert n_problems(FleetChange(A, len(prefix), prefix + ev(3) + ev(4), True)) == []
+    assert n_problems(FleetChange(A, len(prefix), prefix + ev(2, eid="01X"), True)) == [
+        ("duplicate_n", A, 3, f"writer w1 reuses n=2 (also at {A})")]
+    assert n_problems(FleetChange(A, len(prefix), prefix + ev(5), True)) == [
+        ("gap", A, 3, "writer w1 is missing n=3..4 (before n=5)")]
+
+
+def test_a_rotation_that_reused_n_is_caught_across_segments():
+    """The old segment took more lines after the new one began (a kill right after the
+    rotation, before the writer state was saved): n=3 twice."""
+    old = ev(1) + ev(2)
+    assert n_problems(FleetChange(A, len(old), old + ev(3), True),
+                      FleetChange(B, None, ev(3, eid="01Y") + ev(4), False)) == [
+        ("duplicate_n", B, 1, f"writer w1 reuses n=3 (also at {A}:3)")]
+    # the same, when the new segment was committed first and the old one grew after
+    assert n_problems(FleetChange(A, len(old), old + ev(3, eid="01Y"), True),
+                      FleetChange(B, len(ev(3)), ev(3) + ev(4), True)) == [
+        ("duplicate_n", A, 3, f"writer w1 reuses n=3 (also at {B})")]
+    # a later segment that goes back, or skips
+    assert n_problems(FleetChange(A, None, ev(1) + ev(2), False),
+                      FleetChange(B, None, ev(1, eid="01Z"), False)) == [
+        ("duplicate_n", B, 1, f"writer w1 reuses n=1 (also at {A}:1)")]
+    assert n_problems(FleetChange(A, None, ev(1) + ev(2), False),
+                      FleetChange(B, None, ev(4), False)) == [
+        ("gap", B, 1, "writer w1 is missing n=3 (before n=4)")]
+    # each writer on its own; a fine rotation passes
+    other = ".fleet/events/w2/01a.jsonl"
+    assert n_problems(FleetChange(A, None, ev(1) + ev(2), False),
+                      FleetChange(B, None, ev(3) + ev(4), False),
+                      FleetChange(other, None, ev(1, "w2"), False)) == []
+
+
+def test_a_new_segment_follows_the_last_committed_one_or_starts_at_one():
+    """The git side adds the writer's last unchanged committed segment (``context``);
+    without one the writer has no committed segment, so its n starts at 1."""
+    committed = FleetChange(A, len(ev(1) + ev(2)), ev(1) + ev(2), True, context=True)
+    assert n_problems(committed, FleetChange(B, None, ev(3), False)) == []
+    assert n_problems(committed, FleetChange(B, None, ev(2, eid="01Q"), False)) == [
+        ("duplicate_n", B, 1, f"writer w1 reuses n=2 (also at {A})")]
+    assert n_problems(FleetChange(B, None, ev(3), False)) == [
+        ("gap", B, 1, "writer w1 is missing n=1..2 (before n=3)")]
