@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..kernel.errors import ConflictError, FleetHiveError, StorageError
+from ..kernel.errors import ConflictError, FleetHiveError, StorageError, storage_error
 from ..kernel.layout import Layout
 from ..kernel.problems import Problem, ProblemsError, summary
 from .changes import FLEET, FleetChange, compare, path_text, with_predecessors
@@ -114,11 +114,17 @@ class Committer:
         revert/bisect, and when a changed file fails validation.
         """
         self.repo.refuse_in_progress("commit .fleet/")
-        with self.lock:
+        try:
+            self.lock.acquire()
+        except OSError as e:
+            raise storage_error(e, self.layout.git_lock) from e
+        try:
             for _attempt in range(CAS_ATTEMPTS):
                 result = self._commit_once(message)
                 if result is not None:
                     return result
+        finally:
+            self.lock.release()
         raise ConflictError("the branch kept moving while fleet-hive was committing",
                             hint="run `fleet-hive commit` again")
 
@@ -149,10 +155,11 @@ class Committer:
                 return CommitResult(None, branch, message="nothing to commit in .fleet/")
             text = message or _default_message(staged.events, len(staged.files))
             commit = self.repo.new_commit(staged.tree, [head] if head else [], text)
+            index.update(updates)
+            lock.write(index)  # what can fail for lack of space, before the branch moves
             if not self.repo.move_branch(ref, head, commit, text):
                 return None  # lost the compare-and-swap: lock released, try again
-            index.update(updates)
-            lock.commit(index)
+            lock.commit()
         return CommitResult(commit.decode(), branch, staged.files, staged.events, text,
                             root=head is None, warnings=staged.warnings)
 
