@@ -170,12 +170,17 @@ def committed_segments(repo: Repository) -> list[FleetChange]:
     stat git trusts), the index entry only sparing the read of the old blob.
     """
     head = repo.tree_of(repo.head())
-    index = IndexFile.read(repo.index_path)
+    committed = sorted((p, f) for p, f in repo.files_under(head, FLEET.rstrip(b"/")).items()
+                       if is_segment(p))
+    if not committed:
+        return []
+    try:
+        index = IndexFile.read(repo.index_path)
+    except StorageError:  # git's own problem, not the log's: read the committed blobs
+        index = IndexFile()
     root = os.fsencode(str(repo.root))
     out: list[FleetChange] = []
-    for path, (_mode, sha) in sorted(repo.files_under(head, FLEET.rstrip(b"/")).items()):
-        if not is_segment(path):
-            continue
+    for path, (_mode, sha) in committed:
         try:
             with open(os.path.join(root, path), "rb") as f:
                 new: bytes | None = f.read()

@@ -173,3 +173,11 @@ def test_a_new_segment_follows_the_last_committed_one_or_starts_at_one():
         ("duplicate_n", B, 1, f"writer w1 reuses n=2 (also at {A})")]
     assert n_problems(FleetChange(B, None, ev(3), False)) == [
         ("gap", B, 1, "writer w1 is missing n=1..2 (before n=3)")]
+
+
+def test_a_broken_git_index_does_not_stop_the_comparison(repo: Path, hive):
+    segment = committed_segment(repo, hive, ["a", "b"])
+    (repo / ".git" / "index").write_bytes(b"not an index")
+    assert verify(hive).ok
+    segment.write_bytes(segment.read_bytes().replace(b'"b"', b'"B"'))
+    assert head_problems(hive) == [("not_append_only", rel(repo, segment), 2)]
