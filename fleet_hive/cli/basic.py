@@ -106,6 +106,7 @@ def verify_cmd(ctx: Ctx, repair: bool) -> None:
     """
     from ..app.verify import failure, verify
 
+    ctx.reports_integrity = True  # every problem is listed here: no warning about them at exit
     report = verify(ctx.hive(), repair=repair)
     if not ctx.json:
         for p in report.problems:
