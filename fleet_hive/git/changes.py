@@ -41,7 +41,8 @@ def is_segment(path: bytes) -> bool:
 
 @dataclass(frozen=True)
 class FleetChange:
-    """One ``.fleet/`` file a commit changes, as the checks need it."""
+    """One ``.fleet/`` file a commit changes, as the checks need it (or, with ``context``,
+    an unchanged committed segment that new lines of its writer must follow)."""
 
     path: str  # repository-relative, '/'-separated
     old_size: int | None  # size of the committed version; None: the file is new
