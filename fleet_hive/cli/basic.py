@@ -96,24 +96,28 @@ def index_rebuild(ctx: Ctx) -> None:
 @json_option
 @pass_ctx
 def verify_cmd(ctx: Ctx, repair: bool) -> None:
-    """Check the log's integrity: JSON, envelopes, torn lines, duplicate ids, gaps in n.
+    """Check the log's integrity: JSON, envelopes, torn lines, duplicate ids, gaps in n,
+    committed lines changed or removed and committed segments missing (against git's HEAD),
+    and the derived files (snapshots, the lock manifest, the index) against the log.
 
-    Exits 1 when any error is found; warnings (a torn tail left by a crash) do not fail.
-    The log itself is never changed, not even by --repair.
+    Exits 1 when any error is found (with --json: the error object, the problems inside);
+    warnings (a torn tail left by a crash) do not fail. The log itself is never changed,
+    not even by --repair.
     """
-    from ..app.verify import verify
+    from ..app.verify import failure, verify
 
+    ctx.reports_integrity = True  # every problem is listed here: no warning about them at exit
     report = verify(ctx.hive(), repair=repair)
-    if ctx.json:
-        write_json(report.to_json())
-    else:
+    if not ctx.json:
         for p in report.problems:
-            click.echo(f"{p.severity}: {p.where()}{p.message} [{p.kind}]")
+            click.echo(f"{p.severity}: {p.text()} [{p.kind}]")
         status = "ok" if report.ok else "FAILED"
         click.echo(f"verify {status}: {report.events} events in {report.segments} segments, "
                    f"{len(report.problems)} problem(s)")
     if not report.ok:
-        raise SystemExit(1)
+        raise failure(report)
+    if ctx.json:
+        write_json(report.to_json())
 
 
 @click.command("demo")

@@ -47,9 +47,26 @@ def check_lines(lines: Iterable[Line], result: ReadResult, path: str, writer: st
                       "events are intact", path, lineno + 1, "warning")
 
 
-def check_segment(data: bytes, path: str, writer: str, *, start: int = 0) -> Iterator[Problem]:
+def check_segment(data: bytes, path: str, writer: str, *, start: int = 0,
+                  on_event: OnEvent | None = None) -> Iterator[Problem]:
     """The problems of a segment's content from byte ``start`` on (a commit checks only the
     lines it adds: the committed prefix was checked when it was committed)."""
     result = ReadResult(start)
     return check_lines(iter_data_lines(data, start, result), result, path, writer,
-                       first_line=data.count(b"\n", 0, start) + 1)
+                       first_line=data.count(b"\n", 0, start) + 1, on_event=on_event)
+
+
+def n_range(data: bytes, end: int, window: int = 1 << 14) -> tuple[int, int] | None:
+    """(first, last) ``n`` of the valid events in ``data[:end]`` (a segment's committed
+    prefix), reading only its first events and its last lines; None if it holds none."""
+    first = next((line.event["n"] for line in iter_data_lines(data)
+                  if line.event is not None and line.offset < end), None)
+    if first is None:
+        return None
+    while True:
+        start = data.rfind(b"\n", 0, max(0, end - window)) + 1
+        ns = [line.event["n"] for line in iter_data_lines(data[start:end])
+              if line.event is not None]
+        if ns or start == 0:
+            return first, max(ns, default=first)
+        window *= 4

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..kernel.clock import utc_now
 from ..kernel.errors import InvalidInputError
+from ..kernel.limits import check_page
 from .envelope import Event, check_stream_name
 from .log import PendingEvent
 
@@ -136,10 +137,12 @@ class EventStore(_Validating):
         return self._index.get(event_id)
 
     def by_stream(self, stream: str, after: int | None = None) -> list[Event]:
+        check_page(after=after)
         return self._index.query(stream=stream, after=after, order="total")
 
     def by_type(self, type: str, after: int | None = None, limit: int | None = None,
                 ) -> list[Event]:
+        check_page(after=after, limit=limit)
         return self._index.query(type=type, after=after, limit=limit)
 
     def by_causation(self, event_id: str) -> list[Event]:
@@ -152,9 +155,12 @@ class EventStore(_Validating):
         return self._index.latest_seq()
 
     def after_sequence(self, seq: int, limit: int | None = None) -> list[Event]:
+        check_page(after=seq, limit=limit)
         return self._index.query(after=seq, limit=limit)
 
     def query(self, **filters: Any) -> list[Event]:
+        check_page(after=filters.get("after"), limit=filters.get("limit"),
+                   offset=filters.get("offset"))
         return self._index.query(**filters)
 
     def iter_all(self) -> Iterator[Event]:
@@ -212,8 +218,7 @@ class MemoryEventStore(_Validating):
               causation_id: str | None = None, correlation_id: str | None = None,
               after: int | None = None, limit: int | None = None, offset: int = 0,
               order: str = "seq", catch_up: bool = True) -> list[Event]:
-        if (limit is not None and limit < 0) or offset < 0:
-            raise InvalidInputError("limit and offset must not be negative")
+        check_page(after=after, limit=limit, offset=offset)
         out = [e for e in self._events
                if (stream is None or e.stream == stream) and (type is None or e.type == type)
                and (causation_id is None or e.causation_id == causation_id)

@@ -88,6 +88,10 @@ class Git:
                        ) -> tuple[list[changes.FleetChange], list[str]]:
         return changes.staged_changes(self.repo, index_file)
 
+    def committed_segments(self) -> list[changes.FleetChange]:
+        """HEAD's event segments the working tree no longer has as committed (``verify``)."""
+        return changes.committed_segments(self.repo)
+
     def events_between(self, since: bytes | None, until: bytes) -> list[dict[str, Any]]:
         return history.events_between(self.repo, since, until)
 

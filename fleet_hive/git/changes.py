@@ -1,23 +1,27 @@
 """The ``.fleet/`` changes a commit would record, as the pre-commit checks see them.
 
 ``fleet-hive commit`` (the working tree against HEAD) and the pre-commit hook (the index git
-is about to commit, against HEAD) hand the same checks a list of :class:`FleetChange`. The
-append-only rule needs one fact about a changed segment, whether the committed content is
-a prefix of the new one; :func:`prefix_of` proves it without reading the old blob when the
-index entry's size allows.
+is about to commit, against HEAD) hand the same checks a list of :class:`FleetChange`;
+``verify`` hands them HEAD's segments as the working tree has them
+(:func:`committed_segments`). The append-only rule needs one fact about a changed segment,
+whether the committed content is a prefix of the new one; :func:`compare` proves it without
+reading the old blob when the index entry's size allows, and otherwise names the first line
+that differs. It is the one comparison of committed and new content.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..kernel.errors import StorageError
 from .index_file import Entry, IndexFile
 
 if TYPE_CHECKING:
-    from .repo import Repository
+    from .repo import File, Repository
 
 FLEET = b".fleet/"
 EVENTS = b".fleet/events/"
@@ -37,16 +41,24 @@ def is_segment(path: bytes) -> bool:
 
 @dataclass(frozen=True)
 class FleetChange:
-    """One ``.fleet/`` file a commit changes, as the checks need it."""
+    """One ``.fleet/`` file a commit changes, as the checks need it (or, with ``context``,
+    an unchanged committed segment that new lines of its writer must follow)."""
 
     path: str  # repository-relative, '/'-separated
     old_size: int | None  # size of the committed version; None: the file is new
     new: bytes | None  # the content to commit; None: the file is deleted
     prefix_kept: bool  # the committed content is a prefix of the new one
+    changed_line: int | None = None  # first committed line (1-based) not kept, if known
+    context: bool = False  # not changed: a committed segment the checks compare new ones to
 
     @property
     def is_segment(self) -> bool:
         return self.path.startswith(SEGMENTS_DIR) and self.path.endswith(".jsonl")
+
+    @property
+    def writer(self) -> str:
+        """The writer whose directory holds this segment."""
+        return self.path[len(SEGMENTS_DIR):].split("/", 1)[0]
 
     @property
     def new_events(self) -> int:
@@ -57,16 +69,65 @@ class FleetChange:
         return self.new.count(b"\n", start)
 
 
-def prefix_of(repo: Repository, old_sha: bytes, new: bytes, entry: Entry | None,
-              ) -> tuple[int, bool]:
-    """(size of the old blob, whether it is a prefix of ``new``), without reading the old
-    blob when the index entry's size proves it: the blob id of that many bytes of ``new``
-    equals the old blob's id."""
+def compare(repo: Repository, path: bytes, old_sha: bytes | None, new: bytes | None,
+            entry: Entry | None = None) -> FleetChange:
+    """How the committed blob ``old_sha`` (None: the file is new) and ``new`` (None: the
+    file is deleted) relate, as the checks see it.
+
+    Whether the old blob is a prefix of ``new`` is proved without reading it when the index
+    entry vouches for it (the blob id of that many bytes of ``new`` equals the old blob's
+    id); otherwise the old blob is read, and when it is not a prefix the first line where
+    the two differ is named (``changed_line``).
+    """
+    text = path_text(path)
+    if old_sha is None:
+        return FleetChange(text, None, new, False)
+    if new is None:
+        return FleetChange(text, len(repo.blob_data(old_sha)), None, False)
     if (entry is not None and entry.hexsha == old_sha and 0 < entry.size <= len(new)
             and repo.blob_id(new[:entry.size]) == old_sha):
-        return entry.size, True
+        return FleetChange(text, entry.size, new, True)
     old = repo.blob_data(old_sha)
-    return len(old), new.startswith(old)
+    if new.startswith(old):
+        return FleetChange(text, len(old), new, True)
+    return FleetChange(text, len(old), new, False, first_changed_line(old, new))
+
+
+def first_changed_line(old: bytes, new: bytes) -> int:
+    """The 1-based line of ``old`` where ``new`` first differs from it (``old`` is not a
+    prefix of ``new``): an edited line, or the first line removed."""
+    end = min(len(old), len(new))
+    pos, step = 0, 1 << 16
+    while pos < end and old[pos:pos + step] == new[pos:pos + step]:
+        pos += step  # whole blocks first, then byte by byte inside the first that differs
+    while pos < end and old[pos] == new[pos]:
+        pos += 1
+    return old.count(b"\n", 0, pos) + 1
+
+
+def with_predecessors(repo: Repository, changes: list[FleetChange],
+                      committed: Mapping[bytes, File]) -> list[FleetChange]:
+    """``changes``, plus for each writer that starts a new segment in them the last of its
+    committed segments (``committed``: HEAD's files) that they leave unchanged, as a
+    ``context`` change with nothing new: the ``n`` of the writer's new lines must follow
+    that segment's last. A writer without one has no committed segment: its ``n`` starts at 1.
+    """
+    starting = {c.writer for c in changes if c.is_segment and c.old_size is None and c.new}
+    if not starting:
+        return changes
+    listed = {c.path for c in changes}
+    last: dict[str, bytes] = {}
+    for path in sorted(committed):
+        text = path_text(path)
+        if is_segment(path) and text not in listed:
+            writer = text[len(SEGMENTS_DIR):].split("/", 1)[0]
+            if writer in starting:
+                last[writer] = path
+    out = list(changes)
+    for _writer, path in sorted(last.items()):
+        data = repo.blob_data(committed[path][1])
+        out.append(FleetChange(path_text(path), len(data), data, True, context=True))
+    return out
 
 
 def staged_changes(repo: Repository, index_file: Path | None = None,
@@ -92,16 +153,44 @@ def staged_changes(repo: Repository, index_file: Path | None = None,
         if not p.startswith(FLEET):
             other.append(path_text(p))
             continue
-        new = repo.blob_data(staged[p][1])
         old = tree.get(p)
-        if old is None:
-            fleet.append(FleetChange(path_text(p), None, new, False))
-        else:
-            size, prefix = prefix_of(repo, old[1], new, None)
-            fleet.append(FleetChange(path_text(p), size, new, prefix))
+        fleet.append(compare(repo, p, old and old[1], repo.blob_data(staged[p][1])))
     for p in sorted(removed):
         if p.startswith(FLEET):
-            fleet.append(FleetChange(path_text(p), len(repo.blob_data(tree[p][1])), None, False))
+            fleet.append(compare(repo, p, tree[p][1], None))
         else:
             other.append(path_text(p))
-    return fleet, sorted(other)
+    return with_predecessors(repo, fleet, tree), sorted(other)
+
+
+def committed_segments(repo: Repository) -> list[FleetChange]:
+    """HEAD's event segments whose working-tree copy is not HEAD's content: grown, edited,
+    shortened or missing (``verify`` reports all but the grown ones). Empty without a HEAD.
+
+    Every such file is read and compared in full (a same-length edit in place keeps the
+    stat git trusts), the index entry only sparing the read of the old blob.
+    """
+    head = repo.tree_of(repo.head())
+    committed = sorted((p, f) for p, f in repo.files_under(head, FLEET.rstrip(b"/")).items()
+                       if is_segment(p))
+    if not committed:
+        return []
+    try:
+        index = IndexFile.read(repo.index_path)
+    except StorageError:  # git's own problem, not the log's: read the committed blobs
+        index = IndexFile()
+    root = os.fsencode(str(repo.root))
+    out: list[FleetChange] = []
+    for path, (_mode, sha) in committed:
+        try:
+            with open(os.path.join(root, path), "rb") as f:
+                new: bytes | None = f.read()
+        except FileNotFoundError:
+            new = None
+        except OSError as e:
+            raise StorageError(f"cannot read {path_text(path)}: {e.strerror or e}") from e
+        change = compare(repo, path, sha, new, index.get(path))
+        if not (change.prefix_kept and change.new is not None
+                and len(change.new) == change.old_size):
+            out.append(change)
+    return out

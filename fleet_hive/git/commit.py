@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..kernel.errors import ConflictError, FleetHiveError, IntegrityError, StorageError
+from ..kernel.errors import ConflictError, FleetHiveError, StorageError, storage_error
 from ..kernel.layout import Layout
-from ..kernel.problems import Problem
-from .changes import FLEET, FleetChange, path_text, prefix_of
+from ..kernel.problems import Problem, ProblemsError, summary
+from .changes import FLEET, FleetChange, compare, path_text, with_predecessors
 from .index_file import Entry, IndexFile, locked_index
 from .repo import MODE_EXEC, MODE_FILE, MODE_LINK, Change, File, Repository
 
@@ -114,11 +114,17 @@ class Committer:
         revert/bisect, and when a changed file fails validation.
         """
         self.repo.refuse_in_progress("commit .fleet/")
-        with self.lock:
+        try:
+            self.lock.acquire()
+        except OSError as e:
+            raise storage_error(e, self.layout.git_lock) from e
+        try:
             for _attempt in range(CAS_ATTEMPTS):
                 result = self._commit_once(message)
                 if result is not None:
                     return result
+        finally:
+            self.lock.release()
         raise ConflictError("the branch kept moving while fleet-hive was committing",
                             hint="run `fleet-hive commit` again")
 
@@ -149,10 +155,11 @@ class Committer:
                 return CommitResult(None, branch, message="nothing to commit in .fleet/")
             text = message or _default_message(staged.events, len(staged.files))
             commit = self.repo.new_commit(staged.tree, [head] if head else [], text)
+            index.update(updates)
+            lock.write(index)  # what can fail for lack of space, before the branch moves
             if not self.repo.move_branch(ref, head, commit, text):
                 return None  # lost the compare-and-swap: lock released, try again
-            index.update(updates)
-            lock.commit(index)
+            lock.commit()
         return CommitResult(commit.decode(), branch, staged.files, staged.events, text,
                             root=head is None, warnings=staged.warnings)
 
@@ -272,17 +279,14 @@ class Committer:
         for path, w in sorted(changed.items()):
             new = w.data if w.data is not None else self.repo.blob_data(w.sha)
             old = head.get(path)
-            old_size, prefix = (prefix_of(self.repo, old[1], new, index.get(path)) if old
-                                else (None, False))
-            out.append(FleetChange(path_text(path), old_size, new, prefix))
+            out.append(compare(self.repo, path, old and old[1], new, index.get(path)))
         for path in removed:
-            out.append(FleetChange(path_text(path), len(self.repo.blob_data(head[path][1])), None,
-                                   False))
-        return out
+            out.append(compare(self.repo, path, head[path][1], None))
+        return with_predecessors(self.repo, out, head)
 
 
 def problem_text(p: Problem) -> str:
-    return f"{p.where()}{p.message}"
+    return p.text()
 
 
 def _default_message(events: int, files: int) -> str:
@@ -290,9 +294,7 @@ def _default_message(events: int, files: int) -> str:
     return f"fleet-hive: {what} ({files} file{'s' if files != 1 else ''} in .fleet/)"
 
 
-def _refusal(errors: list[Problem]) -> IntegrityError:
-    shown = "; ".join(problem_text(p) for p in errors[:5])
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return IntegrityError(f"refusing to commit .fleet/: {shown}{more}",
-                          hint="fix or restore the file (event lines are append-only), then "
-                               "commit again; `fleet-hive verify` lists every problem")
+def _refusal(errors: list[Problem]) -> ProblemsError:
+    return ProblemsError(f"refusing to commit .fleet/: {summary(errors, 5)}", problems=errors,
+                         hint="fix or restore the file (event lines are append-only), then "
+                              "commit again; `fleet-hive verify` lists every problem")

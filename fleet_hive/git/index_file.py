@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..kernel.errors import FleetHiveError, StorageError
+from ..kernel.errors import FleetHiveError, StorageError, storage_error
 
 SIGNATURE = b"DIRC"
 _FIXED = struct.Struct(">10I20sH")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
@@ -387,30 +387,48 @@ def _write_tree_node(node: _TreeNode, out: list[bytes]) -> None:
 
 # -- index.lock ----------------------------------------------------------------------------
 class IndexLock:
-    """``index.lock`` held: read the index, then :meth:`commit` a new one or release."""
+    """``index.lock`` held: read the index, then :meth:`commit` a new one or release.
+
+    :meth:`write` puts the new index into the lock file without replacing the index yet,
+    so a caller can do the part that may fail for lack of space before it changes anything
+    (a commit writes the index before it moves the branch, then only renames).
+    """
 
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
         self._fd: int | None = fd
+        self._written = False
 
     def read(self) -> IndexFile:
         return IndexFile.read(self.path)
 
-    def commit(self, index: IndexFile) -> None:
-        """Write ``index`` into the lock file and rename it over the index (git's way)."""
-        assert self._fd is not None, "lock already released"
+    def write(self, index: IndexFile) -> None:
+        """Write ``index`` into the lock file (once); :meth:`commit` puts it in place."""
+        assert self._fd is not None and not self._written, "lock released or written"
         data = index.serialize()
-        fd, self._fd = self._fd, None
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(self._fd, view):]
+        except OSError as e:
+            self.release()
+            raise storage_error(e, self.path) from e
+        self._written = True
+
+    def commit(self, index: IndexFile | None = None) -> None:
+        """Rename the lock file over the index (git's way), after writing ``index`` into
+        it unless :meth:`write` already did."""
+        if index is not None:
+            self.write(index)
+        assert self._fd is not None and self._written, "nothing written to commit"
+        fd, self._fd = self._fd, None
+        try:
             os.close(fd)
             os.replace(self.lock_path, self.path)
         except OSError as e:
             self._unlink()
-            raise StorageError(f"cannot write the git index: {e.strerror or e}") from e
+            raise storage_error(e, self.path) from e
 
     def release(self) -> None:
         if self._fd is not None:
@@ -440,7 +458,7 @@ def locked_index(path: Path, *, timeout: float = 5.0) -> Iterator[IndexLock]:
                          "file") from None
             time.sleep(0.02)
         except OSError as e:
-            raise StorageError(f"cannot lock the git index: {e.strerror or e}") from e
+            raise storage_error(e, lock_path) from e
     lock = IndexLock(path, fd)
     try:
         yield lock

@@ -16,9 +16,12 @@ take ``bytes`` and name them ``ObjectID`` at the call into dulwich.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import stat
+import sys
 import time
+import traceback
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ from ..kernel.errors import (
     NotARepositoryError,
     NotFoundError,
     StorageError,
+    storage_error,
 )
 
 S_IFGITLINK = 0o160000
@@ -173,9 +177,18 @@ class Repository:
 
     def store_blob(self, sha: ObjectID, data: bytes) -> None:
         """Store ``data`` (whose blob id is ``sha``) unless the object store has it."""
+        if sha not in self._repo.object_store:
+            self._add_object(Blob.from_string(data))
+
+    def _add_object(self, obj: Blob | Tree | Commit) -> None:
+        """Write one loose object. A failure (a full disk) is a :class:`StorageError` and
+        leaves no lock file behind: dulwich's own would make every later write of the same
+        object fail as "locked", even once there is space again."""
         store = self._repo.object_store
-        if sha not in store:
-            store.add_object(Blob.from_string(data))
+        hexsha = obj.id.decode("ascii")
+        path = os.path.join(os.fspath(store.path), hexsha[:2], hexsha[2:])
+        with self._writing(os.path.join(self.git_dir, "objects"), path + ".lock"):
+            store.add_object(obj)
 
     def tree_of(self, commit: bytes | None) -> ObjectID | None:
         """The tree of ``commit`` (hex, also as :class:`fleet_hive.git.Git` is given it)."""
@@ -270,13 +283,13 @@ class Repository:
             if not len(new):
                 return None
             if new.id not in store:
-                store.add_object(new)
+                self._add_object(new)
             return new.id
 
         result = edit(tree, edits)
         if result is None:
             empty = Tree()
-            store.add_object(empty)
+            self._add_object(empty)
             return empty.id
         return result
 
@@ -307,24 +320,57 @@ class Repository:
         c.author_time = c.commit_time = now
         c.author_timezone = c.commit_timezone = tz
         c.message = message.encode("utf-8") + (b"" if message.endswith("\n") else b"\n")
-        self._repo.object_store.add_object(c)
+        self._add_object(c)
         return c.id
 
     def move_branch(self, ref: Ref, old: ObjectID | None, new: ObjectID, message: str) -> bool:
-        """Compare-and-swap of the branch ref (with a reflog entry, as git writes it)."""
+        """Compare-and-swap of the branch ref (with a reflog entry, as git writes it).
+
+        A failure (a full disk) is a :class:`StorageError` that leaves the branch, its lock
+        file and its reflog as they were: dulwich appends the reflog line before it renames
+        the ref's lock file into place, and leaves the lock behind when its final flush
+        fails, so both are undone here.
+        """
         from dulwich.file import FileLocked
 
         note = b"commit (fleet-hive): " + message.splitlines()[0].encode("utf-8")
         who = self.identity("COMMITTER")
+        ref_path = os.fsdecode(self._repo.refs.refpath(ref))  # type: ignore[attr-defined]
+        reflog = os.path.join(self._repo.commondir(), "logs", os.fsdecode(ref))
+        logged = _size(reflog)
         try:
-            if old is None:
-                return self._repo.refs.add_if_new(ref, new, committer=who, message=note)
-            return self._repo.refs.set_if_equals(ref, old, new, committer=who, message=note)
+            with self._writing(ref_path, ref_path + ".lock"):
+                try:
+                    if old is None:
+                        return self._repo.refs.add_if_new(ref, new, committer=who,
+                                                          message=note)
+                    return self._repo.refs.set_if_equals(ref, old, new, committer=who,
+                                                         message=note)
+                except OSError:
+                    # the ref did not move: cut off the reflog line written for it (ours:
+                    # git appends to a reflog only while holding the ref's lock)
+                    _truncate_reflog(reflog, logged, (old or b"0" * 40) + b" " + new)
+                    raise
         except FileLocked:
             return False
 
     def set_ref(self, ref: Ref, sha: ObjectID) -> None:
         self._repo.refs[ref] = sha
+
+    @contextlib.contextmanager
+    def _writing(self, where: str, *locks: str) -> Iterator[None]:
+        """Around a dulwich write into ``.git/``: an OSError (a full disk, an I/O error)
+        becomes a :class:`StorageError` naming ``where``, and the ``locks`` (lock files that
+        did not exist before) are removed if the failed write left them."""
+        fresh = [p for p in locks if not os.path.lexists(p)]
+        try:
+            yield
+        except OSError as e:
+            _let_go(e)
+            for path in fresh:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            raise storage_error(e, where) from e
 
     # -- config --------------------------------------------------------------------------
     def get_config(self, section: tuple[str, ...], name: str) -> str | None:
@@ -509,6 +555,40 @@ class Repository:
                                            exclude=[ObjectID(since)] if since else None):
             c = entry.commit
             yield c.id, c.message, c.author, c.commit_time
+
+
+def _let_go(e: BaseException) -> None:
+    """Drop the half-written files a failed write's frames still hold (dulwich's lock file
+    objects): each would retry the flush that failed when collected, which cannot succeed
+    now and only prints "Exception ignored" on stderr."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _unraisable: None
+    try:
+        traceback.clear_frames(e.__traceback__)
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _truncate_reflog(path: str, size: int | None, starts: bytes) -> None:
+    """Cut ``path`` back to ``size`` (None: it did not exist) if what was appended since is
+    (the start of) the line that begins with ``starts``."""
+    with contextlib.suppress(OSError):
+        with open(path, "r+b") as f:
+            f.seek(size or 0)
+            tail = f.read(len(starts))
+            if not tail or tail != starts[:len(tail)]:
+                return
+            f.truncate(size or 0)
+        if size is None:
+            os.unlink(path)
 
 
 def _refuse_checked_out(path: str, remote_ref: bytes) -> None:

@@ -18,6 +18,7 @@ import orjson
 
 from ..index.unit_of_work import built
 from ..kernel.errors import InvalidInputError, NotFoundError
+from ..kernel.limits import check_page
 from . import decide as d
 from .model import (
     MISSION_PREFIX,
@@ -49,8 +50,7 @@ _READY = (f"s.status = 'pending' AND s.claimed_by IS NULL AND s.deleted = 0 AND 
 
 
 def _page(limit: int | None, offset: int | None) -> tuple[str, list[int]]:
-    if (limit is not None and limit < 0) or (offset is not None and offset < 0):
-        raise InvalidInputError("--limit and --offset must not be negative")
+    check_page(limit=limit, offset=offset)
     if limit is None and not offset:
         return "", []
     return " LIMIT ? OFFSET ?", [-1 if limit is None else limit, offset or 0]

@@ -182,6 +182,17 @@ def test_edited_event_line_is_refused_before_anything_is_written(repo: Path, hiv
     assert sorted(p.name for p in (repo / ".git" / "objects").rglob("*")) == objects_before
 
 
+def test_refusal_names_the_first_changed_line(repo: Path, hive):
+    for text in ("one", "two", "three"):
+        note(hive, text)
+    hive.git.commit()
+    (segment,) = (repo / ".fleet" / "events").glob("*/*.jsonl")
+    segment.write_bytes(segment.read_bytes().replace(b'"two"', b'"TWO"'))  # same length
+    rel = segment.relative_to(repo).as_posix()
+    with pytest.raises(IntegrityError, match=f"{rel}:2: committed event lines were edited"):
+        hive.git.commit()
+
+
 def test_invalid_new_line_and_deleted_segment_are_refused(repo: Path, hive):
     note(hive, "ok")
     hive.git.commit()
@@ -297,3 +308,68 @@ def test_mission_milestones_auto_commit_when_configured(repo: Path, hive):
     assert subjects[0] == f"fleet-hive: mission {m.id} completed"
     assert not any("started" in s for s in subjects)
     assert porcelain(repo) == ["A  mine.txt"]
+
+
+def reuse_n_after_rotation(repo: Path) -> tuple[str, str]:
+    """What a kill right after a segment rotation left: the old segment took one more line
+    with n=4 after the new segment had begun with n=4. Returns both repository paths."""
+    (old,) = (repo / ".fleet" / "events").glob("*/*.jsonl")
+    last = json.loads(old.read_bytes().splitlines()[-1])
+
+    def line(n: int, eid: str) -> bytes:
+        return json.dumps({**last, "id": eid, "n": n, "clock": last["clock"] + n}).encode() + b"\n"
+
+    new = old.with_name("zzzzzzzzzzzzzzzzzzzzzzzzzz.jsonl")  # sorts after the old one
+    new.write_bytes(line(4, "01KZROTATEDNEWSEGMENT00001") + line(5, "01KZROTATEDNEWSEGMENT00002"))
+    with open(old, "ab") as f:
+        f.write(line(4, "01KZAPPENDEDTOOLDSEGMENT01"))
+    return old.relative_to(repo).as_posix(), new.relative_to(repo).as_posix()
+
+
+def test_commit_refuses_a_reused_n_naming_the_path_and_line(repo: Path, hive):
+    for text in ("a", "b", "c"):
+        note(hive, text)
+    hive.git.commit()
+    head = git(repo, "rev-parse", "HEAD").stdout
+    old, new = reuse_n_after_rotation(repo)
+    done = run_cli("-C", str(repo), "--json", "commit")
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert [(p["code"], p["path"], p["line"]) for p in error["problems"]] == [
+        ("duplicate_n", new, 1)]
+    assert f"{new}:1: writer " in error["message"] and f"reuses n=4 (also at {old}:4)" in \
+        error["message"]
+    assert git(repo, "rev-parse", "HEAD").stdout == head
+
+
+def test_commit_refuses_a_gap_in_n(repo: Path, hive):
+    note(hive, "a")
+    hive.git.commit()
+    (segment,) = (repo / ".fleet" / "events").glob("*/*.jsonl")
+    last = json.loads(segment.read_bytes().splitlines()[-1])
+    with open(segment, "ab") as f:
+        f.write(json.dumps({**last, "id": "01KZGAPGAPGAPGAPGAPGAPGAP1", "n": 3}).encode() + b"\n")
+    with pytest.raises(IntegrityError, match=r":2: writer \w+ is missing n=2 \(before n=3\)"):
+        hive.git.commit()
+
+
+def test_rotated_segments_commit_and_a_new_one_reusing_a_committed_n_is_refused(repo: Path):
+    cfg = repo / ".fleet" / "config.yaml"
+    with fleet_hive.init(repo, actor="t") as hive:
+        cfg.write_text(cfg.read_text().replace("segment_max_bytes: 8388608",
+                                               "segment_max_bytes: 4096"))
+    with fleet_hive.open(repo, actor="t") as hive:
+        for i in range(40):  # several rotations, committed as they come
+            note(hive, "x" * 200 + str(i))
+            if i % 15 == 0:
+                hive.git.commit()
+        assert hive.git.commit().commit  # new segments follow the unchanged committed ones
+        segments = sorted((repo / ".fleet" / "events").glob("*/*.jsonl"))
+        assert len(segments) > 2
+        # a new segment whose first line reuses the last committed n of the one before
+        last = json.loads(segments[-1].read_bytes().splitlines()[-1])
+        again = segments[-1].with_name("zzzzzzzzzzzzzzzzzzzzzzzzzz.jsonl")
+        again.write_text(json.dumps({**last, "id": "01KZSAMENSAMENSAMEN0000001"}) + "\n")
+        rel = again.relative_to(repo).as_posix()
+        with pytest.raises(IntegrityError, match=f"{rel}:1: writer .* reuses n={last['n']}"):
+            hive.git.commit()

@@ -200,7 +200,8 @@ def test_check_fleet_changes_rules():
     good = (b'{"id":"01A","type":"note_added","stream":"s:1","clock":1,"writer":"w1","n":1,'
             b'"time":"2026-01-01T00:00:00Z","data":{}}\n')
     assert check_fleet_changes([FleetChange(seg, None, good, False)]) == []
-    assert check_fleet_changes([FleetChange(seg, len(good), good + good, True)]) == []
+    second = good.replace(b'"01A"', b'"01B"').replace(b'"n":1', b'"n":2')
+    assert check_fleet_changes([FleetChange(seg, len(good), good + second, True)]) == []
     kinds = lambda ch: [p.kind for p in check_fleet_changes([ch])]  # noqa: E731
     assert kinds(FleetChange(seg, len(good), b"x" + good, False)) == ["not_append_only"]
     assert kinds(FleetChange(seg, 10, None, False)) == ["segment_deleted"]
@@ -328,3 +329,21 @@ def test_chained_post_hooks_get_args_and_stdin_and_never_block(repo: Path, hive,
     assert "exit status 9 (ignored)" in moved.stderr
     assert seen.read_text().splitlines() == ["args: amend", f"{before} {head(repo)}",
                                              "checkout: 1"]
+
+
+def test_pre_commit_refuses_a_reused_n(repo: Path, hive):
+    install(repo)
+    note(hive, "a")
+    git(repo, "add", ".fleet")
+    assert commit(repo, "fleet").returncode == 0
+    (segment,) = (repo / ".fleet" / "events").glob("*/*.jsonl")
+    last = json.loads(segment.read_bytes().splitlines()[-1])
+    again = segment.with_name("zzzzzzzzzzzzzzzzzzzzzzzzzz.jsonl")
+    again.write_text(json.dumps({**last, "id": "01KZREUSEDREUSEDREUSED0001"}) + "\n")
+    git(repo, "add", ".fleet")
+    before = head(repo)
+    refused = commit(repo, "reused n")
+    assert refused.returncode == 1
+    rel = again.relative_to(repo).as_posix()
+    assert f"{rel}:1: writer {last['writer']} reuses n=1" in refused.stderr
+    assert "[duplicate_n]" in refused.stderr and head(repo) == before

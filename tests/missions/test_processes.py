@@ -96,8 +96,8 @@ def test_conflicting_outcomes_on_two_branches_are_surfaced_after_merge(repo: Pat
     assert all(p.startswith(".fleet/missions/") for p in conflicted), (merged.stdout,
                                                                         conflicted)
     if conflicted:
-        report = fleet(repo, "verify", code=1)
-        assert {(p["kind"], p["severity"]) for p in report["problems"]} == {
+        error = fleet(repo, "verify", code=1)["error"]  # the error object, problems inside
+        assert {(p["kind"], p["severity"]) for p in error["problems"]} == {
             ("snapshot_mismatch", "error"), ("conflict", "warning")}
     assert fleet(repo, "verify", "--repair")["ok"] is True
     git(repo, "add", ".fleet")
