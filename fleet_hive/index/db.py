@@ -41,8 +41,9 @@ import orjson
 
 from ..events.envelope import Event
 from ..events.segments import Line, ReadResult, iter_data_lines, iter_lines
-from ..kernel.errors import InvalidInputError, StorageError
+from ..kernel.errors import StorageError
 from ..kernel.layout import Layout
+from ..kernel.limits import check_page
 from .ledger import Hasher, Record, SeqLedger, chunk_hash
 
 if TYPE_CHECKING:
@@ -55,7 +56,6 @@ SCHEMA_VERSION = "2"
 TAIL = 64  # bytes before the consumed offset remembered to detect a rewritten prefix
 BATCH_ROWS = 20_000
 BUSY_RETRIES = (0.05, 0.2, 1.0)  # seconds between retries of a busy database
-MAX_INT = (1 << 63) - 1  # SQLite integers are signed 64-bit
 MAX_PROBLEMS_SHOWN = 20
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -507,9 +507,9 @@ class Index:
     def _ledger_lock(self) -> Iterator[None]:
         try:
             self.ledger.lock.acquire()
-        except OSError:
+        except StorageError as e:
             if self.memory_reason is None:
-                raise  # the guard answers from memory
+                raise e.__cause__ or e  # the OSError: the guard answers from memory
             self._ledger_failed = True  # read-only: nobody can number anything meanwhile
             yield
             return
@@ -878,7 +878,7 @@ class Index:
               after: int | None = None, limit: int | None = None, offset: int = 0,
               order: str = "seq", catch_up: bool = True) -> list[Event]:
         """Events matching every given filter, by ``seq`` or in total order (``"total"``)."""
-        check_bounds(limit=limit, offset=offset, after=after)
+        check_page(limit=limit, offset=offset, after=after)
         if catch_up:
             self.catch_up()
         where: list[str] = []
@@ -977,17 +977,6 @@ class Index:
         if self.memory_reason is None:
             self._discard_files()
         self._damage_known = False
-
-
-def check_bounds(**values: int | None) -> None:
-    """Refuse numbers SQLite cannot hold, or negative limits and offsets."""
-    for name, value in values.items():
-        if value is None:
-            continue
-        if value < 0 and name != "after":
-            raise InvalidInputError(f"{name} must not be negative")
-        if not -MAX_INT <= value <= MAX_INT:
-            raise InvalidInputError(f"{name} {value} is too large (at most {MAX_INT})")
 
 
 def _crc(seq: int, raw: bytes) -> int:

@@ -19,6 +19,8 @@ import os
 import threading
 from types import TracebackType
 
+from .errors import storage_error
+
 
 class FileMutex:
     """Reentrant within a thread, exclusive across threads and processes."""
@@ -45,6 +47,9 @@ class FileMutex:
         if self._depth == 0:
             try:
                 fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
+            except OSError as e:  # a read-only or full .fleet/local/: say where
+                self._thread_lock.release()
+                raise storage_error(e, self._path) from e
             except BaseException:
                 self._thread_lock.release()
                 raise
