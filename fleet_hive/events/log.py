@@ -16,8 +16,11 @@ Appends from all processes of a clone are serialized by one file lock
    else may have brought new events (the fingerprint of ``.git/index`` and the event
    directories changed), so an event always sorts after the events its writer had seen;
 4. writes the lines with one ``write`` and ``fdatasync`` (``durability: fsync``), then saves
-   its state. A multi-event batch carries ``batch: [i, k]`` so readers take it whole or not
-   at all, even after a crash.
+   its state. A new segment is named in the state (at size 0) *before* anything is written
+   into it, so a kill at any moment leaves either the state's segment at its recorded size
+   or a segment longer than recorded, never an older segment that looks intact. A
+   multi-event batch carries ``batch: [i, k]`` so readers take it whole or not at all,
+   even after a crash.
 """
 
 from __future__ import annotations
@@ -159,24 +162,29 @@ class SegmentLog:
                 best = event["clock"]
         return best
 
-    def _last_n_of(self, writer: str) -> int:
+    def _last_n_of(self, writer: str) -> tuple[int, str]:
+        """The last ``n`` of ``writer`` in the working tree, and its newest segment's name.
+
+        Segment names sort by creation (:func:`new_segment_name` with ``after``), so the
+        last segment holding an event holds the highest ``n``.
+        """
         wdir = self.layout.writer_dir(writer)
         try:
             names = sorted(
                 (e.name for e in os.scandir(wdir) if e.name.endswith(SEGMENT_SUFFIX)), reverse=True
             )
         except FileNotFoundError:
-            return 0
-        best = 0
+            return 0, ""
+        newest = names[0][: -len(SEGMENT_SUFFIX)] if names else ""
         for name in names:
             event = last_consumed_event(wdir / name)
             if event is not None:
-                best = max(best, event["n"])
-                break
-        return best
+                return int(event["n"]), newest
+        return 0, newest
 
-    def _check_segment(self, state: WriterState) -> bool:
-        """Whether the current segment is exactly as this writer left it.
+    def _check_segment(self, state: WriterState) -> tuple[bool, str]:
+        """Whether the current segment is exactly as this writer left it, and the name
+        of the writer's newest segment (a new one must sort after it).
 
         When it is not, settle ``writer`` and ``n`` from the working tree and leave
         ``segment`` empty so that a new one is started.
@@ -184,18 +192,20 @@ class SegmentLog:
         if not state.writer:
             state.writer = new_writer_id()
             state.segment = ""
-            return False
+            return False, ""
         if state.segment and _size(self.layout.segment(state.writer, state.segment)) == state.size:
-            return True
-        in_tree = self._last_n_of(state.writer)
+            # Every segment is named in the state before it is written (see
+            # _append_locked), so when the current one is intact it is also the newest.
+            return True, state.segment
+        in_tree, newest = self._last_n_of(state.writer)
         if in_tree < state.n:
             # The working tree lost events this writer wrote (checkout of an older commit,
             # reset): continue as a new writer so ``n`` stays gapless on every branch.
-            state.writer, in_tree = new_writer_id(), 0
+            state.writer, in_tree, newest = new_writer_id(), 0, ""
         state.n = in_tree
         state.segment = ""
         state.fingerprint = ""  # rescan clocks: the tree changed under us
-        return False
+        return False, newest
 
     def exclusive(self) -> FileMutex:
         """The writer lock as a context manager (reentrant within a thread).
@@ -221,11 +231,12 @@ class SegmentLog:
 
     def _append_locked(self, pending: Sequence[PendingEvent]) -> list[Event]:
         state = self._read_state()
-        writer_before = state.writer
-        intact = self._check_segment(state)
+        writer_saved = state.writer
+        intact, newest = self._check_segment(state)
         fp = self._fingerprint()
         if fp != state.fingerprint:
             state.clock = max(state.clock, self._max_clock_in_tree())
+        n_before, clock_before = state.n, state.clock
         events: list[Event] = []
         chunks: list[bytes] = []
         k = len(pending)
@@ -258,7 +269,15 @@ class SegmentLog:
         new_file = not intact or (
             state.size > 0 and state.size + len(payload) > self.segment_max_bytes)
         if new_file:
-            state.segment, state.size = new_segment_name(), 0
+            state.segment, state.size = new_segment_name(after=newest), 0
+            # Name the new segment in the state before writing into it. Saved only after
+            # the write, a kill in between left a state that still trusted the old segment
+            # (intact, same size), so the next append handed out this append's ``n`` again.
+            # Now such a kill leaves the new segment longer than its recorded size 0, and
+            # the next append settles ``n`` from the tree. One pwrite per rotation.
+            self._write_state(WriterState(state.writer, state.segment, 0, n_before, clock_before),
+                              new_writer=state.writer != writer_saved)
+            writer_saved = state.writer
         path = self.layout.segment(state.writer, state.segment)
         if new_file:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -277,7 +296,7 @@ class SegmentLog:
             fsync_dir(path.parent.parent, best_effort=False)
         state.size += len(payload)
         state.fingerprint = self._fingerprint() if new_file else fp
-        self._write_state(state, new_writer=state.writer != writer_before)
+        self._write_state(state, new_writer=state.writer != writer_saved)
         return events
 
 
