@@ -20,7 +20,10 @@ Appends from all processes of a clone are serialized by one file lock
    into it, so a kill at any moment leaves either the state's segment at its recorded size
    or a segment longer than recorded, never an older segment that looks intact. A
    multi-event batch carries ``batch: [i, k]`` so readers take it whole or not at all,
-   even after a crash.
+   even after a crash;
+5. on a failed write or sync (a full disk, an I/O error) cuts the segment back to its size
+   before the write and raises :class:`StorageError` ("no space left on device (path)"):
+   no partial line is left behind, and the next append, once there is space, just goes on.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..kernel.clock import utc_now
-from ..kernel.errors import StorageError
+from ..kernel.errors import storage_error
 from ..kernel.fsio import fsync_dir, write_atomic
 from ..kernel.ids import new_segment_name, new_ulid, new_writer_id
 from ..kernel.layout import SEGMENT_SUFFIX, Layout
@@ -224,10 +228,7 @@ class SegmentLog:
             with self._lock:
                 return self._append_locked(pending)
         except OSError as e:
-            raise StorageError(
-                f"cannot append to the event log: {e.strerror or e}",
-                hint=f"check permissions and free space under {self.layout.events}",
-            ) from e
+            raise storage_error(e, self.layout.events) from e
 
     def _append_locked(self, pending: Sequence[PendingEvent]) -> list[Event]:
         state = self._read_state()
@@ -279,9 +280,33 @@ class SegmentLog:
                               new_writer=state.writer != writer_saved)
             writer_saved = state.writer
         path = self.layout.segment(state.writer, state.segment)
-        if new_file:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if new_file:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise storage_error(e, path) from e
+        try:
+            self._write_durably(fd, payload, state.size, path, new_file)
+        finally:
+            os.close(fd)
+        state.size += len(payload)
+        state.fingerprint = self._fingerprint() if new_file else fp
+        # The events are durable: the append has succeeded. The state is a cache; if it
+        # cannot be saved, the next append finds the segment longer than recorded and
+        # settles ``n`` from the tree.
+        with contextlib.suppress(OSError):
+            self._write_state(state, new_writer=state.writer != writer_saved)
+        return events
+
+    def _write_durably(self, fd: int, payload: bytes, size: int, path: Path,
+                       new_file: bool) -> None:
+        """Write ``payload`` at the end of the segment (``size`` bytes long) and sync it.
+
+        On failure (a full disk, an I/O error) the segment is cut back to ``size``: no
+        partial line is left for the next append to glue onto, the state (which names
+        this segment at ``size``) stays true, and the error is raised as StorageError.
+        """
         try:
             view = memoryview(payload)
             while view:
@@ -289,15 +314,15 @@ class SegmentLog:
                 view = view[written:]
             if self.durability == "fsync":
                 os.fdatasync(fd)
-        finally:
-            os.close(fd)
-        if new_file and self.durability == "fsync":
-            fsync_dir(path.parent, best_effort=False)
-            fsync_dir(path.parent.parent, best_effort=False)
-        state.size += len(payload)
-        state.fingerprint = self._fingerprint() if new_file else fp
-        self._write_state(state, new_writer=state.writer != writer_saved)
-        return events
+                if new_file:
+                    fsync_dir(path.parent, best_effort=False)
+                    fsync_dir(path.parent.parent, best_effort=False)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                if self.durability == "fsync":
+                    os.fdatasync(fd)
+            raise storage_error(e, path) from e
 
 
 def _size(path: os.PathLike[str] | str) -> int | None:

@@ -8,6 +8,9 @@ where they enter the library, with ``raise ... from e``; one place in the CLI
 
 from __future__ import annotations
 
+import errno
+import os
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -74,3 +77,15 @@ class StorageError(FleetHiveError):
     """An OSError or sqlite error while reading or writing ``.fleet/``."""
 
     code = "storage"
+
+
+def storage_error(e: OSError, path: str | os.PathLike[str], *, hint: str = "") -> StorageError:
+    """The :class:`StorageError` for ``e`` met at ``path``: its strerror and the path, e.g.
+    ``no space left on device (.fleet/events/w/s.jsonl)``, with a hint fitting the errno."""
+    where = e.filename if isinstance(e.filename, str) and e.filename else os.fspath(path)
+    reason = e.strerror or str(e) or type(e).__name__
+    reason = reason[:1].lower() + reason[1:]
+    if not hint:
+        hint = ("free some space on that filesystem and retry" if e.errno == errno.ENOSPC
+                else "check the permissions and the disk holding it, then retry")
+    return StorageError(f"{reason} ({where})", hint=hint)
