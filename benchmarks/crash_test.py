@@ -69,7 +69,7 @@ class Tally:
     ok: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     stuck: Counter[str] = field(default_factory=Counter)
-    failures: list[dict[str, Any]] = field(default_factory=list)  # a few samples
+    failures: Counter[tuple[str, int, str]] = field(default_factory=Counter)  # kind, exit, why
     cli_acks: list[str] = field(default_factory=list)
 
 
@@ -151,10 +151,8 @@ class CrashTest:
                 self.tally.cli_acks.append(json.loads(child.out.read_bytes())["id"])
         else:
             self.tally.failed[child.kind] += 1
-            if len(self.tally.failures) < 20:
-                err = child.err.read_text(errors="replace").strip().splitlines()
-                self.tally.failures.append({"kind": child.kind, "exit_code": code,
-                                            "stderr": err[-1] if err else ""})
+            err = child.err.read_text(errors="replace").strip().splitlines()
+            self.tally.failures[child.kind, code, err[-1][:300] if err else ""] += 1
         child.out.unlink(missing_ok=True)
         child.err.unlink(missing_ok=True)
 
@@ -317,8 +315,8 @@ def report_text(result: dict[str, Any]) -> str:
         lines.append(f"stuck (killed)       {sum(t['stuck'].values())}{by_kind(t['stuck'])}")
     lines.append(f"verify               {'ok' if v['ok'] else 'FAILED'} (exit {v['exit_code']})"
                  + by_kind(v["problems"]))
-    for f in t["failure_samples"]:
-        lines.append(f"- {f['kind']} exited {f['exit_code']}: {f['stderr']}")
+    for f in t["failures"]:
+        lines.append(f"- {f['kind']} exited {f['exit_code']} ({f['count']}x): {f['stderr']}")
     for sample in c["bad_line_samples"]:
         lines.append(f"- unparsable: {sample}")
     if c["lost_ids"]:
@@ -381,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         "counts": counts,
         "processes": {"killed": dict(test.tally.kills), "ok": dict(test.tally.ok),
                       "failed": dict(test.tally.failed), "stuck": dict(test.tally.stuck),
-                      "failure_samples": test.tally.failures},
+                      "failures": [{"kind": kind, "exit_code": code, "stderr": why, "count": n}
+                                   for (kind, code, why), n in test.tally.failures.most_common()]},
         "verify": verified,
         "repo": str(repo),
         "kept": args.keep or not passed,
