@@ -113,13 +113,17 @@ class SegmentLog:
             # Torn, lost or never written: keep the writer id, re-derive the rest.
             return WriterState(writer=self._stored_writer_id())
 
-    def _write_state(self, state: WriterState, *, new_writer: bool = False) -> None:
+    def _write_state(self, state: WriterState, *, new_writer: bool = False,
+                     sync: bool = False) -> None:
         record = orjson.dumps(state.__dict__)
         if len(record) >= STATE_SIZE:
             raise AssertionError("writer state record too large")
         if new_writer:
             self._store_writer_id(state.writer)
-        os.pwrite(self._state_file(), record.ljust(STATE_SIZE - 1) + b"\n", 0)
+        fd = self._state_file()
+        os.pwrite(fd, record.ljust(STATE_SIZE - 1) + b"\n", 0)
+        if sync:
+            os.fdatasync(fd)
 
     def _stored_writer_id(self) -> str:
         try:
@@ -275,9 +279,15 @@ class SegmentLog:
             # the write, a kill in between left a state that still trusted the old segment
             # (intact, same size), so the next append handed out this append's ``n`` again.
             # Now such a kill leaves the new segment longer than its recorded size 0, and
-            # the next append settles ``n`` from the tree. One pwrite per rotation.
-            self._write_state(WriterState(state.writer, state.segment, 0, n_before, clock_before),
-                              new_writer=state.writer != writer_saved)
+            # the next append settles ``n`` from the tree. It is synced (durability fsync)
+            # so that a power loss cannot bring back the old state with the new segment on
+            # disk either: one pwrite and one fdatasync per rotation, none per append.
+            named = WriterState(state.writer, state.segment, 0, n_before, clock_before)
+            try:
+                self._write_state(named, new_writer=state.writer != writer_saved,
+                                  sync=self.durability == "fsync")
+            except OSError as e:
+                raise storage_error(e, self.layout.writer_state) from e
             writer_saved = state.writer
         path = self.layout.segment(state.writer, state.segment)
         try:
