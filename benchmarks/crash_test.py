@@ -187,6 +187,8 @@ class CrashTest:
 
     def run(self, duration: float) -> None:
         deadline = time.monotonic() + duration
+        # Stopped early (SIGTERM, Ctrl-C), it still kills every child it started.
+        signal.signal(signal.SIGTERM, _stop)
         try:
             while time.monotonic() < deadline:
                 self.fill()
@@ -206,6 +208,10 @@ class CrashTest:
         for path in sorted((self.scratch / "acks").iterdir()):
             out.extend(path.read_text(encoding="ascii").split())
         return out
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 # -- checking ----------------------------------------------------------------------------
@@ -361,7 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     test = CrashTest(repo, scratch, random.Random(args.seed), writers=args.writers,
                      kill_rate=args.kill_rate, max_writer_life=args.max_writer_life)
     started = time.monotonic()
-    test.run(args.duration)
+    try:
+        test.run(args.duration)
+    except (KeyboardInterrupt, SystemExit):
+        progress("stopped early: no result")
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
     elapsed = time.monotonic() - started
     progress(f"{sum(test.tally.kills.values())} kills in {elapsed:.1f} s; checking the log")
     counts = check(test.acknowledged(), read_log(repo / ".fleet" / "events"))
