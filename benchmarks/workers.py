@@ -5,8 +5,13 @@
 ``index``   open a repository and time ``hive.index.rebuild()`` (or the first
             ``catch_up()`` into an empty index); print JSON with the seconds and the peak
             memory of this process before and after.
+``acked``   a writer of the crash test (``benchmarks/crash_test.py``): warm up, create the
+            ``--acks`` file (its existence says "ready"), then append notes (single events
+            and batches) until killed, adding each event's id to the file only after its
+            append returned.
 
-Each prints/writes one JSON object and exits 0; the parent checks the results.
+Each prints/writes one JSON object and exits 0 (``acked`` never exits on its own); the
+parent checks the results.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import sys
 import time
@@ -75,6 +81,31 @@ def index_worker(args: argparse.Namespace) -> None:
                       "rss_before_mb": before, "rss_peak_mb": peak_rss_mb()}))
 
 
+def acked_worker(args: argparse.Namespace) -> None:
+    import fleet_hive
+    from fleet_hive.events.registry import validate_data
+
+    hive = fleet_hive.open(args.repo, actor=f"crash-{args.name}")
+    hive.log  # noqa: B018
+    validate_data("note_added", {"text": "warm-up"})
+    rng = random.Random(args.seed)
+    stream = f"crash:{args.name}"
+    acks = os.open(args.acks, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    i = 0
+    while args.count is None or i < args.count:
+        size = rng.choice((1, 1, 1, 2, 5))
+        if size == 1:
+            ids = [hive.events.append("note_added", stream=stream,
+                                      data={"text": f"{args.name}-{i}"}).id]
+        else:
+            ids = [e.id for e in hive.events.append_batch(
+                [{"type": "note_added", "stream": stream, "data": {"text": f"{args.name}-{i}-{j}"}}
+                 for j in range(size)])]
+        # Only now is the append acknowledged; os.write survives a SIGKILL right after it.
+        os.write(acks, "".join(f"{event_id}\n" for event_id in ids).encode())
+        i += 1
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.workers")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,8 +119,14 @@ def main(argv: list[str] | None = None) -> None:
     i = sub.add_parser("index")
     i.add_argument("--repo", required=True)
     i.add_argument("--mode", choices=("rebuild", "catch_up"), default="rebuild")
+    c = sub.add_parser("acked")
+    c.add_argument("--repo", required=True)
+    c.add_argument("--acks", required=True)
+    c.add_argument("--name", required=True)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--count", type=int, default=None, help="stop after this many appends")
     args = parser.parse_args(argv)
-    {"append": append_worker, "index": index_worker}[args.command](args)
+    {"append": append_worker, "index": index_worker, "acked": acked_worker}[args.command](args)
 
 
 if __name__ == "__main__":

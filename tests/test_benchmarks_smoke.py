@@ -99,3 +99,29 @@ def test_missions_and_git_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
     assert any("ready --json" in n for n in names)
     assert any("mission list --json" in n for n in names)
     assert any("fleet-hive commit" in m["metric"] for m in benches["git"]["measurements"])
+
+
+@pytest.mark.slow
+def test_crash_test_runs_and_loses_nothing(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.crash_test", "--duration", "4", "--seed", "1",
+         "--json", "--workdir", str(tmp_path / "work")],
+        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    result = json.loads(proc.stdout)
+    counts = result["counts"]
+    assert counts["acknowledged"] > 0 and result["kills"] > 0, result
+    assert counts["lost"] == 0 and counts["duplicated"] == 0, counts
+    assert counts["found"] == counts["acknowledged"] <= counts["in_log"]
+    assert set(result["verify"]) >= {"exit_code", "ok", "problems"}
+    assert proc.returncode == (0 if result["passed"] else 1), proc.stderr[-4000:]
+    if result["passed"]:
+        assert not any((tmp_path / "work").iterdir()), "the repository is removed"
+
+
+def test_crash_test_rejects_bad_arguments(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.crash_test", "--duration", "0"],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--duration" in proc.stderr

@@ -16,8 +16,14 @@ Appends from all processes of a clone are serialized by one file lock
    else may have brought new events (the fingerprint of ``.git/index`` and the event
    directories changed), so an event always sorts after the events its writer had seen;
 4. writes the lines with one ``write`` and ``fdatasync`` (``durability: fsync``), then saves
-   its state. A multi-event batch carries ``batch: [i, k]`` so readers take it whole or not
-   at all, even after a crash.
+   its state. A new segment is named in the state (at size 0) *before* anything is written
+   into it, so a kill at any moment leaves either the state's segment at its recorded size
+   or a segment longer than recorded, never an older segment that looks intact. A
+   multi-event batch carries ``batch: [i, k]`` so readers take it whole or not at all,
+   even after a crash;
+5. on a failed write or sync (a full disk, an I/O error) cuts the segment back to its size
+   before the write and raises :class:`StorageError` ("no space left on device (path)"):
+   no partial line is left behind, and the next append, once there is space, just goes on.
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..kernel.clock import utc_now
-from ..kernel.errors import StorageError
+from ..kernel.errors import storage_error
 from ..kernel.fsio import fsync_dir, write_atomic
 from ..kernel.ids import new_segment_name, new_ulid, new_writer_id
 from ..kernel.layout import SEGMENT_SUFFIX, Layout
@@ -106,13 +113,17 @@ class SegmentLog:
             # Torn, lost or never written: keep the writer id, re-derive the rest.
             return WriterState(writer=self._stored_writer_id())
 
-    def _write_state(self, state: WriterState, *, new_writer: bool = False) -> None:
+    def _write_state(self, state: WriterState, *, new_writer: bool = False,
+                     sync: bool = False) -> None:
         record = orjson.dumps(state.__dict__)
         if len(record) >= STATE_SIZE:
             raise AssertionError("writer state record too large")
         if new_writer:
             self._store_writer_id(state.writer)
-        os.pwrite(self._state_file(), record.ljust(STATE_SIZE - 1) + b"\n", 0)
+        fd = self._state_file()
+        os.pwrite(fd, record.ljust(STATE_SIZE - 1) + b"\n", 0)
+        if sync:
+            os.fdatasync(fd)
 
     def _stored_writer_id(self) -> str:
         try:
@@ -159,24 +170,29 @@ class SegmentLog:
                 best = event["clock"]
         return best
 
-    def _last_n_of(self, writer: str) -> int:
+    def _last_n_of(self, writer: str) -> tuple[int, str]:
+        """The last ``n`` of ``writer`` in the working tree, and its newest segment's name.
+
+        Segment names sort by creation (:func:`new_segment_name` with ``after``), so the
+        last segment holding an event holds the highest ``n``.
+        """
         wdir = self.layout.writer_dir(writer)
         try:
             names = sorted(
                 (e.name for e in os.scandir(wdir) if e.name.endswith(SEGMENT_SUFFIX)), reverse=True
             )
         except FileNotFoundError:
-            return 0
-        best = 0
+            return 0, ""
+        newest = names[0][: -len(SEGMENT_SUFFIX)] if names else ""
         for name in names:
             event = last_consumed_event(wdir / name)
             if event is not None:
-                best = max(best, event["n"])
-                break
-        return best
+                return int(event["n"]), newest
+        return 0, newest
 
-    def _check_segment(self, state: WriterState) -> bool:
-        """Whether the current segment is exactly as this writer left it.
+    def _check_segment(self, state: WriterState) -> tuple[bool, str]:
+        """Whether the current segment is exactly as this writer left it, and the name
+        of the writer's newest segment (a new one must sort after it).
 
         When it is not, settle ``writer`` and ``n`` from the working tree and leave
         ``segment`` empty so that a new one is started.
@@ -184,18 +200,20 @@ class SegmentLog:
         if not state.writer:
             state.writer = new_writer_id()
             state.segment = ""
-            return False
+            return False, ""
         if state.segment and _size(self.layout.segment(state.writer, state.segment)) == state.size:
-            return True
-        in_tree = self._last_n_of(state.writer)
+            # Every segment is named in the state before it is written (see
+            # _append_locked), so when the current one is intact it is also the newest.
+            return True, state.segment
+        in_tree, newest = self._last_n_of(state.writer)
         if in_tree < state.n:
             # The working tree lost events this writer wrote (checkout of an older commit,
             # reset): continue as a new writer so ``n`` stays gapless on every branch.
-            state.writer, in_tree = new_writer_id(), 0
+            state.writer, in_tree, newest = new_writer_id(), 0, ""
         state.n = in_tree
         state.segment = ""
         state.fingerprint = ""  # rescan clocks: the tree changed under us
-        return False
+        return False, newest
 
     def exclusive(self) -> FileMutex:
         """The writer lock as a context manager (reentrant within a thread).
@@ -214,18 +232,16 @@ class SegmentLog:
             with self._lock:
                 return self._append_locked(pending)
         except OSError as e:
-            raise StorageError(
-                f"cannot append to the event log: {e.strerror or e}",
-                hint=f"check permissions and free space under {self.layout.events}",
-            ) from e
+            raise storage_error(e, self.layout.events) from e
 
     def _append_locked(self, pending: Sequence[PendingEvent]) -> list[Event]:
         state = self._read_state()
-        writer_before = state.writer
-        intact = self._check_segment(state)
+        writer_saved = state.writer
+        intact, newest = self._check_segment(state)
         fp = self._fingerprint()
         if fp != state.fingerprint:
             state.clock = max(state.clock, self._max_clock_in_tree())
+        n_before, clock_before = state.n, state.clock
         events: list[Event] = []
         chunks: list[bytes] = []
         k = len(pending)
@@ -258,11 +274,49 @@ class SegmentLog:
         new_file = not intact or (
             state.size > 0 and state.size + len(payload) > self.segment_max_bytes)
         if new_file:
-            state.segment, state.size = new_segment_name(), 0
+            state.segment, state.size = new_segment_name(after=newest), 0
+            # Name the new segment in the state before writing into it. Saved only after
+            # the write, a kill in between left a state that still trusted the old segment
+            # (intact, same size), so the next append handed out this append's ``n`` again.
+            # Now such a kill leaves the new segment longer than its recorded size 0, and
+            # the next append settles ``n`` from the tree. It is synced (durability fsync)
+            # so that a power loss cannot bring back the old state with the new segment on
+            # disk either: one pwrite and one fdatasync per rotation, none per append.
+            named = WriterState(state.writer, state.segment, 0, n_before, clock_before)
+            try:
+                self._write_state(named, new_writer=state.writer != writer_saved,
+                                  sync=self.durability == "fsync")
+            except OSError as e:
+                raise storage_error(e, self.layout.writer_state) from e
+            writer_saved = state.writer
         path = self.layout.segment(state.writer, state.segment)
-        if new_file:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if new_file:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise storage_error(e, path) from e
+        try:
+            self._write_durably(fd, payload, state.size, path, new_file)
+        finally:
+            os.close(fd)
+        state.size += len(payload)
+        state.fingerprint = self._fingerprint() if new_file else fp
+        # The events are durable: the append has succeeded. The state is a cache; if it
+        # cannot be saved, the next append finds the segment longer than recorded and
+        # settles ``n`` from the tree.
+        with contextlib.suppress(OSError):
+            self._write_state(state, new_writer=state.writer != writer_saved)
+        return events
+
+    def _write_durably(self, fd: int, payload: bytes, size: int, path: Path,
+                       new_file: bool) -> None:
+        """Write ``payload`` at the end of the segment (``size`` bytes long) and sync it.
+
+        On failure (a full disk, an I/O error) the segment is cut back to ``size``: no
+        partial line is left for the next append to glue onto, the state (which names
+        this segment at ``size``) stays true, and the error is raised as StorageError.
+        """
         try:
             view = memoryview(payload)
             while view:
@@ -270,15 +324,15 @@ class SegmentLog:
                 view = view[written:]
             if self.durability == "fsync":
                 os.fdatasync(fd)
-        finally:
-            os.close(fd)
-        if new_file and self.durability == "fsync":
-            fsync_dir(path.parent, best_effort=False)
-            fsync_dir(path.parent.parent, best_effort=False)
-        state.size += len(payload)
-        state.fingerprint = self._fingerprint() if new_file else fp
-        self._write_state(state, new_writer=state.writer != writer_before)
-        return events
+                if new_file:
+                    fsync_dir(path.parent, best_effort=False)
+                    fsync_dir(path.parent.parent, best_effort=False)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                if self.durability == "fsync":
+                    os.fdatasync(fd)
+            raise storage_error(e, path) from e
 
 
 def _size(path: os.PathLike[str] | str) -> int | None:

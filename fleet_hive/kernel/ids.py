@@ -43,9 +43,31 @@ def new_writer_id() -> str:
     return _encode(int.from_bytes(os.urandom(8), "big") >> 4, 12, _LOWER)
 
 
-def new_segment_name(now_ms: int | None = None) -> str:
-    """A segment file stem that sorts by creation time (a lowercase ULID)."""
-    return new_ulid(now_ms).lower()
+def new_segment_name(now_ms: int | None = None, *, after: str = "") -> str:
+    """A segment file stem that sorts by creation time (a lowercase ULID).
+
+    With ``after`` (the writer's newest segment) the name sorts after it even when both
+    fall in one millisecond or the clock went back: a writer's newest segment is always
+    its last by name, which is where it looks for its last ``n`` after a crash.
+    """
+    name = new_ulid(now_ms).lower()
+    if name > after:
+        return name
+    try:
+        ms = _decode(after[:10], _LOWER)
+    except ValueError:  # not a ULID: a name of its own making sorts after it
+        return after + "-" + name
+    return new_ulid(ms + 1).lower()
+
+
+def _decode(text: str, alphabet: str) -> int:
+    value = 0
+    for char in text:
+        digit = alphabet.find(char)
+        if digit < 0:
+            raise ValueError(f"not base32: {text!r}")
+        value = value * 32 + digit
+    return value
 
 
 def new_short_id(prefix: str) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 
 import fleet_hive
 from fleet_hive.app.verify import verify
+from fleet_hive.events.log import PendingEvent, SegmentLog
+from fleet_hive.kernel.layout import Layout
 from tests.support import git, segment_lines
 
 
@@ -84,6 +87,24 @@ def test_segments_rotate_at_the_size_bound(repo):
     assert [e.n for e in evs] == list(range(1, 101))
     assert len({p.parent.name for p in segments(repo)}) == 1
     assert verify(hive).ok
+
+
+def test_segments_made_in_one_millisecond_sort_in_the_order_they_were_made(repo, monkeypatch):
+    import fleet_hive.kernel.ids as ids
+
+    frozen = ids.time.time_ns()
+    monkeypatch.setattr(ids, "time", SimpleNamespace(time_ns=lambda: frozen))
+    log = SegmentLog(Layout(repo), durability="none", segment_max_bytes=4096)
+    for i in range(150):
+        log.append([PendingEvent("note_added", "s:1", {"text": f"{i:040}"}, "tester")])
+    paths = segments(repo)
+    assert len(paths) > 8
+    firsts = [orjson.loads(p.read_bytes().split(b"\n")[0])["n"] for p in paths]
+    assert firsts == sorted(firsts), "a newer segment sorts before an older one"
+    # After a lost state the writer looks for its last n in its last segment by name.
+    (repo / ".fleet" / "local" / "writer.state").write_bytes(b"")
+    (event,) = log.append([PendingEvent("note_added", "s:1", {"text": "next"}, "tester")])
+    assert event.n == 151
 
 
 def test_durability_none_still_appends(repo):
