@@ -142,7 +142,7 @@ class Committer:
             return CommitResult(None, "", skipped=e.message)
 
     def _commit_once(self, message: str | None) -> CommitResult | None:
-        with locked_index(self.repo.index_path) as lock:
+        with locked_index(self.repo.index_path, owner=self.layout.git_index_owner) as lock:
             ref, head = self.repo.current_branch()
             index = lock.read()
             staged = self.stage(index, head)

@@ -442,8 +442,15 @@ class IndexLock:
 
 
 @contextmanager
-def locked_index(path: Path, *, timeout: float = 5.0) -> Iterator[IndexLock]:
-    """Hold ``<index>.lock`` (waiting up to ``timeout`` s for another git command)."""
+def locked_index(path: Path, *, timeout: float = 5.0, owner: Path | None = None,
+                 ) -> Iterator[IndexLock]:
+    """Hold ``<index>.lock`` (waiting up to ``timeout`` s for another git command).
+
+    ``owner`` (a file in ``.fleet/local/``, written only under fleet-hive's own git lock)
+    records which process holds the lock and which file it is, while it is held. A lock
+    whose recorded holder is dead is one a killed fleet-hive left behind: it is removed
+    instead of blocking every later commit. A lock of any other git process is waited for.
+    """
     lock_path = path.with_name(path.name + ".lock")
     deadline = time.monotonic() + timeout
     while True:
@@ -451,6 +458,8 @@ def locked_index(path: Path, *, timeout: float = 5.0) -> Iterator[IndexLock]:
             fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             break
         except FileExistsError:
+            if owner is not None and _remove_if_orphaned(lock_path, owner):
+                continue
             if time.monotonic() >= deadline:
                 raise IndexLockedError(
                     f"{lock_path} exists: another git process is changing the index",
@@ -461,6 +470,32 @@ def locked_index(path: Path, *, timeout: float = 5.0) -> Iterator[IndexLock]:
             raise storage_error(e, lock_path) from e
     lock = IndexLock(path, fd)
     try:
+        if owner is not None:
+            with suppress(OSError):  # best effort: without it a kill leaves a stale lock
+                owner.write_text(f"{os.getpid()} {os.fstat(fd).st_ino}\n", encoding="ascii")
         yield lock
     finally:
         lock.release()
+        if owner is not None:
+            with suppress(OSError):
+                owner.unlink()
+
+
+def _remove_if_orphaned(lock_path: Path, owner: Path) -> bool:
+    """Remove ``lock_path`` if ``owner`` says a fleet-hive process that is gone holds it."""
+    try:
+        pid_s, ino_s = owner.read_text(encoding="ascii").split()
+        pid, ino = int(pid_s), int(ino_s)
+        if os.stat(lock_path).st_ino != ino or pid == os.getpid():
+            return False
+        os.kill(pid, 0)
+        return False  # alive: it still holds the lock
+    except ProcessLookupError:
+        pass
+    except (OSError, ValueError):
+        return False
+    with suppress(FileNotFoundError):
+        os.unlink(lock_path)
+    with suppress(OSError):
+        owner.unlink()
+    return True

@@ -267,7 +267,8 @@ class Syncer:
         else:
             new, text = plan.theirs, f"fleet-hive sync: fast-forward to {remote}"
         changes = self.repo.diff(old_tree, plan.tree)
-        with locked_index(self.repo.index_path) as lock:
+        with locked_index(self.repo.index_path,
+                          owner=self.committer.layout.git_index_owner) as lock:
             index = lock.read()
             if not self.repo.move_branch(ref, plan.ours, new, text):
                 raise ConflictError("the branch moved during sync; nothing was merged",

@@ -509,7 +509,9 @@ class Index:
             self.ledger.lock.acquire()
         except StorageError as e:
             if self.memory_reason is None:
-                raise e.__cause__ or e  # the OSError: the guard answers from memory
+                if isinstance(e.__cause__, OSError):
+                    raise e.__cause__ from None  # the guard answers from memory
+                raise
             self._ledger_failed = True  # read-only: nobody can number anything meanwhile
             yield
             return

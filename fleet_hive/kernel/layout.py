@@ -110,6 +110,16 @@ class Layout:
         return self.local / "writer.lock"
 
     @cached_property
+    def git_index_owner(self) -> Path:
+        """Which fleet-hive process holds ``.git/index.lock``, while one does."""
+        return self.local / "index.lock.owner"
+
+    @cached_property
+    def snapshots_stale(self) -> Path:
+        """Present while a snapshot could not be written: the next write regenerates all."""
+        return self.local / "snapshots.stale"
+
+    @cached_property
     def seq_ledger(self) -> Path:
         """Which ``seq`` numbers the index handed out (kept when the cache is deleted)."""
         return self.local / "seq.ledger"

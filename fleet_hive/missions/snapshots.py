@@ -144,7 +144,9 @@ class Snapshots:
 
     Called by the unit of work (under the writer lock, index caught up) with the events
     just stored; regenerates the snapshot of every mission they touched. A deleted
-    mission's snapshot is removed.
+    mission's snapshot is removed. A snapshot that could not be written (a full disk)
+    leaves the empty marker ``.fleet/local/snapshots.stale``; the next write regenerates
+    every snapshot and removes it.
     """
 
     def __init__(self, layout: Layout, reads: ReadView) -> None:
@@ -152,6 +154,12 @@ class Snapshots:
         self.reads = reads
 
     def __call__(self, events: Sequence[Event]) -> None:
+        marker = self.layout.snapshots_stale
+        if marker.exists():  # an earlier write could not regenerate some snapshot
+            self.refresh_all()
+            with contextlib.suppress(FileNotFoundError):
+                marker.unlink()
+            return
         missions = dict.fromkeys(e.correlation_id for e in events
                                  if e.correlation_id and e.stream.startswith(_STREAMS))
         for mission_id in missions:
@@ -195,10 +203,13 @@ class Snapshots:
             write_derived(snapshot_path(layout, mission_id), data)
             write_derived(cache_file, orjson.dumps({"format": FORMAT, "blocks": cache}))
         except OSError as e:
+            with contextlib.suppress(OSError):  # an empty file: fits on a full disk
+                layout.snapshots_stale.touch()
             raise StorageError(
                 f"the change was recorded, but writing the snapshot of {mission_id} failed: "
                 f"{e.strerror or e}",
-                hint="fix the problem, then run `fleet-hive verify --repair`") from e
+                hint="the next write regenerates it once the problem is fixed "
+                     "(or run `fleet-hive verify --repair`)") from e
 
 
 def write_derived(path: Path, data: bytes) -> bool:

@@ -7,11 +7,8 @@ segment and the writer state true, loses nothing acknowledged, and appends work 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,38 +20,14 @@ from fleet_hive.events.log import PendingEvent, SegmentLog
 from fleet_hive.kernel.errors import StorageError, storage_error
 from fleet_hive.kernel.layout import Layout
 from tests.support import git
+from tests.support.mounts import fill, tmpfs
 
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB tmpfs mounted for this test (unmounted afterwards, whatever happens)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command: cannot make a small filesystem")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 2 MB tmpfs (needs root): {done.stderr.strip()}")
-    try:
+    """A 2 MB tmpfs mounted for this test."""
+    with tmpfs(tmp_path / "small", "2m") as mnt:
         yield mnt
-    finally:
-        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-
-
-def fill(directory: Path) -> Path:
-    """Write a file until the filesystem is full; returns it (delete it to free space)."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        for chunk in (1 << 16, 1 << 10, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, b"\0" * chunk)
-    finally:
-        os.close(fd)
-    return filler
 
 
 def note(i: int | str, size: int = 1) -> list[PendingEvent]:

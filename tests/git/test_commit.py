@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -236,8 +237,8 @@ def test_index_lock_held_by_git_is_waited_for_then_reported(repo: Path, hive, mo
     note(hive, "x")
     original = gitindex.locked_index
 
-    def impatient(path, timeout=5.0):
-        return original(path, timeout=0.05)
+    def impatient(path, timeout=5.0, owner=None):
+        return original(path, timeout=0.05, owner=owner)
 
     monkeypatch.setattr("fleet_hive.git.commit.locked_index", impatient)
     with pytest.raises(gitindex.IndexLockedError, match=r"index\.lock"):
@@ -373,3 +374,46 @@ def test_rotated_segments_commit_and_a_new_one_reusing_a_committed_n_is_refused(
         rel = again.relative_to(repo).as_posix()
         with pytest.raises(IntegrityError, match=f"{rel}:1: writer .* reuses n={last['n']}"):
             hive.git.commit()
+
+
+def test_an_index_lock_left_by_a_killed_fleet_hive_is_removed(repo: Path):
+    """A commit SIGKILLed while it holds .git/index.lock must not block every later one."""
+    import signal
+    import subprocess
+    import sys
+
+    from fleet_hive.git.index_file import _remove_if_orphaned
+
+    assert run_cli("init", cwd=repo).returncode == 0
+    assert run_cli("mission", "create", "M", cwd=repo).returncode == 0
+    owner = repo / ".fleet" / "local" / "index.lock.owner"
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from fleet_hive.git.index_file import locked_index\n"
+        "with locked_index(Path(sys.argv[1]), owner=Path(sys.argv[2])):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"),
+        str(repo / ".git" / "index"), str(owner)], capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    assert (repo / ".git" / "index.lock").exists() and owner.exists()
+    done = run_cli("commit", "-m", "after the kill", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert not (repo / ".git" / "index.lock").exists() and not owner.exists()
+    assert git(repo, "status", "--porcelain", "--", ".fleet").stdout == ""
+    # a lock whose recorded holder is alive (here: this process's parent) stays
+    lock = repo / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    owner.write_text(f"{os.getppid()} {lock.stat().st_ino}\n")
+    assert _remove_if_orphaned(lock, owner) is False and lock.exists()
+    owner.write_text(f"{killed_pid_placeholder()} {lock.stat().st_ino + 1}\n")
+    assert _remove_if_orphaned(lock, owner) is False and lock.exists(), "another file"
+
+
+def killed_pid_placeholder() -> int:
+    """A pid that is surely not running: a child that has exited and been reaped."""
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True)
+    return int(child.stdout)

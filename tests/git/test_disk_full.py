@@ -5,49 +5,14 @@ again once space is freed."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import git, run_cli
-
-PAGE = 4096  # tmpfs hands out space in pages
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str = "3m") -> Iterator[Path]:
-    """A tmpfs of ``size`` mounted at ``path`` for the block (skips where mounting is
-    impossible, e.g. not root; CI runs as root); always unmounted."""
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small filesystem needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", str(path)], capture_output=True)
-
-
-def free(path: Path) -> int:
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
-def fill(mount: Path, leave: int = 0) -> Path:
-    """A filler file that leaves ``leave`` bytes free on the filesystem."""
-    filler = mount / "filler"
-    with open(filler, "ab") as f:
-        f.write(b"\0" * max(0, free(mount) - leave))
-    assert free(mount) <= leave
-    return filler
+from tests.support.mounts import PAGE, fill, tmpfs
 
 
 def note(repo: Path, text: str) -> None:
@@ -69,7 +34,7 @@ def state(repo: Path) -> dict[str, object]:
 @pytest.fixture
 def small_repo(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """(mount, repository): a repository with .fleet/ and a first commit on a 3 MB tmpfs."""
-    with tmpfs(tmp_path / "small") as mount:
+    with tmpfs(tmp_path / "small", "3m") as mount:
         repo = mount / "repo"
         repo.mkdir()
         git(repo, "init", "-q", "-b", "main")

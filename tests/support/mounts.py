@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+PAGE = 4096  # tmpfs hands out space in pages
+
 
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """Mount a tmpfs of ``size`` (e.g. ``"3m"``) at ``path`` for the block's duration."""
+    """Mount a tmpfs of ``size`` (e.g. ``"3m"``) at ``path`` for the block's duration;
+    always unmounted afterwards."""
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         pytest.skip("mounting a small filesystem needs root (CI runs as root)")
@@ -27,7 +30,8 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def remount_read_only(path: Path) -> None:
@@ -38,17 +42,25 @@ def remount_read_write(path: Path) -> None:
     subprocess.run(["mount", "-o", "remount,rw", str(path)], check=True, capture_output=True)
 
 
-def fill(path: Path) -> Path:
-    """Write a filler file until the filesystem holding ``path`` is full; returns it."""
+def free(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(path: Path, leave: int = 0) -> Path:
+    """A filler file on the filesystem holding ``path`` that leaves ``leave`` bytes free
+    (none by default: then it writes until the filesystem refuses even one byte)."""
     filler = path / "filler"
-    with open(filler, "wb") as f:
-        block = b"\0" * 65536
-        with contextlib.suppress(OSError):
-            while True:
-                f.write(block)
-                f.flush()
-    with open(filler, "ab") as f, contextlib.suppress(OSError):  # the last partial block
-        for _ in range(65536):
-            f.write(b"\0")
-            f.flush()
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        if leave:
+            os.write(fd, b"\0" * max(0, free(path) - leave))
+        else:
+            for chunk in (1 << 16, 1 << 10, 1):
+                with contextlib.suppress(OSError):
+                    while True:
+                        os.write(fd, b"\0" * chunk)
+    finally:
+        os.close(fd)
+    assert free(path) <= leave
     return filler
