@@ -101,10 +101,23 @@ def verify(hive: VerifyContext, *, repair: bool = False) -> Report:
     report = Report()
     check_log(hive, report)
     check_head(hive, report)
+    check_cache(hive, report)
     with hive.exclusive() if repair else contextlib.nullcontext():
         for check in derived_checks():  # a repair holds the writer lock: no write meanwhile
             check(hive, report, repair)
     return report
+
+
+def check_cache(hive: CheckContext, report: Report) -> None:
+    """The index cache file itself (SQLite's own check): a damaged one is deleted, to be
+    rebuilt from the log by the next read (it is disposable, so this is always a repair)."""
+    problem = hive.index.quick_check()
+    if problem is not None:
+        hive.index.discard()
+        report.problems.append(Problem(
+            "cache_corrupt", f"the index cache was damaged ({problem}); deleted, it is "
+            "rebuilt from the log", str(hive.layout.index.relative_to(hive.layout.root)),
+            severity="repaired"))
 
 
 #: What the log's own checks report (:func:`check_log`, :func:`check_head`); every other

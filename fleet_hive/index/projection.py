@@ -77,6 +77,12 @@ class ReadView(Protocol):
 class RebuildableView(ReadView, Protocol):
     def rebuild(self) -> int: ...
 
+    def quick_check(self) -> str | None:
+        """What the database's own check of the cache file found, or None."""
+
+    def discard(self) -> None:
+        """Delete the cache file (it is rebuilt from the log on the next read)."""
+
 
 class CheckContext(Protocol):
     """What a capability's ``verify`` check may use: paths, the index, the writer lock."""

@@ -181,3 +181,27 @@ def test_a_broken_git_index_does_not_stop_the_comparison(repo: Path, hive):
     assert verify(hive).ok
     segment.write_bytes(segment.read_bytes().replace(b'"b"', b'"B"'))
     assert head_problems(hive) == [("not_append_only", rel(repo, segment), 2)]
+
+
+def test_verify_finds_a_damaged_cache_file_and_deletes_it(repo: Path):
+    import sqlite3
+
+    hive = fleet_hive.init(repo, actor="t")
+    hive.events.append_batch([{"type": "note_added", "stream": "s:1",
+                               "data": {"text": "x" * 200}} for _ in range(500)])
+    assert hive.events.latest_sequence() == 500
+    hive.close()
+    index = repo / ".fleet" / ".cache" / "index.sqlite"
+    db = sqlite3.connect(index)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    with open(index, "r+b") as f:  # zero a page in the middle of the events table
+        f.seek(4096 * 8)
+        f.write(bytes(4096))
+    hive = fleet_hive.open(repo)
+    report = verify(hive)
+    assert [(p.kind, p.severity) for p in report.problems] == [("cache_corrupt", "repaired")]
+    assert report.ok
+    assert hive.events.latest_sequence() == 500
+    assert verify(hive).problems == []
+    hive.close()
