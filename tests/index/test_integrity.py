@@ -268,3 +268,30 @@ def test_corrupt_pages_never_give_a_wrong_answer(repo: Path, zero: bool):
         status = run_cli("status", "--json", cwd=repo)
         assert status.returncode == 0, status.stderr
     assert wrong == []
+
+
+def test_an_index_of_the_first_schema_hands_its_numbers_to_the_ledger(hive, repo: Path):
+    """Upgrading renumbers nothing: the old index's seqs are carried over."""
+    add(hive, 3)
+    hive.events.append("note_added", stream="s:2", data={"text": "other"})
+    before = [(e.id, e.seq) for e in hive.events.after_sequence(0)]
+    rows = hive.index.db.execute("SELECT seq, segment, off, raw FROM events").fetchall()
+    hive.close()
+    index = hive.layout.index
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    hive.layout.seq_ledger.unlink()
+    old = sqlite3.connect(index)
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema', '1');"
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, segment TEXT, off INTEGER,"
+        " raw BLOB);")
+    old.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
+                    [(seq + 10, seg, off, raw) for seq, seg, off, raw in rows])
+    old.commit()
+    old.close()
+    reopened = fleet_hive.open(repo)
+    assert [(e.id, e.seq) for e in reopened.events.after_sequence(0)] == [
+        (i, s + 10) for i, s in before]
+    reopened.close()
