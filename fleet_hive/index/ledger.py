@@ -29,22 +29,26 @@ loss.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..kernel.fsio import write_atomic
-from ..kernel.locking import FileMutex
+
+if TYPE_CHECKING:
+    from ..kernel.locking import FileMutex
 
 Record = list[Any]
 
 
 def chunk_hash(data: bytes) -> str:
     """The fingerprint of a chunk's bytes."""
-    return hashlib.blake2b(data, digest_size=12).hexdigest()
+    from hashlib import blake2b  # here: hashlib loads OpenSSL (~4 ms), reads never hash
+
+    return blake2b(data, digest_size=12).hexdigest()
 
 
 class Hasher:
@@ -53,7 +57,9 @@ class Hasher:
     __slots__ = ("_h",)
 
     def __init__(self) -> None:
-        self._h = hashlib.blake2b(digest_size=12)
+        from hashlib import blake2b
+
+        self._h = blake2b(digest_size=12)
 
     def line(self, raw: bytes) -> None:
         self._h.update(raw)
@@ -68,7 +74,13 @@ class SeqLedger:
 
     def __init__(self, path: os.PathLike[str] | str, lock_path: os.PathLike[str] | str) -> None:
         self.path = os.fspath(path)
-        self.lock = FileMutex(lock_path)
+        self._lock_path = lock_path
+
+    @cached_property
+    def lock(self) -> FileMutex:
+        from ..kernel.locking import FileMutex
+
+        return FileMutex(self._lock_path)
 
     def identity(self) -> tuple[int, int] | None:
         """(inode, size) of the ledger file, or None if there is none."""
