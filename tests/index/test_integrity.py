@@ -295,3 +295,21 @@ def test_an_index_of_the_first_schema_hands_its_numbers_to_the_ledger(hive, repo
     assert [(e.id, e.seq) for e in reopened.events.after_sequence(0)] == [
         (i, s + 10) for i, s in before]
     reopened.close()
+
+
+@pytest.mark.slow
+def test_readers_during_a_rebuild_never_see_a_partial_index(hive, repo: Path):
+    hive.events.append_batch([{"type": "note_added", "stream": f"s:{i % 9}",
+                               "data": {"text": "x"}} for i in range(20_000)])
+    assert hive.events.latest_sequence() == 20_000
+    reader = subprocess.Popen([sys.executable, "-c", (
+        "import sys, fleet_hive\n"
+        "h = fleet_hive.open(sys.argv[1])\n"
+        "counts = set()\n"
+        "for _ in range(200):\n"
+        "    counts.add(h.index.status().events)\n"
+        "print(sorted(counts))\n"), str(repo)], stdout=subprocess.PIPE, text=True)
+    for _ in range(3):
+        hive.index.rebuild()
+    out, _ = reader.communicate(timeout=300)
+    assert json.loads(out) == [20_000]
