@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import StorageError
 from ..kernel.fsio import write_atomic
-from ..kernel.layout import GITATTRIBUTES, GITIGNORE, Layout, find_git_root, find_root
+from ..kernel.layout import (
+    GITATTRIBUTES,
+    GITIGNORE,
+    Layout,
+    find_git_root,
+    find_root,
+    upgraded_git_settings,
+)
 from . import capabilities
 
 if TYPE_CHECKING:
@@ -129,10 +136,10 @@ class Hive:
     @cached_property
     def git(self) -> Git:
         from ..git import Git
-        from .verify import check_fleet_changes, repair_derived
+        from .verify import commit_problems, repair_derived
 
         return Git(self.layout, actor=self.actor, writer_lock=self._writer_lock,
-                   check_changes=check_fleet_changes,
+                   check_changes=lambda changes: commit_problems(self, changes),
                    auto_commit=lambda: self.config.auto_commit,
                    after_merge=lambda: repair_derived(self).problems)
 
@@ -190,7 +197,13 @@ def init(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hiv
                            (layout.gitattributes, GITATTRIBUTES)):
             if not file.exists():
                 write_atomic(file, text)
-        for directory in (layout.events, layout.missions, layout.checkpoints):
+        # an older init committed snapshots and named a merge driver for them
+        ignore, attributes = (f.read_text(encoding="utf-8")
+                              for f in (layout.gitignore, layout.gitattributes))
+        new_ignore, new_attributes = upgraded_git_settings(ignore, attributes)
+        write_atomic(layout.gitignore, new_ignore, skip_unchanged=True)
+        write_atomic(layout.gitattributes, new_attributes, skip_unchanged=True)
+        for directory in (layout.events, layout.checkpoints):
             keep = directory / ".gitkeep"
             if not any(directory.iterdir()):
                 keep.touch()

@@ -7,22 +7,22 @@ for the post-* hooks it is reported and never blocks. ``core.hooksPath`` is resp
 
 - **pre-commit** (:func:`pre_commit`): the staged ``.fleet/`` files are valid (event lines
   are JSON objects with a valid envelope, YAML parses), event segments are append-only
-  (HEAD's content is a prefix of the staged content; deleting a segment is refused),
-  snapshots match the log (the derived-data checks of :func:`fleet_hive.app.verify.derived_checks`);
+  (HEAD's content is a prefix of the staged content; deleting a segment is refused), no
+  snapshot is staged, derived files the commit holds match the log
+  (:func:`fleet_hive.app.verify.commit_problems`, which ``fleet-hive commit`` runs too);
   and the **reservation guard**: a staged path outside ``.fleet/`` that another holder
   reserved exclusively blocks the commit, naming the holder. "Another holder" is anyone
   but the holder named by ``FLEET_HOLDER``; ``FLEET_SKIP_RESERVATIONS=1`` skips the guard.
 - **post-merge, post-checkout, post-rewrite** (:func:`.verify.repair_derived`): the index
   cache catches up and derived snapshots are regenerated from the (merged) log. They never
   block: errors are reported and the hook still succeeds.
-- **merge-snapshot** (the ``fleet-hive-snapshot`` merge driver that ``.fleet/.gitattributes``
-  names for ``missions/*.yaml``): while git merges, the merged log is not in the working
-  tree yet, so the driver keeps our version (never a conflict) and the post-merge hook
-  regenerates the snapshot from the merged log. ``verify --repair`` covers merges made
-  elsewhere (a hosting service's web merge runs neither drivers nor hooks).
+- **merge-snapshot**: the merge driver older versions named for committed snapshots; kept
+  runnable (it keeps ours) for a repository whose config still names it. Snapshots are no
+  longer committed, so nothing in a merge needs it (``docs/git.md``).
 
 ``fleet-hive commit`` builds commits by hand and runs no hooks, so the Hive hands it
-:func:`fleet_hive.app.verify.check_fleet_changes` to run before writing anything.
+:func:`fleet_hive.app.verify.commit_problems`, the very checks pre-commit runs, to run
+before writing anything.
 
 No dulwich here: git access goes through ``hive.git`` (:mod:`fleet_hive.git`).
 """
@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ..git import shims
 from ..git.shims import CHAINED_SUFFIX, HOOKS, InstallResult
 from ..kernel.errors import ConflictError, InvalidInputError
-from ..kernel.problems import Report
-from .verify import check_fleet_changes, derived_checks, repair_derived
+from .verify import commit_problems, repair_derived
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -111,15 +110,8 @@ def pre_commit(hive: Hive, environ: Mapping[str, str], *,
     outcome = HookOutcome("pre-commit")
     index_file = environ.get("GIT_INDEX_FILE")
     fleet, other = hive.git.staged_changes(Path(index_file) if index_file else None)
-    problems = check_fleet_changes(fleet)
+    problems = commit_problems(hive, fleet)  # the very checks `fleet-hive commit` runs
     initialized = hive.layout.fleet.is_dir()  # False on a commit that removes .fleet/
-    if fleet and initialized:
-        report = Report()
-        for derived in derived_checks():
-            derived(hive, report, False)
-        # only files that disagree with the log block a commit; the index cache is
-        # disposable, and open mission conflicts are status, not commit problems
-        problems.extend(p for p in report.problems if p.severity == "error" and p.path)
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
         outcome.messages.append(f"fleet-hive pre-commit: {p.severity}: {p.where()}{p.message} "
@@ -171,7 +163,7 @@ def _truthy(value: str) -> bool:
 
 # -- install / uninstall -------------------------------------------------------------------
 def install(hive: Hive, python: str) -> InstallResult:
-    """Install the shims (chaining existing hooks) and the snapshot merge driver."""
+    """Install the shims (chaining existing hooks); remove the old snapshot merge driver."""
     return hive.git.install_hooks(python)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..events.segments import ReadResult, iter_lines
-from ..git.changes import FleetChange
+from ..git.changes import MISSIONS, FleetChange
 from ..index.projection import CheckContext
 from ..kernel.errors import NotARepositoryError
 from ..kernel.problems import Problem, ProblemsError, Report
@@ -24,6 +24,9 @@ from ..kernel.problems import Problem, ProblemsError, Report
 if TYPE_CHECKING:
     from ..git import Git
     from ..index.projection import Check
+
+#: Where mission snapshots live (never committed: ``docs/git.md``).
+SNAPSHOTS_DIR = MISSIONS.decode()
 
 
 class VerifyContext(CheckContext, Protocol):
@@ -155,6 +158,29 @@ def repair_derived(hive: CheckContext) -> Report:
 
 
 # -- a staged or committed change set of .fleet/ ------------------------------------------
+def commit_problems(hive: CheckContext, changes: Iterable[FleetChange]) -> list[Problem]:
+    """Everything that refuses (errors) or annotates (warnings) a ``.fleet/`` commit: the
+    one set of checks ``fleet-hive commit`` (``check_changes``) and the pre-commit hook run.
+
+    :func:`check_fleet_changes` on the change set; then, when the change commits a file
+    that is not an event segment, the capabilities' derived-data checks, of which the
+    errors about a file the commit holds refuse it. A derived file outside the commit (a
+    stale snapshot in the working tree: snapshots are never committed) is ``verify``'s
+    business, not a reason to refuse a commit.
+    """
+    changes = list(changes)
+    problems = check_fleet_changes(changes)
+    committed = {c.path for c in changes if c.new is not None and not c.context
+                 and not c.is_segment}
+    if committed and hive.layout.fleet.is_dir():  # not on a commit that removes .fleet/
+        report = Report()
+        for derived in derived_checks():
+            derived(hive, report, False)
+        problems.extend(p for p in report.problems
+                        if p.severity == "error" and p.path in committed)
+    return problems
+
+
 def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
     """Problems that make a ``.fleet/`` commit invalid (errors) or worth a note (warnings).
 
@@ -162,13 +188,20 @@ def check_fleet_changes(changes: Iterable[FleetChange]) -> list[Problem]:
     new complete line a JSON object with a valid envelope written by the segment's writer;
     a torn last line (a crash mid-append) is a warning; each writer's new lines continue its
     ``n`` (no repeat, no gap) after the committed prefix and the earlier segments of that
-    writer in the change set. YAML files must parse.
+    writer in the change set. YAML files must parse. Mission snapshots are derived and
+    never committed (``docs/git.md``): adding or changing one is refused, removing one
+    (as an older version committed them) is fine.
     """
     problems: list[Problem] = []
     runs: dict[str, list[_Known]] = {}
     for change in changes:
         if change.is_segment:
             _check_segment(change, problems, runs)
+        elif change.new is not None and change.path.startswith(SNAPSHOTS_DIR):
+            problems.append(Problem(
+                "snapshot_committed", "mission snapshots are derived from the log and kept "
+                "out of git (so no merge can conflict); unstage it with `git rm -r --cached "
+                ".fleet/missions`", change.path))
         elif change.new is not None and change.path.endswith((".yaml", ".yml")):
             _check_yaml(change, problems)
     for writer, known in sorted(runs.items()):

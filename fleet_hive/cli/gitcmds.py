@@ -111,8 +111,9 @@ def hooks_install(ctx: Ctx) -> None:
     """Install the pre-commit, post-merge, post-checkout and post-rewrite hooks.
 
     Existing hooks are kept and run first (saved as NAME.fleet-hive-chained);
-    core.hooksPath is respected. Also configures the merge driver that keeps mission
-    snapshots mergeable (they are regenerated from the merged log after the merge).
+    core.hooksPath is respected. The post-* hooks regenerate the mission snapshots
+    (git-ignored) after merges, checkouts and rewrites. Removes the snapshot merge driver
+    an older version configured.
     """
     from ..app.hooks import install
 
@@ -122,7 +123,7 @@ def hooks_install(ctx: Ctx) -> None:
         return
     for name, action in result.hooks.items():
         info(f"{name}: {action}")
-    info(f"hooks in {result.hooks_dir}; merge driver configured")
+    info(f"hooks in {result.hooks_dir}")
 
 
 @hooks.command("uninstall")

@@ -77,7 +77,7 @@ class Git:
         return self.syncer.sync(remote, attempts=attempts)
 
     def install_hooks(self, python: str) -> shims.InstallResult:
-        """The shims (running fleet-hive with ``python``) and the snapshot merge driver."""
+        """The shims (running fleet-hive with ``python``); the old snapshot driver removed."""
         return shims.install(self.repo, python, self.layout.gitattributes)
 
     def uninstall_hooks(self) -> shims.InstallResult:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..kernel.errors import ConflictError, FleetHiveError, StorageError, storage_error
 from ..kernel.layout import Layout
 from ..kernel.problems import Problem, ProblemsError, summary
-from .changes import FLEET, FleetChange, compare, path_text, with_predecessors
+from .changes import FLEET, MISSIONS, FleetChange, compare, path_text, with_predecessors
 from .index_file import Entry, IndexFile, locked_index
 from .repo import MODE_EXEC, MODE_FILE, MODE_LINK, Change, File, Repository
 
@@ -195,6 +195,8 @@ class Committer:
     def _scan(self, index: IndexFile, head: dict[bytes, File]) -> dict[bytes, WorkFile]:
         """The ``.fleet/`` files a commit would hold (tracked, or untracked and not ignored).
 
+        Never a mission snapshot (``.fleet/missions/``): snapshots are derived and kept out
+        of git, so one an older version committed is removed from the tree (the file stays).
         Files whose index entry vouches for them (stat unchanged, same blob as HEAD) are
         not read. The others are read under the log's writer lock, so no half-appended
         batch is ever committed.
@@ -211,8 +213,8 @@ class Committer:
                 rel = f"{rel_dir}/{d}"
                 if os.path.islink(os.path.join(dirpath, d)):
                     filenames.append(d)
-                elif d != ".git" and (os.fsencode(rel) in tracked_dirs
-                                      or not is_ignored(rel + "/")):
+                elif d != ".git" and not os.fsencode(rel + "/").startswith(MISSIONS) and (
+                        os.fsencode(rel) in tracked_dirs or not is_ignored(rel + "/")):
                     keep.append(d)
             dirnames[:] = keep
             for f in filenames:

@@ -6,14 +6,13 @@ fleet_hive hooks run NAME``), else ``fleet-hive`` on the PATH. A hook that was a
 there is kept as ``NAME.fleet-hive-chained`` and run first by ``hooks run`` through
 :func:`run_chained`, so the chaining rules live in Python once, not in a copy of shell per
 hook; ``uninstall`` puts it back. ``core.hooksPath`` is respected. The snapshot merge
-driver is configured here too.
+driver an older version configured is removed here: snapshots are no longer committed.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import ConflictError, StorageError
 from ..kernel.fsio import write_atomic
+from ..kernel.layout import OLD_ATTRIBUTES_LINES
 
 if TYPE_CHECKING:
     from .repo import Repository
@@ -30,7 +30,6 @@ TEMPLATE = "hook-tmpl"
 MARKER = "# fleet-hive hook shim"
 CHAINED_SUFFIX = ".fleet-hive-chained"
 MERGE_DRIVER = "fleet-hive-snapshot"
-ATTRIBUTES_LINE = f"missions/*.yaml merge={MERGE_DRIVER}"
 
 
 @dataclass
@@ -60,8 +59,8 @@ def is_shim(path: Path) -> bool:
 
 
 def install(repo: Repository, python: str, gitattributes: Path) -> InstallResult:
-    """Install the shims (chaining existing hooks) and the snapshot merge driver; make
-    ``gitattributes`` (``.fleet/.gitattributes``) name the driver."""
+    """Install the shims (chaining existing hooks); remove the snapshot merge driver an
+    older version defined, and the line of ``gitattributes`` that named it."""
     hooks_dir = repo.hooks_dir()
     result = InstallResult(str(hooks_dir))
     try:
@@ -82,12 +81,11 @@ def install(repo: Repository, python: str, gitattributes: Path) -> InstallResult
                 action = "installed"
             write_atomic(target, shim_text(name, python), mode=0o755)
             result.hooks[name] = action
-        driver = f"{shlex.quote(python)} -P -m fleet_hive hooks run merge-snapshot %O %A %B %P"
-        repo.set_config(("merge", MERGE_DRIVER), {
-            "name": "fleet-hive snapshots (keep ours, regenerated from the merged log)",
-            "driver": driver})
-        result.merge_driver = driver
-        _ensure_attributes(gitattributes)
+        # Snapshots are no longer committed, so nothing needs a merge driver: the one an
+        # older version defined is removed, and so is the attribute naming it.
+        repo.set_config(("merge", MERGE_DRIVER), None)
+        result.merge_driver = "none (snapshots are not committed)"
+        _drop_attributes(gitattributes)
     except OSError as e:
         raise StorageError(f"cannot install hooks in {hooks_dir}: {e.strerror or e}") from e
     return result
@@ -143,14 +141,12 @@ def run_chained(hooks_dir: Path, name: str, args: Sequence[str]) -> int | None:
                                 "install` again") from e
 
 
-def _ensure_attributes(path: Path) -> None:
-    """``.fleet/.gitattributes`` names the merge driver (older ``init`` did not)."""
+def _drop_attributes(path: Path) -> None:
+    """``.fleet/.gitattributes`` no longer names the old snapshot merge driver."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        text = ""
-    if ATTRIBUTES_LINE in text:
         return
-    if text and not text.endswith("\n"):
-        text += "\n"
-    write_atomic(path, text + ATTRIBUTES_LINE + "\n")
+    kept = [line for line in text.splitlines() if line.strip() not in OLD_ATTRIBUTES_LINES]
+    if len(kept) != len(text.splitlines()):
+        write_atomic(path, "\n".join(kept) + "\n" if kept else "")

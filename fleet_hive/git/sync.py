@@ -2,8 +2,9 @@
 
 The merge is built by hand: our tree plus everything only the remote changed. Event
 segments cannot conflict by design (each clone writes its own files; a segment longer on
-one side wins), snapshots in ``.fleet/missions/`` keep ours and are regenerated from the
-merged log (``after_merge``); any other path changed on both sides, or a local change the
+one side wins), snapshots in ``.fleet/missions/`` (git-ignored now; only trees an older
+version wrote hold them) keep ours and are regenerated from the merged log
+(``after_merge``); any other path changed on both sides, or a local change the
 remote's version would overwrite, stops the sync before anything changed. A push that lost
 a race to another clone fetches and merges again (bounded).
 """

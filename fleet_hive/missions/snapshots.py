@@ -1,10 +1,13 @@
 """Mission snapshots: ``.fleet/missions/<mission-id>.yaml`` (``storage.md`` 10).
 
-A snapshot is derived from the log, committed so reviewers see mission state in pull
-requests, and regenerated after every write to its mission. Its bytes are a function of
-the folded state only: fixed key order, no generation time, sorties in creation order
-(the log's total order), multi-line text as literal blocks, no line wrapping. So a diff
-shows exactly what changed, and two clones holding the same events write the same bytes.
+A snapshot is derived from the log and regenerated after every write to its mission. It
+is git-ignored, never committed: a committed rendering of a mission's whole state would
+change on both sides of a merge, and no merge of ``.fleet/`` may conflict (``docs/git.md``,
+"Snapshots and merges"); reviewers get the pull-request view from ``fleet-hive history``.
+Its bytes are a function of the folded state only: fixed key order, no generation time,
+sorties in creation order (the log's total order), multi-line text as literal blocks, no
+line wrapping. So a diff shows exactly what changed, and two clones holding the same
+events write the same bytes.
 
 Format (one YAML mapping)::
 

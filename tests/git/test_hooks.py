@@ -61,9 +61,9 @@ def test_install_writes_shims_that_exec_this_python(repo: Path, hive):
         assert text.startswith("#!/bin/sh") and shims.MARKER in text
         assert sys.executable in text and f"hooks run {name}" in text
         assert os.access(hooks_dir / name, os.X_OK)
-    driver = git(repo, "config", "merge.fleet-hive-snapshot.driver").stdout
-    assert "hooks run merge-snapshot %O %A %B %P" in driver
-    assert shims.ATTRIBUTES_LINE in (repo / ".fleet" / ".gitattributes").read_text()
+    # snapshots are not committed: no merge driver (one an older version set is removed)
+    assert git(repo, "config", "merge.fleet-hive-snapshot.driver", check=False).returncode
+    assert "merge=" not in (repo / ".fleet" / ".gitattributes").read_text()
     assert install(repo)["hooks"]["pre-commit"] == "updated"  # idempotent
 
 
@@ -210,8 +210,11 @@ def test_check_fleet_changes_rules():
         "wrong_writer"]
     torn = check_fleet_changes([FleetChange(seg, None, good + b'{"id"', False)])
     assert [(p.kind, p.severity, p.line) for p in torn] == [("torn_tail", "warning", 2)]
-    assert kinds(FleetChange(".fleet/missions/m-1.yaml", None, b"a: [", False)) == [
+    assert kinds(FleetChange(".fleet/checkpoints/m-1/c.yaml", None, b"a: [", False)) == [
         "invalid_yaml"]
+    assert kinds(FleetChange(".fleet/missions/m-1.yaml", None, b"a: 1", False)) == [
+        "snapshot_committed"]  # derived: never committed
+    assert kinds(FleetChange(".fleet/missions/m-1.yaml", 4, None, False)) == []  # removed
     assert kinds(FleetChange(".fleet/notes.txt", None, b"anything", False)) == []
 
 
@@ -226,19 +229,14 @@ def test_post_checkout_and_post_merge_refresh_and_never_block(repo: Path, hive):
     assert commit(repo, "started").returncode == 0
     snapshot = next((repo / ".fleet" / "missions").glob("*.yaml"))
     snapshot.write_text("stale: true\n")
-    git(repo, "add", ".fleet")
-    refused = commit(repo, "stale snapshot")  # pre-commit: snapshots must match the log
-    assert refused.returncode != 0 and "snapshot" in refused.stderr
-    assert commit(repo, "stale snapshot", env={}).returncode != 0
-    forced = git(repo, "commit", "-q", "--no-verify", "-m", "stale snapshot")
-    assert forced.returncode == 0
+    git(repo, "add", "-f", str(snapshot))
+    refused = commit(repo, "stale snapshot")  # pre-commit: snapshots are never committed
+    assert refused.returncode != 0 and "snapshot_committed" in refused.stderr
+    git(repo, "rm", "-q", "--cached", str(snapshot))
     git(repo, "checkout", "-q", "main")
-    assert "pending" in snapshot.read_text()
-    # post-checkout regenerates the stale snapshot the branch holds
+    assert "pending" in snapshot.read_text()  # post-checkout regenerated it for main
     git(repo, "checkout", "-q", "feature")
     assert "in_progress" in snapshot.read_text() and "stale" not in snapshot.read_text()
-    git(repo, "add", ".fleet")
-    assert commit(repo, "regenerated").returncode == 0
     # a broken environment still lets git proceed (the hook reports and exits 0)
     (repo / ".fleet" / "config.yaml").write_text("segment_max_bytes: -5\n")
     moved = git(repo, "checkout", "-q", "main", check=False)
@@ -246,7 +244,7 @@ def test_post_checkout_and_post_merge_refresh_and_never_block(repo: Path, hive):
     assert "segment_max_bytes" in moved.stderr and "(ignored)" in moved.stderr
 
 
-def test_merge_driver_keeps_snapshots_mergeable_and_post_merge_regenerates(repo: Path, hive):
+def test_merges_never_conflict_and_post_merge_regenerates(repo: Path, hive):
     install(repo)
     git(repo, "add", ".fleet")
     assert commit(repo, "init fleet").returncode == 0
