@@ -30,6 +30,13 @@ def status_report(hive: Hive) -> dict[str, Any]:
         "problems": index_status["problems"],
         "fix": VERIFY_HINT if index_status["problem_count"] else None,
     }
+    from ..events.missing import missing_text, own_events_missing
+
+    missing = own_events_missing(hive.layout, lambda: hive.git)  # git only if needed
+    report["missing_own_events"] = [m.to_json() for m in missing]
+    if missing:
+        report["integrity"]["ok"] = False
+        report["integrity"]["missing_own_events"] = [missing_text(m) for m in missing]
     return report
 
 

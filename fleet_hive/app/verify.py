@@ -104,11 +104,28 @@ def verify(hive: VerifyContext, *, repair: bool = False) -> Report:
     report = Report()
     check_log(hive, report)
     check_head(hive, report)
+    check_own_events(hive, report, repair)
     check_cache(hive, report)
     with hive.exclusive() if repair else contextlib.nullcontext():
         for check in derived_checks():  # a repair holds the writer lock: no write meanwhile
             check(hive, report, repair)
     return report
+
+
+def check_own_events(hive: VerifyContext, report: Report, repair: bool) -> None:
+    """Events this clone wrote that left the working tree and every branch (a ``git
+    stash``): a warning while they are away; ``--repair`` forgets them."""
+    from ..events.missing import forget_missing_events, missing_text, own_events_missing
+
+    missing = own_events_missing(hive.layout, lambda: hive.git)
+    if missing and repair:
+        forget_missing_events(hive.layout, missing)
+    for m in missing:
+        report.problems.append(Problem(
+            "own_events_missing", missing_text(m)
+            + (" — forgotten" if repair else ""), str(hive.layout.writer_dir(m.writer)
+                                                      .relative_to(hive.layout.root)),
+            severity="repaired" if repair else "warning"))
 
 
 def check_cache(hive: CheckContext, report: Report) -> None:

@@ -73,7 +73,9 @@ def _human(r: dict[str, Any]) -> None:
     click.echo(f"Index: {idx['events']} events in {idx['segments']} segments, {state}"
                + (f" (in memory: {idx['in_memory']})" if idx.get("in_memory") else ""))
     integrity = r["integrity"]
-    if not integrity["ok"]:
+    for text in integrity.get("missing_own_events", []):
+        click.echo(f"Missing: {text}")
+    if integrity["problem_count"]:
         click.echo(f"Integrity: {integrity['problem_count']} problem(s) in the event log; "
                    f"{integrity['fix']}")
         for p in integrity["problems"]:

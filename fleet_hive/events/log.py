@@ -208,7 +208,10 @@ class SegmentLog:
         in_tree, newest = self._last_n_of(state.writer)
         if in_tree < state.n:
             # The working tree lost events this writer wrote (checkout of an older commit,
-            # reset): continue as a new writer so ``n`` stays gapless on every branch.
+            # reset, stash): continue as a new writer so ``n`` stays gapless on every
+            # branch, and remember what the old one wrote (see :mod:`.missing`).
+            with contextlib.suppress(OSError), open(self.layout.writer_missing, "ab") as f:
+                f.write(orjson.dumps({"writer": state.writer, "n": state.n}) + b"\n")
             state.writer, in_tree, newest = new_writer_id(), 0, ""
         state.n = in_tree
         state.segment = ""

@@ -92,6 +92,26 @@ class Git:
         """HEAD's event segments the working tree no longer has as committed (``verify``)."""
         return changes.committed_segments(self.repo)
 
+    def last_n_on_branches(self, writer: str) -> int:
+        """The highest ``n`` of ``writer``'s events that HEAD or any local branch holds:
+        events that left the working tree but are committed there are not lost."""
+        import orjson
+
+        best = 0
+        directory = f".fleet/events/{writer}/".encode()
+        for tip in self.repo.branch_heads():
+            for path, (_mode, sha) in self.repo.files_under(self.repo.tree_of(tip),
+                                                           b".fleet").items():
+                if not (path.startswith(directory) and path.endswith(b".jsonl")):
+                    continue
+                for line in reversed(self.repo.blob_data(sha).splitlines()):
+                    try:
+                        best = max(best, int(orjson.loads(line)["n"]))
+                        break
+                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                        continue
+        return best
+
     def events_between(self, since: bytes | None, until: bytes) -> list[dict[str, Any]]:
         return history.events_between(self.repo, since, until)
 

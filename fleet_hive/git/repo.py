@@ -165,6 +165,11 @@ class Repository:
         except (KeyError, ValueError):
             return None
 
+    def branch_heads(self) -> list[ObjectID]:
+        """HEAD's commit and every local branch's (each once)."""
+        heads = dict.fromkeys([self.head(), *self._repo.refs.as_dict(Ref(b"refs/heads")).values()])
+        return [h for h in heads if h is not None]
+
     # -- objects and trees ---------------------------------------------------------------
     @staticmethod
     def blob_id(data: bytes) -> ObjectID:

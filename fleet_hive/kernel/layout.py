@@ -101,6 +101,12 @@ class Layout:
         return self.local / "writer"
 
     @cached_property
+    def writer_missing(self) -> Path:
+        """What earlier writers of this clone wrote that the working tree lost (JSON lines:
+        writer, last ``n``): kept so ``status`` and ``verify`` can say so (``git stash``)."""
+        return self.local / "writer.missing"
+
+    @cached_property
     def writer_state(self) -> Path:
         """The writer's fixed-size state record (segment, size, n, clock)."""
         return self.local / "writer.state"
