@@ -126,6 +126,9 @@ def test_sync_through_dulwich_never_conflicts(remote: Path, tmp_path: Path):
     assert fleet(a, "verify")["ok"] is True  # sync regenerated the snapshot
     assert "b sortie 1" in (a / ".fleet" / "missions" / f"{m}.yaml").read_text()
     assert git(a, "status", "--porcelain").stdout == ""
+    # the merge commit holds the merged log and nothing derived that a later merge of it
+    # (by git, by a hosting service) could find changed on both sides
+    assert git(a, "ls-tree", "-r", "--name-only", "HEAD", ".fleet/missions").stdout == ""
     fleet(b, "sync")
     assert fleet(b, "mission", "show", m) == fleet(a, "mission", "show", m)
 
