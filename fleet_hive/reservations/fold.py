@@ -61,9 +61,15 @@ def fold_wait(events: Iterable[Event]) -> Wait | None:
             if e.type == "reservation_waiting":
                 wait = Wait(d["request_id"], d["holder"], tuple(d["paths"]), d["mode"],
                             tuple(d.get("waits_for", [])), d["started_at"], epoch(d["until"]),
-                            (e.clock, e.writer, e.n))
+                            (e.clock, e.writer, e.n), _int(d.get("pid")),
+                            d.get("host") if isinstance(d.get("host"), str) else None,
+                            _int(d.get("pid_start")))
             elif e.type in ("reservation_wait_ended", "reservation_refused"):
                 wait = None
         except (KeyError, TypeError, ValueError):
             continue
     return wait
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

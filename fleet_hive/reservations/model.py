@@ -87,11 +87,15 @@ class Wait:
     started_at: str
     until: float  # epoch seconds: the record stops counting then
     order: tuple[int, str, int]  # (clock, writer, n) of the waiting event: later = newer
+    pid: int | None = None  # the waiting process (None: recorded by an older version)
+    host: str | None = None
+    pid_start: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"request_id": self.request_id, "holder": self.holder, "paths": list(self.paths),
                 "mode": self.mode, "waits_for": list(self.waits_for),
-                "started_at": self.started_at, "until": iso(self.until)}
+                "started_at": self.started_at, "until": iso(self.until), "pid": self.pid,
+                "host": self.host}
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 COLUMNS = ("id, path, holder, mode, acquired_at, expires_at, reason, ttl, request_id, "
            "event_id, expires")  # the fields of Reservation, in order
-WAIT_COLUMNS = "request_id, holder, paths, mode, waits_for, started_at, until, clock, writer, n"
+WAIT_COLUMNS = ("request_id, holder, paths, mode, waits_for, started_at, until, clock, writer, "
+                "n, pid, host, pid_start")
 _CHUNK = 500  # ids per IN (...) query
 
 
@@ -67,7 +68,10 @@ class ReservationProjection:
         until REAL NOT NULL,
         clock INTEGER NOT NULL,
         writer TEXT NOT NULL,
-        n INTEGER NOT NULL
+        n INTEGER NOT NULL,
+        pid INTEGER,                -- the waiting process, on host (see Wait)
+        host TEXT,
+        pid_start INTEGER
     );
     CREATE TABLE IF NOT EXISTS reservation_digest (
         k INTEGER PRIMARY KEY CHECK (k = 0),
@@ -96,7 +100,7 @@ class ReservationProjection:
                 w = fold_wait(view.events(stream))
                 if w is not None:
                     view.execute(f"INSERT OR REPLACE INTO reservation_waits ({WAIT_COLUMNS}) "
-                                 "VALUES (?,?,?,?,?,?,?,?,?,?)", wait_row(w))
+                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", wait_row(w))
         if delta:
             old = view.execute("SELECT d FROM reservation_digest WHERE k = 0")
             view.execute("INSERT OR REPLACE INTO reservation_digest VALUES (0, ?)",
@@ -114,7 +118,8 @@ def reservation_row(r: Reservation) -> tuple[Any, ...]:
 
 def wait_row(w: Wait) -> tuple[Any, ...]:
     return (w.request_id, w.holder, orjson.dumps(list(w.paths)).decode(), w.mode,
-            orjson.dumps(list(w.waits_for)).decode(), w.started_at, w.until, *w.order)
+            orjson.dumps(list(w.waits_for)).decode(), w.started_at, w.until, *w.order, w.pid,
+            w.host, w.pid_start)
 
 
 _blake2b: Any = None
@@ -208,7 +213,7 @@ def waits(reads: ReadView, now: float, *, catch_up: bool = True) -> list[Wait]:
     found = reads.read(f"SELECT {WAIT_COLUMNS} FROM reservation_waits WHERE until > ? "
                        "ORDER BY clock, writer, n", (now,), catch_up=catch_up)
     return [Wait(r[0], r[1], tuple(orjson.loads(r[2])), r[3], tuple(orjson.loads(r[4])), r[5],
-                 r[6], (r[7], r[8], r[9])) for r in found]
+                 r[6], (r[7], r[8], r[9]), r[10], r[11], r[12]) for r in found]
 
 
 def wait_order(reads: ReadView, request_id: str, *, catch_up: bool = True,
