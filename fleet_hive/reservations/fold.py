@@ -35,7 +35,8 @@ def fold_reservation(events: Iterable[Event]) -> Reservation | None:
                            "mode": d["mode"], "acquired_at": d["acquired_at"],
                            "expires_at": d["expires_at"], "reason": d.get("reason"),
                            "ttl": float(d["ttl"]), "request_id": d["request_id"],
-                           "event_id": e.id, "expires": epoch(d["expires_at"])}
+                           "event_id": e.id, "expires": epoch(d["expires_at"]),
+                           "clock": e.clock, "writer": e.writer, "n": e.n}
             elif row is None:
                 continue
             elif e.type == "reservation_renewed":

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .fold import fold_reservation, fold_wait
-from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait
+from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait, literal_prefix
 
 if TYPE_CHECKING:
     from ..index.projection import ProjectionTables, ReadView
 
 COLUMNS = ("id, path, holder, mode, acquired_at, expires_at, reason, ttl, request_id, "
-           "event_id, expires")  # the fields of Reservation, in order
+           "event_id, expires, clock, writer, n")  # the fields of Reservation, in order
 WAIT_COLUMNS = ("request_id, holder, paths, mode, waits_for, started_at, until, clock, writer, "
                 "n, pid, host, pid_start")
 _CHUNK = 500  # ids per IN (...) query
@@ -51,6 +51,9 @@ class ReservationProjection:
         request_id TEXT NOT NULL,
         event_id TEXT NOT NULL,
         expires REAL NOT NULL,
+        clock INTEGER NOT NULL,     -- (clock, writer, n) of reservation_acquired
+        writer TEXT NOT NULL,
+        n INTEGER NOT NULL,
         prefix TEXT NOT NULL,       -- literal_prefix(path): prunes the overlap tests
         h INTEGER NOT NULL          -- fingerprint(row): folded into reservation_digest
     );
@@ -94,7 +97,7 @@ class ReservationProjection:
                     row = reservation_row(r)
                     delta ^= row[-1]
                     view.execute(f"INSERT INTO reservations ({COLUMNS}, prefix, h) "
-                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
             elif kind == REQUEST_STREAM:
                 view.execute("DELETE FROM reservation_waits WHERE request_id=?", (key,))
                 w = fold_wait(view.events(stream))
@@ -113,7 +116,8 @@ PROJECTION = ReservationProjection()
 def reservation_row(r: Reservation) -> tuple[Any, ...]:
     """The ``reservations`` row of a lease: its fields, literal prefix and fingerprint."""
     return (r.id, r.path, r.holder, r.mode, r.acquired_at, r.expires_at, r.reason, r.ttl,
-            r.request_id, r.event_id, r.expires, literal_prefix(r.path), fingerprint(r))
+            r.request_id, r.event_id, r.expires, r.clock, r.writer, r.n, literal_prefix(r.path),
+            fingerprint(r))
 
 
 def wait_row(w: Wait) -> tuple[Any, ...]:
@@ -230,21 +234,6 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 # --------------------------------------------------------------------------- prefixes
-
-
-def literal_prefix(pattern: str) -> str:
-    """The leading segments of ``pattern`` that are plain literals, each followed by ``/``.
-
-    Two patterns can only overlap if one's prefix starts with the other's: up to the
-    shorter one, both stand for exactly those segments. (A segment with a backslash
-    counts as non-literal, so that two spellings of one literal never look different.)
-    """
-    out = []
-    for seg in pattern.split("/"):
-        if any(c in seg for c in "*?[\\"):
-            break
-        out.append(seg + "/")
-    return "".join(out)
 
 
 _MAX_CHAR = chr(0x10FFFF)

@@ -42,6 +42,7 @@ from .model import (
     MAX_TTL,
     SHARED,
     CheckResult,
+    Contest,
     Reservation,
     Wait,
     find_conflicts,
@@ -149,6 +150,14 @@ class Reservations:
     def active(self) -> list[Reservation]:
         """Every live reservation, by path then holder (read only: records nothing)."""
         return sorted(q.live(self._reads, self.now()), key=lambda r: (r.path, r.holder))
+
+    def contests(self) -> list[Contest]:
+        """Live leases of different holders that could not both have been granted (acquired
+        concurrently on two clones): who keeps each (the earlier in total order) and who
+        should release (read only)."""
+        from .model import contests
+
+        return contests(q.live(self._reads, self.now()))
 
     def waits(self) -> list[Wait]:
         """Open waits (used for deadlock detection), oldest first."""
