@@ -60,7 +60,9 @@ def test_two_holders_of_one_exclusive_reservation_are_surfaced(clones: tuple[Pat
         status = cli(repo, "status")
         (c,) = [c for c in status["conflicts"] if c["kind"] == "reservation"]
         assert {f["actor"] for f in c["facts"]} == {"ada", "bob"}
-        assert "Conflicts: none" not in run_cli("-C", str(repo), "status").stdout
+        human = run_cli("-C", str(repo), "status").stdout
+        section = human.split("Conflicts\n", 1)[1].split("\n\n", 1)[0]
+        assert "src/core.py" in section and "reservation" in section, human
         with fleet_hive.open(repo) as hive:
             problems = [p for p in verify(hive).problems if p.kind == "reservation_conflict"]
         assert len(problems) == 1 and problems[0].severity == "warning"
