@@ -278,17 +278,19 @@ class _Folder(Generic[_State]):
             })
 
     def resolve(self, state: Mission | Sortie, ev: Event, seen: int, *,
-                fields: Iterable[str] | None = None) -> None:
-        """Mark resolved the open conflicts whose facts ``ev``'s writer had all seen: every
-        kind when ``fields`` is None (an explicit resolution), else all but the ``field``
-        conflicts of other fields than those ``ev`` sets."""
-        chosen = None if fields is None else set(fields)
+                everything: bool = False, status: bool = False,
+                fields: Iterable[str] = ()) -> None:
+        """Mark resolved the open conflicts whose facts ``ev``'s writer had all seen and
+        that ``ev`` decides: ``everything`` (an explicit resolution); with ``status`` (a
+        status change) all but the ``field`` conflicts; the ``field`` conflicts of the
+        ``fields`` it sets."""
+        chosen = set(fields)
         for c in state.conflicts:
             if c["resolved_by"] is not None:
                 continue
-            if chosen is not None and c["kind"] == "field" and c.get("field") not in chosen:
-                continue
-            if all(self.history.saw(seen, f["event_id"]) for f in c["facts"]):
+            decides = everything or (c.get("field") in chosen if c["kind"] == "field"
+                                     else status)
+            if decides and all(self.history.saw(seen, f["event_id"]) for f in c["facts"]):
                 c["resolved_by"] = ev.id
 
 
@@ -357,14 +359,14 @@ class MissionFolder(_Folder[Mission]):
             elif t == "mission_deleted":
                 m.deleted, m.reason, applied = True, d.get("reason", ""), True
             elif t == "mission_conflicts_resolved":
-                self.resolve(m, ev, seen)
+                self.resolve(m, ev, seen, everything=True)
                 applied = True
             elif t in TRANSITION_BY_EVENT:
                 tr = TRANSITION_BY_EVENT[t]
                 if not m.deleted and m.status in tr.sources:
                     m.status, m.reason = tr.target, d.get("reason", "")
                     m.forced = bool(d.get("forced")) if t == "mission_completed" else False
-                    self.resolve(m, ev, seen, fields=())
+                    self.resolve(m, ev, seen, status=True)
                     applied = True
             else:
                 continue  # a mission event type this version does not know
@@ -435,7 +437,7 @@ class SortieFolder(_Folder[Sortie]):
             elif t == "sortie_deleted":
                 s.deleted, s.reason, applied = True, d.get("reason", ""), True
             elif t == "sortie_conflicts_resolved":
-                self.resolve(s, ev, seen)
+                self.resolve(s, ev, seen, everything=True)
                 applied = True
             elif t in TRANSITION_BY_EVENT:
                 tr = TRANSITION_BY_EVENT[t]
@@ -448,7 +450,7 @@ class SortieFolder(_Folder[Sortie]):
                     elif t == "sortie_retried":
                         s.claimed_by, s.progress, s.progress_note = None, 0, ""
                         s.retries += 1
-                    self.resolve(s, ev, seen,
+                    self.resolve(s, ev, seen, status=True,
                                  fields=("progress",) if t in _PROGRESS_SETTERS else ())
                     applied = True
             else:

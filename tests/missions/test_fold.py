@@ -424,3 +424,15 @@ def test_a_field_conflict_is_resolved_by_a_new_value_or_resolve_not_by_a_transit
     assert m.conflicts[0]["resolved_by"] == chosen.id
     resolved = ev("mission_conflicts_resolved", M, 5, writer="wa", prev=start.id)
     assert fold_mission(total([a, u1, u2, start, resolved])).open_conflicts == []
+
+
+def test_an_edit_resolves_only_the_field_it_sets():
+    base = started_sortie()
+    done = ev("sortie_completed", S, 4, writer="wa", prev=base[-1].id)
+    fail = ev("sortie_failed", S, 4, writer="wb", prev=base[-1].id)
+    t1 = ev("sortie_updated", S, 5, writer="wa", prev=fail.id, merged=(done.id,), title="x")
+    t2 = ev("sortie_updated", S, 5, writer="wb", prev=fail.id, merged=(done.id,), title="y")
+    edit = ev("sortie_updated", S, 6, writer="wa", prev=t2.id, merged=(t1.id,), title="z")
+    s = fold_sortie(total([*base, done, fail, t1, t2, edit]))
+    assert [(c["kind"], c["resolved_by"]) for c in s.conflicts] == [("outcome", None),
+                                                                     ("field", edit.id)]
