@@ -29,7 +29,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("events", event_types="fleet_hive.events.core_types"),
     Capability("reservations", event_types="fleet_hive.reservations.event_types",
                projection=ProjectionSpec(
-                   "reservations", "3", ("reservation:", "reservation_request:"),
+                   "reservations", "4", ("reservation:", "reservation_request:"),
                    "fleet_hive.reservations.projection:PROJECTION"),
                checks="fleet_hive.reservations.checks:check_reservations"),
     Capability("missions", event_types="fleet_hive.missions.event_types",

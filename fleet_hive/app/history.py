@@ -6,7 +6,13 @@ so a segment's new lines are its new events). They are summarised per mission (c
 started, finished; its sorties with who claimed them and how they ended), per actor,
 and per stream type for everything else, plus conflicts and checkpoints. Event types
 are read generically (``<stream type>_<verb>``), so types this module does not know
-still show up, and missions read well without importing the missions package.
+still show up.
+
+What a mission or sortie *is* at the end of the range is not read off its last event: each
+stream the range touched is folded whole, as of ``until``, by the same fold as ``show``
+(:mod:`fleet_hive.missions.fold`). So the summary's statuses, claims and progress are
+those of the state, events that did not apply are marked (``applied: false``), and the
+conflicts are the fold's: the open ones, and those with a fact in the range.
 
 :func:`render_markdown` renders ``templates/history.md.j2``, ready to paste into a pull
 request description; :meth:`History.to_json` is the same for tools.
@@ -18,7 +24,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..events.envelope import Event
 from ..kernel.errors import InvalidInputError, NotFoundError
+from ..missions.fold import MissionFolder, SortieFolder
 
 if TYPE_CHECKING:
     from .hive import Hive
@@ -30,7 +38,7 @@ SORTIE_VERBS = {"added": "pending", "claimed": "assigned", "started": "in_progre
                 "completed": "completed", "failed": "failed", "blocked": "blocked",
                 "unblocked": "in_progress", "cancelled": "cancelled", "retried": "pending",
                 "deleted": "deleted"}
-#: Sortie events that end a try; two different ones decided concurrently are a conflict.
+#: Sortie events that end a try.
 OUTCOMES = ("completed", "failed", "cancelled")
 #: What a line of "who did what" says for an event type.
 PHRASES = {
@@ -54,7 +62,7 @@ class SortieSummary:
     mission_id: str | None
     title: str = ""
     added: bool = False  # added within the range
-    status: str | None = None  # the status its last event in the range led to
+    status: str | None = None  # its status as of ``until`` (None: no event in the range)
     claimed_by: str | None = None
     progress: int | None = None
     reason: str = ""  # of the last transition that gave one
@@ -143,13 +151,20 @@ def history(hive: Hive, *, since: str | None = None, until: str = "HEAD",
     events = git.events_between(since_id, until_id)
     result = History(since_id.decode() if since_id else None, until_id.decode(), since_label,
                      until, mission, commits=git.commits_between(since_id, until_id))
-    summarise(result, events, titles=_title_lookup(hive), mission=mission)
+    touched = {ev["stream"] for ev in events if _folded_kind(ev["stream"])}
+    summarise(result, events, titles=_title_lookup(hive), mission=mission,
+              streams=git.stream_events(until_id, touched))
     return result
 
 
 def summarise(result: History, events: list[dict[str, Any]], *,
-              titles: Any = None, mission: str | None = None) -> History:
-    """Fill ``result`` from ``events`` (envelope dicts in total order). Pure."""
+              titles: Any = None, mission: str | None = None,
+              streams: dict[str, list[dict[str, Any]]] | None = None) -> History:
+    """Fill ``result`` from ``events`` (envelope dicts in total order). Pure.
+
+    ``streams`` holds every event, as of the end of the range, of each mission and sortie
+    stream the range touched (in total order); their folds give the states and the
+    conflicts. Without it the range's own events are taken as the whole streams."""
     sortie_mission: dict[str, str] = {}
     for ev in events:
         kind, _, sid = ev["stream"].partition(":")
@@ -167,8 +182,7 @@ def summarise(result: History, events: list[dict[str, Any]], *,
     missions: dict[str, MissionSummary] = {}
     sorties: dict[str, SortieSummary] = {}
     actors: dict[str, dict[str, Any]] = {}
-    streams: dict[str, Counter[str]] = defaultdict(Counter)
-    facts: dict[str, list[dict[str, Any]]] = defaultdict(list)  # sortie -> outcomes/claims
+    others: dict[str, Counter[str]] = defaultdict(Counter)
 
     def mission_of(mid: str) -> MissionSummary:
         if mid not in missions:
@@ -198,7 +212,8 @@ def summarise(result: History, events: list[dict[str, Any]], *,
             if verb in MISSION_VERBS:
                 m.status = MISSION_VERBS[verb]
                 m.transitions.append({"type": etype, "status": m.status, "actor": actor,
-                                      "time": ev.get("time"), "reason": data.get("reason", "")})
+                                      "time": ev.get("time"), "reason": data.get("reason", ""),
+                                      "event": ev["id"], "applied": True})
             name = _named(m.title, sid)
         elif kind == "sortie" and prefix == "sortie":
             s = sortie_of(sid)
@@ -212,17 +227,12 @@ def summarise(result: History, events: list[dict[str, Any]], *,
                     s.mission_id = data["mission_id"]
             if verb == "claimed":
                 s.claimed_by = str(data.get("specialist") or actor)
-                facts[sid].append({"kind": "claim", "value": s.claimed_by, "event": ev["id"],
-                                   "writer": ev.get("writer"), "actor": actor})
             if verb == "progressed" and isinstance(data.get("percent"), int):
                 s.progress = data["percent"]
             if verb in OUTCOMES:
-                outcome = {"outcome": verb, "actor": actor, "event": ev["id"],
-                           "writer": ev.get("writer"), "time": ev.get("time"),
-                           "reason": data.get("reason", "")}
-                s.outcomes.append(outcome)
-                facts[sid].append({"kind": "outcome", "value": verb, "event": ev["id"],
-                                   "writer": ev.get("writer"), "actor": actor})
+                s.outcomes.append({"outcome": verb, "actor": actor, "event": ev["id"],
+                                   "writer": ev.get("writer"), "time": ev.get("time"),
+                                   "reason": data.get("reason", ""), "applied": True})
             if verb == "completed":
                 s.progress = 100
             if verb in SORTIE_VERBS:
@@ -231,31 +241,31 @@ def summarise(result: History, events: list[dict[str, Any]], *,
                 s.reason = str(data["reason"])
             name = _named(s.title, sid)
         else:
-            streams[kind][etype] += 1
+            others[kind][etype] += 1
             if etype.startswith("checkpoint_"):
                 result.checkpoints.append({
                     "type": etype, "stream": stream, "actor": actor, "time": ev.get("time"),
                     "mission_id": data.get("mission_id") or ev.get("correlation_id"),
                     "trigger": data.get("trigger"), "progress": data.get("progress"),
                     "id": data.get("checkpoint_id") or sid})
-        if "conflict" in etype:
+        if "conflict" in etype and not _folded_kind(stream):  # another capability's
             result.conflicts.append(_conflict(etype, stream, detail=str(data.get("reason", "")),
                                               actor=actor, event=ev["id"],
                                               mission_id=sortie_mission.get(sid)))
         phrase = PHRASES.get(etype)
         person["did"][phrase.format(name=name) if phrase else etype] += 1
 
-    for sid, items in facts.items():
-        for kind in ("outcome", "claim"):
-            values = {f["value"] for f in items if f["kind"] == kind}
-            writers = {f["writer"] for f in items if f["kind"] == kind}
-            if len(values) > 1 and len(writers) > 1:
-                s = sorties[sid]
-                result.conflicts.append(_conflict(
-                    f"concurrent_{kind}s", f"sortie:{sid}", title=s.title,
-                    mission_id=s.mission_id,
-                    detail=f"{' vs '.join(sorted(values))} decided on different clones",
-                    facts=[f for f in items if f["kind"] == kind]))
+    if streams is None:
+        streams = defaultdict(list)
+        for ev in events:
+            streams[ev["stream"]].append(ev)
+    in_range = {ev["id"] for ev in events}
+    for mid, m in missions.items():
+        if m.events:
+            _fold_mission(result, m, streams.get(f"mission:{mid}", []), in_range)
+    for s in sorties.values():
+        if s.events:
+            _fold_sortie(result, s, streams.get(f"sortie:{s.id}", []), in_range)
     for s in sorties.values():
         if s.mission_id is not None:
             mission_of(s.mission_id).sorties.append(s)
@@ -273,8 +283,65 @@ def summarise(result: History, events: list[dict[str, Any]], *,
                               for what, n in a["did"].most_common()]}
                      for a in sorted(actors.values(), key=lambda a: (-a["events"], a["actor"]))]
     result.streams = [{"type": kind, "events": sum(c.values()), "types": dict(c.most_common())}
-                      for kind, c in sorted(streams.items())]
+                      for kind, c in sorted(others.items())]
     return result
+
+
+def _folded_kind(stream: str) -> bool:
+    return stream.startswith(("mission:", "sortie:"))
+
+
+def _events(dicts: list[dict[str, Any]]) -> list[Event]:
+    out = []
+    for d in dicts:
+        try:
+            out.append(Event.from_dict(d))
+        except (KeyError, TypeError, ValueError):
+            continue  # not an envelope this version can read: the index skips it too
+    return out
+
+
+def _fold_mission(result: History, m: MissionSummary, dicts: list[dict[str, Any]],
+                  in_range: set[str]) -> None:
+    folder = MissionFolder()
+    state = folder.fold(_events(dicts))
+    if state is None:
+        return
+    m.title = state.title or m.title
+    m.status = "deleted" if state.deleted else state.status
+    for t in m.transitions:
+        t["applied"] = t["event"] in folder.history.applied
+    _fold_conflicts(result, f"mission:{m.id}", m.title, m.id, state.conflicts, in_range)
+
+
+def _fold_sortie(result: History, s: SortieSummary, dicts: list[dict[str, Any]],
+                 in_range: set[str]) -> None:
+    folder = SortieFolder()
+    state = folder.fold(_events(dicts))
+    if state is None:
+        return
+    s.title = state.title or s.title
+    s.mission_id = state.mission_id or s.mission_id
+    s.status = "deleted" if state.deleted else state.status
+    s.claimed_by, s.progress, s.reason = state.claimed_by, state.progress, state.reason
+    for o in s.outcomes:
+        o["applied"] = o["event"] in folder.history.applied
+    _fold_conflicts(result, f"sortie:{s.id}", s.title, s.mission_id, state.conflicts, in_range)
+
+
+def _fold_conflicts(result: History, stream: str, title: str, mission_id: str | None,
+                    conflicts: list[dict[str, Any]], in_range: set[str]) -> None:
+    """The fold's conflicts that concern the range: open ones, and any with a fact in it."""
+    for c in conflicts:
+        is_open = not c.get("resolved_by")
+        if not is_open and not any(f["event_id"] in in_range for f in c["facts"]):
+            continue
+        state = "open" if is_open else f"resolved by {c['resolved_by']}"
+        kept = f"; the state kept {c['kept']}" if c.get("kept") else ""
+        entry = _conflict(c["kind"], stream, title=title, mission_id=mission_id,
+                          detail=f"{c['message']}{kept} ({state})", facts=c["facts"])
+        entry.update(open=is_open, kept=c.get("kept"), resolved_by=c.get("resolved_by"))
+        result.conflicts.append(entry)
 
 
 def render_markdown(h: History) -> str:

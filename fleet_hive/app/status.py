@@ -10,6 +10,7 @@ from ..kernel.errors import FleetHiveError, IntegrityError, StorageError
 
 if TYPE_CHECKING:
     from ..index.db import Index
+    from ..reservations.model import Contest
     from .hive import Hive
 
 VERIFY_HINT = "run `fleet-hive verify` for every problem and its fix"
@@ -23,6 +24,7 @@ def status_report(hive: Hive) -> dict[str, Any]:
     index_status = hive.index.status().to_json()  # before anything else catches up
     report = overview(hive.missions, hive.sorties)
     report["reservations"] = [r.to_json() for r in hive.reservations.active()]
+    report["conflicts"] += [reservation_conflict(c) for c in hive.reservations.contests()]
     report["index"] = index_status
     report["integrity"] = {
         "ok": not index_status["problem_count"],
@@ -38,6 +40,16 @@ def status_report(hive: Hive) -> dict[str, Any]:
         report["integrity"]["ok"] = False
         report["integrity"]["missing_own_events"] = [missing_text(m) for m in missing]
     return report
+
+
+def reservation_conflict(c: Contest) -> dict[str, Any]:
+    """A :class:`Contest` in the shape of the missions' conflicts in ``status``."""
+    facts = [{"event_id": r.event_id, "type": "reservation_acquired", "actor": r.holder,
+              "writer": r.writer, "time": r.acquired_at, "reservation_id": r.id,
+              "path": r.path, "mode": r.mode} for r in (c.kept, c.lost)]
+    return {"mission_id": None, "sortie_id": None, "title": c.kept.path, "kind": "reservation",
+            "path": c.lost.path, "message": c.message, "facts": facts,
+            "kept": c.kept.event_id, "resolved_by": None}
 
 
 def index_warnings(index: Index) -> list[FleetHiveError]:

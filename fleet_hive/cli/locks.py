@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,7 +17,7 @@ from . import Ctx, json_option, pass_ctx
 from .output import info, table, write_json
 
 if TYPE_CHECKING:
-    from ..reservations.model import Reservation
+    from ..reservations.model import Contest, Reservation
 
 _HOLDER_HELP = "Who holds the reservation: an agent, specialist or person name."
 
@@ -33,19 +33,41 @@ def lock() -> None:
     """
 
 
-def _render(rows: Sequence[Reservation], empty: str) -> None:
+def _render(rows: Sequence[Reservation], empty: str,
+            marks: dict[str, dict[str, Any]] | None = None) -> None:
     if not rows:
         info(empty)
         return
     now = time.time()
-    click.echo(table([(r.path, r.holder, r.mode, r.expires_at, f"{max(0, r.expires - now):.0f}s",
-                       r.reason or "") for r in rows],
+    marks = marks or {}
+    click.echo(table([(r.path, r.holder, r.mode + (" !" if r.id in marks else ""), r.expires_at,
+                       f"{max(0, r.expires - now):.0f}s", r.reason or "") for r in rows],
                      ("path", "holder", "mode", "expires_at", "left", "reason")))
+    for r in rows:
+        if r.id in marks:
+            m = marks[r.id]
+            click.echo(f"! {r.path} ({r.holder}): {m['status']}: {m['message']}")
 
 
-def _json(rows: Sequence[Reservation]) -> None:
+def _json(rows: Sequence[Reservation], marks: dict[str, dict[str, Any]] | None = None) -> None:
     now = time.time()
-    write_json([r.to_json(now) for r in rows])
+    marks = marks or {}
+    write_json([{**r.to_json(now), **({"conflict": marks[r.id]} if r.id in marks else {})}
+                for r in rows])
+
+
+def _marks(contests: Sequence[Contest]) -> dict[str, dict[str, Any]]:
+    """Each contested lease's ``conflict``: whether it ``keeps`` the reservation or is
+    ``conflicting`` (lost it, to be released), and with which leases."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in contests:
+        for r, status, other in ((c.kept, "keeps", c.lost), (c.lost, "conflicting", c.kept)):
+            mark = out.setdefault(r.id, {"status": status, "with": [], "message": c.message})
+            if status == "conflicting":
+                mark["status"], mark["message"] = status, c.message
+            mark["with"].append({"id": other.id, "holder": other.holder, "path": other.path,
+                                 "mode": other.mode})
+    return out
 
 
 @lock.command("acquire", short_help="Reserve paths or globs, all or nothing.")
@@ -125,11 +147,13 @@ def renew_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, ttl: float | None) 
 @pass_ctx
 def list_cmd(ctx: Ctx, holder: str | None, path: str | None) -> None:
     """List live reservations (lapsed ones are recorded as expired and not shown)."""
-    rows = ctx.hive().reservations.list(holder=holder, path=path)
+    reservations = ctx.hive().reservations
+    rows = reservations.list(holder=holder, path=path)
+    marks = _marks(reservations.contests())
     if ctx.json:
-        _json(rows)
+        _json(rows, marks)
         return
-    _render(rows, "no reservations")
+    _render(rows, "no reservations", marks)
 
 
 @lock.command("check", short_help="Exit 3 if a path is reserved by someone else.")

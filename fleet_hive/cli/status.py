@@ -60,7 +60,7 @@ def _human(r: dict[str, Any]) -> None:
               for s in r["blocked"]],
              ("id", "status", "blocked by", "mission", "title"), "none")
     _section("Conflicts",
-             [(c["sortie_id"] or c["mission_id"], c["kind"],
+             [(c["sortie_id"] or c["mission_id"] or c.get("path", ""), c["kind"],
                " vs ".join(f"{f['type']} by {f['actor']}@{f['writer']}" for f in c["facts"]),
                _short(c["message"], 60)) for c in r["conflicts"]],
              ("id", "kind", "facts", "message"), "none")

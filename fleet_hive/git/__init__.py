@@ -115,6 +115,9 @@ class Git:
     def events_between(self, since: bytes | None, until: bytes) -> list[dict[str, Any]]:
         return history.events_between(self.repo, since, until)
 
+    def stream_events(self, until: bytes, streams: set[str]) -> dict[str, list[dict[str, Any]]]:
+        return history.stream_events(self.repo, until, streams)
+
     def commits_between(self, since: bytes | None, until: bytes) -> list[dict[str, Any]]:
         return history.commits_between(self.repo, since, until)
 

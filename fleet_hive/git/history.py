@@ -41,8 +41,41 @@ def events_between(repo: Repository, since: bytes | None, until: bytes,
         if isinstance(ev, dict) and isinstance(ev.get("type"), str) \
                 and isinstance(ev.get("stream"), str):
             events.append(ev)
-    events.sort(key=lambda e: (e.get("clock", 0), str(e.get("writer", "")), e.get("n", 0)))
+    events.sort(key=_order)
     return events
+
+
+def stream_events(repo: Repository, until: bytes, streams: set[str],
+                  ) -> dict[str, list[dict[str, Any]]]:
+    """Every event of ``streams`` in ``until``'s tree (whole streams, not only a range's
+    lines), each stream in total order: what folding a stream as of that commit needs."""
+    import orjson
+
+    out: dict[str, list[dict[str, Any]]] = {s: [] for s in streams}
+    if not streams:
+        return out
+    keys = {s.partition(":")[2].encode() for s in streams}  # a cheap filter before parsing
+    tree = repo.tree_of(until)
+    for path, (_mode, sha) in sorted(repo.files_under(tree, b".fleet").items()):
+        if not is_segment(path):
+            continue
+        for line in repo.blob_data(sha).split(b"\n"):
+            if not line.strip() or not any(k in line for k in keys):
+                continue
+            try:
+                ev = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(ev, dict) and ev.get("stream") in out \
+                    and isinstance(ev.get("type"), str):
+                out[ev["stream"]].append(ev)
+    for events in out.values():
+        events.sort(key=_order)
+    return out
+
+
+def _order(e: dict[str, Any]) -> tuple[Any, str, Any]:
+    return (e.get("clock", 0), str(e.get("writer", "")), e.get("n", 0))
 
 
 def new_event_lines(repo: Repository, old_tree: ObjectID | None, new_tree: ObjectID | None,

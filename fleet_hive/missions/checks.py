@@ -89,8 +89,9 @@ def _check(hive: CheckContext, report: Report, repair: bool) -> None:
         for what, c in found:
             facts = " vs ".join(f"{f['type']} by {f['actor']} ({f['event_id']})"
                                 for f in c["facts"])
+            kind = f"{c['kind']} ({c['field']})" if c.get("field") else c["kind"]
             report.problems.append(Problem(
-                "conflict", f"{what}: {c['kind']} conflict: {facts}; resolve it with "
+                "conflict", f"{what}: {kind} conflict: {facts}; resolve it with "
                 "`fleet-hive " + what.split()[0] + " resolve`", "", None, "warning"))
     # 3. every live mission has its snapshot, byte for byte; no other snapshot exists
     want: dict[str, bytes] = {}

@@ -15,11 +15,17 @@ met in a merge. The rules:
 * Two concurrent, different outcomes (completed / failed / cancelled) or two concurrent
   claims by different specialists are a **conflict**: both facts are recorded with their
   event ids, actors and writers, and which one the state kept.
+* Two concurrent updates that set one field (title, description, priority, labels,
+  files, dependencies, specialist; a sortie's progress) to different values are a
+  ``field`` conflict, one per field. Both still apply in total order, so the later one's
+  value stands (``kept``); setting the same value twice is not a conflict.
 * Any other event that could not be applied is recorded as a ``transition`` conflict, so
   no fact is ever dropped silently. The same fact recorded twice concurrently (two
   completions, two claims by one specialist) is not a conflict.
 * A conflict is resolved by a later event whose writer had seen every fact of it and that
-  either changed the status or explicitly resolved conflicts (``sortie resolve``).
+  either changed the status or explicitly resolved conflicts (``sortie resolve``); a
+  ``field`` conflict only by an explicit resolution or a later value of that field (a
+  status change decides no title).
 """
 
 from __future__ import annotations
@@ -109,6 +115,30 @@ def _is_creation(type_: str) -> bool:
     return type_ in ("mission_created", "sortie_added")
 
 
+#: The fields each kind of event sets, when its ``data`` holds them (not null).
+MISSION_FIELDS = ("title", "description", "priority", "labels")
+SORTIE_FIELDS = ("title", "description", "priority", "files", "depends_on", "specialist")
+#: Events that set a sortie's progress (``sortie_progressed``'s percent; a completion
+#: makes it 100, a retry 0).
+_PROGRESS_SETTERS = frozenset({"sortie_progressed", "sortie_completed", "sortie_retried"})
+
+
+def fields_set(ev: Event) -> dict[str, Any]:
+    """The fields ``ev`` sets and their values (lists as lists): what two concurrent
+    events may disagree on."""
+    d = ev.data
+    if ev.type == "mission_updated":
+        keys: tuple[str, ...] = MISSION_FIELDS
+    elif ev.type == "sortie_updated":
+        keys = SORTIE_FIELDS
+    elif ev.type == "sortie_progressed":
+        return {"progress": d.get("percent")}
+    else:
+        return {}
+    return {k: list(d[k]) if isinstance(d[k], list) else d[k]
+            for k in keys if d.get(k) is not None}
+
+
 def _fact(ev: Event) -> dict[str, Any]:
     out: dict[str, Any] = {"event_id": ev.id, "type": ev.type, "actor": ev.actor,
                            "writer": ev.writer, "time": ev.time}
@@ -187,6 +217,10 @@ class _Folder(Generic[_State]):
     def conflict_for(self, state: Mission | Sortie, ev: Event, concurrent: list[Event],
                      applied: bool) -> None:
         """Record the conflict ``ev`` makes with what its writer had not seen, if any."""
+        values = fields_set(ev) if applied else {}
+        if values:
+            self.field_conflicts(state, ev, values, concurrent)
+            return
         other: Event | None = None
         kind = ""
         if ev.type in OUTCOME_EVENTS:
@@ -224,16 +258,50 @@ class _Folder(Generic[_State]):
             "resolved_by": None,
         })
 
-    def resolve(self, state: Mission | Sortie, ev: Event, seen: int) -> None:
+    def field_conflicts(self, state: Mission | Sortie, ev: Event, values: dict[str, Any],
+                        concurrent: list[Event]) -> None:
+        """One ``field`` conflict per field ``ev`` sets to another value than the last
+        concurrent event (in total order) that set it; ``ev``, applied later, is kept."""
+        for key, value in values.items():
+            other = _last(e for e in concurrent if e.id in self.history.applied
+                          and key in fields_set(e))
+            if other is None or (before := fields_set(other)[key]) == value:
+                continue
+            state.conflicts.append({
+                "kind": "field",
+                "field": key,
+                "message": f"{key} set to {_shown(before)} and to {_shown(value)} concurrently "
+                           "(on different clones or branches)",
+                "facts": [{**_fact(other), "value": before}, {**_fact(ev), "value": value}],
+                "kept": ev.id,
+                "resolved_by": None,
+            })
+
+    def resolve(self, state: Mission | Sortie, ev: Event, seen: int, *,
+                everything: bool = False, status: bool = False,
+                fields: Iterable[str] = ()) -> None:
+        """Mark resolved the open conflicts whose facts ``ev``'s writer had all seen and
+        that ``ev`` decides: ``everything`` (an explicit resolution); with ``status`` (a
+        status change) all but the ``field`` conflicts; the ``field`` conflicts of the
+        ``fields`` it sets."""
+        chosen = set(fields)
         for c in state.conflicts:
-            if c["resolved_by"] is None and all(self.history.saw(seen, f["event_id"])
-                                                for f in c["facts"]):
+            if c["resolved_by"] is not None:
+                continue
+            decides = everything or (c.get("field") in chosen if c["kind"] == "field"
+                                     else status)
+            if decides and all(self.history.saw(seen, f["event_id"]) for f in c["facts"]):
                 c["resolved_by"] = ev.id
 
 
 def _last(events: Iterable[Event]) -> Event | None:
     last = deque(events, maxlen=1)
     return last[0] if last else None
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _verb(event_type: str) -> str:
@@ -283,21 +351,22 @@ class MissionFolder(_Folder[Mission]):
             applied = False
             if t == "mission_updated":
                 if not m.deleted:
-                    for key in ("title", "description", "priority", "labels"):
-                        if d.get(key) is not None:
-                            setattr(m, key, list(d[key]) if key == "labels" else d[key])
+                    values = fields_set(ev)
+                    for key, value in values.items():
+                        setattr(m, key, value)
+                    self.resolve(m, ev, seen, fields=values)
                     applied = True
             elif t == "mission_deleted":
                 m.deleted, m.reason, applied = True, d.get("reason", ""), True
             elif t == "mission_conflicts_resolved":
-                self.resolve(m, ev, seen)
+                self.resolve(m, ev, seen, everything=True)
                 applied = True
             elif t in TRANSITION_BY_EVENT:
                 tr = TRANSITION_BY_EVENT[t]
                 if not m.deleted and m.status in tr.sources:
                     m.status, m.reason = tr.target, d.get("reason", "")
                     m.forced = bool(d.get("forced")) if t == "mission_completed" else False
-                    self.resolve(m, ev, seen)
+                    self.resolve(m, ev, seen, status=True)
                     applied = True
             else:
                 continue  # a mission event type this version does not know
@@ -354,21 +423,21 @@ class SortieFolder(_Folder[Sortie]):
             applied = False
             if t == "sortie_updated":
                 if not s.deleted:
-                    for key in ("title", "description", "priority", "files", "depends_on",
-                                "specialist"):
-                        value = d.get(key)
-                        if value is not None:
-                            setattr(s, key, list(value) if isinstance(value, list) else value)
+                    values = fields_set(ev)
+                    for key, value in values.items():
+                        setattr(s, key, value)
+                    self.resolve(s, ev, seen, fields=values)
                     applied = True
             elif t == "sortie_progressed":
                 if not s.deleted and s.status in PROGRESS_STATUSES:
                     s.progress = d.get("percent", s.progress)
                     s.progress_note = d.get("note", "")
+                    self.resolve(s, ev, seen, fields=("progress",))
                     applied = True
             elif t == "sortie_deleted":
                 s.deleted, s.reason, applied = True, d.get("reason", ""), True
             elif t == "sortie_conflicts_resolved":
-                self.resolve(s, ev, seen)
+                self.resolve(s, ev, seen, everything=True)
                 applied = True
             elif t in TRANSITION_BY_EVENT:
                 tr = TRANSITION_BY_EVENT[t]
@@ -381,7 +450,8 @@ class SortieFolder(_Folder[Sortie]):
                     elif t == "sortie_retried":
                         s.claimed_by, s.progress, s.progress_note = None, 0, ""
                         s.retries += 1
-                    self.resolve(s, ev, seen)
+                    self.resolve(s, ev, seen, status=True,
+                                 fields=("progress",) if t in _PROGRESS_SETTERS else ())
                     applied = True
             else:
                 continue

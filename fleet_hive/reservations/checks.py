@@ -11,6 +11,10 @@ with
   for outside readers, fleet-hive never reads it, and after a merge it stays behind until
   the next reservation write; ``--repair`` rewrites it).
 
+Live leases of two holders that could not both have been granted (acquired concurrently
+on two clones) are ``reservation_conflict`` warnings (``storage.md`` 5), naming who keeps
+the reservation and who should release it.
+
 Cheap: one indexed range scan per stream kind, and only the reservation events are read.
 """
 
@@ -23,12 +27,13 @@ import orjson
 
 from ..events.envelope import Event
 from ..index.projection import report_mismatch
+from ..kernel.clock import now as clock_now
 from ..kernel.fsio import write_atomic
 from ..kernel.problems import Problem, Report
 from . import projection
 from .fold import fold_reservation, fold_wait
 from .manifest import render
-from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait
+from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait, contests
 
 if TYPE_CHECKING:
     from ..index.projection import CheckContext, ReadView
@@ -89,7 +94,13 @@ def _check(ctx: CheckContext, report: Report, repair: bool) -> None:
             projection.digest_of(leases.values()):
         wrong.append("the digest")
     report_mismatch(ctx, report, "reservation", wrong, repair)
-    # 2. the manifest shows exactly the leases of the fold (no file is fine while none)
+    # 2. concurrent grants that could not coexist, as warnings
+    now = clock_now()
+    for c in contests([r for r in leases.values() if r.expires > now]):
+        report.problems.append(Problem(
+            "reservation_conflict", f"{c.message} (reservations {c.kept.id} and {c.lost.id})",
+            "", None, "warning"))
+    # 3. the manifest shows exactly the leases of the fold (no file is fine while none)
     path = ctx.layout.reservation_manifest
     want = render(leases.values())
     try:

@@ -49,6 +49,9 @@ class Request:
     mode: str
     ttl: float
     reason: str | None
+    #: who asks, (pid, host, start time): recorded with a wait, so that a process on that
+    #: host can tell later that the waiter died (``kernel/liveness.py``)
+    process: tuple[int, str, int | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,7 @@ def acquire(req: Request, rows: Sequence[Reservation], now: float, *, wait: floa
                     "reservation_waiting", f"{REQUEST_STREAM}:{req.id}",
                     {"request_id": req.id, "holder": req.holder, "paths": list(req.paths),
                      "mode": req.mode, "waits_for": blockers, "started_at": iso(now),
-                     "until": iso(now + remaining)},
+                     "until": iso(now + remaining), **_process(req.process)},
                     correlation_id=req.id))
             return Outcome(events, waiting=True)
         return Outcome(events + _refusal(req, "timeout", conflicts, now, waiting),
@@ -312,11 +315,16 @@ def released_events(rows: Iterable[Reservation], now: float) -> list[NewEvent]:
                      causation_id=r.event_id, correlation_id=r.request_id) for r in rows]
 
 
-def wait_ended(req: Request, outcome: str, now: float) -> NewEvent:
-    return NewEvent("reservation_wait_ended", f"{REQUEST_STREAM}:{req.id}",
-                    {"request_id": req.id, "holder": req.holder, "outcome": outcome,
+def wait_ended(req: Request | Wait, outcome: str, now: float) -> NewEvent:
+    rid = req.request_id if isinstance(req, Wait) else req.id
+    return NewEvent("reservation_wait_ended", f"{REQUEST_STREAM}:{rid}",
+                    {"request_id": rid, "holder": req.holder, "outcome": outcome,
                      "ended_at": iso(now)},
-                    correlation_id=req.id)
+                    correlation_id=rid)
+
+
+def _process(p: tuple[int, str, int | None] | None) -> dict[str, object]:
+    return {} if p is None else {"pid": p[0], "host": p[1], "pid_start": p[2]}
 
 
 def _renewed(old: Reservation, mode: str, ttl: float, at: str, expires_at: str,

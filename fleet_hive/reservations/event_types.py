@@ -127,8 +127,10 @@ class ReservationRefused(EventData):
 class ReservationWaiting(EventData):
     """A holder started waiting for reservations held by others (used to detect deadlocks).
 
-    The wait counts only until ``until`` (or an earlier ``reservation_wait_ended``), so a
-    waiter that died does not keep causing false cycles.
+    The wait counts only until ``until`` (or an earlier ``reservation_wait_ended``), and
+    only while its process runs: ``pid``/``host``/``pid_start`` name the waiting process,
+    so another process on that host can tell it died (and ends the wait for it, outcome
+    ``died``); on other hosts it lapses at ``until``.
     """
 
     request_id: Id
@@ -138,6 +140,12 @@ class ReservationWaiting(EventData):
     waits_for: list[Holder] = Field(description="holders of the conflicting reservations")
     started_at: Time
     until: Time
+    pid: int | None = Field(default=None, description="the waiting process")
+    host: str | None = Field(default=None, max_length=500,
+                             description="its host: host name and boot id")
+    pid_start: int | None = Field(default=None,
+                                  description="its start time (clock ticks since boot), "
+                                              "so a reused pid is not taken for it")
 
 
 @event_type("reservation_wait_ended")
@@ -146,5 +154,5 @@ class ReservationWaitEnded(EventData):
 
     request_id: Id
     holder: Holder
-    outcome: Literal["acquired", "timeout", "deadlock", "interrupted", "failed"]
+    outcome: Literal["acquired", "timeout", "deadlock", "interrupted", "failed", "died"]
     ended_at: Time

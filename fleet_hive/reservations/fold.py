@@ -35,7 +35,8 @@ def fold_reservation(events: Iterable[Event]) -> Reservation | None:
                            "mode": d["mode"], "acquired_at": d["acquired_at"],
                            "expires_at": d["expires_at"], "reason": d.get("reason"),
                            "ttl": float(d["ttl"]), "request_id": d["request_id"],
-                           "event_id": e.id, "expires": epoch(d["expires_at"])}
+                           "event_id": e.id, "expires": epoch(d["expires_at"]),
+                           "clock": e.clock, "writer": e.writer, "n": e.n}
             elif row is None:
                 continue
             elif e.type == "reservation_renewed":
@@ -61,9 +62,15 @@ def fold_wait(events: Iterable[Event]) -> Wait | None:
             if e.type == "reservation_waiting":
                 wait = Wait(d["request_id"], d["holder"], tuple(d["paths"]), d["mode"],
                             tuple(d.get("waits_for", [])), d["started_at"], epoch(d["until"]),
-                            (e.clock, e.writer, e.n))
+                            (e.clock, e.writer, e.n), _int(d.get("pid")),
+                            d.get("host") if isinstance(d.get("host"), str) else None,
+                            _int(d.get("pid_start")))
             elif e.type in ("reservation_wait_ended", "reservation_refused"):
                 wait = None
         except (KeyError, TypeError, ValueError):
             continue
     return wait
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

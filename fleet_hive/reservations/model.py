@@ -48,10 +48,19 @@ class Reservation:
     request_id: str
     event_id: str  # the reservation_acquired event: the causation of what follows
     expires: float  # expires_at as epoch seconds
+    # (clock, writer, n) of the reservation_acquired event: of two leases that could not
+    # both be granted (acquired concurrently on two clones), the earlier keeps it
+    clock: int = 0
+    writer: str = ""
+    n: int = 0
 
     @property
     def stream(self) -> str:
         return f"{RESERVATION_STREAM}:{self.id}"
+
+    @property
+    def order(self) -> tuple[int, str, int]:
+        return (self.clock, self.writer, self.n)
 
     def conflicts_with(self, path: str, mode: str) -> bool:
         """Would a ``mode`` reservation of ``path`` by another holder collide with this one?"""
@@ -87,11 +96,15 @@ class Wait:
     started_at: str
     until: float  # epoch seconds: the record stops counting then
     order: tuple[int, str, int]  # (clock, writer, n) of the waiting event: later = newer
+    pid: int | None = None  # the waiting process (None: recorded by an older version)
+    host: str | None = None
+    pid_start: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"request_id": self.request_id, "holder": self.holder, "paths": list(self.paths),
                 "mode": self.mode, "waits_for": list(self.waits_for),
-                "started_at": self.started_at, "until": iso(self.until)}
+                "started_at": self.started_at, "until": iso(self.until), "pid": self.pid,
+                "host": self.host}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,35 @@ class Conflict:
         r = self.reservation
         return {"requested": self.requested, "path": r.path, "holder": r.holder,
                 "mode": r.mode, "expires_at": r.expires_at, "reservation_id": r.id}
+
+
+@dataclass(frozen=True, slots=True)
+class Contest:
+    """Two live leases of different holders that could not both have been granted: they
+    were acquired concurrently (on two clones, each offline) and met in a merge or sync.
+    The earlier in total order ``kept`` the reservation; the other ``lost`` it: it stays
+    (marked) until its holder releases it or it lapses, and does not stand in the way of
+    the keeper where the keeper's lease covers the contested path."""
+
+    kept: Reservation
+    lost: Reservation
+
+    @property
+    def message(self) -> str:
+        k, lost = self.kept, self.lost
+        what = k.path if k.path == lost.path else f"{k.path} and {lost.path}"
+        return (f"{what} reserved by {k.holder} ({k.mode}) and by {lost.holder} ({lost.mode})"
+                f" concurrently; {k.holder} keeps it (acquired first), {lost.holder} should"
+                " release it")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kept": _lease_ref(self.kept), "lost": _lease_ref(self.lost),
+                "message": self.message}
+
+
+def _lease_ref(r: Reservation) -> dict[str, Any]:
+    return {"id": r.id, "path": r.path, "holder": r.holder, "mode": r.mode,
+            "event_id": r.event_id, "writer": r.writer, "acquired_at": r.acquired_at}
 
 
 @dataclass(frozen=True)
@@ -173,10 +215,84 @@ def find_conflicts(paths: Sequence[str], mode: str, holder: str | None,
                    live: Sequence[Reservation], *, labels: Sequence[str] | None = None,
                    ) -> list[Conflict]:
     """Each (requested path, reservation of another holder) that cannot coexist; the
-    requested path is reported as ``labels[i]`` when given (the unescaped file name)."""
+    requested path is reported as ``labels[i]`` when given (the unescaped file name).
+
+    A lease that lost a :class:`Contest` to one of ``holder``'s own is not in its way
+    where that own lease covers the requested path (or the whole losing lease)."""
     names = paths if labels is None else labels
-    return [Conflict(name, r) for name, p in zip(names, paths, strict=True) for r in live
-            if r.holder != holder and r.conflicts_with(p, mode)]
+    out: list[Conflict] = []
+    mine: list[Reservation] | None = None
+    for name, p in zip(names, paths, strict=True):
+        for r in live:
+            if r.holder == holder or not r.conflicts_with(p, mode):
+                continue
+            if mine is None:
+                mine = [x for x in live if x.holder == holder] if holder is not None else []
+            if mine and any(_beats(k, r) and (_covers(k.path, p) or _covers(k.path, r.path))
+                            for k in mine):
+                continue
+            out.append(Conflict(name, r))
+    return out
+
+
+def _beats(k: Reservation, r: Reservation) -> bool:
+    """``k`` was acquired before ``r`` (in total order) and they could not coexist."""
+    return (k.clock > 0 and r.clock > 0 and k.order < r.order
+            and k.conflicts_with(r.path, r.mode))
+
+
+def _covers(pattern: str, other: str) -> bool:
+    """Every file ``other`` names is matched by ``pattern`` (decided only when easy: the same
+    pattern, ``**``, or ``other`` one file; otherwise False, which is the safe answer)."""
+    if pattern == other or pattern == "**":
+        return True
+    if globs.is_glob(other):
+        return False
+    return globs.matches(pattern, unescape(other))
+
+
+def contests(leases: Sequence[Reservation]) -> list[Contest]:
+    """Every pair of ``leases`` (live ones) of different holders that could not both have
+    been granted, the earlier in total order keeping it; by the lost lease's order.
+
+    Two patterns can only overlap when one's literal prefix starts with the other's, so
+    each lease is compared with those of its own prefix and of the prefixes above it."""
+    groups: dict[str, list[Reservation]] = {}
+    for r in leases:
+        groups.setdefault(literal_prefix(r.path), []).append(r)
+    found: list[Contest] = []
+
+    def meet(a: Reservation, b: Reservation) -> None:
+        if a.holder != b.holder and a.conflicts_with(b.path, b.mode):
+            kept, lost = (a, b) if a.order <= b.order else (b, a)
+            found.append(Contest(kept, lost))
+
+    for prefix, group in groups.items():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                meet(a, b)
+        above = [""] if prefix else []
+        above += [prefix[:i + 1] for i, c in enumerate(prefix[:-1]) if c == "/"]
+        for up in above:
+            for a in groups.get(up, ()):
+                for b in group:
+                    meet(a, b)
+    return sorted(found, key=lambda c: (c.lost.order, c.kept.order))
+
+
+def literal_prefix(pattern: str) -> str:
+    """The leading segments of ``pattern`` that are plain literals, each followed by ``/``.
+
+    Two patterns can only overlap if one's prefix starts with the other's: up to the
+    shorter one, both stand for exactly those segments. (A segment with a backslash
+    counts as non-literal, so that two spellings of one literal never look different.)
+    """
+    out = []
+    for seg in pattern.split("/"):
+        if any(c in seg for c in "*?[\\"):
+            break
+        out.append(seg + "/")
+    return "".join(out)
 
 
 def unescape(pattern: str) -> str:

@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .fold import fold_reservation, fold_wait
-from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait
+from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait, literal_prefix
 
 if TYPE_CHECKING:
     from ..index.projection import ProjectionTables, ReadView
 
 COLUMNS = ("id, path, holder, mode, acquired_at, expires_at, reason, ttl, request_id, "
-           "event_id, expires")  # the fields of Reservation, in order
-WAIT_COLUMNS = "request_id, holder, paths, mode, waits_for, started_at, until, clock, writer, n"
+           "event_id, expires, clock, writer, n")  # the fields of Reservation, in order
+WAIT_COLUMNS = ("request_id, holder, paths, mode, waits_for, started_at, until, clock, writer, "
+                "n, pid, host, pid_start")
 _CHUNK = 500  # ids per IN (...) query
 
 
@@ -50,6 +51,9 @@ class ReservationProjection:
         request_id TEXT NOT NULL,
         event_id TEXT NOT NULL,
         expires REAL NOT NULL,
+        clock INTEGER NOT NULL,     -- (clock, writer, n) of reservation_acquired
+        writer TEXT NOT NULL,
+        n INTEGER NOT NULL,
         prefix TEXT NOT NULL,       -- literal_prefix(path): prunes the overlap tests
         h INTEGER NOT NULL          -- fingerprint(row): folded into reservation_digest
     );
@@ -67,7 +71,10 @@ class ReservationProjection:
         until REAL NOT NULL,
         clock INTEGER NOT NULL,
         writer TEXT NOT NULL,
-        n INTEGER NOT NULL
+        n INTEGER NOT NULL,
+        pid INTEGER,                -- the waiting process, on host (see Wait)
+        host TEXT,
+        pid_start INTEGER
     );
     CREATE TABLE IF NOT EXISTS reservation_digest (
         k INTEGER PRIMARY KEY CHECK (k = 0),
@@ -90,13 +97,13 @@ class ReservationProjection:
                     row = reservation_row(r)
                     delta ^= row[-1]
                     view.execute(f"INSERT INTO reservations ({COLUMNS}, prefix, h) "
-                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
             elif kind == REQUEST_STREAM:
                 view.execute("DELETE FROM reservation_waits WHERE request_id=?", (key,))
                 w = fold_wait(view.events(stream))
                 if w is not None:
                     view.execute(f"INSERT OR REPLACE INTO reservation_waits ({WAIT_COLUMNS}) "
-                                 "VALUES (?,?,?,?,?,?,?,?,?,?)", wait_row(w))
+                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", wait_row(w))
         if delta:
             old = view.execute("SELECT d FROM reservation_digest WHERE k = 0")
             view.execute("INSERT OR REPLACE INTO reservation_digest VALUES (0, ?)",
@@ -109,12 +116,14 @@ PROJECTION = ReservationProjection()
 def reservation_row(r: Reservation) -> tuple[Any, ...]:
     """The ``reservations`` row of a lease: its fields, literal prefix and fingerprint."""
     return (r.id, r.path, r.holder, r.mode, r.acquired_at, r.expires_at, r.reason, r.ttl,
-            r.request_id, r.event_id, r.expires, literal_prefix(r.path), fingerprint(r))
+            r.request_id, r.event_id, r.expires, r.clock, r.writer, r.n, literal_prefix(r.path),
+            fingerprint(r))
 
 
 def wait_row(w: Wait) -> tuple[Any, ...]:
     return (w.request_id, w.holder, orjson.dumps(list(w.paths)).decode(), w.mode,
-            orjson.dumps(list(w.waits_for)).decode(), w.started_at, w.until, *w.order)
+            orjson.dumps(list(w.waits_for)).decode(), w.started_at, w.until, *w.order, w.pid,
+            w.host, w.pid_start)
 
 
 _blake2b: Any = None
@@ -208,7 +217,7 @@ def waits(reads: ReadView, now: float, *, catch_up: bool = True) -> list[Wait]:
     found = reads.read(f"SELECT {WAIT_COLUMNS} FROM reservation_waits WHERE until > ? "
                        "ORDER BY clock, writer, n", (now,), catch_up=catch_up)
     return [Wait(r[0], r[1], tuple(orjson.loads(r[2])), r[3], tuple(orjson.loads(r[4])), r[5],
-                 r[6], (r[7], r[8], r[9])) for r in found]
+                 r[6], (r[7], r[8], r[9]), r[10], r[11], r[12]) for r in found]
 
 
 def wait_order(reads: ReadView, request_id: str, *, catch_up: bool = True,
@@ -225,21 +234,6 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 # --------------------------------------------------------------------------- prefixes
-
-
-def literal_prefix(pattern: str) -> str:
-    """The leading segments of ``pattern`` that are plain literals, each followed by ``/``.
-
-    Two patterns can only overlap if one's prefix starts with the other's: up to the
-    shorter one, both stand for exactly those segments. (A segment with a backslash
-    counts as non-literal, so that two spellings of one literal never look different.)
-    """
-    out = []
-    for seg in pattern.split("/"):
-        if any(c in seg for c in "*?[\\"):
-            break
-        out.append(seg + "/")
-    return "".join(out)
 
 
 _MAX_CHAR = chr(0x10FFFF)

@@ -11,7 +11,10 @@ A request that has to ``wait`` records a ``reservation_waiting`` event (bounded 
 ``until``) and looks again with a backoff of 20 to 200 ms, one unit of work per look and
 no lock held while it sleeps. Waiters and holders form a wait-for graph; the wait that
 would close a cycle (A waits for B while B waits for A) is refused at once with the cycle
-named, so two agents never wait for each other until they time out.
+named, so two agents never wait for each other until they time out. A wait record names
+its process (pid, host, start time): one whose process is gone from this host is no edge
+of the graph, and the look that finds it ends it (``reservation_wait_ended``, ``died``);
+records from other hosts count until their ``until``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ..index.unit_of_work import built
-from ..kernel import clock, globs
+from ..kernel import clock, globs, liveness
 from ..kernel.errors import ConflictError, InvalidInputError, TimeoutExpiredError
 from . import projection as q
 from .model import (
@@ -39,6 +42,7 @@ from .model import (
     MAX_TTL,
     SHARED,
     CheckResult,
+    Contest,
     Reservation,
     Wait,
     find_conflicts,
@@ -147,6 +151,14 @@ class Reservations:
         """Every live reservation, by path then holder (read only: records nothing)."""
         return sorted(q.live(self._reads, self.now()), key=lambda r: (r.path, r.holder))
 
+    def contests(self) -> list[Contest]:
+        """Live leases of different holders that could not both have been granted (acquired
+        concurrently on two clones): who keeps each (the earlier in total order) and who
+        should release (read only)."""
+        from .model import contests
+
+        return contests(q.live(self._reads, self.now()))
+
     def waits(self) -> list[Wait]:
         """Open waits (used for deadlock detection), oldest first."""
         return q.waits(self._reads, self.now())
@@ -216,11 +228,11 @@ class Reservations:
 
         if reason is not None and not isinstance(reason, str):
             raise InvalidInputError("reason must be a string")
+        wait_s = self._seconds(wait, "wait", default=0.0, zero_ok=True)
         req = d.Request(new_ulid(), self._holder(holder), tuple(self._paths(paths)),
                         SHARED if shared else EXCLUSIVE,
                         self._seconds(ttl, "ttl", default=DEFAULT_TTL, zero_ok=False),
-                        reason or None)
-        wait_s = self._seconds(wait, "wait", default=0.0, zero_ok=True)
+                        reason or None, _me() if wait_s > 0 else None)
         deadline: float | None = None  # time.monotonic() when the wait runs out
         delay = BACKOFF_START
         waiting = False  # our reservation_waiting event is recorded and not yet ended
@@ -233,13 +245,14 @@ class Reservations:
                 deadline = time.monotonic() + wait_s
             rows = q.candidates(view, req.paths, now, catch_up=False)
             others = None
+            died: list[NewEvent] = []
             if wait_s > 0 and d.blocked(req, rows, now):
-                others = self._other_waits(view, req, now, waiting)
+                others, died = self._other_waits(view, req, now, waiting)
             outcome = d.acquire(req, rows, now, wait=wait_s,
                                 remaining=deadline - time.monotonic(), waiting=waiting,
                                 others=others, new_id=new_ulid)
             looked.append(outcome)
-            return outcome.events
+            return [*died, *outcome.events]
 
         try:
             while True:
@@ -263,18 +276,32 @@ class Reservations:
                     self._uow.run(lambda _view: [d.wait_ended(req, ended, self.now())])
             raise
 
-    @staticmethod
-    def _other_waits(view: ReadView, req: d.Request, now: float, waiting: bool,
-                     ) -> d.OtherWaits:
-        """The wait graph's inputs, loaded only when a waiting request is blocked."""
+    def _other_waits(self, view: ReadView, req: d.Request, now: float, waiting: bool,
+                     ) -> tuple[d.OtherWaits, list[NewEvent]]:
+        """The wait graph's inputs, loaded only when a waiting request is blocked, and the
+        ``reservation_wait_ended`` events of the waits whose process died on this host."""
         from . import decide as d
 
         waits = [w for w in q.waits(view, now, catch_up=False) if w.request_id != req.id]
+        died = [w for w in waits if not self._waiter_runs(w, req.process)]
+        if died:
+            waits = [w for w in waits if w not in died]
+        ended = [d.wait_ended(w, "died", now) for w in died]
         if not waits:
-            return d.OtherWaits()
+            return d.OtherWaits(), ended
         return d.OtherWaits(
             [(w, q.candidates(view, w.paths, now, catch_up=False)) for w in waits],
-            q.wait_order(view, req.id, catch_up=False) if waiting else None)
+            q.wait_order(view, req.id, catch_up=False) if waiting else None), ended
+
+    @staticmethod
+    def _waiter_runs(w: Wait, me: tuple[int, str, int | None] | None) -> bool:
+        """False only when ``w``'s process is known to be gone: it ran on this host (the
+        host name and boot id ``me`` has) and is no longer running. A record without a
+        process, or from another host, counts until its ``until``."""
+        if w.pid is None or w.host is None or me is None:
+            return True
+        proc = liveness.ProcessId(w.pid, w.host, w.pid_start)
+        return liveness.is_running(proc, me[1]) is not False
 
     def release(self, paths: Iterable[str] | str, *, holder: str) -> list[Reservation]:
         """Give up ``holder``'s reservations of exactly these paths or globs, all or nothing.
@@ -333,3 +360,8 @@ class Reservations:
         if pattern is not None:
             rows = [r for r in rows if globs.overlaps(r.path, pattern)]
         return sorted(rows, key=lambda r: (r.path, r.holder))
+
+
+def _me() -> tuple[int, str, int | None]:
+    me = liveness.current()
+    return me.pid, me.host, me.start

@@ -119,19 +119,57 @@ def test_explicit_range_mission_filter_and_root(feature):
     assert "No fleet activity" in empty.stdout
 
 
-def test_concurrent_outcomes_are_reported_as_conflicts():
+def test_concurrent_outcomes_are_reported_as_the_fold_sees_them():
     def ev(i, type_, stream, writer, data, actor="x"):
         return {"id": f"E{i}", "type": type_, "stream": stream, "clock": i, "writer": writer,
                 "n": i, "time": "t", "actor": actor, "data": data}
 
+    def after(prev, *merged):
+        return {"prev": prev, "merged": list(merged)}
+
     events = [ev(1, "mission_created", "mission:m-1", "w1", {"title": "M"}),
               ev(2, "sortie_added", "sortie:s-1", "w1", {"mission_id": "m-1", "title": "S"}),
-              ev(3, "sortie_completed", "sortie:s-1", "w2", {}, "bob"),
-              ev(4, "sortie_failed", "sortie:s-1", "w3", {"reason": "flaky"}, "carol"),
-              ev(5, "sortie_conflicts_resolved", "sortie:s-1", "w1", {"reason": "ok"})]
+              ev(3, "sortie_claimed", "sortie:s-1", "w1", {"specialist": "ada", **after("E2")}),
+              ev(4, "sortie_started", "sortie:s-1", "w1", after("E3")),
+              ev(5, "sortie_completed", "sortie:s-1", "w2", after("E4"), "bob"),
+              ev(6, "sortie_failed", "sortie:s-1", "w3", {"reason": "flaky", **after("E4")},
+                 "carol")]
     h = summarise(History(None, "x", "a", "b"), events)
-    kinds = [c["kind"] for c in h.conflicts]
-    assert kinds == ["sortie_conflicts_resolved", "concurrent_outcomes"]
-    assert "completed vs failed" in h.conflicts[1]["detail"]
+    (s,) = h.missions[0].sorties
+    assert s.status == "completed", "the first outcome in total order stands, as in show"
+    assert [(o["outcome"], o["applied"]) for o in s.outcomes] == [("completed", True),
+                                                                  ("failed", False)]
+    (c,) = h.conflicts
+    assert (c["kind"], c["stream"], c["open"], c["kept"]) == ("outcome", "sortie:s-1", True,
+                                                              "E5")
     md = render_markdown(h)
-    assert "### Conflicts" in md and "concurrent outcomes" in md
+    assert "### Conflicts" in md and "completed and failed concurrently" in md
+    resolved = [*events, ev(7, "sortie_conflicts_resolved", "sortie:s-1", "w1",
+                            {"reason": "ok", **after("E6", "E5")})]
+    (c,) = summarise(History(None, "x", "a", "b"), resolved).conflicts
+    assert (c["open"], c["resolved_by"]) == (False, "E7")
+
+
+def test_history_after_a_merge_agrees_with_show(repo: Path):
+    from tests.support.branches import diverge
+
+    hive = fleet_hive.init(repo, actor="alice")
+    hive.git.commit("fleet: init")
+    git(repo, "checkout", "-q", "-b", "work")
+    m = hive.missions.create("M")
+    s = hive.sorties.add(m.id, "S")
+    hive.sorties.claim(s.id, specialist="ada")
+    hive.sorties.start(s.id)
+    diverge(repo, lambda: hive.sorties.complete(s.id, reason="done on b1"),
+            lambda: hive.sorties.fail(s.id, reason="broken on b2"))
+    shown = json.loads(run_cli("-C", str(repo), "sortie", "show", s.id, "--json").stdout)
+    out = run_cli("-C", str(repo), "history", "--since", "main", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    (ms,) = [x for x in summary["missions"] if x["id"] == m.id]
+    (ss,) = ms["sorties"]
+    assert (ss["status"], ss["reason"]) == (shown["status"], shown["reason"])
+    assert [c["kind"] for c in summary["conflicts"]] == ["outcome"]
+    assert summary["conflicts"][0]["kept"] == shown["conflicts"][0]["kept"]
+    md = run_cli("-C", str(repo), "history", "--since", "main").stdout
+    assert "### Conflicts" in md and "(open)" in md

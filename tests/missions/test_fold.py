@@ -331,3 +331,108 @@ def test_mission_progress():
     assert mission_progress("completed", {}) == 100
     assert mission_progress("in_progress", {"completed": 1, "pending": 2}) == 33
     assert mission_progress("in_progress", {"completed": 2, "cancelled": 5}) == 100
+
+
+# -- concurrent edits of fields (issue 10, item 4) ------------------------------------------
+M = "mission:m-abcd"
+
+
+@pytest.mark.parametrize(("field", "one", "two"), [
+    ("title", "Alpha", "Beta"), ("description", "a", "b"), ("priority", 0, 4),
+    ("labels", ["x"], ["y"])])
+def test_concurrent_mission_updates_of_one_field_are_a_conflict(field: str, one: Any,
+                                                                 two: Any):
+    a = ev("mission_created", M, 1, title="T")
+    u1 = ev("mission_updated", M, 2, writer="wa", prev=a.id, **{field: one})
+    u2 = ev("mission_updated", M, 2, writer="wb", prev=a.id, **{field: two})
+    m = fold_mission(total([a, u1, u2]))
+    assert getattr(m, field) == two, "the later in total order stands"
+    (c,) = m.open_conflicts
+    assert (c["kind"], c["field"], c["kept"]) == ("field", field, u2.id)
+    assert [f["value"] for f in c["facts"]] == [one, two]
+    assert [f["event_id"] for f in c["facts"]] == [u1.id, u2.id]
+
+
+@pytest.mark.parametrize(("field", "one", "two"), [
+    ("title", "Alpha", "Beta"), ("description", "a", "b"), ("priority", 0, 4),
+    ("files", ["a.py"], ["b.py"]), ("depends_on", ["s-bbbb"], ["s-cccc"]),
+    ("specialist", "python", "rust")])
+def test_concurrent_sortie_updates_of_one_field_are_a_conflict(field: str, one: Any,
+                                                                two: Any):
+    a = ev("sortie_added", S, 1, mission_id="m-mmmm", title="t")
+    u1 = ev("sortie_updated", S, 2, writer="wb", prev=a.id, **{field: one})
+    u2 = ev("sortie_updated", S, 2, writer="wa", prev=a.id, **{field: two})
+    s = fold_sortie(total([a, u1, u2]))
+    assert getattr(s, field) == one, "wb comes after wa: its value stands"
+    (c,) = s.open_conflicts
+    assert (c["kind"], c["field"], c["kept"]) == ("field", field, u1.id)
+
+
+def test_concurrent_progress_reports_that_differ_are_a_conflict():
+    base = started_sortie()
+    p1 = ev("sortie_progressed", S, 4, writer="wa", prev=base[-1].id, percent=30)
+    p2 = ev("sortie_progressed", S, 4, writer="wb", prev=base[-1].id, percent=60)
+    s = fold_sortie(total([*base, p1, p2]))
+    assert s.progress == 60 and [c["field"] for c in s.open_conflicts] == ["progress"]
+    done = ev("sortie_completed", S, 5, writer="wa", prev=p2.id, merged=(p1.id,))
+    assert fold_sortie(total([*base, p1, p2, done])).open_conflicts == []
+
+
+def test_only_different_values_set_concurrently_conflict():
+    a = ev("mission_created", M, 1, title="T")
+    d1 = ev("mission_updated", M, 2, writer="wa", prev=a.id, title="One")
+    d2 = ev("mission_updated", M, 2, writer="wb", prev=a.id, title="Two")
+    assert [c["field"] for c in fold_mission(total([a, d1, d2])).conflicts] == ["title"]
+    u1 = ev("mission_updated", M, 2, writer="wa", prev=a.id, title="Same", priority=1)
+    u2 = ev("mission_updated", M, 2, writer="wb", prev=a.id, title="Same", labels=["z"])
+    assert fold_mission(total([a, u1, u2])).conflicts == []
+    u3 = ev("mission_updated", M, 3, writer="wa", prev=u2.id, merged=(u1.id,), title="New")
+    assert fold_mission(total([a, u1, u2, u3])).conflicts == []
+    # fields that do not overlap do not conflict, whatever the values
+    v1 = ev("mission_updated", M, 2, writer="wa", prev=a.id, title="X")
+    v2 = ev("mission_updated", M, 2, writer="wb", prev=a.id, priority=0)
+    m = fold_mission(total([a, v1, v2]))
+    assert (m.title, m.priority, m.conflicts) == ("X", 0, [])
+
+
+def test_only_the_last_value_of_the_other_branch_counts():
+    a = ev("mission_created", M, 1, title="T")
+    w = ev("mission_updated", M, 5, writer="wb", prev=a.id, title="W")
+    assert fold_mission(total([a, w, ev("mission_updated", M, 5, writer="wc", prev=a.id,
+                                        title="V")])).open_conflicts
+    x = ev("mission_updated", M, 2, writer="wa", prev=a.id, title="X")
+    y = ev("mission_updated", M, 3, writer="wa", prev=x.id, title="Y")  # wa changed its mind
+    z = ev("mission_updated", M, 4, writer="wb", prev=a.id, title="Y")  # wb agrees with it
+    assert fold_mission(total([a, x, y, z])).conflicts == []
+
+
+def test_a_field_conflict_is_resolved_by_a_new_value_or_resolve_not_by_a_transition():
+    a = ev("mission_created", M, 1, title="T")
+    u1 = ev("mission_updated", M, 2, writer="wa", prev=a.id, title="A")
+    u2 = ev("mission_updated", M, 2, writer="wb", prev=a.id, title="B")
+    start = ev("mission_started", M, 3, writer="wa", prev=u2.id, merged=(u1.id,))
+    m = fold_mission(total([a, u1, u2, start]))
+    assert m.status == "in_progress" and len(m.open_conflicts) == 1
+    other = ev("mission_updated", M, 4, writer="wa", prev=start.id, priority=0)
+    assert len(fold_mission(total([a, u1, u2, start, other])).open_conflicts) == 1
+    blind = ev("mission_updated", M, 3, writer="wc", prev=u1.id, title="C")  # missed u2
+    m = fold_mission(total([a, u1, u2, start, blind]))
+    assert m.title == "C" and len(m.open_conflicts) >= 1
+    chosen = ev("mission_updated", M, 5, writer="wa", prev=start.id, title="A")
+    m = fold_mission(total([a, u1, u2, start, chosen]))
+    assert m.title == "A" and m.open_conflicts == []
+    assert m.conflicts[0]["resolved_by"] == chosen.id
+    resolved = ev("mission_conflicts_resolved", M, 5, writer="wa", prev=start.id)
+    assert fold_mission(total([a, u1, u2, start, resolved])).open_conflicts == []
+
+
+def test_an_edit_resolves_only_the_field_it_sets():
+    base = started_sortie()
+    done = ev("sortie_completed", S, 4, writer="wa", prev=base[-1].id)
+    fail = ev("sortie_failed", S, 4, writer="wb", prev=base[-1].id)
+    t1 = ev("sortie_updated", S, 5, writer="wa", prev=fail.id, merged=(done.id,), title="x")
+    t2 = ev("sortie_updated", S, 5, writer="wb", prev=fail.id, merged=(done.id,), title="y")
+    edit = ev("sortie_updated", S, 6, writer="wa", prev=t2.id, merged=(t1.id,), title="z")
+    s = fold_sortie(total([*base, done, fail, t1, t2, edit]))
+    assert [(c["kind"], c["resolved_by"]) for c in s.conflicts] == [("outcome", None),
+                                                                     ("field", edit.id)]

@@ -52,7 +52,7 @@ def test_a_missing_row_a_stray_wait_or_a_wrong_digest_is_found(hive):
     assert kinds(run(hive)) == [("projection_mismatch", "error")]
     hive.index.rebuild()
     db.execute("INSERT INTO reservation_waits VALUES ('r1', 'ghost', '[\"a\"]', 'exclusive', "
-               "'[]', '2027-01-01T00:00:00.000000Z', 1e12, 1, 'w', 1)")
+               "'[]', '2027-01-01T00:00:00.000000Z', 1e12, 1, 'w', 1, NULL, NULL, NULL)")
     assert "wait r1" in run(hive).problems[0].message
     hive.index.rebuild()
     db.execute("UPDATE reservation_digest SET d = d + 1")

@@ -298,3 +298,25 @@ def test_lock_benchmarks_run_at_smoke_size(tmp_path: Path):
     metrics = {m["metric"]: m for m in bench["measurements"]}
     assert len(metrics) == 9
     assert all(m["n"] > 0 and m["median_ms"] > 0 for m in metrics.values())
+
+
+def test_a_killed_waiter_causes_no_false_deadlock(hive, repo: Path):
+    res = hive.reservations
+    res.acquire("src/x.py", holder="A")
+    res.acquire("src/y.py", holder="B")
+    b = _cli(repo, "lock", "acquire", "src/x.py", "--holder", "B", "--wait", "600", "--json")
+    _until(lambda: _events(repo, "reservation_waiting"))
+    (waiting,) = _events(repo, "reservation_waiting")
+    assert waiting.data["pid"] == b.pid and waiting.data["host"]
+    b.send_signal(signal.SIGKILL)
+    b.wait(10)
+    assert b.returncode == -signal.SIGKILL
+    got = run_cli("-C", str(repo), "lock", "acquire", "src/y.py", "--holder", "A",
+                  "--wait", "0.5", "--json")
+    # B still holds y.py, so A times out (exit 4); it is not refused as a deadlock (exit 3)
+    assert got.returncode == 4, got.stdout + got.stderr
+    assert json.loads(got.stdout)["error"]["code"] == "timeout"
+    ended = {e.data["request_id"]: e.data["outcome"]
+             for e in _events(repo, "reservation_wait_ended")}
+    assert ended[waiting.data["request_id"]] == "died"  # the dead wait is ended, once
+    assert [e.data["why"] for e in _events(repo, "reservation_refused")] == ["timeout"]
