@@ -51,6 +51,7 @@ class SyncResult:
     merge: str = "up_to_date"  # up_to_date | fast_forward | merge | ahead | new_branch
     commits: list[str] = field(default_factory=list)  # commits this sync created
     pushed: bool = False
+    objects_sent: int = 0  # objects the push sent: only those the remote lacked
     attempts: int = 0
     fetched_events: int = 0  # events that arrived from the remote
     repaired: list[str] = field(default_factory=list)  # snapshots regenerated
@@ -59,7 +60,8 @@ class SyncResult:
     def to_json(self) -> dict[str, Any]:
         return {"remote": self.remote, "branch": self.branch, "head": self.head,
                 "remote_head": self.remote_head, "merge": self.merge, "commits": self.commits,
-                "pushed": self.pushed, "attempts": self.attempts,
+                "pushed": self.pushed, "objects_sent": self.objects_sent,
+                "attempts": self.attempts,
                 "fetched_events": self.fetched_events, "repaired": self.repaired,
                 "warnings": self.warnings}
 
@@ -102,9 +104,11 @@ class Syncer:
             if head is None or head == theirs:
                 result.remote_head = theirs.decode() if theirs else None
                 return result
-            if self.repo.push(target, theirs, head):
+            sent = self.repo.push(target, theirs, head)
+            if sent is not None:
                 self.repo.set_ref(target.tracking, head)
                 result.pushed = True
+                result.objects_sent = sent
                 result.remote_head = head.decode()
                 return result
         raise ConflictError(
