@@ -1,0 +1,156 @@
+"""``fleet-hive sync`` between clones of a bare repository served on loopback by real
+servers: ``git daemon`` (git://), ``git http-backend`` (smart HTTP) and ``sshd`` (ssh)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import fleet_hive
+from fleet_hive.kernel.errors import StorageError
+from tests.support import git, run_cli
+from tests.support.servers import (
+    Served,
+    Unavailable,
+    free_port,
+    git_daemon,
+    smart_http,
+    ssh_server,
+)
+
+
+def bare_remote(root: Path) -> Path:
+    """A bare remote under ``root`` whose main branch holds one commit (git CLI)."""
+    root.mkdir(parents=True, exist_ok=True)
+    bare = root / "remote.git"
+    git(root, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(bare, "config", "http.receivepack", "true")
+    seed = root.parent / "seed"
+    git(root, "init", "-q", "-b", "main", str(seed))
+    (seed / "README").write_text("shared\n")
+    git(seed, "add", ".")
+    git(seed, "commit", "-q", "-m", "initial")
+    git(seed, "push", "-q", str(bare), "main")
+    return bare
+
+
+def clone(served: Served, bare: Path, path: Path, actor: str, *, url: str | None = None):
+    """A clone whose origin is ``bare`` as ``served`` serves it (cloned from the path, then
+    pointed at the server, with the server's git config for the clone)."""
+    git(path.parent, "clone", "-q", str(bare), str(path))
+    git(path, "remote", "set-url", "origin", url or served.url(bare))
+    for key, value in served.git_config.items():
+        git(path, "config", key, value)
+    return fleet_hive.init(path, actor=actor)
+
+
+@pytest.fixture(params=["git", "http", "ssh"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    root = tmp_path / "served"
+    root.mkdir()
+    servers = {"git": lambda: git_daemon(root), "http": lambda: smart_http(root),
+               "ssh": lambda: ssh_server(root, tmp_path / "ssh")}
+    try:
+        server = servers[request.param]()
+        served = server.__enter__()
+    except Unavailable as e:
+        pytest.skip(f"{request.param} server unavailable: {e}")
+    try:
+        yield served
+    finally:
+        server.__exit__(None, None, None)
+
+
+def events_and_state(hive) -> tuple[list[str], list[dict], list[dict]]:
+    return (sorted(e.id for e in hive.events.iter_all()),
+            [hive.missions.get(m.id).to_json() for m in hive.missions.list()],
+            [s.to_json() for s in hive.sorties.list()])
+
+
+def test_sync_converges_through_the_server(served: Served, tmp_path: Path):
+    bare = bare_remote(served.root)
+    a = clone(served, bare, tmp_path / "a", "a")
+    b = clone(served, bare, tmp_path / "b", "b")
+    shared = a.missions.create("shared")
+    sortie = a.sorties.add(shared.id, "first sortie")
+    first = a.git.sync()
+    assert first.pushed and first.merge == "ahead"
+    assert git(bare, "rev-parse", "main").stdout == git(a.root, "rev-parse", "HEAD").stdout
+
+    b.missions.create("from b")
+    second = b.git.sync()  # fetch through the server, merge, push through it
+    assert second.merge == "merge" and second.pushed and second.fetched_events >= 2
+    b.sorties.claim(sortie.id, specialist="b")
+    assert b.git.sync().merge == "ahead"
+    a.missions.create("from a again")
+    # once through the command line, as an agent runs it
+    done = run_cli("-C", str(a.root), "--json", "sync")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["merge"] == "merge"
+    assert b.git.sync().merge == "fast_forward"
+
+    assert events_and_state(a) == events_and_state(b)
+    assert {m.title for m in a.missions.list()} == {"shared", "from b", "from a again"}
+    assert a.sorties.get(sortie.id).to_json()["claimed_by"] == "b"
+    for h in (a, b):
+        assert git(h.root, "status", "--porcelain").stdout == ""
+        assert git(h.root, "rev-parse", "HEAD").stdout == git(bare, "rev-parse", "main").stdout
+    assert git(bare, "fsck", "--no-dangling").returncode == 0
+    assert a.git.sync().merge == "up_to_date"
+
+
+def test_sync_of_a_new_branch_through_the_server(served: Served, tmp_path: Path):
+    bare = bare_remote(served.root)
+    a = clone(served, bare, tmp_path / "a", "a")
+    git(a.root, "switch", "-q", "-c", "feature")
+    a.missions.create("on a branch")
+    result = a.git.sync()
+    assert result.merge == "new_branch" and result.pushed
+    assert git(bare, "rev-parse", "feature").stdout == git(a.root, "rev-parse", "HEAD").stdout
+
+
+def test_http_credentials_from_the_remote_url(tmp_path: Path):
+    """A server that wants HTTP basic auth: the user and password of the remote's URL (as
+    git keeps them in the clone's config) are sent; without them the sync says so."""
+    root = tmp_path / "served"
+    try:
+        server = smart_http(root, credentials=("ada", "s3cret"))
+        served = server.__enter__()
+    except Unavailable as e:
+        pytest.skip(f"http server unavailable: {e}")
+    try:
+        bare = bare_remote(root)
+        host = served.base_url.removeprefix("http://")
+        a = clone(served, bare, tmp_path / "a", "a",
+                  url=f"http://ada:s3cret@{host}/remote.git")
+        a.missions.create("authenticated")
+        assert a.git.sync().pushed
+        b = clone(served, bare, tmp_path / "b", "b")  # no credentials
+        with pytest.raises(StorageError) as refused:
+            b.git.sync()
+        assert "cannot fetch from" in str(refused.value)
+        assert "s3cret" not in str(refused.value)
+        done = run_cli("-C", str(b.root), "sync")
+        assert done.returncode == 1, done.stderr
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("scheme", ["git", "http", "ssh"])
+def test_an_unreachable_server_is_a_plain_error(scheme: str, tmp_path: Path):
+    port = free_port()  # nothing listens there
+    url = {"git": f"git://127.0.0.1:{port}/remote.git",
+           "http": f"http://127.0.0.1:{port}/remote.git",
+           "ssh": f"ssh://nobody@127.0.0.1:{port}/remote.git"}[scheme]
+    repo = tmp_path / "a"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    git(repo, "remote", "add", "origin", url)
+    git(repo, "config", "core.sshCommand", "ssh -o BatchMode=yes -o ConnectTimeout=5")
+    fleet_hive.init(repo, actor="a").close()
+    done = run_cli("-C", str(repo), "--json", "sync")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    error = json.loads(done.stdout)["error"]
+    assert "cannot fetch from" in error["message"]
