@@ -435,7 +435,8 @@ class Repository:
         if "://" not in url and not url.startswith("/") and ":" not in url:
             url = str((self.root / url).resolve())  # a path relative to the repository
         try:
-            client, path = get_transport_and_path(url, config=config)
+            client, path = get_transport_and_path(url, config=config,
+                                                  ssh_command=_ssh_command_from_git_env())
         except (ValueError, NotGitRepository) as e:
             raise InvalidInputError(f"cannot use remote {name!r} ({url}): {e}") from e
         return Remote(name, url, remote_ref, tracking, client, path)
@@ -590,6 +591,20 @@ class Repository:
                                            exclude=[ObjectID(since)] if since else None):
             c = entry.commit
             yield c.id, c.message, c.author, c.commit_time
+
+
+def _ssh_command_from_git_env() -> str | None:
+    """The ssh command git's own variables name, as git reads them: ``GIT_SSH_COMMAND`` (a
+    shell command line), else ``GIT_SSH`` (a program); None: ``core.sshCommand``, else
+    ``ssh`` (dulwich reads the config). Read here, beside dulwich's reading of git's
+    ``GIT_AUTHOR_*``: they configure git, not fleet-hive."""
+    import shlex
+
+    command = os.environ.get("GIT_SSH_COMMAND")
+    if command:
+        return command
+    program = os.environ.get("GIT_SSH")
+    return shlex.quote(program) if program else None
 
 
 def missing_objects(store: Any, have: set[ObjectID], want: set[ObjectID], *,

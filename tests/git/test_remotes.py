@@ -154,3 +154,29 @@ def test_an_unreachable_server_is_a_plain_error(scheme: str, tmp_path: Path):
     assert done.returncode == 1, (done.stdout, done.stderr)
     error = json.loads(done.stdout)["error"]
     assert "cannot fetch from" in error["message"]
+
+
+def test_ssh_command_from_git_ssh_command(tmp_path: Path):
+    """``GIT_SSH_COMMAND`` (git's variable) names the ssh command when the clone's config has
+    no ``core.sshCommand``."""
+    root = tmp_path / "served"
+    root.mkdir()
+    try:
+        server = ssh_server(root, tmp_path / "ssh")
+        served = server.__enter__()
+    except Unavailable as e:
+        pytest.skip(f"ssh server unavailable: {e}")
+    try:
+        bare = bare_remote(root)
+        a = clone(served, bare, tmp_path / "a", "a")
+        command = served.git_config["core.sshCommand"]
+        git(a.root, "config", "--unset", "core.sshCommand")
+        a.missions.create("through GIT_SSH_COMMAND")
+        a.close()
+        done = run_cli("-C", str(a.root), "--json", "sync",
+                       env={"GIT_SSH_COMMAND": command})
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["pushed"]
+        assert git(bare, "rev-parse", "main").stdout == git(a.root, "rev-parse", "HEAD").stdout
+    finally:
+        server.__exit__(None, None, None)
