@@ -4,6 +4,8 @@ servers: ``git daemon`` (git://), ``git http-backend`` (smart HTTP) and ``sshd``
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,5 +180,60 @@ def test_ssh_command_from_git_ssh_command(tmp_path: Path):
         assert done.returncode == 0, done.stdout + done.stderr
         assert json.loads(done.stdout)["pushed"]
         assert git(bare, "rev-parse", "main").stdout == git(a.root, "rev-parse", "HEAD").stdout
+    finally:
+        server.__exit__(None, None, None)
+
+
+CLONES, EVENTS = 10, 1000
+
+
+@pytest.mark.slow
+def test_ten_clones_of_a_thousand_events_converge_through_smart_http(tmp_path: Path):
+    """Ten clones each write 1,000 events, then all sync at once through smart HTTP (real
+    processes racing for the remote branch), then in turn until every clone is up to date:
+    all hold the same events, the same state and the remote's commit."""
+    root = tmp_path / "served"
+    try:
+        server = smart_http(root)
+        served = server.__enter__()
+    except Unavailable as e:
+        pytest.skip(f"http server unavailable: {e}")
+    try:
+        bare = bare_remote(root)
+        clones = [clone(served, bare, tmp_path / f"c{i}", f"c{i}") for i in range(CLONES)]
+        for h in clones:
+            mission = h.missions.create(f"mission of {h.actor}")
+            sortie = h.sorties.add(mission.id, "its sortie")
+            h.sorties.claim(sortie.id, specialist=h.actor)
+            h.sorties.start(sortie.id)
+            h.sorties.complete(sortie.id)
+            notes = EVENTS - sum(1 for _ in h.events.iter_all())
+            for start in range(0, notes, 100):
+                h.events.append_batch([
+                    {"type": "note_added", "stream": f"note:{h.actor}-{(start + k) % 13}",
+                     "data": {"text": f"event {start + k} of {h.actor}"}}
+                    for k in range(min(100, notes - start))])
+            h.close()
+        procs = [subprocess.Popen([sys.executable, "-m", "fleet_hive", "-C", str(h.root),
+                                   "--json", "sync"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for h in clones]
+        for p in procs:
+            out, err = p.communicate(timeout=300)
+            # 0, or 3 for a clone that lost the race to the remote branch six times
+            assert p.returncode in (0, 3), out + err
+        # in turn: the last one then has everything, the others fast-forward to it
+        for h in clones + clones[:-1]:
+            done = run_cli("-C", str(h.root), "--json", "sync", timeout=120)
+            assert done.returncode == 0, done.stdout + done.stderr
+        reference = events_and_state(clones[0])
+        assert len(reference[0]) == CLONES * EVENTS
+        assert len(reference[1]) == CLONES
+        assert all(s["status"] == "completed" for s in reference[2])
+        head = git(bare, "rev-parse", "main").stdout
+        for h in clones:
+            assert events_and_state(h) == reference
+            assert git(h.root, "rev-parse", "HEAD").stdout == head
+            assert git(h.root, "status", "--porcelain").stdout == ""
+        assert git(bare, "fsck", "--no-dangling").returncode == 0
     finally:
         server.__exit__(None, None, None)
