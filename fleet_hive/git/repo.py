@@ -84,7 +84,7 @@ class Remote:
     """The remote branch a local branch syncs with, and the transport that reaches it."""
 
     name: str
-    url: str
+    url: str  # as messages show it: without a password
     ref: Ref  # the branch on the remote
     tracking: Ref  # refs/remotes/NAME/BRANCH
     client: Any
@@ -434,12 +434,14 @@ class Repository:
         tracking = Ref(b"refs/remotes/" + name_b + b"/" + remote_ref.removeprefix(b"refs/heads/"))
         if "://" not in url and not url.startswith("/") and ":" not in url:
             url = str((self.root / url).resolve())  # a path relative to the repository
+        username, password = _stored_credentials(config, url)
         try:
             client, path = get_transport_and_path(url, config=config,
-                                                  ssh_command=_ssh_command_from_git_env())
+                                                  ssh_command=_ssh_command_from_git_env(),
+                                                  username=username, password=password)
         except (ValueError, NotGitRepository) as e:
             raise InvalidInputError(f"cannot use remote {name!r} ({url}): {e}") from e
-        return Remote(name, url, remote_ref, tracking, client, path)
+        return Remote(name, _without_password(url), remote_ref, tracking, client, path)
 
     def fetch(self, remote: Remote) -> ObjectID | None:
         """Fetch the remote branch into its tracking ref; its commit (None: no such branch)."""
@@ -591,6 +593,49 @@ class Repository:
                                            exclude=[ObjectID(since)] if since else None):
             c = entry.commit
             yield c.id, c.message, c.author, c.commit_time
+
+
+def _without_password(url: str) -> str:
+    """``url`` with the password of its user part (``https://user:pw@host/``) masked."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _stored_credentials(config: Any, url: str) -> tuple[str | None, str | None]:
+    """(user, password) for an http(s) ``url`` without them, from the file of git's
+    ``store`` credential helper when ``credential.helper`` names it (``store``, or ``store
+    --file=PATH``): ``~/.git-credentials``, then ``$XDG_CONFIG_HOME/git/credentials``.
+    Other helpers (cache, a keychain) run as programs and are not asked."""
+    import shlex
+    from urllib.parse import urlsplit
+
+    from dulwich.client import get_credentials_from_store
+
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or parsed.password or not parsed.hostname:
+        return None, None
+    try:
+        helpers = [os.fsdecode(h) for h in config.get_multivar((b"credential",), b"helper")]
+    except KeyError:
+        helpers = []
+    files: list[str] = []
+    for helper in helpers:
+        words = shlex.split(helper)
+        if words[:1] != ["store"]:
+            continue
+        named = [w.removeprefix("--file=") for w in words[1:] if w.startswith("--file=")]
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+        files += [os.path.expanduser(f) for f in named] or [
+            os.path.expanduser("~/.git-credentials"), os.path.join(xdg, "git", "credentials")]
+    for user, password in get_credentials_from_store(parsed.scheme, parsed.hostname,
+                                                     parsed.username, fnames=files):
+        return user, password
+    return None, None
 
 
 def _ssh_command_from_git_env() -> str | None:

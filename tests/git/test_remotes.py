@@ -130,6 +130,10 @@ def test_http_credentials_from_the_remote_url(tmp_path: Path):
                   url=f"http://ada:s3cret@{host}/remote.git")
         a.missions.create("authenticated")
         assert a.git.sync().pushed
+        git(a.root, "remote", "add", "wrong", f"http://ada:s3cret@{host}/missing.git")
+        with pytest.raises(StorageError) as missing:  # names the remote, never its password
+            a.git.sync("wrong")
+        assert "ada:***@" in str(missing.value) and "s3cret" not in str(missing.value)
         b = clone(served, bare, tmp_path / "b", "b")  # no credentials
         with pytest.raises(StorageError) as refused:
             b.git.sync()
@@ -137,6 +141,14 @@ def test_http_credentials_from_the_remote_url(tmp_path: Path):
         assert "s3cret" not in str(refused.value)
         done = run_cli("-C", str(b.root), "sync")
         assert done.returncode == 1, done.stderr
+
+        # git's `store` credential helper: the password in ~/.git-credentials
+        git(b.root, "config", "credential.helper", "store")
+        (Path.home() / ".git-credentials").write_text(f"http://ada:s3cret@{host.split(':')[0]}\n")
+        a.missions.create("for b to fetch")
+        assert a.git.sync().pushed
+        b.close()
+        assert fleet_hive.open(b.root, actor="b").git.sync().merge == "fast_forward"
     finally:
         server.__exit__(None, None, None)
 
