@@ -165,3 +165,21 @@ def test_pushed_deltas_stay_valid(tmp_path: Path, ofs: bool):
     assert git(remote, "rev-parse", "main").stdout == git(a.root, "rev-parse", "HEAD").stdout
     b = clone(remote, tmp_path / "b", "b")
     assert (b.root / "big.txt").read_text() == big.read_text()
+
+    # a delta whose base only the remote has (a thin pack): git and dulwich complete it
+    big.write_text(big.read_text().replace("line 7\n", ""))  # smaller: git deltas it
+    git(a.root, "commit", "-q", "-am", "round 3")
+    git(a.root, "-c", f"repack.useDeltaBaseOffset={str(ofs).lower()}", "repack", "-adfq")
+    base = git(remote, "rev-parse", "main").stdout.strip().encode()
+    head = git(a.root, "rev-parse", "HEAD").stdout.strip().encode()
+    with Repo(str(a.root)) as raw:
+        _count, entries = missing_objects(raw.object_store, {base}, {head})
+        bases = [e.delta_base for e in entries if e.pack_type_num == dulwich.pack.REF_DELTA]
+    assert bases, "the new blob is sent as a delta"
+    for delta_base in bases:  # against a blob the remote already has
+        assert git(remote, "cat-file", "-e", delta_base.hex()).returncode == 0
+    a.events.append("note_added", stream="note:1", data={"text": "after the repack"})
+    assert a.git.sync().pushed
+    assert git(remote, "fsck", "--no-dangling").returncode == 0
+    assert b.git.sync().merge == "fast_forward"
+    assert (b.root / "big.txt").read_text() == big.read_text()
