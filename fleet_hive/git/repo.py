@@ -440,7 +440,8 @@ class Repository:
                                                   ssh_command=_ssh_command_from_git_env(),
                                                   username=username, password=password)
         except (ValueError, NotGitRepository) as e:
-            raise InvalidInputError(f"cannot use remote {name!r} ({url}): {e}") from e
+            raise InvalidInputError(
+                f"cannot use remote {name!r} ({_without_password(url)}): {e}") from e
         return Remote(name, _without_password(url), remote_ref, tracking, client, path)
 
     def fetch(self, remote: Remote) -> ObjectID | None:
