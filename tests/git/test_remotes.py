@@ -199,6 +199,19 @@ def test_ssh_command_from_git_ssh_command(tmp_path: Path):
 CLONES, EVENTS = 10, 1000
 
 
+def sync_all(clones: list) -> list[tuple[int, dict]]:
+    """``fleet-hive sync`` in every clone at once, as processes: (exit code, JSON output)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "fleet_hive", "-C", str(h.root), "--json",
+                               "sync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for h in clones]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode in (0, 3), out + err
+        results.append((p.returncode, json.loads(out)))
+    return results
+
+
 @pytest.mark.slow
 def test_ten_clones_of_a_thousand_events_converge_through_smart_http(tmp_path: Path):
     """Ten clones each write 1,000 events, then all sync at once through smart HTTP (real
@@ -226,17 +239,15 @@ def test_ten_clones_of_a_thousand_events_converge_through_smart_http(tmp_path: P
                      "data": {"text": f"event {start + k} of {h.actor}"}}
                     for k in range(min(100, notes - start))])
             h.close()
-        procs = [subprocess.Popen([sys.executable, "-m", "fleet_hive", "-C", str(h.root),
-                                   "--json", "sync"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for h in clones]
-        for p in procs:
-            out, err = p.communicate(timeout=300)
-            # 0, or 3 for a clone that lost the race to the remote branch six times
-            assert p.returncode in (0, 3), out + err
-        # in turn: the last one then has everything, the others fast-forward to it
-        for h in clones + clones[:-1]:
+        # all at once: 0, or 3 for a clone that lost the race for the remote branch 6 times
+        assert {code for code, _ in sync_all(clones)} <= {0, 3}
+        for h in clones:  # in turn: the last one then has everything
             done = run_cli("-C", str(h.root), "--json", "sync", timeout=120)
             assert done.returncode == 0, done.stdout + done.stderr
+        # the others fast-forward to it, all at once (nothing left to push: no race)
+        for code, out in sync_all(clones[:-1]):
+            assert code == 0 and out["merge"] in ("fast_forward", "up_to_date")
+            assert not out["pushed"]
         reference = events_and_state(clones[0])
         assert len(reference[0]) == CLONES * EVENTS
         assert len(reference[1]) == CLONES
