@@ -260,3 +260,25 @@ def test_ten_clones_of_a_thousand_events_converge_through_smart_http(tmp_path: P
         assert git(bare, "fsck", "--no-dangling").returncode == 0
     finally:
         server.__exit__(None, None, None)
+
+
+def test_ssh_scp_like_url(tmp_path: Path):
+    """``user@host:path``, the form git clone prints for ssh (the port in the ssh command)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    try:
+        server = ssh_server(root, tmp_path / "ssh")
+        served = server.__enter__()
+    except Unavailable as e:
+        pytest.skip(f"ssh server unavailable: {e}")
+    try:
+        bare = bare_remote(root)
+        user_host, port = served.base_url.removeprefix("ssh://").split("/")[0].rsplit(":", 1)
+        a = clone(served, bare, tmp_path / "a", "a", url=f"{user_host}:{bare}")
+        command = served.git_config["core.sshCommand"]
+        git(a.root, "config", "core.sshCommand", f"{command} -p {port}")
+        a.missions.create("over scp-like ssh")
+        assert a.git.sync().pushed
+        assert git(bare, "rev-parse", "main").stdout == git(a.root, "rev-parse", "HEAD").stdout
+    finally:
+        server.__exit__(None, None, None)
