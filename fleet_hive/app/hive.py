@@ -121,7 +121,10 @@ class Hive:
     def sorties(self) -> Sorties:
         from ..missions import Sorties
 
-        return Sorties(lambda: self.uow, self.index)
+        # a claim reserves the sortie's files in its own unit of work: the reservation
+        # decisions are its port, composed here (neither capability calls the other)
+        return Sorties(lambda: self.uow, self.index, actor=self.actor,
+                       leases=self.reservations)
 
     def ready(self, mission: str | None = None, limit: int | None = None) -> list[Sortie]:
         """Sorties that can start now: pending, unclaimed, dependencies completed."""
