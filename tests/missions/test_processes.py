@@ -87,7 +87,8 @@ def test_conflicting_outcomes_on_two_branches_are_surfaced_after_merge(repo: Pat
 
     git(repo, "checkout", "-q", "main")
     assert fleet(repo, "sortie", "show", s)["status"] == "in_progress"  # the branch's state
-    assert fleet(repo, "--actor", "alice", "sortie", "complete", s, "--force")["status"] == "completed"
+    assert fleet(repo, "--actor", "alice", "sortie", "complete", s, "--force")[
+        "status"] == "completed"
     commit(repo, "complete it")
 
     merged = git(repo, "merge", "--no-edit", "other", check=False)
