@@ -116,6 +116,26 @@ class _Part:
         raise InvalidInputError(f"ambiguous {kind} id {ref!r}: matches {shown}",
                                 code="ambiguous_id", hint="give more characters of the id")
 
+    def _find(self, kind: str, ref: str) -> str | None:
+        """The full id of the one mission or sortie, deleted ones included, whose id is or
+        starts with ``ref`` (with or without ``m-``/``s-``); None when none does, and
+        InvalidInputError listing them when several do. For references to the log (a
+        deleted mission's events are still its events), not for changes."""
+        table, prefix = ("missions", MISSION_PREFIX) if kind == "mission" else \
+            ("sorties", SORTIE_PREFIX)
+        text = ref.strip().lower()
+        if not text.startswith(prefix):
+            text = prefix + text
+        if not text or not all(c.isascii() and (c.isalnum() or c == "-") for c in text):
+            return None
+        matches = [r[0] for r in self._read(f"SELECT id FROM {table} WHERE id >= ? AND id < ? "
+                                            "ORDER BY id LIMIT 11", (text, text + "~"))]
+        if len(matches) <= 1 or text in matches:
+            return text if text in matches else (matches[0] if matches else None)
+        shown = ", ".join(matches[:10]) + (", ..." if len(matches) > 10 else "")
+        raise InvalidInputError(f"ambiguous {kind} id {ref!r}: matches {shown}",
+                                code="ambiguous_id", hint="give more characters of the id")
+
     # -- writing -------------------------------------------------------------------------
     def _write(self, decision: Callable[[], list[NewEvent]]) -> list[Event]:
         """One unit of work: ``decision`` loads the state it needs through the loaders
@@ -246,6 +266,10 @@ class Missions(_Part):
     def resolve_id(self, ref: str) -> str:
         return self._resolve("mission", ref)
 
+    def find_id(self, ref: str) -> str | None:
+        """The mission (deleted ones too) ``ref`` names in full or by a unique prefix."""
+        return self._find("mission", ref)
+
     def create(self, title: str, *, description: str | None = "", priority: int = 2,
                labels: Sequence[str] | None = ()) -> Mission:
         mission_id = new_id(MISSION_PREFIX)
@@ -356,19 +380,28 @@ class Sorties(_Part):
     """``hive.sorties``: add, list, show, claim and move sorties through their states.
 
     ``actor`` is who acts: the default claimant, and the one the claimant's work
-    (start, progress, complete, fail, block, unblock) is checked against. ``leases``: the
-    reservation decisions a claim reserves the sortie's files with, in the same unit of
-    work (without it, claims reserve nothing).
+    (start, progress, complete, fail, block, unblock) is checked against. ``leases``
+    returns the reservation decisions a claim reserves the sortie's files with, in the
+    same unit of work (without it, claims reserve nothing).
     """
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
-                 actor: str | None = None, leases: FileLeases | None = None) -> None:
+                 actor: str | None = None, leases: Callable[[], FileLeases] | None = None,
+                 ) -> None:
         super().__init__(uow, reads)
         self._actor = actor
-        self._leases = leases
+        self._leases_port = leases  # built on the first claim: reads never load it
+
+    @property
+    def _leases(self) -> FileLeases | None:
+        return None if self._leases_port is None else self._leases_port()
 
     def resolve_id(self, ref: str) -> str:
         return self._resolve("sortie", ref)
+
+    def find_id(self, ref: str) -> str | None:
+        """The sortie (deleted ones too) ``ref`` names in full or by a unique prefix."""
+        return self._find("sortie", ref)
 
     def add(self, mission: str, title: str, *, description: str | None = "",
             files: Sequence[str] = (), after: Sequence[str] = (),
@@ -457,9 +490,10 @@ class Sorties(_Part):
         """The claim of ``s`` by ``name`` and the reservation of its files, together."""
         events = d.claim_sortie(s, self._mission(s.mission_id), name,
                                 self._live(s.depends_on))
-        if events and s.files and self._leases is not None:
-            events += self._leases.reserve_events(view, check_name(name), s.files,
-                                                  reason=f"claimed sortie {s.id}")
+        leases = self._leases if events and s.files else None
+        if leases is not None:
+            events += leases.reserve_events(view, check_name(name), s.files,
+                                            reason=f"claimed sortie {s.id}")
         return events
 
     def claim(self, ref: str, *, specialist: str | None = None) -> Sortie:
@@ -531,10 +565,11 @@ class Sorties(_Part):
                   ) -> builtins.list[NewEvent]:
         """Ending a claim (complete, fail, cancel, retry, delete) releases the
         claimant's reservations of the sortie's files, in the same unit of work."""
-        if action not in RELEASING_ACTIONS or not s.claimed_by or not s.files \
-                or self._leases is None:
+        leases = self._leases if action in RELEASING_ACTIONS and s.claimed_by and s.files \
+            else None
+        if leases is None or s.claimed_by is None:
             return []
-        return list(self._leases.release_events(view, s.claimed_by, s.files))
+        return list(leases.release_events(view, s.claimed_by, s.files))
 
     def start(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie:
         """assigned → in_progress; only the claimant, unless ``force`` (recorded)."""
