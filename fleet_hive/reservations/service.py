@@ -44,6 +44,7 @@ from .model import (
     CheckResult,
     Contest,
     Reservation,
+    ReservationConflictError,
     Wait,
     find_conflicts,
     unescape,
@@ -360,8 +361,14 @@ class Reservations:
         now = self.now()
         outcome = d.acquire(req, q.candidates(view, req.paths, now, catch_up=False), now,
                             new_id=new_ulid)
-        if outcome.error is not None:
-            raise outcome.error
+        error = outcome.error
+        if error is not None:  # no waiting here: a hint without --wait
+            first = error.conflicts[0]
+            raise ReservationConflictError(
+                error.message, code=error.code, conflicts=error.conflicts,
+                hint=f"ask {first.reservation.holder} to release it, or wait until "
+                     f"{first.reservation.expires_at}; `fleet-hive lock list --path "
+                     f"'{first.requested}'` shows every holder")
         return outcome.events
 
     def release_events(self, view: ReadView, holder: str, patterns: Sequence[str],

@@ -129,6 +129,7 @@ def test_a_claim_whose_files_someone_else_holds_is_refused_all_or_nothing(fleet_
     before = fleet_files(fleet_repo)
     err = fleet(fleet_repo, "ada", "sortie", "claim", s, code=3)["error"]
     assert "bob" in err["message"] and "src/core.py" in err["message"], err
+    assert "--wait" not in err["hint"] and "bob" in err["hint"]
     assert fleet_files(fleet_repo) == before  # no claim, and docs/** not reserved either
     shown = fleet(fleet_repo, "ada", "sortie", "show", s)
     assert shown["status"] == "pending" and shown["claimed_by"] is None
