@@ -76,9 +76,7 @@ def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None) ->
         for sortie in ready:  # every ready sortie starts at once: specialists in parallel
             name = SPECIALISTS[sortie.specialist or "python"]
             hive = hives[name]
-            hive.sorties.claim(sortie.id, specialist=name)
-            hive.reservations.acquire(sortie.files, holder=name, ttl=600,
-                                      reason=f"sortie {sortie.id}")
+            hive.sorties.claim(sortie.id)  # as its actor; the claim reserves its files
             hive.sorties.start(sortie.id)
             say(f"  {name}: claimed '{sortie.title}', reserved {', '.join(sortie.files)}")
             working.append((name, sortie))
@@ -86,8 +84,7 @@ def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None) ->
         for name, sortie in working:
             hive = hives[name]
             hive.sorties.progress(sortie.id, 50, note="halfway")
-            hive.sorties.complete(sortie.id, reason="done")
-            hive.reservations.release(sortie.files, holder=name)
+            hive.sorties.complete(sortie.id, reason="done")  # releases its files
             say(f"  {name}: completed '{sortie.title}', released its files")
     finished = coordinator.missions.complete(mission.id, reason="all sorties done")
     say(f"coordinator: mission {finished.status} ({finished.progress}%)")

@@ -397,9 +397,12 @@ def _belongs(ev: dict[str, Any], mission: str, sortie_mission: dict[str, str]) -
 
 def _match_mission(prefix: str, events: list[dict[str, Any]],
                    sortie_mission: dict[str, str]) -> str:
-    """The one mission of the range whose id starts with ``prefix``."""
+    """The one mission of the range whose id starts with ``prefix`` (``m-`` optional)."""
+    prefix = prefix.strip().lower()
     if not prefix:
         raise InvalidInputError("empty mission id")
+    if not prefix.startswith("m-"):
+        prefix = "m-" + prefix
     known: set[str] = {ev["stream"].partition(":")[2] for ev in events
                        if ev["stream"].startswith("mission:")}
     known |= set(sortie_mission.values())
@@ -413,6 +416,7 @@ def _match_mission(prefix: str, events: list[dict[str, Any]],
         return matches[0]
     if matches:
         raise InvalidInputError(f"mission id prefix {prefix!r} is ambiguous: "
-                                f"{', '.join(matches[:10])}")
+                                f"{', '.join(matches[:10])}", code="ambiguous_id",
+                                hint="give more characters of the id")
     raise NotFoundError(f"no mission {prefix!r} has events in this range",
                         hint="check the id, or widen the range with --since")

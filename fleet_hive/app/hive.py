@@ -121,11 +121,31 @@ class Hive:
     def sorties(self) -> Sorties:
         from ..missions import Sorties
 
-        return Sorties(lambda: self.uow, self.index)
+        # a claim reserves the sortie's files in its own unit of work: the reservation
+        # decisions are its port, composed here (neither capability calls the other)
+        return Sorties(lambda: self.uow, self.index, actor=self.actor,
+                       leases=lambda: self.reservations)
 
     def ready(self, mission: str | None = None, limit: int | None = None) -> list[Sortie]:
         """Sorties that can start now: pending, unclaimed, dependencies completed."""
         return self.sorties.ready(mission=mission, limit=limit)
+
+    def resolve_stream(self, stream: str) -> str:
+        """``mission:`` and ``sortie:`` streams with a unique id prefix, in full (a deleted
+        mission's events are still found); other streams, and ids no mission or sortie
+        matches, as given. An ambiguous prefix is InvalidInputError listing the matches."""
+        kind, sep, ref = stream.partition(":")
+        if not sep or not ref or kind not in ("mission", "sortie"):
+            return stream
+        part: Missions | Sorties = self.missions if kind == "mission" else self.sorties
+        full = part.find_id(ref)
+        return f"{kind}:{full}" if full else stream
+
+    def resolve_correlation(self, ref: str) -> str:
+        """A correlation id that is a mission id or unique prefix (``m-...``), in full."""
+        if not ref.strip().lower().startswith("m-"):
+            return ref
+        return self.missions.find_id(ref) or ref
 
     @cached_property
     def reservations(self) -> Reservations:

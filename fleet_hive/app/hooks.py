@@ -12,7 +12,9 @@ for the post-* hooks it is reported and never blocks. ``core.hooksPath`` is resp
   (:func:`fleet_hive.app.verify.commit_problems`, which ``fleet-hive commit`` runs too);
   and the **reservation guard**: a staged path outside ``.fleet/`` that another holder
   reserved exclusively blocks the commit, naming the holder. "Another holder" is anyone
-  but the holder named by ``FLEET_HOLDER``; ``FLEET_SKIP_RESERVATIONS=1`` skips the guard.
+  but the holder named by ``FLEET_HOLDER``, which defaults to the actor (``FLEET_ACTOR``,
+  else the git user name, else the OS user), so an agent's own reservations never block
+  its own commit; ``FLEET_SKIP_RESERVATIONS=1`` skips the guard.
 - **post-merge, post-checkout, post-rewrite** (:func:`.verify.repair_derived`): the index
   cache catches up and derived snapshots are regenerated from the (merged) log. They never
   block: errors are reported and the hook still succeeds.
@@ -123,7 +125,7 @@ def pre_commit(hive: Hive, environ: Mapping[str, str], *,
                                 "snapshots)")
         return outcome
     if other and initialized and not _truthy(environ.get("FLEET_SKIP_RESERVATIONS", "")):
-        holder = environ.get("FLEET_HOLDER") or None
+        holder = environ.get("FLEET_HOLDER") or hive.actor  # one identity
         check = reservation_check or hive.reservations.check
         blocked = reserved_by_others(check, other, holder)
         if blocked:
@@ -132,8 +134,9 @@ def pre_commit(hive: Hive, environ: Mapping[str, str], *,
                 outcome.messages.append(f"fleet-hive pre-commit: {path} is reserved "
                                         f"exclusively by {who}")
             outcome.messages.append(
-                "fleet-hive pre-commit: commit refused; set FLEET_HOLDER to your holder name "
-                "if the reservation is yours, or FLEET_SKIP_RESERVATIONS=1 to override")
+                f"fleet-hive pre-commit: commit refused for {holder}; set FLEET_ACTOR (or "
+                "FLEET_HOLDER) to your holder name if the reservation is yours, or "
+                "FLEET_SKIP_RESERVATIONS=1 to override")
     return outcome
 
 

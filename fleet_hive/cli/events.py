@@ -25,20 +25,27 @@ def _summary(data: dict[str, Any], width: int = 60) -> str:
 
 
 @events.command("list")
-@click.option("--stream", help="Only events of this stream (TYPE:ID).")
+@click.option("--stream", help="Only events of this stream (TYPE:ID; a mission or sortie id "
+              "may be a unique prefix).")
 @click.option("--type", "type_", help="Only events of this type.")
 @click.option("--after", type=click.IntRange(min=0), help="Only events with seq above this.")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many events.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
 @click.option("--causation", help="Only events caused by this event id.")
-@click.option("--correlation", help="Only events with this correlation id.")
+@click.option("--correlation", help="Only events with this correlation id (a mission id "
+              "may be a unique prefix).")
 @json_option
 @pass_ctx
 def list_cmd(ctx: Ctx, stream: str | None, type_: str | None, after: int | None,
              limit: int | None, offset: int, causation: str | None,
              correlation: str | None) -> None:
     """List events in local sequence order."""
-    evs = ctx.hive().events.query(stream=stream, type=type_, after=after, limit=limit,
+    hive = ctx.hive()
+    if stream is not None:
+        stream = hive.resolve_stream(stream)
+    if correlation is not None:
+        correlation = hive.resolve_correlation(correlation)
+    evs = hive.events.query(stream=stream, type=type_, after=after, limit=limit,
                                   offset=offset, causation_id=causation,
                                   correlation_id=correlation)
     if ctx.json:

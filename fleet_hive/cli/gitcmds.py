@@ -157,8 +157,8 @@ def hooks_run(ctx: Ctx, hook: str, args: tuple[str, ...], hook_dir: Path | None)
     same arguments and stdin. pre-commit refuses invalid or edited .fleet/ lines (exit 1)
     and staged files another holder reserved exclusively (exit 3), and stops with the
     chained hook's exit status when it fails. Environment: FLEET_HOLDER names your holder
-    (its reservations do not block you); FLEET_SKIP_RESERVATIONS=1 skips the
-    reservation check. The other hooks never fail.
+    (its reservations do not block you; default: the actor, FLEET_ACTOR);
+    FLEET_SKIP_RESERVATIONS=1 skips the reservation check. The other hooks never fail.
     """
     from ..app.hive import Hive
     from ..app.hooks import run

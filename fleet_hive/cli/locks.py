@@ -19,7 +19,13 @@ from .output import info, table, write_json
 if TYPE_CHECKING:
     from ..reservations.model import Contest, Reservation
 
-_HOLDER_HELP = "Who holds the reservation: an agent, specialist or person name."
+_HOLDER_HELP = ("Who holds the reservation: an agent, specialist or person name "
+                "(default: the actor, --actor / FLEET_ACTOR).")
+
+
+def _holder(ctx: Ctx, holder: str | None) -> str:
+    """One identity: without --holder, the actor holds."""
+    return holder if holder is not None else ctx.hive().actor
 
 
 @click.group("lock")
@@ -72,7 +78,7 @@ def _marks(contests: Sequence[Contest]) -> dict[str, dict[str, Any]]:
 
 @lock.command("acquire", short_help="Reserve paths or globs, all or nothing.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH_OR_GLOB...")
-@click.option("--holder", required=True, help=_HOLDER_HELP)
+@click.option("--holder", default=None, help=_HOLDER_HELP)
 @click.option("--ttl", type=float, default=None,
               help="Seconds until the reservation lapses unless renewed (default 3600).")
 @click.option("--wait", type=float, default=0.0, show_default=True,
@@ -82,15 +88,15 @@ def _marks(contests: Sequence[Contest]) -> dict[str, dict[str, Any]]:
 @click.option("--reason", default=None, help="Why, for the others (shown by `lock list`).")
 @json_option
 @pass_ctx
-def acquire_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, ttl: float | None, wait: float,
-                shared: bool, reason: str | None) -> None:
+def acquire_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, ttl: float | None,
+                wait: float, shared: bool, reason: str | None) -> None:
     """Reserve paths or globs, all or nothing (exit 3 on a conflict, 4 on a --wait timeout).
 
     Re-acquiring what HOLDER already holds extends it. A wait that would close a cycle
     of waiting holders (a deadlock) is refused at once with exit 3.
     """
-    rows = ctx.hive().reservations.acquire(list(paths), holder=holder, ttl=ttl, wait=wait,
-                                           shared=shared, reason=reason)
+    rows = ctx.hive().reservations.acquire(list(paths), holder=_holder(ctx, holder), ttl=ttl,
+                                           wait=wait, shared=shared, reason=reason)
     if ctx.json:
         _json(rows)
         return
@@ -100,11 +106,11 @@ def acquire_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, ttl: float | None
 
 @lock.command("release", short_help="Give reservations up (exact paths, or --all).")
 @click.argument("paths", nargs=-1, metavar="[PATH_OR_GLOB]...")
-@click.option("--holder", required=True, help=_HOLDER_HELP)
+@click.option("--holder", default=None, help=_HOLDER_HELP)
 @click.option("--all", "all_", is_flag=True, help="Release every reservation of HOLDER.")
 @json_option
 @pass_ctx
-def release_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, all_: bool) -> None:
+def release_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, all_: bool) -> None:
     """Release HOLDER's reservations of exactly these paths or globs (or --all of them).
 
     Releasing a path reserved by someone else exits 3 and releases nothing; a path
@@ -112,6 +118,7 @@ def release_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, all_: bool) -> No
     """
     if all_ == bool(paths):
         raise click.UsageError("give the paths to release, or --all (not both)")
+    holder = _holder(ctx, holder)
     res = ctx.hive().reservations
     rows = res.release_all(holder) if all_ else res.release(list(paths), holder=holder)
     if ctx.json:
@@ -125,14 +132,15 @@ def release_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, all_: bool) -> No
 
 @lock.command("renew", short_help="Extend a holder's live reservations.")
 @click.argument("paths", nargs=-1, metavar="[PATH_OR_GLOB]...")
-@click.option("--holder", required=True, help=_HOLDER_HELP)
+@click.option("--holder", default=None, help=_HOLDER_HELP)
 @click.option("--ttl", type=float, default=None,
               help="New lifetime in seconds from now (default: each reservation's own).")
 @json_option
 @pass_ctx
-def renew_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str, ttl: float | None) -> None:
+def renew_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, ttl: float | None,
+              ) -> None:
     """Extend HOLDER's live reservations (all, or only these paths); exit 1 if none is live."""
-    rows = ctx.hive().reservations.renew(holder, ttl=ttl, paths=list(paths) or None)
+    rows = ctx.hive().reservations.renew(_holder(ctx, holder), ttl=ttl, paths=list(paths) or None)
     if ctx.json:
         _json(rows)
         return
@@ -159,7 +167,8 @@ def list_cmd(ctx: Ctx, holder: str | None, path: str | None) -> None:
 @lock.command("check", short_help="Exit 3 if a path is reserved by someone else.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--holder", default=None,
-              help="Ask for this holder: its own reservations do not count as conflicts.")
+              help="Ask for this holder: its own reservations do not count as conflicts "
+                   "(default: the actor, --actor / FLEET_ACTOR).")
 @click.option("--shared", is_flag=True,
               help="Ask whether a shared reservation would fit (default: may I edit).")
 @click.option("--glob", "patterns", is_flag=True,
@@ -170,6 +179,7 @@ def list_cmd(ctx: Ctx, holder: str | None, path: str | None) -> None:
 def check_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, shared: bool,
               patterns: bool) -> None:
     """Exit 3 if any path is reserved by someone else (read only, fast: for hooks)."""
+    holder = _holder(ctx, holder)
     result = ctx.hive().reservations.check(list(paths), holder=holder, shared=shared,
                                            patterns=patterns)
     result.raise_if_held()

@@ -306,34 +306,60 @@ def sortie_update(ctx: Ctx, sortie_id: str, title: str | None, description: str 
 
 
 @sortie.command("claim")
-@click.argument("sortie_id", metavar="ID")
-@click.option("--specialist", required=True, help="Who claims it.")
+@click.argument("sortie_id", metavar="ID", required=False)
+@click.option("--next", "next_", is_flag=True,
+              help="Claim the most urgent ready sortie instead of naming one.")
+@click.option("--mission", "mission_id", help="With --next: only sorties of this mission.")
+@click.option("--specialist", help="Who claims it (default: --actor / FLEET_ACTOR).")
 @json_option
 @pass_ctx
-def sortie_claim(ctx: Ctx, sortie_id: str, specialist: str) -> None:
-    """Claim a pending sortie (atomic: exit 3 if someone else already claimed it)."""
-    _emit_sortie(ctx, ctx.hive().sorties.claim(sortie_id, specialist=specialist), "Claimed")
+def sortie_claim(ctx: Ctx, sortie_id: str | None, next_: bool, mission_id: str | None,
+                 specialist: str | None) -> None:
+    """Claim a pending sortie and reserve its files for the claimant, all or nothing.
+
+    Atomic: exit 3 if someone else already claimed it or has reserved one of its files
+    (naming the holder). With --next, the most urgent ready sortie; exit 3 if none is.
+    """
+    if next_ == (sortie_id is not None):
+        raise click.UsageError("give a sortie ID, or --next (not both)")
+    if mission_id is not None and not next_:
+        raise click.UsageError("--mission goes with --next")
+    sorties = ctx.hive().sorties
+    s = sorties.claim_next(mission=mission_id, specialist=specialist) if next_ else \
+        sorties.claim(sortie_id or "", specialist=specialist)
+    _emit_sortie(ctx, s, "Claimed")
 
 
-def _sortie_transition(action: str, verb: str, doc: str) -> click.Command:
+_FORCE_HELP = "Act on a sortie someone else claimed (recorded on the event)."
+
+
+def _sortie_transition(action: str, verb: str, doc: str, owned: bool = False) -> click.Command:
     @click.argument("sortie_id", metavar="ID")
     @reason_option
     @json_option
     @pass_ctx
-    def command(ctx: Ctx, sortie_id: str, reason: str) -> None:
-        s = getattr(ctx.hive().sorties, action)(sortie_id, reason=reason)
+    def command(ctx: Ctx, sortie_id: str, reason: str, force: bool = False) -> None:
+        method = getattr(ctx.hive().sorties, action)
+        s = method(sortie_id, reason=reason, force=force) if owned else \
+            method(sortie_id, reason=reason)
         _emit_sortie(ctx, s, verb)
 
     command.__doc__ = doc
+    if owned:
+        command = click.option("--force", is_flag=True, help=_FORCE_HELP)(command)
     return sortie.command(action)(command)
 
 
-_sortie_transition("start", "Started", "assigned → in_progress.")
-_sortie_transition("complete", "Completed", "in_progress → completed.")
-_sortie_transition("fail", "Failed", "assigned|in_progress → failed.")
-_sortie_transition("block", "Blocked", "in_progress → blocked (say why with --reason).")
-_sortie_transition("unblock", "Unblocked", "blocked → in_progress.")
-_sortie_transition("cancel", "Cancelled", "Any open status → cancelled.")
+_OWNER = " Only the claimant (the actor) may, or --force."
+_sortie_transition("start", "Started", "assigned → in_progress." + _OWNER, owned=True)
+_sortie_transition("complete", "Completed",
+                   "in_progress → completed (releases its files)." + _OWNER, owned=True)
+_sortie_transition("fail", "Failed",
+                   "assigned|in_progress → failed (releases its files)." + _OWNER, owned=True)
+_sortie_transition("block", "Blocked", "in_progress → blocked (say why with --reason)."
+                   + _OWNER, owned=True)
+_sortie_transition("unblock", "Unblocked", "blocked → in_progress." + _OWNER, owned=True)
+_sortie_transition("cancel", "Cancelled", "Any open status → cancelled (releases its files).")
 _sortie_transition("retry", "Retried", "failed → pending (unclaimed again).")
 _sortie_transition("delete", "Deleted",
                    "Delete (a tombstone): gone from lists and ready, still in the log.")
@@ -345,11 +371,12 @@ _sortie_transition("resolve", "Resolved",
 @click.argument("sortie_id", metavar="ID")
 @click.option("--percent", type=int, required=True, help="0 to 100.")
 @click.option("--note", default="", help="What was done.")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @json_option
 @pass_ctx
-def sortie_progress(ctx: Ctx, sortie_id: str, percent: int, note: str) -> None:
-    """Report progress on a sortie in progress (or blocked)."""
-    s = ctx.hive().sorties.progress(sortie_id, percent, note=note)
+def sortie_progress(ctx: Ctx, sortie_id: str, percent: int, note: str, force: bool) -> None:
+    """Report progress on a sortie in progress (or blocked). Only the claimant, or --force."""
+    s = ctx.hive().sorties.progress(sortie_id, percent, note=note, force=force)
     if ctx.json:
         write_json(s.to_json())
     else:

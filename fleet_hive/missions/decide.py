@@ -19,6 +19,7 @@ from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError, Tra
 from .model import (
     MISSION_OPEN,
     MISSION_TRANSITIONS,
+    OWNED_ACTIONS,
     PROGRESS_STATUSES,
     SORTIE_OPEN,
     SORTIE_TRANSITIONS,
@@ -285,7 +286,28 @@ def claim_sortie(s: Sortie, mission: Mission, specialist: str,
                                                      **s.after()}, s.mission_id)]
 
 
-def transition_sortie(s: Sortie, action: str, *, reason: str | None = "") -> list[NewEvent]:
+def check_owner(s: Sortie, action: str, actor: str | None, *, force: bool = False,
+                ) -> dict[str, Any]:
+    """The claimant's work is the claimant's: ``actor`` may take an owned action
+    (:data:`OWNED_ACTIONS`) on a claimed sortie only if it is the claimant (the specialist
+    it was claimed for, or the actor who recorded the claim: a dispatcher claiming for a
+    worker), or with ``force`` (returned as ``{"forced": True}`` to record on the event).
+    ``actor`` None: not checked (a caller with no identity)."""
+    if action not in OWNED_ACTIONS or actor is None or s.claimed_by is None:
+        return {}
+    if actor.strip() in (s.claimed_by, s.claimed_via):
+        return {}
+    if force:
+        return {"forced": True}
+    raise ConflictError(
+        f"cannot {action} sortie {s.id}: it is claimed by {s.claimed_by}, not {actor}",
+        code="not_claimant",
+        hint=f"act as the claimant (--actor {s.claimed_by}), or pass --force (recorded on "
+             "the event)")
+
+
+def transition_sortie(s: Sortie, action: str, *, reason: str | None = "",
+                      actor: str | None = None, force: bool = False) -> list[NewEvent]:
     _live_sortie(s)
     if action == "claim":
         raise ValueError("use claim_sortie")
@@ -293,18 +315,21 @@ def transition_sortie(s: Sortie, action: str, *, reason: str | None = "") -> lis
     if s.status not in tr.sources:
         raise TransitionError(f"cannot {action} sortie {s.id}: it is {s.status}",
                               hint=f"{action} is allowed from {_either(tr.sources)}")
-    return [change(tr.event, sortie_stream(s.id), {"reason": check_reason(reason),
+    forced = check_owner(s, action, actor, force=force)
+    return [change(tr.event, sortie_stream(s.id), {"reason": check_reason(reason), **forced,
                                                      **s.after()}, s.mission_id)]
 
 
-def progress_sortie(s: Sortie, percent: int, *, note: str | None = "") -> list[NewEvent]:
+def progress_sortie(s: Sortie, percent: int, *, note: str | None = "",
+                    actor: str | None = None, force: bool = False) -> list[NewEvent]:
     _live_sortie(s)
     percent = check_percent(percent)
     if s.status not in PROGRESS_STATUSES:
         raise TransitionError(f"cannot report progress on sortie {s.id}: it is {s.status}",
                               hint="start it first (progress is for in_progress or blocked)")
+    forced = check_owner(s, "progress", actor, force=force)
     return [change("sortie_progressed", sortie_stream(s.id),
-                   {"percent": percent, "note": check_reason(note), **s.after()},
+                   {"percent": percent, "note": check_reason(note), **forced, **s.after()},
                    s.mission_id)]
 
 

@@ -49,6 +49,14 @@ class _Transition(_Step):
     reason: Text = ""
 
 
+class _Owned(_Transition):
+    """A step of the claimant's work: only the claimant may take it, or anyone with
+    ``--force`` (recorded here; the envelope's ``actor`` says who)."""
+
+    forced: bool = Field(default=False, description="taken by someone other than the "
+                         "claimant, with --force")
+
+
 # -- missions --------------------------------------------------------------------------------
 @event_type("mission_created")
 class MissionCreated(EventData):
@@ -136,7 +144,7 @@ class SortieClaimed(_Transition):
 
 
 @event_type("sortie_started")
-class SortieStarted(_Transition):
+class SortieStarted(_Owned):
     """assigned → in_progress."""
 
 
@@ -146,25 +154,27 @@ class SortieProgressed(_Step):
 
     percent: Annotated[int, Field(ge=0, le=100)]
     note: Text = ""
+    forced: bool = Field(default=False, description="reported by someone other than the "
+                         "claimant, with --force")
 
 
 @event_type("sortie_completed")
-class SortieCompleted(_Transition):
+class SortieCompleted(_Owned):
     """in_progress → completed."""
 
 
 @event_type("sortie_failed")
-class SortieFailed(_Transition):
+class SortieFailed(_Owned):
     """assigned|in_progress → failed."""
 
 
 @event_type("sortie_blocked")
-class SortieBlocked(_Transition):
+class SortieBlocked(_Owned):
     """in_progress → blocked."""
 
 
 @event_type("sortie_unblocked")
-class SortieUnblocked(_Transition):
+class SortieUnblocked(_Owned):
     """blocked → in_progress."""
 
 

@@ -444,11 +444,12 @@ class SortieFolder(_Folder[Sortie]):
                 if not s.deleted and s.status in tr.sources:
                     s.status, s.reason = tr.target, d.get("reason", "")
                     if t == "sortie_claimed":
-                        s.claimed_by = d.get("specialist")
+                        s.claimed_by, s.claimed_via = d.get("specialist"), ev.actor
                     elif t == "sortie_completed":
                         s.progress = 100
                     elif t == "sortie_retried":
-                        s.claimed_by, s.progress, s.progress_note = None, 0, ""
+                        s.claimed_by, s.claimed_via = None, None
+                        s.progress, s.progress_note = 0, ""
                         s.retries += 1
                     self.resolve(s, ev, seen, status=True,
                                  fields=("progress",) if t in _PROGRESS_SETTERS else ())

@@ -62,6 +62,10 @@ SORTIE_TRANSITIONS = _table(
 
 #: Statuses in which a sortie may report progress (progress is not a transition).
 PROGRESS_STATUSES = frozenset({"in_progress", "blocked"})
+#: The claimant's work: only the claimant (or someone with ``--force``) may do these.
+OWNED_ACTIONS = frozenset({"start", "progress", "complete", "fail", "block", "unblock"})
+#: Actions after which the claimant's reservations of the sortie's files are released.
+RELEASING_ACTIONS = frozenset({"complete", "fail", "cancel", "retry", "delete"})
 
 TRANSITION_BY_EVENT: dict[str, Transition] = {
     t.event: t for t in (*MISSION_TRANSITIONS.values(), *SORTIE_TRANSITIONS.values())
@@ -282,6 +286,9 @@ class Sortie(_Folded):
     depends_on: list[str] = field(default_factory=list)
     specialist: str | None = None  # the kind of specialist it needs (``sortie add --specialist``)
     claimed_by: str | None = None  # who claimed it (``sortie claim --specialist``)
+    #: the actor who recorded the claim (a dispatcher claiming for a worker); it may do
+    #: the claimant's work too
+    claimed_via: str | None = None
     progress: int = 0
     progress_note: str = ""
     reason: str = ""  # of the last status change (why it failed, is blocked, ...)
@@ -302,7 +309,8 @@ class Sortie(_Folded):
             "id": self.id, "mission_id": self.mission_id, "title": self.title,
             "description": self.description, "status": self.status, "priority": self.priority,
             "files": self.files, "depends_on": self.depends_on, "specialist": self.specialist,
-            "claimed_by": self.claimed_by, "progress": self.progress,
+            "claimed_by": self.claimed_by, "claimed_via": self.claimed_via,
+            "progress": self.progress,
             "progress_note": self.progress_note, "reason": self.reason,
             "retries": self.retries, "created_at": self.created_at,
             "updated_at": self.updated_at, "created_by": self.created_by,

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from ..index.unit_of_work import built
-from ..kernel.errors import InvalidInputError, NotFoundError
+from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError
 from ..kernel.limits import check_page
 from . import decide as d
 from .model import (
     MISSION_PREFIX,
     MISSION_STATUSES,
+    RELEASING_ACTIONS,
     SORTIE_PREFIX,
     SORTIE_STATUSES,
     Mission,
     Sortie,
+    check_name,
     mission_progress,
     new_id,
 )
@@ -110,6 +112,26 @@ class _Part:
                                 hint=f"list them: fleet-hive {kind} list")
         if text in matches:
             return text
+        shown = ", ".join(matches[:10]) + (", ..." if len(matches) > 10 else "")
+        raise InvalidInputError(f"ambiguous {kind} id {ref!r}: matches {shown}",
+                                code="ambiguous_id", hint="give more characters of the id")
+
+    def _find(self, kind: str, ref: str) -> str | None:
+        """The full id of the one mission or sortie, deleted ones included, whose id is or
+        starts with ``ref`` (with or without ``m-``/``s-``); None when none does, and
+        InvalidInputError listing them when several do. For references to the log (a
+        deleted mission's events are still its events), not for changes."""
+        table, prefix = ("missions", MISSION_PREFIX) if kind == "mission" else \
+            ("sorties", SORTIE_PREFIX)
+        text = ref.strip().lower()
+        if not text.startswith(prefix):
+            text = prefix + text
+        if not text or not all(c.isascii() and (c.isalnum() or c == "-") for c in text):
+            return None
+        matches = [r[0] for r in self._read(f"SELECT id FROM {table} WHERE id >= ? AND id < ? "
+                                            "ORDER BY id LIMIT 11", (text, text + "~"))]
+        if len(matches) <= 1 or text in matches:
+            return text if text in matches else (matches[0] if matches else None)
         shown = ", ".join(matches[:10]) + (", ..." if len(matches) > 10 else "")
         raise InvalidInputError(f"ambiguous {kind} id {ref!r}: matches {shown}",
                                 code="ambiguous_id", hint="give more characters of the id")
@@ -244,6 +266,10 @@ class Missions(_Part):
     def resolve_id(self, ref: str) -> str:
         return self._resolve("mission", ref)
 
+    def find_id(self, ref: str) -> str | None:
+        """The mission (deleted ones too) ``ref`` names in full or by a unique prefix."""
+        return self._find("mission", ref)
+
     def create(self, title: str, *, description: str | None = "", priority: int = 2,
                labels: Sequence[str] | None = ()) -> Mission:
         mission_id = new_id(MISSION_PREFIX)
@@ -339,11 +365,43 @@ class Missions(_Part):
             return self._snapshots.refresh_all(view)
 
 
+class FileLeases(Protocol):
+    """The reservation decisions a claim composes with (``hive.reservations`` provides
+    them): called inside a sortie's unit of work, they return events and write nothing."""
+
+    def reserve_events(self, view: ReadView, holder: str, patterns: Sequence[str], *,
+                       reason: str | None = None) -> Sequence[NewEvent]: ...
+
+    def release_events(self, view: ReadView, holder: str, patterns: Sequence[str],
+                       ) -> Sequence[NewEvent]: ...
+
+
 class Sorties(_Part):
-    """``hive.sorties``: add, list, show, claim and move sorties through their states."""
+    """``hive.sorties``: add, list, show, claim and move sorties through their states.
+
+    ``actor`` is who acts: the default claimant, and the one the claimant's work
+    (start, progress, complete, fail, block, unblock) is checked against. ``leases``
+    returns the reservation decisions a claim reserves the sortie's files with, in the
+    same unit of work (without it, claims reserve nothing).
+    """
+
+    def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
+                 actor: str | None = None, leases: Callable[[], FileLeases] | None = None,
+                 ) -> None:
+        super().__init__(uow, reads)
+        self._actor = actor
+        self._leases_port = leases  # built on the first claim: reads never load it
+
+    @property
+    def _leases(self) -> FileLeases | None:
+        return None if self._leases_port is None else self._leases_port()
 
     def resolve_id(self, ref: str) -> str:
         return self._resolve("sortie", ref)
+
+    def find_id(self, ref: str) -> str | None:
+        """The sortie (deleted ones too) ``ref`` names in full or by a unique prefix."""
+        return self._find("sortie", ref)
 
     def add(self, mission: str, title: str, *, description: str | None = "",
             files: Sequence[str] = (), after: Sequence[str] = (),
@@ -420,39 +478,116 @@ class Sorties(_Part):
         self._write(decision)
         return self.get(sortie_id)
 
-    def claim(self, ref: str, *, specialist: str) -> Sortie:
-        """Atomic across processes: of two racing claims one wins, the other gets a
-        ConflictError (or TransitionError), both exit code 3."""
+    def _claimant(self, specialist: str | None) -> str:
+        name = specialist if specialist is not None else self._actor
+        if name is None:
+            raise InvalidInputError("who claims it? give a specialist name",
+                                    hint="--specialist NAME, or --actor / FLEET_ACTOR")
+        return name
+
+    def _claim_events(self, view: ReadView, s: Sortie, name: str,
+                      ) -> builtins.list[NewEvent]:
+        """The claim of ``s`` by ``name`` and the reservation of its files, together."""
+        events = d.claim_sortie(s, self._mission(s.mission_id), name,
+                                self._live(s.depends_on))
+        leases = self._leases if events and s.files else None
+        if leases is not None:
+            events += leases.reserve_events(view, check_name(name), s.files,
+                                            reason=f"claimed sortie {s.id}")
+        return events
+
+    def claim(self, ref: str, *, specialist: str | None = None) -> Sortie:
+        """Claim for ``specialist`` (default: the actor) and reserve the sortie's files
+        for it, all or nothing. Atomic across processes: of two racing claims one wins,
+        the other gets a ConflictError (or TransitionError), both exit code 3; so does a
+        claim whose files someone else has reserved (naming the holder)."""
+        sortie_id = self._resolve("sortie", ref)
+        name = self._claimant(specialist)
+        self._uow.run(lambda view: self._claim_events(view, self._sortie(sortie_id), name))
+        return self.get(sortie_id)
+
+    def claim_next(self, *, mission: str | None = None, specialist: str | None = None,
+                   ) -> Sortie:
+        """Claim the most urgent ready sortie (of ``mission``, or of any) for
+        ``specialist`` (default: the actor), in one unit of work: under contention each
+        sortie goes to exactly one claimer. A ready sortie whose files someone else has
+        reserved is passed over. ConflictError (exit 3, ``nothing_ready``) when none is
+        left."""
+        name = self._claimant(specialist)
+        mission_id = None if mission is None else self._resolve("mission", mission)
+        where, args = _READY, []
+        if mission_id is not None:
+            where += " AND s.mission_id = ?"
+            args.append(mission_id)
+        chosen: list[str] = []
+
+        def decision(view: ReadView) -> builtins.list[NewEvent]:
+            held: list[str] = []
+            offset = 0
+            while True:
+                page = self._sorties_where(where, args, limit=100, offset=offset,
+                                           catch_up=False, blockers=False)
+                for s in page:
+                    try:
+                        events = self._claim_events(view, s, name)
+                    except ConflictError as e:
+                        held.append(f"{s.id} ({e.message})")
+                        continue
+                    chosen.append(s.id)
+                    return events
+                if len(page) < 100:
+                    break
+                offset += 100
+            where_to = f" in mission {mission_id}" if mission_id else ""
+            passed = f"; passed over {len(held)} whose files are reserved: " + \
+                "; ".join(held[:3]) + (" ..." if len(held) > 3 else "") if held else ""
+            raise ConflictError(f"nothing ready to claim{where_to}{passed}",
+                                code="nothing_ready",
+                                hint="fleet-hive ready lists what can start; try again later")
+
+        self._uow.run(decision)
+        return self.get(chosen[0])
+
+    def _transition(self, ref: str, action: str, reason: str | None, force: bool = False,
+                    ) -> Sortie:
         sortie_id = self._resolve("sortie", ref)
 
-        def decision() -> list[NewEvent]:
+        def decision(view: ReadView) -> builtins.list[NewEvent]:
             s = self._sortie(sortie_id)
-            return d.claim_sortie(s, self._mission(s.mission_id), specialist,
-                                  self._live(s.depends_on))
+            events = d.transition_sortie(s, action, reason=reason, actor=self._actor,
+                                         force=force)
+            return events + self._releases(view, s, action)
 
-        self._write(decision)
+        self._uow.run(decision)
         return self.get(sortie_id)
 
-    def _transition(self, ref: str, action: str, reason: str | None) -> Sortie:
-        sortie_id = self._resolve("sortie", ref)
-        self._write(lambda: d.transition_sortie(self._sortie(sortie_id), action,
-                                                reason=reason))
-        return self.get(sortie_id)
+    def _releases(self, view: ReadView, s: Sortie, action: str,
+                  ) -> builtins.list[NewEvent]:
+        """Ending a claim (complete, fail, cancel, retry, delete) releases the
+        claimant's reservations of the sortie's files, in the same unit of work."""
+        leases = self._leases if action in RELEASING_ACTIONS and s.claimed_by and s.files \
+            else None
+        if leases is None or s.claimed_by is None:
+            return []
+        return list(leases.release_events(view, s.claimed_by, s.files))
 
-    def start(self, ref: str, *, reason: str | None = "") -> Sortie:
-        return self._transition(ref, "start", reason)
+    def start(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie:
+        """assigned → in_progress; only the claimant, unless ``force`` (recorded)."""
+        return self._transition(ref, "start", reason, force)
 
-    def complete(self, ref: str, *, reason: str | None = "") -> Sortie:
-        return self._transition(ref, "complete", reason)
+    def complete(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie:
+        """in_progress → completed; only the claimant, unless ``force`` (recorded)."""
+        return self._transition(ref, "complete", reason, force)
 
-    def fail(self, ref: str, *, reason: str | None = "") -> Sortie:
-        return self._transition(ref, "fail", reason)
+    def fail(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie:
+        """assigned|in_progress → failed; only the claimant, unless ``force`` (recorded)."""
+        return self._transition(ref, "fail", reason, force)
 
-    def block(self, ref: str, *, reason: str | None = "") -> Sortie:
-        return self._transition(ref, "block", reason)
+    def block(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie:
+        return self._transition(ref, "block", reason, force)
 
-    def unblock(self, ref: str, *, reason: str | None = "") -> Sortie:
-        return self._transition(ref, "unblock", reason)
+    def unblock(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie:
+        return self._transition(ref, "unblock", reason, force)
 
     def cancel(self, ref: str, *, reason: str | None = "") -> Sortie:
         return self._transition(ref, "cancel", reason)
@@ -460,15 +595,22 @@ class Sorties(_Part):
     def retry(self, ref: str, *, reason: str | None = "") -> Sortie:
         return self._transition(ref, "retry", reason)
 
-    def progress(self, ref: str, percent: int, *, note: str | None = "") -> Sortie:
+    def progress(self, ref: str, percent: int, *, note: str | None = "",
+                 force: bool = False) -> Sortie:
         sortie_id = self._resolve("sortie", ref)
-        self._write(lambda: d.progress_sortie(self._sortie(sortie_id), percent, note=note))
+        self._write(lambda: d.progress_sortie(self._sortie(sortie_id), percent, note=note,
+                                              actor=self._actor, force=force))
         return self.get(sortie_id)
 
     def delete(self, ref: str, *, reason: str | None = "") -> Sortie:
         """Tombstone: gone from lists and ``ready``; no longer blocks its dependents."""
         sortie_id = self._resolve("sortie", ref)
-        self._write(lambda: d.delete_sortie(self._sortie(sortie_id), reason=reason))
+
+        def decision(view: ReadView) -> builtins.list[NewEvent]:
+            s = self._sortie(sortie_id)
+            return d.delete_sortie(s, reason=reason) + self._releases(view, s, "delete")
+
+        self._uow.run(decision)
         return self._sortie(sortie_id)
 
     def resolve(self, ref: str, *, reason: str | None = "") -> Sortie:

@@ -44,6 +44,7 @@ from .model import (
     CheckResult,
     Contest,
     Reservation,
+    ReservationConflictError,
     Wait,
     find_conflicts,
     unescape,
@@ -342,6 +343,43 @@ class Reservations:
         return self._write(lambda view, now: d.renew(
             q.of_holder(view, holder, catch_up=False), holder, now, ttl=ttl_s,
             paths=wanted))[0]
+
+    # -- decisions for another capability's unit of work --------------------------------
+    # ``sortie claim`` reserves the sortie's files in the same atomic decision as the
+    # claim: the missions service receives this service as its ``leases`` port and calls
+    # these inside its own ``uow.run`` (under the writer lock, the index caught up). They
+    # return events and write nothing themselves.
+    def reserve_events(self, view: ReadView, holder: str, patterns: Sequence[str], *,
+                       reason: str | None = None) -> list[NewEvent]:
+        """The events that reserve ``patterns`` exclusively for ``holder`` (default ttl),
+        or :class:`ReservationConflictError` naming the holder in the way."""
+        from ..kernel.ids import new_ulid
+        from . import decide as d
+
+        req = d.Request(new_ulid(), self._holder(holder), tuple(self._paths(patterns)),
+                        EXCLUSIVE, DEFAULT_TTL, reason or None)
+        now = self.now()
+        outcome = d.acquire(req, q.candidates(view, req.paths, now, catch_up=False), now,
+                            new_id=new_ulid)
+        error = outcome.error
+        if error is not None:  # no waiting here: a hint without --wait
+            first = error.conflicts[0]
+            raise ReservationConflictError(
+                error.message, code=error.code, conflicts=error.conflicts,
+                hint=f"ask {first.reservation.holder} to release it, or wait until "
+                     f"{first.reservation.expires_at}; `fleet-hive lock list --path "
+                     f"'{first.requested}'` shows every holder")
+        return outcome.events
+
+    def release_events(self, view: ReadView, holder: str, patterns: Sequence[str],
+                       ) -> list[NewEvent]:
+        """The events that release ``holder``'s reservations of exactly ``patterns``
+        (none held is fine: nothing to release)."""
+        from . import decide as d
+
+        wanted = self._paths(patterns)
+        mine = [r for r in q.of_paths(view, wanted, catch_up=False) if r.holder == holder]
+        return d.released_events(mine, self.now())
 
     # -- listing: a read that records the expiries it finds ------------------------------
     def list(self, holder: str | None = None, path: str | None = None, *,

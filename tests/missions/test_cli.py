@@ -137,7 +137,9 @@ def test_mission_complete_refused_while_sorties_open(fleet: Fleet, repo: Path):
     (["mission", "show", "m-doesnotexist"], 1, "not_found"),
     (["sortie", "add", "m-doesnotexist", "t"], 1, "not_found"),
     (["sortie", "show", "zzzz"], 1, "not_found"),
-    (["sortie", "claim", "zzzz"], 2, "usage"),  # --specialist is required
+    (["sortie", "claim", "zzzz"], 1, "not_found"),  # --specialist defaults to the actor
+    (["sortie", "claim"], 2, "usage"),  # an ID or --next
+    (["sortie", "claim", "zzzz", "--next"], 2, "usage"),
     (["sortie", "progress", "zzzz", "--percent", "5"], 1, "not_found"),
 ])
 def test_bad_input_errors(fleet: Fleet, repo: Path, args: list[str], code: int, error: str):

@@ -81,13 +81,14 @@ def test_conflicting_outcomes_on_two_branches_are_surfaced_after_merge(repo: Pat
     commit(repo, "base")
 
     git(repo, "checkout", "-q", "-b", "other")
-    assert fleet(repo, "--actor", "bob", "sortie", "fail", s, "--reason", "tests red")[
+    assert fleet(repo, "--actor", "bob", "sortie", "fail", s, "--force", "--reason", "tests red")[
         "status"] == "failed"
     commit(repo, "fail it")
 
     git(repo, "checkout", "-q", "main")
     assert fleet(repo, "sortie", "show", s)["status"] == "in_progress"  # the branch's state
-    assert fleet(repo, "--actor", "alice", "sortie", "complete", s)["status"] == "completed"
+    assert fleet(repo, "--actor", "alice", "sortie", "complete", s, "--force")[
+        "status"] == "completed"
     commit(repo, "complete it")
 
     merged = git(repo, "merge", "--no-edit", "other", check=False)
