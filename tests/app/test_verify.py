@@ -88,7 +88,7 @@ def test_without_a_head_the_check_is_skipped(tmp_path: Path):
 
 def test_a_new_segment_is_not_a_head_problem_but_its_lines_are_still_checked(repo: Path, hive):
     committed_segment(repo, hive, ["a"])
-    writer = next((repo / ".fleet" / "events").iterdir())
+    writer = next(p for p in (repo / ".fleet" / "events").iterdir() if p.is_dir())
     extra = writer / "zzzz.jsonl"
     extra.write_bytes(b"{oops}\n")
     problems = verify(hive).problems
