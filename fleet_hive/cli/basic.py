@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import Ctx, json_option, pass_ctx
-from .output import info, write_json
+from .output import clean, info, write_json
 
 
 @click.command("init")
@@ -110,7 +110,7 @@ def verify_cmd(ctx: Ctx, repair: bool) -> None:
     report = verify(ctx.hive(), repair=repair)
     if not ctx.json:
         for p in report.problems:
-            click.echo(f"{p.severity}: {p.text()} [{p.kind}]")
+            click.echo(clean(f"{p.severity}: {p.text()} [{p.kind}]"))
         status = "ok" if report.ok else "FAILED"
         click.echo(f"verify {status}: {report.events} events in {report.segments} segments, "
                    f"{len(report.problems)} problem(s)")

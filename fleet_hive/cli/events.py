@@ -9,7 +9,7 @@ import click
 
 from ..kernel.errors import InvalidInputError
 from . import Ctx, json_option, pass_ctx
-from .output import table, write_json, write_json_line
+from .output import clean, short, table, write_json, write_json_line
 
 
 @click.group("events")
@@ -20,8 +20,7 @@ def events() -> None:
 def _summary(data: dict[str, Any], width: int = 60) -> str:
     import orjson
 
-    text = orjson.dumps(data).decode()
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return short(orjson.dumps(data).decode(), width)
 
 
 @events.command("list")
@@ -83,7 +82,7 @@ def append_cmd(ctx: Ctx, type_: str, stream: str, data: str, causation: str | No
     if ctx.json:
         write_json(event.to_json())
     else:
-        click.echo(f"appended {event.type} {event.id} to {event.stream} (seq {event.seq})")
+        click.echo(clean(f"appended {event.type} {event.id} to {event.stream} (seq {event.seq})"))
 
 
 @events.command("follow")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import Ctx, json_option, pass_ctx
-from .output import info, write_json
+from .output import clean, info, write_json
 
 
 @click.command("commit")
@@ -96,7 +96,7 @@ def history_cmd(ctx: Ctx, mission: str | None, since: str | None, until: str,
     if ctx.json or fmt == "json":
         write_json(result.to_json())
     else:
-        click.echo(render_markdown(result), nl=False)
+        click.echo(clean(render_markdown(result), multiline=True), nl=False)
 
 
 @click.group("hooks")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import Ctx, json_option, pass_ctx
-from .output import table, write_json
+from .output import clean, short, table, write_json
 
 if TYPE_CHECKING:
     from ..missions import Mission, Sortie
@@ -22,16 +22,11 @@ SORTIE_STATUSES = ("pending", "assigned", "in_progress", "blocked", "completed",
 PRIORITY_HELP = "0 (most urgent) to 4 (least); default 2."
 
 
-def _short(text: str, width: int = 50) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _emit_mission(ctx: Ctx, m: Mission, verb: str | None = None) -> None:
     if ctx.json:
         write_json(m.to_json())
     elif verb:
-        click.echo(f"{verb} mission {m.id}: {m.title} [{m.status}]")
+        click.echo(f"{verb} mission {m.id}: {clean(m.title)} [{m.status}]")
     else:
         _print_mission(m)
 
@@ -40,8 +35,8 @@ def _emit_sortie(ctx: Ctx, s: Sortie, verb: str | None = None) -> None:
     if ctx.json:
         write_json(s.to_json())
     elif verb:
-        who = f" by {s.claimed_by}" if verb == "Claimed" and s.claimed_by else ""
-        click.echo(f"{verb} sortie {s.id}{who}: {s.title} [{s.status}]")
+        who = f" by {clean(s.claimed_by)}" if verb == "Claimed" and s.claimed_by else ""
+        click.echo(f"{verb} sortie {s.id}{who}: {clean(s.title)} [{s.status}]")
     else:
         _print_sortie(s)
 
@@ -51,7 +46,7 @@ def _sortie_rows(sorties: Sequence[Sortie], with_mission: bool = False) -> str:
                                                              else []), "waits for", "title"]
     rows = [(s.id, s.status + (" !" if s.open_conflicts else ""), s.priority,
              f"{s.progress}%", s.claimed_by or "", *([s.mission_id] if with_mission else []),
-             ", ".join(s.blocked_by), _short(s.title)) for s in sorties]
+             ", ".join(s.blocked_by), short(s.title)) for s in sorties]
     return table(rows, headers)
 
 
@@ -60,18 +55,18 @@ def _print_conflicts(conflicts: Sequence[dict[str, Any]]) -> None:
         state = "resolved" if c.get("resolved_by") else "OPEN"
         facts = "; ".join(f"{f['type']} by {f['actor']} (writer {f['writer']}, event "
                           f"{f['event_id']})" for f in c["facts"])
-        click.echo(f"  conflict [{state}] {c['kind']}: {c['message']}: {facts}")
+        click.echo(clean(f"  conflict [{state}] {c['kind']}: {c['message']}: {facts}"))
 
 
 def _print_mission(m: Mission) -> None:
-    labels = ", ".join(m.labels) or "-"
-    click.echo(f"{m.id}  {m.title}\nstatus     {m.status}\npriority   {m.priority}\n"
+    labels = clean(", ".join(m.labels) or "-")
+    click.echo(f"{m.id}  {clean(m.title)}\nstatus     {m.status}\npriority   {m.priority}\n"
                f"progress   {m.progress}%\nlabels     {labels}\ncreated    {m.created_at} by "
-               f"{m.created_by}\nupdated    {m.updated_at}")
+               f"{clean(m.created_by)}\nupdated    {m.updated_at}")
     if m.reason:
-        click.echo(f"reason     {m.reason}")
+        click.echo(f"reason     {clean(m.reason)}")
     if m.description:
-        click.echo("\n" + m.description.rstrip())
+        click.echo("\n" + clean(m.description.rstrip(), multiline=True))
     if m.conflicts:
         click.echo("\nconflicts:")
         _print_conflicts(m.conflicts)
@@ -104,9 +99,9 @@ def _print_sortie(s: Sortie) -> None:
         lines.append(f"retries    {s.retries}")
     lines.append(f"created    {s.created_at} by {s.created_by}")
     lines.append(f"updated    {s.updated_at}")
-    click.echo("\n".join(lines))
+    click.echo("\n".join(clean(line) for line in lines))
     if s.description:
-        click.echo("\n" + s.description.rstrip())
+        click.echo("\n" + clean(s.description.rstrip(), multiline=True))
     if s.conflicts:
         click.echo("\nconflicts:")
         _print_conflicts(s.conflicts)
@@ -167,7 +162,7 @@ def mission_list(ctx: Ctx, statuses: tuple[str, ...], labels: tuple[str, ...],
         return
     click.echo(table([(m.id, m.status + (" !" if m.open_conflicts else ""), m.priority,
                        f"{m.progress}%", sum(m.sortie_counts.values()),
-                       ", ".join(m.labels), _short(m.title)) for m in missions],
+                       ", ".join(m.labels), short(m.title)) for m in missions],
                      ("id", "status", "pri", "done", "sorties", "labels", "title")))
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
 import traceback
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,15 +33,61 @@ def info(message: str) -> None:
     click.echo(message, err=True)
 
 
+# Characters that move the cursor, change the terminal or reorder text: C0 and C1 controls (ESC,
+# CSI, BEL, backspace, ...), DEL, the Unicode line/paragraph separators and the bidi overrides.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                               "\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: Any, multiline: bool = False) -> str:
+    """``text`` safe to print to a terminal: every control character shown as an escape
+    (``\\x1b``), so a title cannot clear the screen or set the window title. ``multiline``
+    keeps newlines and tabs (descriptions). Human output only: JSON stays exact."""
+    pattern = _UNSAFE_BUT_LINES if multiline else _UNSAFE
+    return pattern.sub(_escape, "" if text is None else str(text))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: East Asian wide and fullwidth characters take two,
+    combining marks and zero-width format characters none."""
+    total = 0
+    for ch in text:
+        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return total
+
+
+def short(text: str, width: int = 50) -> str:
+    """``text`` on one line, cut to at most ``width`` columns (an ellipsis marks the cut)."""
+    text = clean(" ".join(text.split()))
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = display_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """Aligned columns for people; the last column is not padded."""
-    cells = [[str(h).upper() for h in headers]] + [
-        ["" if c is None else str(c) for c in r] for r in rows
-    ]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    """Aligned columns for people; the last column is not padded. Cells are :func:`clean`ed
+    and aligned by display width (a CJK character takes two columns)."""
+    cells = [[str(h).upper() for h in headers]] + [[clean(c) for c in r] for r in rows]
+    widths = [max(display_width(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for r in cells:
-        parts = [c.ljust(widths[i]) for i, c in enumerate(r[:-1])] + [r[-1]]
+        parts = [c + " " * (widths[i] - display_width(c)) for i, c in enumerate(r[:-1])]
+        parts.append(r[-1])
         lines.append("  ".join(parts).rstrip())
     if sys.stdout.isatty():
         lines[0] = click.style(lines[0], bold=True)
@@ -51,7 +99,7 @@ def warn(err: FleetHiveError) -> None:
     label = click.style("warning:", fg="yellow", bold=True) if sys.stderr.isatty() else \
         "warning:"
     hint = f" ({err.hint})" if err.hint else ""
-    click.echo(f"{label} {err.message}{hint}", err=True)
+    click.echo(f"{label} {clean(err.message)}{clean(hint)}", err=True)
 
 
 def error_exit(err: FleetHiveError, as_json: bool) -> int:
@@ -59,7 +107,7 @@ def error_exit(err: FleetHiveError, as_json: bool) -> int:
         write_json(err.to_json())
     message = click.style("error:", fg="red", bold=True) if sys.stderr.isatty() else "error:"
     hint = f" ({err.hint})" if err.hint else ""
-    click.echo(f"{message} {err.message}{hint}", err=True)
+    click.echo(f"{message} {clean(err.message)}{clean(hint)}", err=True)
     return err.exit_code
 
 

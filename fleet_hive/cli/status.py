@@ -7,12 +7,7 @@ from typing import Any
 import click
 
 from . import Ctx, json_option, pass_ctx
-from .output import table, write_json
-
-
-def _short(text: str, width: int = 50) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+from .output import clean, short, table, write_json
 
 
 @click.command("status")
@@ -48,25 +43,25 @@ def _human(r: dict[str, Any]) -> None:
         "Missions (" + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ")"
         if any(counts.values()) else "Missions",
         [(m["id"], m["status"], m["priority"], f"{m['progress']}%",
-          sum(m["sortie_counts"].values()), _short(m["title"])) for m in r["missions"]],
+          sum(m["sortie_counts"].values()), short(m["title"])) for m in r["missions"]],
         ("id", "status", "pri", "done", "sorties", "title"), "no open missions")
     _section("Active sorties",
              [(s["id"], s["status"], s["claimed_by"] or "", f"{s['progress']}%",
-               s["mission_id"], _short(s["title"])) for s in r["active_sorties"]],
+               s["mission_id"], short(s["title"])) for s in r["active_sorties"]],
              ("id", "status", "claimed by", "done", "mission", "title"), "none")
     _section("Blocked sorties",
              [(s["id"], s["status"], ", ".join(s["blocked_by"]) if s["status"] == "pending"
-               else (s["reason"] or "(no reason given)"), s["mission_id"], _short(s["title"]))
+               else (s["reason"] or "(no reason given)"), s["mission_id"], short(s["title"]))
               for s in r["blocked"]],
              ("id", "status", "blocked by", "mission", "title"), "none")
     _section("Conflicts",
              [(c["sortie_id"] or c["mission_id"] or c.get("path", ""), c["kind"],
                " vs ".join(f"{f['type']} by {f['actor']}@{f['writer']}" for f in c["facts"]),
-               _short(c["message"], 60)) for c in r["conflicts"]],
+               short(c["message"], 60)) for c in r["conflicts"]],
              ("id", "kind", "facts", "message"), "none")
     _section("Reservations",
              [(x.get("path"), x.get("holder"), x.get("mode"), x.get("expires_at") or "",
-               _short(x.get("reason") or "", 40)) for x in r["reservations"]],
+               short(x.get("reason") or "", 40)) for x in r["reservations"]],
              ("path", "holder", "mode", "expires", "reason"), "none")
     idx = r["index"]
     state = "fresh" if idx["fresh"] else "was stale, caught up now"
@@ -80,4 +75,4 @@ def _human(r: dict[str, Any]) -> None:
                    f"{integrity['fix']}")
         for p in integrity["problems"]:
             where = f"{p['path']} line {p['line']}" if p.get("line") else p["path"]
-            click.echo(f"  {where}: {p['message']} [{p['code']}]")
+            click.echo(clean(f"  {where}: {p['message']} [{p['code']}]"))
