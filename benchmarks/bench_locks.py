@@ -83,10 +83,10 @@ def _floor_step(hive: object, n: count) -> Callable[[], object]:
         now = time.time()
         with h.log.exclusive():  # type: ignore[attr-defined]
             h.index.catch_up()  # type: ignore[attr-defined]
-            h.events.append_batch([{  # type: ignore[attr-defined]
-                "type": "reservation_released", "stream": f"reservation:{rid}",
-                "data": {"reservation_id": rid, "path": f"floor/{next(n)}.py", "holder": "f",
-                         "released_at": iso(now)}}])
+            h.events.append_pending([h.events.prepare(  # type: ignore[attr-defined]
+                "reservation_released", stream=f"reservation:{rid}",
+                data={"reservation_id": rid, "path": f"floor/{next(n)}.py", "holder": "f",
+                      "released_at": iso(now)})])
 
     return step
 

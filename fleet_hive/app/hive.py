@@ -84,8 +84,10 @@ class Hive:
     def events(self) -> EventStore:
         from ..events.store import EventStore
 
+        watched = [prefix for spec in capabilities.projections() for prefix in spec.streams]
         return EventStore(lambda: self.log, self.index, self.actor,
-                          type_modules=capabilities.event_type_modules())
+                          type_modules=capabilities.event_type_modules(),
+                          write=lambda pending: self.uow.append(pending, watched))
 
     @cached_property
     def uow(self) -> UnitOfWork:

@@ -39,6 +39,8 @@ class EventType:
 
 
 _TYPES: dict[str, EventType] = {}
+#: domain event types -> the use case that records them (see :func:`recorded_by`)
+_RECORDED_BY: dict[str, str] = {}
 _loaded = False
 
 
@@ -55,6 +57,26 @@ def event_type(name: str, *, version: int = 1) -> Callable[[type[BaseModel]], ty
         return model
 
     return register
+
+
+def recorded_by(use_cases: Mapping[str, str]) -> None:
+    """Declare event types as *domain* types, each recorded only by its use case (named
+    as the command to use, e.g. ``"`fleet-hive sortie complete` or hive.sorties.complete"``).
+
+    A capability calls this for every type it declares: the use case checks the rules
+    (transitions, claims, conflicts) and keeps derived files right, so a raw append of
+    such a type (``hive.events.append``, ``events append``) is refused with that hint.
+    Types nobody declares here (``note_added``, custom types) stay open to raw appends.
+    """
+    for name in use_cases:
+        check_type_name(name)
+    _RECORDED_BY.update(use_cases)
+
+
+def use_case_of(name: str) -> str | None:
+    """The use case that records domain event type ``name``; None for an open type."""
+    _load()
+    return _RECORDED_BY.get(name)
 
 
 def use_modules(modules: Sequence[str]) -> None:

@@ -3,6 +3,14 @@
 :class:`EventStore` is the real one: the JSONL segment log for writes and the SQLite index
 for reads. :class:`MemoryEventStore` keeps events in a list for fast unit tests of the
 domain. Both validate exactly the same way and obey one contract (``tests/test_store_contract.py``).
+
+Raw appends (:meth:`EventStore.append`, :meth:`EventStore.append_batch`) take open types
+only: notes and custom types. A *domain* type (one a capability declared with
+:func:`~fleet_hive.events.registry.recorded_by`: ``mission_*``, ``sortie_*``,
+``reservation_*``) is refused with a hint naming its use case, which checks the rules; use
+cases append through :meth:`prepare` and :meth:`append_pending`. The composition root
+routes raw appends through the write path (``write``), so a note on a mission's stream
+regenerates that mission's snapshot like any other write.
 """
 
 from __future__ import annotations
@@ -73,6 +81,22 @@ class _Validating:
     #: Public name for domain use cases: validate an event now, append it later.
     prepare = _pending
 
+    def _raw(self, type: str, *, stream: str, data: Mapping[str, Any] | None,
+             causation_id: str | None = None, correlation_id: str | None = None,
+             actor: str | None = None, custom: bool = False) -> PendingEvent:
+        """A raw append's event: refused if a use case owns its type, else validated."""
+        if self._validate_data is None:
+            self._load_validator()  # declares this store's type modules to the registry
+        from .registry import use_case_of
+
+        use_case = use_case_of(type) if isinstance(type, str) else None
+        if use_case is not None:
+            raise InvalidInputError(
+                f"{type} is a domain event type: only its command records it, checking the "
+                "rules and keeping .fleet/ consistent", hint=f"use {use_case}")
+        return self._pending(type, stream=stream, data=data, causation_id=causation_id,
+                             correlation_id=correlation_id, actor=actor, custom=custom)
+
     def _batch(self, items: Iterable[Mapping[str, Any]]) -> list[PendingEvent]:
         pending = []
         for i, item in enumerate(items):
@@ -84,7 +108,7 @@ class _Validating:
             if "type" not in item or "stream" not in item:
                 raise InvalidInputError(f"batch item {i}: 'type' and 'stream' are required")
             try:
-                pending.append(self._pending(
+                pending.append(self._raw(
                     item["type"], stream=item["stream"], data=item.get("data"),
                     causation_id=item.get("causation_id"),
                     correlation_id=item.get("correlation_id"), actor=item.get("actor"),
@@ -101,11 +125,14 @@ class EventStore(_Validating):
     """``hive.events``: appends go to the segment log, queries to the index."""
 
     def __init__(self, log: Callable[[], SegmentLog], index: EventQueries, actor: str, *,
-                 type_modules: Sequence[str] = ()) -> None:
+                 type_modules: Sequence[str] = (),
+                 write: Callable[[list[PendingEvent]], list[Event]] | None = None) -> None:
         self._get_log = log  # created on first write: read paths never import filelock
         self._index = index
         self.actor = actor
         self._type_modules = tuple(type_modules)
+        #: where raw appends go (the write path with its after-write policies); else the log
+        self._write = write
 
     @property
     def _log(self) -> SegmentLog:
@@ -114,20 +141,26 @@ class EventStore(_Validating):
     def append(self, type: str, *, stream: str, data: Mapping[str, Any] | None = None,
                causation_id: str | None = None, correlation_id: str | None = None,
                actor: str | None = None, custom: bool = False, indexed: bool = False) -> Event:
-        """Append one event durably; returns it (with ``seq`` when ``indexed``)."""
-        pending = self._pending(type, stream=stream, data=data, causation_id=causation_id,
-                                correlation_id=correlation_id, actor=actor, custom=custom)
-        (event,) = self._log.append([pending])
+        """Append one event of an open type (a note, a custom type) durably; returns it
+        (with ``seq`` when ``indexed``). A domain type is refused: see the module doc."""
+        pending = self._raw(type, stream=stream, data=data, causation_id=causation_id,
+                            correlation_id=correlation_id, actor=actor, custom=custom)
+        (event,) = self._append_raw([pending])
         return self._index.get(event.id) or event if indexed else event
 
     def append_batch(self, items: Iterable[Mapping[str, Any]], *, indexed: bool = False,
                      ) -> list[Event]:
-        """Append several events all-or-nothing: every item is validated before any is written."""
-        events = self._log.append(self._batch(items))
+        """Append several events all-or-nothing: every item is validated (and checked to be
+        of an open type) before any is written."""
+        events = self._append_raw(self._batch(items))
         return self._with_seq(events) if indexed else events
 
+    def _append_raw(self, pending: list[PendingEvent]) -> list[Event]:
+        return self._write(pending) if self._write is not None else self._log.append(pending)
+
     def append_pending(self, pending: list[PendingEvent]) -> list[Event]:
-        """Append events already validated by a domain use case."""
+        """Append events already validated by a domain use case: the unit of work's port,
+        no rules checked and no after-write policy run (the caller does both)."""
         return self._log.append(pending)
 
     def _with_seq(self, events: list[Event]) -> list[Event]:
@@ -199,10 +232,10 @@ class MemoryEventStore(_Validating):
     def append(self, type: str, *, stream: str, data: Mapping[str, Any] | None = None,
                causation_id: str | None = None, correlation_id: str | None = None,
                actor: str | None = None, custom: bool = False, indexed: bool = False) -> Event:
-        return self._store([self._pending(type, stream=stream, data=data,
-                                          causation_id=causation_id,
-                                          correlation_id=correlation_id, actor=actor,
-                                          custom=custom)])[0]
+        return self._store([self._raw(type, stream=stream, data=data,
+                                      causation_id=causation_id,
+                                      correlation_id=correlation_id, actor=actor,
+                                      custom=custom)])[0]
 
     def append_batch(self, items: Iterable[Mapping[str, Any]], *, indexed: bool = False,
                      ) -> list[Event]:

@@ -20,7 +20,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ..events.registry import EventData, event_type
+from ..events.registry import EventData, event_type, recorded_by
 
 Title = Annotated[str, Field(min_length=1, max_length=500)]
 Text = Annotated[str, Field(max_length=100_000)]
@@ -196,3 +196,33 @@ class SortieDeleted(_Transition):
 @event_type("sortie_conflicts_resolved")
 class SortieConflictsResolved(_Transition):
     """Someone who saw the conflicting facts acknowledged them (status unchanged)."""
+
+
+def _use_case(kind: str, verb: str, method: str | None = None) -> str:
+    return f"`fleet-hive {kind} {verb}` or hive.{kind}s.{method or verb}"
+
+
+# Every type above is recorded only by its use case, which checks the rules.
+recorded_by({
+    "mission_created": _use_case("mission", "create"),
+    "mission_updated": _use_case("mission", "update"),
+    "mission_started": _use_case("mission", "start"),
+    "mission_completed": _use_case("mission", "complete"),
+    "mission_cancelled": _use_case("mission", "cancel"),
+    "mission_reopened": _use_case("mission", "reopen"),
+    "mission_deleted": _use_case("mission", "delete"),
+    "mission_conflicts_resolved": _use_case("mission", "resolve"),
+    "sortie_added": _use_case("sortie", "add"),
+    "sortie_updated": _use_case("sortie", "update"),
+    "sortie_claimed": _use_case("sortie", "claim"),
+    "sortie_started": _use_case("sortie", "start"),
+    "sortie_progressed": _use_case("sortie", "progress"),
+    "sortie_completed": _use_case("sortie", "complete"),
+    "sortie_failed": _use_case("sortie", "fail"),
+    "sortie_blocked": _use_case("sortie", "block"),
+    "sortie_unblocked": _use_case("sortie", "unblock"),
+    "sortie_cancelled": _use_case("sortie", "cancel"),
+    "sortie_retried": _use_case("sortie", "retry"),
+    "sortie_deleted": _use_case("sortie", "delete"),
+    "sortie_conflicts_resolved": _use_case("sortie", "resolve"),
+})

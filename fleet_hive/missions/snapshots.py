@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from ..index.projection import ReadView
     from ..kernel.layout import Layout
 
-_STREAMS = ("mission:", "sortie:")  # the streams whose events change a snapshot
 FORMAT = "2"  # change it when the rendering changes: invalidates the block cache
 HEADER = (
     "# fleet-hive mission snapshot: derived from the event log in .fleet/events/.\n"
@@ -163,10 +162,29 @@ class Snapshots:
             with contextlib.suppress(FileNotFoundError):
                 marker.unlink()
             return
-        missions = dict.fromkeys(e.correlation_id for e in events
-                                 if e.correlation_id and e.stream.startswith(_STREAMS))
-        for mission_id in missions:
+        for mission_id in self._missions_of(events):
             self.write(mission_id)
+
+    def _missions_of(self, events: Sequence[Event]) -> dict[str, None]:
+        """The missions whose snapshots ``events`` change, by stream: ``mission:<id>`` itself,
+        ``sortie:<id>`` its sortie's mission. Not by ``correlation_id``: a use case sets it
+        to the mission, but on a raw note (``events append``) it is whatever the user gave."""
+        out: dict[str, None] = {}
+        sorties: dict[str, None] = {}
+        for e in events:
+            kind, _, ident = e.stream.partition(":")
+            if kind == "mission":
+                out[ident] = None
+            elif kind == "sortie":
+                sorties[ident] = None
+        ids = list(sorties)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(dict.fromkeys(r[0] for r in self.reads.read(
+                f"SELECT DISTINCT mission_id FROM sorties WHERE id IN ({marks})", chunk,
+                catch_up=False)))
+        return out
 
     def refresh_all(self, reads: ReadView | None = None) -> int:
         """Regenerate every mission's snapshot (after a merge); the caller holds the writer

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from ..events.registry import EventData, event_type
+from ..events.registry import EventData, event_type, recorded_by
 from ..kernel import globs
 
 Mode = Literal["exclusive", "shared"]
@@ -156,3 +156,18 @@ class ReservationWaitEnded(EventData):
     holder: Holder
     outcome: Literal["acquired", "timeout", "deadlock", "interrupted", "failed", "died"]
     ended_at: Time
+
+
+_ACQUIRE = "`fleet-hive lock acquire` or hive.reservations.acquire"
+
+# Every type above is recorded only by its use case, which checks the rules (conflicts,
+# holders, waits) under the writer lock.
+recorded_by({
+    "reservation_acquired": _ACQUIRE,
+    "reservation_renewed": "`fleet-hive lock renew` or hive.reservations.renew",
+    "reservation_released": "`fleet-hive lock release` or hive.reservations.release",
+    "reservation_expired": "any `fleet-hive lock` command or hive.reservations.sweep",
+    "reservation_refused": _ACQUIRE,
+    "reservation_waiting": _ACQUIRE,
+    "reservation_wait_ended": _ACQUIRE,
+})

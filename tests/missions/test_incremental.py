@@ -202,8 +202,8 @@ def test_a_linear_history_with_an_open_conflict_folds_in_full(hive,
     mission = hive.missions.create("by hand")
     sortie = hive.sorties.add(mission.id, "s")
     hive.sorties.claim(sortie.id, specialist="ada")
-    hive.events.append("sortie_claimed", stream=f"sortie:{sortie.id}",
-                       data={"specialist": "bob"})
+    hive.events.append_pending([hive.events.prepare(
+        "sortie_claimed", stream=f"sortie:{sortie.id}", data={"specialist": "bob"})])
     assert hive.sorties.get(sortie.id).open_conflicts
     calls = _calls(monkeypatch)
     hive.sorties.resolve(sortie.id)

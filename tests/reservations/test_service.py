@@ -370,10 +370,11 @@ def test_dead_waiters_do_not_cause_false_cycles(hive, res: Reservations, clock: 
     res.acquire("src/x.py", holder="A", ttl=600)
     res.acquire("src/y.py", holder="B", ttl=600)
     # A recorded a wait for B's file and then died: its record counts only until `until`.
-    hive.events.append("reservation_waiting", stream="reservation_request:dead1", data={
-        "request_id": "dead1", "holder": "A", "paths": ["src/y.py"], "mode": "exclusive",
-        "waits_for": ["B"], "started_at": "2027-01-15T08:00:00.000000Z",
-        "until": "2027-01-15T08:00:05.000000Z"})
+    hive.events.append_pending([hive.events.prepare(
+        "reservation_waiting", stream="reservation_request:dead1", data={
+            "request_id": "dead1", "holder": "A", "paths": ["src/y.py"], "mode": "exclusive",
+            "waits_for": ["B"], "started_at": "2027-01-15T08:00:00.000000Z",
+            "until": "2027-01-15T08:00:05.000000Z"})])
     with pytest.raises(ReservationConflictError) as info:
         res.acquire("src/x.py", holder="B", wait=5)
     assert info.value.code == "deadlock"
