@@ -3,22 +3,27 @@
 ``porcelain.add`` + ``porcelain.commit`` would commit the whole index (sweeping the user's
 staged work into the fleet commit) and cost ~400 ms at 10,000 files. Instead: blobs of the
 changed ``.fleet/`` files -> those changes applied to HEAD's tree -> a commit object -> a
-compare-and-swap of the branch ref. Then only the ``.fleet/`` entries of the git index are
+compare-and-swap of the branch ref. Only the ``.fleet/`` entries of the git index are
 brought in line with the new commit, under ``index.lock`` taken *before* the index is read
 (:mod:`fleet_hive.git.index_file`), so ``git status`` shows ``.fleet/`` clean and the
-user's next commit does not revert it. Fleet committers are serialized by a file lock; a
-lost compare-and-swap is retried. A hand-built commit runs no hooks, so the changes go
-through the pre-commit checks first (``check_changes``, given by the caller).
+user's next commit does not revert it. The index is renamed into place *before* the branch
+moves: a kill in between leaves the changes staged (any next commit records them), never
+a moved branch over the old index. Lock files a killed commit leaves are recorded while
+made and removed by the next holder of the git lock (:meth:`Committer.locked`).
+Fleet committers are serialized by that file lock; a lost compare-and-swap is retried. A
+hand-built commit runs no hooks, so the changes go through the pre-commit checks first
+(``check_changes``, given by the caller).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import ConflictError, FleetHiveError, StorageError, storage_error
@@ -95,6 +100,7 @@ class Committer:
         self.writer_lock = writer_lock
         self.check_changes = check_changes
         self.auto_commit_enabled = auto_commit
+        self._depth = 0  # holds of the git lock by this object (it is reentrant)
 
     @cached_property
     def lock(self) -> Any:
@@ -105,6 +111,36 @@ class Committer:
         # an interactive wait: look again every 10 ms, not filelock's default 50 ms
         return FileLock(str(self.layout.git_lock), poll_interval=0.01)
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the git lock (reentrant). The outermost hold first removes the loose-object
+        lock files a killed holder left (dulwich would refuse to write those objects ever
+        again), then records this process as the holder and, through the repository, each
+        object lock file before it is created."""
+        try:
+            self.lock.acquire()
+        except OSError as e:
+            raise storage_error(e, self.layout.git_lock) from e
+        outermost = self._depth == 0
+        self._depth += 1
+        owner = self.layout.git_objects_owner
+        try:
+            if outermost:
+                remove_orphaned_object_locks(owner, self.repo.git_dir)
+                with suppress(OSError):  # a killed commit's copy of the old index
+                    self._index_before.unlink()
+                with suppress(OSError):  # best effort, as for index.lock's owner
+                    owner.write_text(f"{os.getpid()}\n", encoding="ascii")
+                    self.repo.object_locks = owner
+            yield
+        finally:
+            self._depth -= 1
+            if outermost:
+                self.repo.object_locks = None
+                with suppress(OSError):
+                    owner.unlink()
+            self.lock.release()
+
     def commit(self, message: str | None = None) -> CommitResult:
         """Commit the ``.fleet/`` changes of the working tree onto the current branch.
 
@@ -114,17 +150,11 @@ class Committer:
         revert/bisect, and when a changed file fails validation.
         """
         self.repo.refuse_in_progress("commit .fleet/")
-        try:
-            self.lock.acquire()
-        except OSError as e:
-            raise storage_error(e, self.layout.git_lock) from e
-        try:
+        with self.locked():
             for _attempt in range(CAS_ATTEMPTS):
                 result = self._commit_once(message)
                 if result is not None:
                     return result
-        finally:
-            self.lock.release()
         raise ConflictError("the branch kept moving while fleet-hive was committing",
                             hint="run `fleet-hive commit` again")
 
@@ -155,13 +185,60 @@ class Committer:
                 return CommitResult(None, branch, message="nothing to commit in .fleet/")
             text = message or _default_message(staged.events, len(staged.files))
             commit = self.repo.new_commit(staged.tree, [head] if head else [], text)
+            # The index first, then the branch: a kill in between leaves the .fleet/ changes
+            # staged on the old HEAD (the user's next `git commit` takes them along; the next
+            # `fleet-hive commit` commits them), never a moved branch with the old index,
+            # whose next `git commit` would delete what fleet-hive just committed.
             index.update(updates)
-            lock.write(index)  # what can fail for lack of space, before the branch moves
-            if not self.repo.move_branch(ref, head, commit, text):
-                return None  # lost the compare-and-swap: lock released, try again
-            lock.commit()
+            before = self._keep_index()
+            lock.commit(index)  # fails (a full disk) before anything changed
+            written = _inode(self.repo.index_path)
+            try:
+                moved = self.repo.move_branch(ref, head, commit, text)
+            except FleetHiveError:  # the ref could not be written: the index as it was
+                self._restore_index(before, written)
+                raise
+            self._drop(before)
+            if not moved:
+                return None  # lost the compare-and-swap: try again (the index is right)
         return CommitResult(commit.decode(), branch, staged.files, staged.events, text,
                             root=head is None, warnings=staged.warnings)
+
+    @property
+    def _index_before(self) -> Path:
+        """A hard link to the index as it was, while a commit moves the branch."""
+        return self.repo.index_path.with_name("index.fleet-hive-before")
+
+    def _keep_index(self) -> Path | None:
+        """Keep the current index as a hard link (no space needed), to put it back if the
+        branch cannot move after the new index is in place."""
+        keep = self._index_before
+        with suppress(FileNotFoundError):
+            keep.unlink()
+        try:
+            os.link(self.repo.index_path, keep)
+            return keep
+        except OSError:
+            return None  # no index yet, or no hard links here: nothing to restore
+
+    def _restore_index(self, keep: Path | None, written: int | None) -> None:
+        """Put the kept index back, if the index still is the one this commit wrote (inode
+        ``written``): a git command that wrote one since keeps its own."""
+        if keep is None:
+            return
+        try:
+            with locked_index(self.repo.index_path, owner=self.layout.git_index_owner,
+                              timeout=1.0):
+                if written is not None and _inode(self.repo.index_path) == written:
+                    os.replace(keep, self.repo.index_path)
+        except (FleetHiveError, OSError):
+            pass  # the .fleet/ changes stay staged: harmless, the next commit takes them
+        self._drop(keep)
+
+    def _drop(self, keep: Path | None) -> None:
+        if keep is not None:
+            with suppress(OSError):
+                keep.unlink()
 
     def stage(self, index: IndexFile, head: ObjectID | None) -> Staged:
         """The tree a ``.fleet/`` commit on ``head`` would have (objects stored, nothing
@@ -285,6 +362,46 @@ class Committer:
         for path in removed:
             out.append(compare(self.repo, path, head[path][1], None))
         return with_predecessors(self.repo, out, head)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def remove_orphaned_object_locks(owner: Path, git_dir: str | os.PathLike[str]) -> list[str]:
+    """Remove the loose-object lock files listed in ``owner`` if the process it names is
+    gone (a fleet-hive git writer killed mid-write); returns them. Only files under
+    ``<git_dir>/objects/`` ending in ``.lock`` are touched; a live holder's are kept."""
+    try:
+        pid_line, *paths = owner.read_text(encoding="utf-8").splitlines()
+        pid = int(pid_line)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, UnicodeDecodeError):
+        paths, pid = [], 0  # unreadable: nothing to trust in it; drop the record
+    if pid == os.getpid():
+        return []
+    if pid:
+        try:
+            os.kill(pid, 0)
+            return []  # alive: its locks are its own
+        except ProcessLookupError:
+            pass
+        except OSError:
+            return []
+    objects = os.path.join(os.path.realpath(git_dir), "objects") + os.sep
+    removed = []
+    for path in dict.fromkeys(paths):
+        if path.endswith(".lock") and os.path.realpath(path).startswith(objects):
+            with suppress(FileNotFoundError):
+                os.unlink(path)
+                removed.append(path)
+    with suppress(OSError):
+        owner.unlink()
+    return removed
 
 
 def problem_text(p: Problem) -> str:

@@ -390,8 +390,7 @@ class IndexLock:
     """``index.lock`` held: read the index, then :meth:`commit` a new one or release.
 
     :meth:`write` puts the new index into the lock file without replacing the index yet,
-    so a caller can do the part that may fail for lack of space before it changes anything
-    (a commit writes the index before it moves the branch, then only renames).
+    so a caller can do the part that may fail for lack of space before it changes anything.
     """
 
     def __init__(self, path: Path, fd: int) -> None:

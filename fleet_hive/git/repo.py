@@ -100,6 +100,9 @@ class Repository:
     def __init__(self, root: Path, actor: str) -> None:
         self.root = root
         self.actor = actor
+        #: while fleet-hive's git lock is held: the file that records each loose-object
+        #: lock file before it is created (``Layout.git_objects_owner``)
+        self.object_locks: Path | None = None
 
     @cached_property
     def _repo(self) -> Repo:
@@ -192,6 +195,8 @@ class Repository:
         store = self._repo.object_store
         hexsha = obj.id.decode("ascii")
         path = os.path.join(os.fspath(store.path), hexsha[:2], hexsha[2:])
+        if self.object_locks is not None:  # a SIGKILL mid-write would leave the lock file
+            _record(self.object_locks, path + ".lock")
         with self._writing(os.path.join(self.git_dir, "objects"), path + ".lock"):
             store.add_object(obj)
 
@@ -737,6 +742,13 @@ def _let_go(e: BaseException) -> None:
         gc.collect()
     finally:
         sys.unraisablehook = hook
+
+
+def _record(log: Path, lock_path: str) -> None:
+    """Note ``lock_path`` in the owner record (best effort: without it a kill leaves a lock
+    that only a person can remove, as before)."""
+    with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as f:
+        f.write(lock_path + "\n")
 
 
 def _size(path: str) -> int | None:

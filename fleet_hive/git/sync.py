@@ -97,7 +97,7 @@ class Syncer:
             if attempt > 1:  # lost a push race: let the winner finish, spread the retries
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
             theirs = self.repo.fetch(target)
-            with self.committer.lock:
+            with self.committer.locked():
                 self._integrate(theirs, remote, result)
             ref, head = self.repo.current_branch()
             result.head = head.decode() if head else None
@@ -275,12 +275,17 @@ class Syncer:
         with locked_index(self.repo.index_path,
                           owner=self.committer.layout.git_index_owner) as lock:
             index = lock.read()
-            if not self.repo.move_branch(ref, plan.ours, new, text):
-                raise ConflictError("the branch moved during sync; nothing was merged",
-                                    hint="run `fleet-hive sync` again")
+            # Files and index first, then the branch (as a commit does): a kill in between
+            # leaves the merged .fleet/ staged on the old HEAD, which the next commit (git's
+            # or fleet-hive's) records; never a moved branch over the old files and index,
+            # whose next `git commit` would undo the merge.
             updates = self._write_files(changes)
             index.update(updates)
             lock.commit(index)
+            if not self.repo.move_branch(ref, plan.ours, new, text):
+                raise ConflictError("the branch moved during sync; the merged .fleet/ files "
+                                    "are in the working tree, not committed",
+                                    hint="run `fleet-hive sync` again")
 
     def _write_files(self, changes: dict[bytes, Change]) -> dict[bytes, Entry | None]:
         """Write the changed files into the working tree; their new index entries."""

@@ -141,6 +141,13 @@ class Layout:
         return self.local / "index.lock.owner"
 
     @cached_property
+    def git_objects_owner(self) -> Path:
+        """While fleet-hive's git lock is held: the holder's pid, then every loose-object
+        lock file (``.git/objects/xx/<id>.lock``) it creates, so a killed holder's are
+        recognised and removed."""
+        return self.local / "objects.lock.owner"
+
+    @cached_property
     def snapshots_stale(self) -> Path:
         """Present while a snapshot could not be written: the next write regenerates all."""
         return self.local / "snapshots.stale"
