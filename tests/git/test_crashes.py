@@ -145,3 +145,20 @@ def test_an_object_lock_of_a_live_or_foreign_writer_is_kept(repo: Path):
     assert remove_orphaned_object_locks(owner, repo / ".git") == [str(recorded)]
     assert not recorded.exists() and foreign.exists() and outside.exists()
     assert not owner.exists()
+
+
+def test_sync_after_a_commit_killed_mid_object_write(tmp_path: Path):
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    repo = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare), str(repo))
+    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    git(repo, "push", "-q", "origin", "main")
+    segment, text = _setup(repo)
+    _kill_commit(repo, "object")
+    assert _object_locks(repo)
+
+    done = run_cli("-C", str(repo), "sync")
+    assert done.returncode == 0, done.stderr
+    assert not _object_locks(repo)
+    assert text in git(bare, "show", f"main:{segment}").stdout
