@@ -24,7 +24,8 @@ from . import capabilities
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from ..events.log import SegmentLog
+    from ..events.envelope import Event
+    from ..events.log import PendingEvent, SegmentLog
     from ..events.store import EventStore
     from ..git import Git
     from ..index.db import Index
@@ -84,10 +85,18 @@ class Hive:
     def events(self) -> EventStore:
         from ..events.store import EventStore
 
-        watched = [prefix for spec in capabilities.projections() for prefix in spec.streams]
+        watched = tuple(prefix for spec in capabilities.projections() for prefix in spec.streams)
+
+        def write(pending: list[PendingEvent]) -> list[Event]:
+            """A raw append: on a stream a projection reads (a note on ``mission:<id>``),
+            through the write path, whose policies keep the snapshot right; else straight
+            into the log (no derived file changes: a bulk append of notes stays cheap)."""
+            if any(p.stream.startswith(watched) for p in pending):
+                return self.uow.append(pending)
+            return self.log.append(pending)
+
         return EventStore(lambda: self.log, self.index, self.actor,
-                          type_modules=capabilities.event_type_modules(),
-                          write=lambda pending: self.uow.append(pending, watched))
+                          type_modules=capabilities.event_type_modules(), write=write)
 
     @cached_property
     def uow(self) -> UnitOfWork:

@@ -96,17 +96,14 @@ class UnitOfWork:
             self._after_write(stored)
             return stored
 
-    def append(self, pending: list[PendingEvent], watched: Sequence[str] = ()) -> list[Event]:
+    def append(self, pending: list[PendingEvent]) -> list[Event]:
         """A raw append (no decision: notes, custom types) on the same path: under the lock,
-        and when an event is on a stream a projection reads (``watched`` prefixes, e.g.
-        ``mission:m-``), the index is caught up and the after-write policies run, so a note
-        on a mission's stream keeps its snapshot right. Other streams change no derived
-        file, and a bulk append of notes pays no catch-up."""
+        then caught up and handed to the after-write policies, so a note on a mission's
+        stream keeps its snapshot right."""
         with self._lock():
             stored = self._store.append_pending(pending)
-            if any(e.stream.startswith(tuple(watched)) for e in stored):
-                self.index.catch_up()
-                self._after_write(stored)
+            self.index.catch_up()
+            self._after_write(stored)
             return stored
 
     def _after_write(self, stored: Sequence[Event]) -> None:
