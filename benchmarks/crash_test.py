@@ -185,12 +185,24 @@ class CrashTest:
         if not sum(kinds[name] for name, _ in OTHERS):
             self.spawn_other()
 
-    def run(self, duration: float) -> None:
-        deadline = time.monotonic() + duration
+    def run(self, duration: float, at_least: int = 0) -> None:
+        """Run for ``duration`` seconds, and on (up to ten times as long) until at least
+        ``at_least`` events were acknowledged and one process was killed: on a loaded
+        machine a short run may otherwise end before anything started."""
+        start = time.monotonic()
+        deadline, limit = start + duration, start + 10 * duration + 60
+
+        def going(now: float) -> bool:
+            if now < deadline:
+                return True
+            short = at_least and (self.acknowledged_so_far() < at_least
+                                  or not sum(self.tally.kills.values()))
+            return bool(short) and now < limit
+
         # Stopped early (SIGTERM, Ctrl-C), it still kills every child it started.
         signal.signal(signal.SIGTERM, _stop)
         try:
-            while time.monotonic() < deadline:
+            while going(time.monotonic()):
                 self.fill()
                 self.step(time.monotonic())
                 time.sleep(0.005)
@@ -350,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="parent of the temporary repository (default: the system's)")
     parser.add_argument("--keep", action="store_true", help="keep the repository")
+    parser.add_argument("--at-least", type=int, default=0, metavar="N",
+                        help="run on past --duration (up to 10x) until N events were "
+                             "acknowledged and one process killed (for short runs)")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.writers < 0 or not 0 <= args.kill_rate <= 1 \
             or args.max_writer_life <= 0:
@@ -368,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                      kill_rate=args.kill_rate, max_writer_life=args.max_writer_life)
     started = time.monotonic()
     try:
-        test.run(args.duration)
+        test.run(args.duration, args.at_least)
     except (KeyboardInterrupt, SystemExit):
         progress("stopped early: no result")
         if not args.keep:

@@ -107,7 +107,7 @@ def test_crash_test_runs_and_loses_nothing(tmp_path: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.crash_test", "--duration", "4", "--seed", "1",
-         "--json", "--workdir", str(tmp_path / "work")],
+         "--at-least", "50", "--json", "--workdir", str(tmp_path / "work")],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300,
     )
     result = json.loads(proc.stdout)
