@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import ConflictError, FleetHiveError, StorageError, storage_error
 from ..kernel.layout import Layout
+from ..kernel.liveness import pid_gone
 from ..kernel.problems import Problem, ProblemsError, summary
 from .changes import FLEET, MISSIONS, FleetChange, compare, path_text, with_predecessors
 from .index_file import Entry, IndexFile, locked_index
@@ -382,16 +383,8 @@ def remove_orphaned_object_locks(owner: Path, git_dir: str | os.PathLike[str]) -
         return []
     except (OSError, ValueError, UnicodeDecodeError):
         paths, pid = [], 0  # unreadable: nothing to trust in it; drop the record
-    if pid == os.getpid():
-        return []
-    if pid:
-        try:
-            os.kill(pid, 0)
-            return []  # alive: its locks are its own
-        except ProcessLookupError:
-            pass
-        except OSError:
-            return []
+    if pid == os.getpid() or (pid and not pid_gone(pid)):
+        return []  # alive: its locks are its own
     objects = os.path.join(os.path.realpath(git_dir), "objects") + os.sep
     removed = []
     for path in dict.fromkeys(paths):

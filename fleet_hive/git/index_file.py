@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..kernel.errors import FleetHiveError, StorageError, storage_error
+from ..kernel.liveness import pid_gone
 
 SIGNATURE = b"DIRC"
 _FIXED = struct.Struct(">10I20sH")  # ctime s/ns, mtime s/ns, dev, ino, mode, uid, gid, size
@@ -485,12 +486,8 @@ def _remove_if_orphaned(lock_path: Path, owner: Path) -> bool:
     try:
         pid_s, ino_s = owner.read_text(encoding="ascii").split()
         pid, ino = int(pid_s), int(ino_s)
-        if os.stat(lock_path).st_ino != ino or pid == os.getpid():
-            return False
-        os.kill(pid, 0)
-        return False  # alive: it still holds the lock
-    except ProcessLookupError:
-        pass
+        if os.stat(lock_path).st_ino != ino or pid == os.getpid() or not pid_gone(pid):
+            return False  # another file, or its holder still runs
     except (OSError, ValueError):
         return False
     with suppress(FileNotFoundError):

@@ -10,6 +10,17 @@ import os
 from dataclasses import dataclass
 
 
+def pid_gone(pid: int) -> bool:
+    """Whether no process with ``pid`` exists on this host (one we may not signal exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 @dataclass(frozen=True)
 class ProcessId:
     """A process as other processes can recognise it later: its ``pid`` on ``host``, and
