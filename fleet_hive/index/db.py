@@ -335,7 +335,7 @@ class Index:
             try:
                 os.unlink(path)
             except FileNotFoundError:
-                pass
+                continue
             except (IsADirectoryError, PermissionError):
                 if not os.path.isdir(path):
                     raise

@@ -57,7 +57,7 @@ def this_host() -> str:
         with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
             boot = f.read().strip()
     except OSError:
-        pass
+        boot = ""  # no boot id (not Linux): the host name alone
     return f"{socket.gethostname()}/{boot}" if boot else socket.gethostname()
 
 
