@@ -13,30 +13,15 @@ import pytest
 
 import fleet_hive
 from fleet_hive.kernel.errors import StorageError
-from tests.support import git, run_cli
+from tests.support import bare_remote, git, run_cli
 from tests.support.servers import (
     Served,
-    Unavailable,
     free_port,
     git_daemon,
+    serving,
     smart_http,
     ssh_server,
 )
-
-
-def bare_remote(root: Path) -> Path:
-    """A bare remote under ``root`` whose main branch holds one commit (git CLI)."""
-    root.mkdir(parents=True, exist_ok=True)
-    bare = root / "remote.git"
-    git(root, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(bare, "config", "http.receivepack", "true")
-    seed = root.parent / "seed"
-    git(root, "init", "-q", "-b", "main", str(seed))
-    (seed / "README").write_text("shared\n")
-    git(seed, "add", ".")
-    git(seed, "commit", "-q", "-m", "initial")
-    git(seed, "push", "-q", str(bare), "main")
-    return bare
 
 
 def clone(served: Served, bare: Path, path: Path, actor: str, *, url: str | None = None):
@@ -55,15 +40,8 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     root.mkdir()
     servers = {"git": lambda: git_daemon(root), "http": lambda: smart_http(root),
                "ssh": lambda: ssh_server(root, tmp_path / "ssh")}
-    try:
-        server = servers[request.param]()
-        served = server.__enter__()
-    except Unavailable as e:
-        pytest.skip(f"{request.param} server unavailable: {e}")
-    try:
+    with serving(servers[request.param]()) as served:
         yield served
-    finally:
-        server.__exit__(None, None, None)
 
 
 def events_and_state(hive) -> tuple[list[str], list[dict], list[dict]]:
@@ -118,12 +96,7 @@ def test_http_credentials_from_the_remote_url(tmp_path: Path):
     """A server that wants HTTP basic auth: the user and password of the remote's URL (as
     git keeps them in the clone's config) are sent; without them the sync says so."""
     root = tmp_path / "served"
-    try:
-        server = smart_http(root, credentials=("ada", "s3cret"))
-        served = server.__enter__()
-    except Unavailable as e:
-        pytest.skip(f"http server unavailable: {e}")
-    try:
+    with serving(smart_http(root, credentials=("ada", "s3cret"))) as served:
         bare = bare_remote(root)
         host = served.base_url.removeprefix("http://")
         a = clone(served, bare, tmp_path / "a", "a",
@@ -149,8 +122,6 @@ def test_http_credentials_from_the_remote_url(tmp_path: Path):
         assert a.git.sync().pushed
         b.close()
         assert fleet_hive.open(b.root, actor="b").git.sync().merge == "fast_forward"
-    finally:
-        server.__exit__(None, None, None)
 
 
 @pytest.mark.parametrize("scheme", ["git", "http", "ssh"])
@@ -175,12 +146,7 @@ def test_ssh_command_from_git_ssh_command(tmp_path: Path):
     no ``core.sshCommand``."""
     root = tmp_path / "served"
     root.mkdir()
-    try:
-        server = ssh_server(root, tmp_path / "ssh")
-        served = server.__enter__()
-    except Unavailable as e:
-        pytest.skip(f"ssh server unavailable: {e}")
-    try:
+    with serving(ssh_server(root, tmp_path / "ssh")) as served:
         bare = bare_remote(root)
         a = clone(served, bare, tmp_path / "a", "a")
         command = served.git_config["core.sshCommand"]
@@ -192,8 +158,6 @@ def test_ssh_command_from_git_ssh_command(tmp_path: Path):
         assert done.returncode == 0, done.stdout + done.stderr
         assert json.loads(done.stdout)["pushed"]
         assert git(bare, "rev-parse", "main").stdout == git(a.root, "rev-parse", "HEAD").stdout
-    finally:
-        server.__exit__(None, None, None)
 
 
 CLONES, EVENTS = 10, 1000
@@ -218,12 +182,7 @@ def test_ten_clones_of_a_thousand_events_converge_through_smart_http(tmp_path: P
     processes racing for the remote branch), then in turn until every clone is up to date:
     all hold the same events, the same state and the remote's commit."""
     root = tmp_path / "served"
-    try:
-        server = smart_http(root)
-        served = server.__enter__()
-    except Unavailable as e:
-        pytest.skip(f"http server unavailable: {e}")
-    try:
+    with serving(smart_http(root)) as served:
         bare = bare_remote(root)
         clones = [clone(served, bare, tmp_path / f"c{i}", f"c{i}") for i in range(CLONES)]
         for h in clones:
@@ -258,20 +217,13 @@ def test_ten_clones_of_a_thousand_events_converge_through_smart_http(tmp_path: P
             assert git(h.root, "rev-parse", "HEAD").stdout == head
             assert git(h.root, "status", "--porcelain").stdout == ""
         assert git(bare, "fsck", "--no-dangling").returncode == 0
-    finally:
-        server.__exit__(None, None, None)
 
 
 def test_ssh_scp_like_url(tmp_path: Path):
     """``user@host:path``, the form git clone prints for ssh (the port in the ssh command)."""
     root = tmp_path / "served"
     root.mkdir()
-    try:
-        server = ssh_server(root, tmp_path / "ssh")
-        served = server.__enter__()
-    except Unavailable as e:
-        pytest.skip(f"ssh server unavailable: {e}")
-    try:
+    with serving(ssh_server(root, tmp_path / "ssh")) as served:
         bare = bare_remote(root)
         user_host, port = served.base_url.removeprefix("ssh://").split("/")[0].rsplit(":", 1)
         a = clone(served, bare, tmp_path / "a", "a", url=f"{user_host}:{bare}")
@@ -280,5 +232,3 @@ def test_ssh_scp_like_url(tmp_path: Path):
         a.missions.create("over scp-like ssh")
         assert a.git.sync().pushed
         assert git(bare, "rev-parse", "main").stdout == git(a.root, "rev-parse", "HEAD").stdout
-    finally:
-        server.__exit__(None, None, None)

@@ -17,19 +17,12 @@ from pathlib import Path
 import pytest
 
 import fleet_hive
-from tests.support import git, run_cli
+from tests.support import bare_remote, git, run_cli
 
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    seed = tmp_path / "seed"
-    git(tmp_path, "clone", "-q", str(bare), str(seed))
-    (seed / "README").write_text("shared\n")
-    git(seed, "add", ".")
-    git(seed, "commit", "-q", "-m", "initial")
-    git(seed, "push", "-q", "origin", "main")
+    bare = bare_remote(tmp_path)
     return bare
 
 

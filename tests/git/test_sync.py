@@ -12,22 +12,13 @@ import pytest
 import fleet_hive
 from fleet_hive.git.repo import Repository
 from fleet_hive.kernel.errors import ConflictError, InvalidInputError, NotFoundError
-from tests.support import git, run_cli
+from tests.support import bare_remote, git, run_cli
 
 
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
     """A bare remote whose main branch holds one commit (made with the git CLI)."""
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    seed = tmp_path / "seed"
-    git(tmp_path, "clone", "-q", str(bare), str(seed))
-    (seed / "README").write_text("shared\n")
-    (seed / "code.txt").write_text("v1\n")
-    git(seed, "add", ".")
-    git(seed, "commit", "-q", "-m", "initial")
-    git(seed, "push", "-q", "origin", "main")
-    return bare
+    return bare_remote(tmp_path, {"README": "shared\n", "code.txt": "v1\n"})
 
 
 def clone(remote: Path, path: Path, actor: str):

@@ -13,23 +13,14 @@ from dulwich.repo import Repo
 
 import fleet_hive
 from fleet_hive.git.repo import missing_objects
+from tests.support import bare_remote as shared_bare_remote
 from tests.support import git
 
 
 def bare_remote(tmp_path: Path, files: int = 1) -> Path:
     """A bare remote whose main branch holds one commit with ``files`` files (git CLI)."""
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    seed = tmp_path / "seed"
-    git(tmp_path, "init", "-q", "-b", "main", str(seed))
-    for i in range(files):
-        d = seed / "src" / f"pkg{i % 20:02d}"
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"file{i:05d}.py").write_text(f"VALUE = {i}\n")
-    git(seed, "add", ".")
-    git(seed, "commit", "-q", "-m", "initial")
-    git(seed, "push", "-q", str(bare), "main")
-    return bare
+    return shared_bare_remote(tmp_path, {f"src/pkg{i % 20:02d}/file{i:05d}.py": f"VALUE = {i}\n"
+                                         for i in range(files)})
 
 
 def clone(remote: Path, path: Path, actor: str):

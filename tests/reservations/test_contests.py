@@ -12,19 +12,12 @@ import pytest
 import fleet_hive
 from fleet_hive.app.verify import verify
 from fleet_hive.reservations.model import EXCLUSIVE, SHARED, Reservation, contests
-from tests.support import git, run_cli
+from tests.support import bare_remote, git, run_cli
 
 
 @pytest.fixture
 def clones(tmp_path: Path) -> tuple[Path, Path]:
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    seed = tmp_path / "seed"
-    git(tmp_path, "clone", "-q", str(bare), str(seed))
-    (seed / "README").write_text("shared\n")
-    git(seed, "add", ".")
-    git(seed, "commit", "-q", "-m", "initial")
-    git(seed, "push", "-q", "origin", "main")
+    bare = bare_remote(tmp_path)
     out = []
     for name in ("a", "b"):
         path = tmp_path / name

@@ -35,6 +35,24 @@ def run_cli(*args: str, cwd: Path | None = None, input: str | None = None,
                           env={**os.environ, **(env or {})})
 
 
+def bare_remote(where: Path, files: dict[str, str] | None = None) -> Path:
+    """``where/remote.git``: a bare remote whose main branch holds one commit of ``files``
+    (default: a README), made with the git CLI; pushes over smart HTTP are allowed."""
+    where.mkdir(parents=True, exist_ok=True)
+    bare = where / "remote.git"
+    git(where, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(bare, "config", "http.receivepack", "true")
+    seed = where / "remote-seed"
+    git(where, "init", "-q", "-b", "main", str(seed))
+    for name, text in (files or {"README": "shared\n"}).items():
+        (seed / name).parent.mkdir(parents=True, exist_ok=True)
+        (seed / name).write_text(text)
+    git(seed, "add", ".")
+    git(seed, "commit", "-q", "-m", "initial")
+    git(seed, "push", "-q", str(bare), "main")
+    return bare
+
+
 def segment_lines(root: Path) -> list[bytes]:
     """Every complete line of every segment under ``root/.fleet/events``."""
     out: list[bytes] = []

@@ -2,8 +2,10 @@
 http-backend`` behind a small CGI server (smart HTTP), and ``sshd`` with a generated key.
 
 Each is a context manager that serves the bare repositories under one directory and yields
-how to reach them; a server whose binary is missing or will not start raises
-:class:`Unavailable` with the reason (the fixtures turn that into a skip).
+how to reach them. A server whose binary is not installed raises :class:`Unavailable`, which
+:func:`serving` turns into a skip naming the package (``.ci/run`` installs it, so CI runs
+every one); a server that is installed but does not start raises :class:`ServerFailed`, and
+the test fails.
 """
 
 from __future__ import annotations
@@ -26,7 +28,26 @@ from urllib.parse import urlsplit
 
 
 class Unavailable(Exception):
-    """This server cannot run here (the reason is the message)."""
+    """This server's binary is not installed here (the message says which package)."""
+
+
+class ServerFailed(RuntimeError):
+    """An installed server would not start: a real failure, never a skip."""
+
+
+@contextlib.contextmanager
+def serving(server: contextlib.AbstractContextManager[Served]) -> Iterator[Served]:
+    """Enter ``server``; skip the test, with the reason, only if its binary is missing."""
+    import pytest
+
+    try:
+        served = server.__enter__()
+    except Unavailable as e:
+        pytest.skip(f"{e}; CI installs it (.ci/run)")
+    try:
+        yield served
+    finally:
+        server.__exit__(None, None, None)
 
 
 @dataclass
@@ -54,11 +75,11 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, what: str,
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise Unavailable(f"{what} exited with {proc.returncode}: {err.strip()[:300]}")
+            raise ServerFailed(f"{what} exited with {proc.returncode}: {err.strip()[:300]}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
-    raise Unavailable(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+    raise ServerFailed(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -242,7 +263,7 @@ def ssh_server(root: Path, work: Path) -> Iterator[Served]:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation dir
     check = subprocess.run([SSHD, "-t", "-f", str(config)], capture_output=True, text=True)
     if check.returncode != 0:
-        raise Unavailable(f"sshd refuses its test configuration: {check.stderr.strip()[:300]}")
+        raise ServerFailed(f"sshd refuses its test configuration: {check.stderr.strip()[:300]}")
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
