@@ -172,7 +172,22 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         schema = etype.model.model_json_schema()
         schema["title"] = name
         schema["x-fleet-schema-version"] = etype.version
+        if name in _RECORDED_BY:
+            schema["x-fleet-recorded-by"] = _RECORDED_BY[name]
         if etype.description:
             schema["description"] = etype.description
+        _factory_defaults(etype.model, schema)
         out[f"events/{name}.schema.json"] = schema
     return out
+
+
+def _factory_defaults(model: type[BaseModel], schema: dict[str, Any]) -> None:
+    """Write the value of each ``default_factory`` into the schema as its ``default`` (what
+    pydantic fills in), so the write path's validator (:mod:`.validation`) knows it. (A
+    model nested in ``$defs`` with such a field makes that validator defer to pydantic.)"""
+    props = schema.get("properties", {})
+    for field_name, info in model.model_fields.items():
+        key = info.alias or field_name
+        if info.default_factory is not None and key in props:
+            props[key]["default"] = info.default_factory()  # type: ignore[call-arg]
+

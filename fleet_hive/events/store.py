@@ -48,8 +48,10 @@ class EventQueries(Protocol):
 class _Validating:
     """What both stores share: turning user input into validated pending events.
 
-    ``type_modules`` name the modules whose event types this store accepts; the registry
-    (and pydantic) is imported on the first write, never on read paths.
+    ``type_modules`` name the modules whose event types this store accepts. Each ``data``
+    is checked against its type's committed JSON Schema (:mod:`.validation`); the
+    registry's pydantic models are imported only for what that check cannot settle (an
+    unknown type, a refused or unusual value), never on read paths.
     """
 
     actor: str
@@ -57,9 +59,10 @@ class _Validating:
     _validate_data: Callable[..., tuple[dict[str, Any], int]] | None = None
 
     def _load_validator(self) -> Callable[..., tuple[dict[str, Any], int]]:
-        from .registry import use_modules, validate_data
+        # the committed JSON Schema of each type; pydantic only where it must decide
+        from .validation import use_modules, validate_data
 
-        use_modules(self._type_modules)
+        use_modules(self._type_modules)  # declared; imported only if pydantic must decide
         self._validate_data = validate_data
         return validate_data
 
@@ -72,7 +75,7 @@ class _Validating:
                                 ("correlation_id", correlation_id)):
                 if value is not None and (not isinstance(value, str) or not value.strip()):
                     raise InvalidInputError(f"{name} must be a non-empty string")
-        # the registry (pydantic) is imported on the first write, never on read paths
+        # the validator is loaded on the first write, never on read paths
         validate = self._validate_data or self._load_validator()
         clean, version = validate(type, {} if data is None else data, custom=custom)
         return PendingEvent(type, stream, clean, actor or self.actor, version, causation_id,
@@ -87,7 +90,7 @@ class _Validating:
         """A raw append's event: refused if a use case owns its type, else validated."""
         if self._validate_data is None:
             self._load_validator()  # declares this store's type modules to the registry
-        from .registry import use_case_of
+        from .validation import use_case_of
 
         use_case = use_case_of(type) if isinstance(type, str) else None
         if use_case is not None:

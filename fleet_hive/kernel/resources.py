@@ -7,15 +7,37 @@ are the repository's top-level directories.
 
 from __future__ import annotations
 
-from importlib.resources import files
-from importlib.resources.abc import Traversable
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 KINDS = ("schemas", "templates", "hooks")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def resource_path(kind: str) -> str:
+    """The directory of one kind of shipped resource as a plain path, without importing
+    :mod:`importlib.resources` (the write path reads one schema file per type).
+    FileNotFoundError where they are not plain files (a zipped install: use
+    :func:`resource_dir`)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown resource kind {kind!r}")
+    packaged = os.path.join(os.path.dirname(_HERE), "_resources", kind)
+    if os.path.isdir(packaged):
+        return packaged
+    source = os.path.join(os.path.dirname(os.path.dirname(_HERE)), kind)
+    if os.path.isdir(source):
+        return source
+    raise FileNotFoundError(f"fleet-hive resources {kind!r} are not plain files here")
 
 
 def resource_dir(kind: str) -> Traversable:
     """The directory of one kind of shipped resource."""
+    from importlib.resources import files
+
     if kind not in KINDS:
         raise ValueError(f"unknown resource kind {kind!r}")
     packaged = files("fleet_hive") / "_resources" / kind

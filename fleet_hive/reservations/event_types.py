@@ -38,8 +38,11 @@ def _pattern(value: str) -> str:
     return value
 
 
+# ``x-fleet-check`` names the AfterValidator for the write path's schema validator
+# (fleet_hive.events.validation.CHECKS), which has no pydantic.
 Path = Annotated[str, Field(min_length=1, max_length=4096,
-                            description="repository-relative path or glob (docs/globs.md)"),
+                            description="repository-relative path or glob (docs/globs.md)",
+                            json_schema_extra={"x-fleet-check": "normalized-glob"}),
                  AfterValidator(_pattern)]
 Holder = Annotated[str, Field(min_length=1, max_length=200)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
