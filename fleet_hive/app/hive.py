@@ -48,9 +48,9 @@ class Hive:
     # -- parts ---------------------------------------------------------------------------
     @cached_property
     def config(self) -> Config:
-        from .config import load_config
+        from .settings import load
 
-        return load_config(self.layout.config)
+        return load(self.layout.config, self.layout.config_cache)
 
     @cached_property
     def index(self) -> Index:
@@ -119,7 +119,16 @@ class Hive:
     def _snapshots(self) -> Snapshots:
         from ..missions.snapshots import Snapshots
 
-        return Snapshots(self.layout, self.index)
+        return Snapshots(self.layout, self.index,
+                         deferred=lambda: self.config.snapshots == "deferred")
+
+    def settle(self) -> int:
+        """Bring the derived files that lag the log on purpose up to date: the pending
+        mission snapshots (``snapshots: deferred``). ``commit``, ``sync`` and ``verify`` do
+        it first. Returns how many were rewritten."""
+        if not self.layout.snapshots_pending.exists():
+            return 0
+        return self.missions.flush_snapshots()
 
     # -- capabilities (each module is imported on first use) ------------------------------
     @cached_property
@@ -172,7 +181,8 @@ class Hive:
         return Git(self.layout, actor=self.actor, writer_lock=self._writer_lock,
                    check_changes=lambda changes: commit_problems(self, changes),
                    auto_commit=lambda: self.config.auto_commit,
-                   after_merge=lambda: repair_derived(self).problems)
+                   after_merge=lambda: repair_derived(self).problems,
+                   before_commit=self.settle)
 
     def _writer_lock(self) -> AbstractContextManager[Any]:
         """The event log's writer lock, for a commit reading ``.fleet/``.

@@ -130,6 +130,12 @@ class Layout:
         return self.cache / "index.sqlite"
 
     @cached_property
+    def config_cache(self) -> Path:
+        """The validated settings with the text they came from (derived; a miss re-reads
+        ``config.yaml`` the slow way)."""
+        return self.cache / "config.json"
+
+    @cached_property
     def writer_lock(self) -> Path:
         """In ``local/``, not ``.cache/``: deleting the cache while processes write must not
         give two of them "the" lock through two different files (``storage.md`` 1)."""
@@ -151,6 +157,12 @@ class Layout:
     def snapshots_stale(self) -> Path:
         """Present while a snapshot could not be written: the next write regenerates all."""
         return self.local / "snapshots.stale"
+
+    @cached_property
+    def snapshots_pending(self) -> Path:
+        """Missions whose snapshot lags the log (``snapshots: deferred``), one id a line,
+        until ``commit``, ``sync`` or ``verify`` regenerates them."""
+        return self.local / "snapshots.pending"
 
     @cached_property
     def seq_ledger(self) -> Path:
