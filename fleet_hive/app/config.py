@@ -21,6 +21,10 @@ durability: fsync
 segment_max_bytes: 8388608
 # commit .fleet/ automatically at mission milestones (created, completed, checkpoint)
 auto_commit: false
+# mission snapshots (.fleet/missions/): every_write = rewritten by every write; deferred =
+# a write only notes which changed, and commit, sync and verify bring them up to date
+# (writes are ~30 ms faster as processes: no YAML rendering)
+snapshots: every_write
 """
 
 
@@ -30,6 +34,7 @@ class Config(BaseModel):
     durability: Literal["fsync", "none"] = "fsync"
     segment_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
     auto_commit: bool = False
+    snapshots: Literal["every_write", "deferred"] = "every_write"
 
 
 def load_config(path: Path) -> Config:

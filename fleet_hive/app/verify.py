@@ -35,6 +35,8 @@ class VerifyContext(CheckContext, Protocol):
     @property
     def git(self) -> Git: ...
 
+    def settle(self) -> int: ...
+
 
 def check_log(hive: CheckContext, report: Report, repair: bool = False) -> None:
     from ..events.integrity import check_lines
@@ -106,6 +108,7 @@ def verify(hive: VerifyContext, *, repair: bool = False) -> Report:
     check_head(hive, report)
     check_own_events(hive, report, repair)
     check_cache(hive, report)
+    hive.settle()  # derived files that lag the log on purpose are brought up to date first
     with hive.exclusive() if repair else contextlib.nullcontext():
         for check in derived_checks():  # a repair holds the writer lock: no write meanwhile
             check(hive, report, repair)

@@ -43,7 +43,8 @@ class Git:
 
     def __init__(self, layout: Layout, *, actor: str, writer_lock: WriterLock,
                  check_changes: CheckChanges, auto_commit: Callable[[], bool],
-                 after_merge: AfterMerge) -> None:
+                 after_merge: AfterMerge, before_commit: Callable[[], Any] | None = None
+                 ) -> None:
         from .commit import Committer  # these load dulwich
         from .repo import Repository
 
@@ -52,6 +53,8 @@ class Git:
         self.committer = Committer(self.repo, layout, writer_lock=writer_lock,
                                    check_changes=check_changes, auto_commit=auto_commit)
         self.after_merge = after_merge
+        #: brings derived files that lag the log on purpose up to date (mission snapshots)
+        self.before_commit = before_commit or (lambda: None)
 
     @cached_property
     def syncer(self) -> Syncer:
@@ -65,6 +68,7 @@ class Git:
 
     # -- writes --------------------------------------------------------------------------
     def commit(self, message: str | None = None) -> CommitResult:
+        self.before_commit()
         return self.committer.commit(message)
 
     def auto_commit(self, reason: str) -> CommitResult | None:
@@ -72,6 +76,7 @@ class Git:
 
     def sync(self, remote: str = "origin", *, attempts: int | None = None) -> SyncResult:
         """See :meth:`Syncer.sync`; ``attempts`` defaults to ``sync.SYNC_ATTEMPTS``."""
+        self.before_commit()
         if attempts is None:
             return self.syncer.sync(remote)
         return self.syncer.sync(remote, attempts=attempts)

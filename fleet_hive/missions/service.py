@@ -364,6 +364,14 @@ class Missions(_Part):
         with self._uow.exclusive() as view:
             return self._snapshots.refresh_all(view)
 
+    def flush_snapshots(self) -> int:
+        """Regenerate the snapshots that lag the log (``snapshot_interval``); returns how
+        many. Cheap when none does: no lock is taken."""
+        if not self._snapshots.pending():
+            return 0
+        with self._uow.exclusive():
+            return self._snapshots.flush()
+
 
 class FileLeases(Protocol):
     """The reservation decisions a claim composes with (``hive.reservations`` provides

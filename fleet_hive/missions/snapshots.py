@@ -29,7 +29,8 @@ scratch (:func:`render`), and the tests hold both ways to the same bytes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,15 +146,23 @@ class Snapshots:
     """The after-write policy that keeps ``.fleet/missions/<id>.yaml`` equal to the log.
 
     Called by the unit of work (under the writer lock, index caught up) with the events
-    just stored; regenerates the snapshot of every mission they touched. A deleted
-    mission's snapshot is removed. A snapshot that could not be written (a full disk)
-    leaves the empty marker ``.fleet/local/snapshots.stale``; the next write regenerates
-    every snapshot and removes it.
+    just stored. With ``snapshots: every_write`` (the default) it regenerates the snapshot
+    of every mission they touched, at once. With ``snapshots: deferred`` it only
+    notes those missions in ``.fleet/local/snapshots.pending``, and :meth:`flush`
+    regenerates the pending ones when ``commit``, ``sync`` or ``verify`` asks
+    (``hive.settle()``): rendering YAML costs a write command more than the write itself
+    (ruamel's import alone ~30 ms), and the snapshots are local files for people to read
+    (never committed), wanted when the work is looked at, not after each step of it. A
+    deleted mission's snapshot is removed. A snapshot that could not be written (a full
+    disk) leaves the empty marker ``.fleet/local/snapshots.stale``; the next write
+    regenerates every snapshot and removes it.
     """
 
-    def __init__(self, layout: Layout, reads: ReadView) -> None:
+    def __init__(self, layout: Layout, reads: ReadView,
+                 deferred: Callable[[], bool] | None = None) -> None:
         self.layout = layout
         self.reads = reads
+        self._deferred = deferred or (lambda: False)
 
     def __call__(self, events: Sequence[Event]) -> None:
         marker = self.layout.snapshots_stale
@@ -162,8 +171,58 @@ class Snapshots:
             with contextlib.suppress(FileNotFoundError):
                 marker.unlink()
             return
-        for mission_id in self._missions_of(events):
+        missions = self._missions_of(events)
+        if not missions:
+            return
+        if self._deferred():
+            self._note_pending(missions)
+            return
+        for mission_id in self.pending():
+            missions.setdefault(mission_id, None)  # noted before the setting changed
+        for mission_id in missions:
             self.write(mission_id)
+        self._forget_pending()
+
+    def pending(self) -> list[str]:
+        """The missions whose snapshot lags the log, in the order they changed."""
+        try:
+            lines = self.layout.snapshots_pending.read_text(encoding="utf-8").splitlines()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return []
+        return list(dict.fromkeys(line for line in lines if line.startswith("m-")))
+
+    def flush(self) -> int:
+        """Regenerate every pending snapshot (the caller holds the writer lock with the
+        index caught up); returns how many."""
+        pending = self.pending()
+        for mission_id in pending:
+            self.write(mission_id)
+        self._forget_pending()
+        return len(pending)
+
+    def _note_pending(self, missions: dict[str, None]) -> None:
+        lines = "".join(f"{m}\n" for m in missions).encode("utf-8")
+        path = self.layout.snapshots_pending
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError:  # cannot even note it: regenerate everything on the next write
+            with contextlib.suppress(OSError):
+                self.layout.snapshots_stale.touch()
+            return
+        try:
+            os.write(fd, lines)
+        except OSError:
+            with contextlib.suppress(OSError):
+                self.layout.snapshots_stale.touch()
+        finally:
+            os.close(fd)
+
+    def _forget_pending(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.layout.snapshots_pending.unlink()
 
     def _missions_of(self, events: Sequence[Event]) -> dict[str, None]:
         """The missions whose snapshots ``events`` change, by stream: ``mission:<id>`` itself,
@@ -193,6 +252,7 @@ class Snapshots:
                                                          catch_up=False)]
         for mission_id in ids:
             self.write(mission_id)
+        self._forget_pending()
         return len(ids)
 
     def write(self, mission_id: str) -> None:
