@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS missions (
     doc BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS missions_order ON missions(priority, ord_clock, ord_writer, ord_n);
+-- `status` asks for open conflicts on every run, and almost no row has one
+CREATE INDEX IF NOT EXISTS missions_conflicted ON missions(open_conflicts) WHERE open_conflicts > 0;
 CREATE TABLE IF NOT EXISTS mission_labels (
     label TEXT NOT NULL,
     mission_id TEXT NOT NULL,
@@ -82,6 +84,7 @@ CREATE TABLE IF NOT EXISTS sorties (
 CREATE INDEX IF NOT EXISTS sorties_mission ON sorties(mission_id, ord_clock, ord_writer, ord_n);
 CREATE INDEX IF NOT EXISTS sorties_status ON sorties(status, priority, ord_clock, ord_writer,
                                                       ord_n);
+CREATE INDEX IF NOT EXISTS sorties_conflicted ON sorties(open_conflicts) WHERE open_conflicts > 0;
 CREATE TABLE IF NOT EXISTS sortie_deps (
     sortie_id TEXT NOT NULL,
     depends_on TEXT NOT NULL,
