@@ -125,3 +125,18 @@ def test_crash_test_rejects_bad_arguments(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.crash_test", "--duration", "0"],
                           cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--duration" in proc.stderr
+
+
+def test_process_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "processes", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert bench["status"] == "ok" and bench["error"] is None, bench
+    names = [m["metric"] for m in bench["measurements"]]
+    for command in ("ready --json", "status --json", "lock check", "events list",
+                    "sortie claim", "sortie complete", "lock acquire", "events append"):
+        assert any(command in n for n in names), command
+    assert any("snapshots: deferred" in n for n in names)
+    for m in bench["measurements"][1:]:  # each next to the same run's floor
+        assert "over `python -c pass`" in m["notes"], m

@@ -1,0 +1,121 @@
+"""Every hot command as a whole process (issue 11), next to ``python -c pass`` in the same run.
+
+Agents run ``fleet-hive`` once per action, so what they pay is interpreter start, imports,
+the work and teardown. On a repository of about 100,000 mission events (warm index, bytecode
+cached as an installed package has it) this times, interleaved so that noise hits all alike:
+
+* read commands: ``ready --json``, ``status --json``, ``lock check``, ``events list --limit 10``
+  (target: within +15 ms of ``python -c pass``; ``status`` +25 ms);
+* write commands with fsync on: ``sortie claim``, ``start``, ``progress``, ``complete``,
+  ``lock acquire``, ``events append`` (target: within +30 ms), once with the default
+  ``snapshots: every_write`` and once with ``snapshots: deferred`` (no YAML rendering).
+
+Each row shows the p50 difference to the same run's ``python -c pass``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .harness import Measurement, child_env, percentile, progress, python_module, run_process
+
+
+@dataclass(frozen=True)
+class Sizes:
+    events: int
+    runs: int
+
+
+FULL = Sizes(events=100_000, runs=30)
+SMOKE = Sizes(events=2_000, runs=3)
+
+READS = {
+    "`ready --json`": (["ready", "--json"], 15),
+    "`status --json`": (["status", "--json"], 25),
+    "`lock check src/x.py --json`": (["lock", "check", "src/x.py", "--json"], 15),
+    "`events list --limit 10 --json`": (["events", "list", "--limit", "10", "--json"], 15),
+}
+WRITES = ("sortie claim", "sortie start", "sortie progress", "sortie complete",
+          "lock acquire", "events append")
+
+
+def run(smoke: bool, workdir: Path) -> list[Measurement]:
+    from .bench_missions import build_big_repo
+
+    sizes = SMOKE if smoke else FULL
+    progress(f"generating a {sizes.events:,}-event mission repository")
+    root = workdir / "processes"
+    hive, written = build_big_repo(root, sizes.events)
+    mission = hive.missions.create("process benchmark")
+    sortie_ids = [hive.sorties.add(mission.id, f"p{i}", files=[f"src/proc/{i}.py"]).id
+                  for i in range(2 * (sizes.runs + 1))]
+    hive.missions.start(mission.id)
+    hive.close()
+    config = root / ".fleet" / "config.yaml"
+    config.write_text(config.read_text().replace("durability: none", "durability: fsync"))
+    env = child_env({"PYTHONPYCACHEPREFIX": str(workdir / "pycache"), "FLEET_ACTOR": "bench"})
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    bare = [python_module("fleet_hive")[0], "-c", "pass"]
+
+    def fleet(*args: object) -> list[str]:
+        return python_module("fleet_hive", "-C", root, *args)
+
+    # warm the bytecode, the page cache, the index and the remembered settings
+    for argv, _ in READS.values():
+        run_process(fleet(*argv), env=env).check()
+    samples: dict[str, list[float]] = {k: [] for k in [*READS, "bare"]}
+    progress(f"{written:,} events: read commands as processes ({sizes.runs} runs each)")
+    for _ in range(sizes.runs):
+        for key, (argv, _) in READS.items():
+            samples[key].append(run_process(fleet(*argv), env=env).check().wall_ms)
+        samples["bare"].append(run_process(bare, env=env).check().wall_ms)
+    floor = percentile(samples["bare"], 50)
+    out = [Measurement("`python -c pass` (the floor, same run)", "—", "—", "",
+                       samples=samples["bare"])]
+    for key, (_, budget) in READS.items():
+        out.append(_row(f"{key} as a process, {written:,} events", samples[key], floor,
+                        budget))
+
+    pool = iter(sortie_ids)
+    counter = itertools.count()
+    for mode in ("every_write", "deferred"):
+        text = config.read_text()
+        config.write_text(text.replace("snapshots: every_write", f"snapshots: {mode}")
+                          .replace("snapshots: deferred", f"snapshots: {mode}"))
+        run_process(fleet("ready", "--json"), env=env).check()  # remember the settings
+        progress(f"write commands as processes, fsync on, snapshots: {mode}")
+        writes: dict[str, list[float]] = {k: [] for k in [*WRITES, "bare"]}
+        for _ in range(sizes.runs):
+            s = next(pool)
+            n = next(counter)
+            steps = {
+                "sortie claim": fleet("sortie", "claim", s, "--json"),
+                "sortie start": fleet("sortie", "start", s, "--json"),
+                "sortie progress": fleet("sortie", "progress", s, "--percent", "50", "--json"),
+                "sortie complete": fleet("sortie", "complete", s, "--json"),
+                "lock acquire": fleet("lock", "acquire", f"docs/bench/{mode}/{n}.md",
+                                      "--json"),
+                "events append": fleet("events", "append", "note_added", "--stream",
+                                       f"note:bench{n}", "--data", '{"text": "hello"}',
+                                       "--json"),
+            }
+            for key, argv in steps.items():
+                writes[key].append(run_process(argv, env=env).check().wall_ms)
+            writes["bare"].append(run_process(bare, env=env).check().wall_ms)
+        wfloor = percentile(writes["bare"], 50)
+        for key in WRITES:
+            out.append(_row(f"`{key}` as a process, fsync on, snapshots: {mode}",
+                            writes[key], wfloor, 30))
+    shutil.rmtree(workdir / "pycache", ignore_errors=True)
+    return out
+
+
+def _row(metric: str, samples: list[float], floor: float, budget: float) -> Measurement:
+    p50 = percentile(samples, 50)
+    return Measurement(metric, "—", f"≤ +{budget:g} ms over `python -c pass`", "",
+                       samples=samples, passed=p50 - floor <= budget,
+                       notes=f"+{p50 - floor:.1f} ms over `python -c pass` "
+                             f"(p50 {floor:.1f} ms, same run)")
