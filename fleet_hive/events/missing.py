@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,19 +20,25 @@ import orjson
 
 from ..kernel.errors import FleetHiveError
 from ..kernel.layout import SEGMENT_SUFFIX
+from ..kernel.plain import Frozen, setfield
 from .segments import last_consumed_event
 
 if TYPE_CHECKING:
     from ..kernel.layout import Layout
 
 
-@dataclass(frozen=True)
-class MissingEvents:
+class MissingEvents(Frozen):
     """Events ``first..last`` of ``writer`` (one of this clone's) that the working tree lacks."""
 
+    __slots__ = _fields = ("writer", "first", "last")
     writer: str
     first: int
     last: int
+
+    def __init__(self, writer: str, first: int, last: int) -> None:
+        setfield(self, "writer", writer)
+        setfield(self, "first", first)
+        setfield(self, "last", last)
 
     def to_json(self) -> dict[str, Any]:
         return {"writer": self.writer, "first": self.first, "last": self.last}

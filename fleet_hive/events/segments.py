@@ -11,28 +11,39 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import orjson
 
+from ..kernel.plain import Plain
 from .envelope import envelope_problem
 
 CHUNK = 1 << 20
 
 
-@dataclass(slots=True)
-class Line:
+class Line(Plain):
+    __slots__ = _fields = ("offset", "raw", "event", "problem")
     offset: int
     raw: bytes  # without the trailing newline
     event: dict[str, Any] | None  # None when the line is not a valid envelope
-    problem: str | None = None
+    problem: str | None
+
+    def __init__(self, offset: int, raw: bytes, event: dict[str, Any] | None,
+                 problem: str | None = None) -> None:
+        self.offset = offset
+        self.raw = raw
+        self.event = event
+        self.problem = problem
 
 
-@dataclass(slots=True)
-class ReadResult:
-    end: int = 0  # offset just past the last complete line (or complete batch) consumed
-    torn: bytes = b""  # bytes past ``end`` that do not (yet) form a complete line or batch
+class ReadResult(Plain):
+    __slots__ = _fields = ("end", "torn")
+    end: int  # offset just past the last complete line (or complete batch) consumed
+    torn: bytes  # bytes past ``end`` that do not (yet) form a complete line or batch
+
+    def __init__(self, end: int = 0, torn: bytes = b"") -> None:
+        self.end = end
+        self.torn = torn
 
 
 def iter_lines(path: str | os.PathLike[str], start: int = 0, result: ReadResult | None = None,

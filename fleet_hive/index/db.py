@@ -33,7 +33,6 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,6 +43,7 @@ from ..events.segments import Line, ReadResult, iter_data_lines, iter_lines
 from ..kernel.errors import StorageError
 from ..kernel.layout import Layout
 from ..kernel.limits import check_page
+from ..kernel.plain import Frozen, setfield
 from .ledger import Hasher, Record, SeqLedger, chunk_hash
 
 if TYPE_CHECKING:
@@ -72,12 +72,16 @@ class DamagedRow(Exception):
     """A stored row failed its checksum or does not decode: the cache is corrupt."""
 
 
-@dataclass(frozen=True)
-class Damage:
+class Damage(Frozen):
     """The integrity problems the index saw in the log (``count`` of them, the first few)."""
 
+    __slots__ = _fields = ("count", "problems")
     count: int
     problems: list[dict[str, Any]]
+
+    def __init__(self, count: int, problems: list[dict[str, Any]]) -> None:
+        setfield(self, "count", count)
+        setfield(self, "problems", problems)
 
     def summary(self) -> str:
         first = self.problems[0]
@@ -174,20 +178,31 @@ _INSERT = ("INSERT INTO events (seq, id, type, stream, clock, writer, n, causati
            "ON CONFLICT(id) DO NOTHING")
 
 
-@dataclass(frozen=True)
-class IndexStatus:
+class IndexStatus(Frozen):
+    __slots__ = _fields = ("path", "events", "segments", "latest_seq", "fresh", "size_bytes",
+                           "problems", "problem_count", "in_memory")
     path: str
     events: int
     segments: int
     latest_seq: int
     fresh: bool  # nothing on disk was waiting to be read
     size_bytes: int
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    problem_count: int = 0
-    in_memory: str | None = None  # why the cache on disk is not used, if it is not
+    problems: list[dict[str, Any]]
+    problem_count: int
+    in_memory: str | None  # why the cache on disk is not used, if it is not
+
+    def __init__(self, path: str, events: int, segments: int, latest_seq: int, fresh: bool,
+                 size_bytes: int, problems: list[dict[str, Any]] | None = None,
+                 problem_count: int = 0, in_memory: str | None = None) -> None:
+        for name, value in (("path", path), ("events", events), ("segments", segments),
+                            ("latest_seq", latest_seq), ("fresh", fresh),
+                            ("size_bytes", size_bytes),
+                            ("problems", [] if problems is None else problems),
+                            ("problem_count", problem_count), ("in_memory", in_memory)):
+            setfield(self, name, value)
 
     def to_json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return {f: getattr(self, f) for f in self._fields}
 
 
 class Index:
