@@ -118,6 +118,19 @@ class ProjectionView:
             "SELECT seq, crc, raw FROM events WHERE stream=? ORDER BY clock, writer, n",
             (stream,))]
 
+    def iter_events(self, stream: str) -> Iterator[Event]:
+        """:meth:`events`, read and decoded as they are consumed: a fold that stops early
+        (a released lease) reads no further."""
+        cursor = self._db.execute(
+            "SELECT seq, crc, raw FROM events WHERE stream=? ORDER BY clock, writer, n",
+            (stream,))
+        try:
+            while rows := cursor.fetchmany(64):
+                for seq, crc, raw in rows:
+                    yield _event(seq, crc, raw)
+        finally:
+            cursor.close()
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

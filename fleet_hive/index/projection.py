@@ -34,6 +34,9 @@ class ProjectionTables(Protocol):
 
     def events(self, stream: str) -> list[Event]: ...
 
+    def iter_events(self, stream: str) -> Iterator[Event]:
+        """The events of ``stream``, like :meth:`events`, read as they are consumed."""
+
 
 @tuple_fields
 class ProjectionSpec(tuple[Any, ...]):

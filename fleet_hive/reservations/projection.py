@@ -87,7 +87,8 @@ class ReservationProjection:
         for stream in streams:
             kind, _, key = stream.partition(":")
             if kind == RESERVATION_STREAM:
-                r = fold_reservation(view.events(stream))
+                # read lazily: the fold ends at the lease's release, however long the stream
+                r = fold_reservation(view.iter_events(stream))
                 ids = (key,) if r is None or r.id == key else (key, r.id)
                 for rid in ids:  # a row replaced or removed leaves the digest
                     for (h,) in view.execute("SELECT h FROM reservations WHERE id=?", (rid,)):
