@@ -34,8 +34,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..kernel.clock import utc_now
 from ..kernel.errors import storage_error
 from ..kernel.fsio import fsync_dir, write_atomic
@@ -127,6 +125,8 @@ class SegmentLog:
         return self._state_fd
 
     def _read_state(self) -> WriterState:
+        import orjson  # not at the top: `events list` imports this module and never writes
+
         raw = os.pread(self._state_file(), STATE_SIZE, 0).rstrip(b" \n\x00")
         try:
             return WriterState(**orjson.loads(raw))
@@ -136,6 +136,8 @@ class SegmentLog:
 
     def _write_state(self, state: WriterState, *, new_writer: bool = False,
                      sync: bool = False) -> None:
+        import orjson  # not at the top: `events list` imports this module and never writes
+
         record = orjson.dumps(state.__dict__)
         if len(record) >= STATE_SIZE:
             raise AssertionError("writer state record too large")
@@ -220,6 +222,8 @@ class SegmentLog:
         When it is not, settle ``writer`` and ``n`` from the working tree and leave
         ``segment`` empty so that a new one is started.
         """
+        import orjson  # not at the top: `events list` imports this module and never writes
+
         if not state.writer:
             state.writer = new_writer_id()
             state.segment = ""
@@ -261,6 +265,8 @@ class SegmentLog:
             raise storage_error(e, self.layout.events) from e
 
     def _append_locked(self, pending: Sequence[PendingEvent]) -> list[Event]:
+        import orjson  # not at the top: `events list` imports this module and never writes
+
         state = self._read_state()
         writer_saved = state.writer
         intact, newest = self._check_segment(state)

@@ -16,9 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from ..kernel.errors import FleetHiveError
+from ..kernel.jsonload import JSONDecodeError, loads
 from ..kernel.layout import SEGMENT_SUFFIX
 from ..kernel.plain import Frozen, setfield
 from .segments import last_consumed_event
@@ -56,13 +55,13 @@ def missing_own_events(layout: Layout) -> list[MissingEvents]:
     forgotten: dict[str, int] = {}
     with contextlib.suppress(OSError):
         for line in layout.writer_missing.read_bytes().splitlines():
-            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                note = orjson.loads(line)
+            with contextlib.suppress(JSONDecodeError, KeyError, TypeError, ValueError):
+                note = loads(line)
                 into = forgotten if note.get("forgotten") else expected
                 into[note["writer"]] = max(into.get(note["writer"], 0), int(note["n"]))
-    with contextlib.suppress(OSError, orjson.JSONDecodeError, TypeError, ValueError,
+    with contextlib.suppress(OSError, JSONDecodeError, TypeError, ValueError,
                              AttributeError):
-        state = orjson.loads(layout.writer_state.read_bytes().rstrip(b" \n\x00"))
+        state = loads(layout.writer_state.read_bytes().rstrip(b" \n\x00"))
         writer, n = state.get("writer"), int(state.get("n") or 0)
         if writer and n:
             expected[writer] = max(expected.get(writer, 0), n)
@@ -78,6 +77,8 @@ def missing_own_events(layout: Layout) -> list[MissingEvents]:
 
 def forget_missing_events(layout: Layout, missing: Sequence[MissingEvents]) -> None:
     """Stop reporting ``missing`` (``verify --repair``: they are not coming back)."""
+    import orjson
+
     with open(layout.writer_missing, "ab") as f:
         for m in missing:
             f.write(orjson.dumps({"writer": m.writer, "n": m.last, "forgotten": True}) + b"\n")

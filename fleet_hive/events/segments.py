@@ -13,8 +13,6 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-import orjson
-
 from ..kernel.plain import Plain
 from .envelope import envelope_problem
 
@@ -124,10 +122,25 @@ def _scan(opener: Callable[[], BinaryIO], start: int, result: ReadResult | None,
             res.torn = b""
 
 
+def _import_orjson(raw: bytes) -> Any:
+    """:data:`_loads` until the first line is parsed: orjson is imported only then (a read
+    that finds nothing new to read never pays for it)."""
+    global _loads
+    import orjson
+
+    _loads = orjson.loads
+    return _loads(raw)
+
+
+#: orjson's parser, the one check of every line (``orjson.JSONDecodeError`` is its only
+#: ``ValueError``).
+_loads: Callable[[bytes], Any] = _import_orjson
+
+
 def _parse(offset: int, raw: bytes) -> Line:
     try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
+        obj = _loads(raw)
+    except ValueError as e:
         return Line(offset, raw, None, f"invalid JSON: {e}")
     problem = envelope_problem(obj)
     if problem is not None:

@@ -36,11 +36,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import orjson
-
 from ..events.envelope import Event
 from ..events.segments import Line, ReadResult, iter_data_lines, iter_lines
 from ..kernel.errors import StorageError
+from ..kernel.jsonload import JSONDecodeError, loads
 from ..kernel.layout import Layout
 from ..kernel.limits import check_page
 from ..kernel.plain import Frozen, setfield
@@ -380,7 +379,7 @@ class Index:
 
     def _kind(self, e: BaseException) -> str:
         """What an error inside the cache means: ``busy``, ``unwritable`` or ``corrupt``."""
-        if isinstance(e, (DamagedRow, orjson.JSONDecodeError, sqlite3.IntegrityError)):
+        if isinstance(e, (DamagedRow, JSONDecodeError, sqlite3.IntegrityError)):
             return "corrupt"
         if isinstance(e, OSError):
             return "unwritable" if e.errno in _UNWRITABLE_ERRNOS else "corrupt"
@@ -406,7 +405,7 @@ class Index:
         for delay in (*BUSY_RETRIES, None):
             try:
                 return fn()
-            except (sqlite3.DatabaseError, DamagedRow, orjson.JSONDecodeError, OSError) as e:
+            except (sqlite3.DatabaseError, DamagedRow, JSONDecodeError, OSError) as e:
                 if isinstance(e, OSError) and not self._cache_os_error(e):
                     raise
                 if self._kind(e) != "busy":
@@ -428,7 +427,7 @@ class Index:
             self._damage_known = False
             self._catch_up(None)  # rebuild from the log before answering
             return fn()
-        except (sqlite3.DatabaseError, DamagedRow, orjson.JSONDecodeError, OSError) as e2:
+        except (sqlite3.DatabaseError, DamagedRow, JSONDecodeError, OSError) as e2:
             if isinstance(e2, OSError) and not self._cache_os_error(e2):
                 raise
             raise StorageError(f"index cache unusable: {e2}",
@@ -1008,7 +1007,7 @@ def _crc(seq: int, raw: bytes) -> int:
 def _event(seq: int, crc: int, raw: bytes) -> Event:
     if _crc(seq, raw) != crc:
         raise DamagedRow(f"stored event {seq} fails its checksum")
-    return Event.from_dict(orjson.loads(raw), seq)
+    return Event.from_dict(loads(raw), seq)
 
 
 def _describe(e: BaseException, path: Path | str) -> str:
