@@ -33,12 +33,29 @@ ENVELOPE_KEYS = (
     "data",
 )
 
-TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
-STREAM_RE = re.compile(r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_PATTERNS = {
+    "TYPE_RE": r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$",
+    "STREAM_RE": r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+}
+_compiled: dict[str, re.Pattern[str]] = {}
+
+
+def _regex(name: str) -> re.Pattern[str]:
+    """``TYPE_RE`` or ``STREAM_RE``, compiled on first use (a read never needs them)."""
+    found = _compiled.get(name)
+    if found is None:
+        found = _compiled[name] = re.compile(_PATTERNS[name])
+    return found
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    if name in _PATTERNS:
+        return _regex(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_type_name(name: str) -> str:
-    if not isinstance(name, str) or not TYPE_RE.match(name) or len(name) > 64:
+    if not isinstance(name, str) or not _regex("TYPE_RE").match(name) or len(name) > 64:
         raise InvalidInputError(
             f"invalid event type {name!r}",
             hint="event types are past-tense snake_case, e.g. note_added or sortie_completed",
@@ -47,7 +64,8 @@ def check_type_name(name: str) -> str:
 
 
 def check_stream_name(stream: str) -> str:
-    if not isinstance(stream, str) or not STREAM_RE.match(stream) or len(stream) > 200:
+    if (not isinstance(stream, str) or not _regex("STREAM_RE").match(stream)
+            or len(stream) > 200):
         raise InvalidInputError(
             f"invalid stream name {stream!r}",
             hint="a stream is <stream_type>:<id>, e.g. mission:01HX... (lowercase type, then ':')",
