@@ -256,6 +256,42 @@ def test_read_commands_load_only_what_they_serve(hive, repo: Path, argv):
     assert ours.isdisjoint(READ_COMMANDS[argv]), sorted(ours & set(READ_COMMANDS[argv]))
 
 
+#: What read commands do in the library (without the CLI's own imports): the outside modules
+#: none of them may load. orjson's module init imports dataclasses, inspect, uuid and
+#: datetime (about 10 ms): a read that ingests nothing parses its rows with the stdlib.
+LIBRARY_READS = {
+    "ready": "[s.to_json() for s in hive.sorties.ready()]",
+    "sortie show": "hive.sorties.get(hive.sorties.ready()[0].id).to_json()",
+    "lock check": "hive.reservations.check(['src/a.py'], holder='bob').to_json()",
+    "events list": "[e.to_json() for e in hive.events.query(limit=10)]",
+}
+LEAN = [*HEAVY, "orjson", "dataclasses", "inspect", "uuid", "hashlib", "tempfile",
+        "traceback"]
+
+
+@pytest.mark.parametrize("call", list(LIBRARY_READS.values()), ids=list(LIBRARY_READS))
+def test_library_reads_load_no_module_they_do_not_need(hive, repo: Path, call: str):
+    mission = hive.missions.create("m")
+    hive.sorties.add(mission.id, "s", files=["src/a.py"])
+    hive.reservations.acquire(["docs/**"], holder="ada")
+    hive.index.catch_up()  # nothing new for the read below
+    probe = (
+        "import sys, json\n"
+        "from fleet_hive.app.hive import open as open_hive\n"
+        f"hive = open_hive({str(repo)!r})\n"
+        f"out = {call}\n"
+        "from fleet_hive.app.status import index_warnings\n"
+        "list(index_warnings(hive.index))\n"
+        "hive.close()\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, cwd=repo)
+    assert result.returncode == 0, result.stderr
+    top = {m.split(".")[0] for m in json.loads(result.stdout.splitlines()[-1])}
+    assert top.isdisjoint(LEAN), sorted(top & set(LEAN))
+
+
 def test_no_test_imports_another_test_module():
     """Shared helpers live in tests/support, contract base classes in tests/contracts."""
     tests = PACKAGE.parent / "tests"

@@ -13,16 +13,32 @@ services of the ones before it (``spec/architecture.md``, rule 2).
 from __future__ import annotations
 
 import importlib
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ..index.projection import ProjectionSpec
+from ..kernel.plain import tuple_fields
 
 
-class Capability(NamedTuple):
-    name: str
-    event_types: str | None = None  # module declaring its event types
-    projection: ProjectionSpec | None = None  # its index tables (name, version, streams)
-    checks: str | None = None  # "module:attr" of its verify Check
+@tuple_fields
+class Capability(tuple[Any, ...]):
+    """One capability's parts (a tuple with named fields, see :mod:`fleet_hive.kernel.plain`)."""
+
+    __slots__ = ()
+    _fields = ("name", "event_types", "projection", "checks")
+    if TYPE_CHECKING:
+        name: str
+        event_types: str | None  # module declaring its event types
+        projection: ProjectionSpec | None  # its index tables (name, version, streams)
+        checks: str | None  # "module:attr" of its verify Check
+
+    def __new__(cls, name: str, event_types: str | None = None,
+                projection: ProjectionSpec | None = None,
+                checks: str | None = None) -> Capability:
+        return tuple.__new__(cls, (name, event_types, projection, checks))
+
+    def __repr__(self) -> str:
+        return "Capability(name={!r}, event_types={!r}, projection={!r}, checks={!r})".format(
+            *self)
 
 
 CAPABILITIES: tuple[Capability, ...] = (

@@ -9,9 +9,10 @@ from :class:`fleet_hive.events.registry.EnvelopeModel`.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import InvalidInputError
+from ..kernel.plain import tuple_fields
 from .upcasting import UPCASTERS, upcast
 
 ENVELOPE_VERSION = 1
@@ -32,12 +33,29 @@ ENVELOPE_KEYS = (
     "data",
 )
 
-TYPE_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
-STREAM_RE = re.compile(r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_PATTERNS = {
+    "TYPE_RE": r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$",
+    "STREAM_RE": r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+}
+_compiled: dict[str, re.Pattern[str]] = {}
+
+
+def _regex(name: str) -> re.Pattern[str]:
+    """``TYPE_RE`` or ``STREAM_RE``, compiled on first use (a read never needs them)."""
+    found = _compiled.get(name)
+    if found is None:
+        found = _compiled[name] = re.compile(_PATTERNS[name])
+    return found
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    if name in _PATTERNS:
+        return _regex(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_type_name(name: str) -> str:
-    if not isinstance(name, str) or not TYPE_RE.match(name) or len(name) > 64:
+    if not isinstance(name, str) or not _regex("TYPE_RE").match(name) or len(name) > 64:
         raise InvalidInputError(
             f"invalid event type {name!r}",
             hint="event types are past-tense snake_case, e.g. note_added or sortie_completed",
@@ -46,7 +64,8 @@ def check_type_name(name: str) -> str:
 
 
 def check_stream_name(stream: str) -> str:
-    if not isinstance(stream, str) or not STREAM_RE.match(stream) or len(stream) > 200:
+    if (not isinstance(stream, str) or not _regex("STREAM_RE").match(stream)
+            or len(stream) > 200):
         raise InvalidInputError(
             f"invalid stream name {stream!r}",
             hint="a stream is <stream_type>:<id>, e.g. mission:01HX... (lowercase type, then ':')",
@@ -55,24 +74,45 @@ def check_stream_name(stream: str) -> str:
 
 
 
-class Event(NamedTuple):
+@tuple_fields
+class Event(tuple[Any, ...]):
     """One stored event: immutable. ``seq`` is its local position in the index (None until
-    indexed). A named tuple rather than a frozen dataclass: read paths build hundreds of
-    thousands of these, and a frozen dataclass costs five times as much to construct."""
+    indexed). A tuple with named fields, as a ``typing.NamedTuple`` would make it but
+    written out: read paths build hundreds of thousands of these, and a frozen dataclass
+    costs five times as much to construct; the class itself costs next to nothing to
+    create (a ``NamedTuple`` compiles its ``__new__`` with ``exec`` at import)."""
 
-    id: str
-    type: str
-    stream: str
-    clock: int
-    writer: str
-    n: int
-    time: str
-    actor: str
-    causation_id: str | None
-    correlation_id: str | None
-    schema_version: int
-    data: dict[str, Any]
-    seq: int | None = None
+    __slots__ = ()
+    _fields = ("id", "type", "stream", "clock", "writer", "n", "time", "actor",
+               "causation_id", "correlation_id", "schema_version", "data", "seq")
+
+    if TYPE_CHECKING:
+        id: str
+        type: str
+        stream: str
+        clock: int
+        writer: str
+        n: int
+        time: str
+        actor: str
+        causation_id: str | None
+        correlation_id: str | None
+        schema_version: int
+        data: dict[str, Any]
+        seq: int | None
+
+    def __new__(cls, id: str, type: str, stream: str, clock: int, writer: str, n: int,
+                time: str, actor: str, causation_id: str | None, correlation_id: str | None,
+                schema_version: int, data: dict[str, Any], seq: int | None = None) -> Event:
+        return tuple.__new__(cls, (id, type, stream, clock, writer, n, time, actor,
+                                   causation_id, correlation_id, schema_version, data, seq))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={v!r}" for f, v in zip(self._fields, self, strict=True))
+        return f"Event({fields})"
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
 
     @property
     def order_key(self) -> tuple[int, str, int]:

@@ -29,20 +29,17 @@ Appends from all processes of a clone are serialized by one file lock
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from ..kernel.clock import utc_now
 from ..kernel.errors import storage_error
 from ..kernel.fsio import fsync_dir, write_atomic
 from ..kernel.ids import new_segment_name, new_ulid, new_writer_id
 from ..kernel.layout import SEGMENT_SUFFIX, Layout
+from ..kernel.plain import Plain, tuple_fields
 from .envelope import Event
 from .segments import last_consumed_event, last_event
 
@@ -53,27 +50,49 @@ if TYPE_CHECKING:
 STATE_SIZE = 512
 
 
-@dataclass
-class WriterState:
-    writer: str = ""
-    segment: str = ""
-    size: int = 0
-    n: int = 0
-    clock: int = 0
-    fingerprint: str = ""  # digest of stats that change when git may have brought events
+class WriterState(Plain):
+    """The writer state record (no ``__slots__``: it is written as its ``__dict__``)."""
+
+    _fields = ("writer", "segment", "size", "n", "clock", "fingerprint")
+
+    def __init__(self, writer: str = "", segment: str = "", size: int = 0, n: int = 0,
+                 clock: int = 0, fingerprint: str = "") -> None:
+        self.writer = writer
+        self.segment = segment
+        self.size = size
+        self.n = n
+        self.clock = clock
+        #: digest of stats that change when git may have brought events
+        self.fingerprint = fingerprint
 
 
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
-    """An event the caller wants appended; the log assigns the rest of the envelope."""
+@tuple_fields
+class PendingEvent(tuple[Any, ...]):
+    """An event the caller wants appended; the log assigns the rest of the envelope.
+    Immutable: a tuple with named fields (see :mod:`fleet_hive.kernel.plain`)."""
 
-    type: str
-    stream: str
-    data: dict[str, Any]
-    actor: str
-    schema_version: int = 1
-    causation_id: str | None = None
-    correlation_id: str | None = None
+    __slots__ = ()
+    _fields = ("type", "stream", "data", "actor", "schema_version", "causation_id",
+               "correlation_id")
+
+    if TYPE_CHECKING:
+        type: str
+        stream: str
+        data: dict[str, Any]
+        actor: str
+        schema_version: int
+        causation_id: str | None
+        correlation_id: str | None
+
+    def __new__(cls, type: str, stream: str, data: dict[str, Any], actor: str,
+                schema_version: int = 1, causation_id: str | None = None,
+                correlation_id: str | None = None) -> PendingEvent:
+        return tuple.__new__(cls, (type, stream, data, actor, schema_version, causation_id,
+                                   correlation_id))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={v!r}" for f, v in zip(self._fields, self, strict=True))
+        return f"PendingEvent({fields})"
 
 
 class SegmentLog:
@@ -106,6 +125,8 @@ class SegmentLog:
         return self._state_fd
 
     def _read_state(self) -> WriterState:
+        import orjson  # not at the top: `events list` imports this module and never writes
+
         raw = os.pread(self._state_file(), STATE_SIZE, 0).rstrip(b" \n\x00")
         try:
             return WriterState(**orjson.loads(raw))
@@ -115,6 +136,8 @@ class SegmentLog:
 
     def _write_state(self, state: WriterState, *, new_writer: bool = False,
                      sync: bool = False) -> None:
+        import orjson  # not at the top: `events list` imports this module and never writes
+
         record = orjson.dumps(state.__dict__)
         if len(record) >= STATE_SIZE:
             raise AssertionError("writer state record too large")
@@ -160,6 +183,8 @@ class SegmentLog:
                 parts.append(None)
         with contextlib.suppress(FileNotFoundError), os.scandir(self._events_dir) as it:
             parts.extend(sorted((e.name, e.stat().st_mtime_ns) for e in it if e.is_dir()))
+        import hashlib  # the write path's only: reads never load it
+
         return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
     def _max_clock_in_tree(self) -> int:
@@ -197,6 +222,8 @@ class SegmentLog:
         When it is not, settle ``writer`` and ``n`` from the working tree and leave
         ``segment`` empty so that a new one is started.
         """
+        import orjson  # not at the top: `events list` imports this module and never writes
+
         if not state.writer:
             state.writer = new_writer_id()
             state.segment = ""
@@ -238,6 +265,8 @@ class SegmentLog:
             raise storage_error(e, self.layout.events) from e
 
     def _append_locked(self, pending: Sequence[PendingEvent]) -> list[Event]:
+        import orjson  # not at the top: `events list` imports this module and never writes
+
         state = self._read_state()
         writer_saved = state.writer
         intact, newest = self._check_segment(state)

@@ -13,27 +13,31 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from ..kernel.errors import FleetHiveError
+from ..kernel.jsonload import JSONDecodeError, loads
 from ..kernel.layout import SEGMENT_SUFFIX
+from ..kernel.plain import Frozen, setfield
 from .segments import last_consumed_event
 
 if TYPE_CHECKING:
     from ..kernel.layout import Layout
 
 
-@dataclass(frozen=True)
-class MissingEvents:
+class MissingEvents(Frozen):
     """Events ``first..last`` of ``writer`` (one of this clone's) that the working tree lacks."""
 
+    __slots__ = _fields = ("writer", "first", "last")
     writer: str
     first: int
     last: int
+
+    def __init__(self, writer: str, first: int, last: int) -> None:
+        setfield(self, "writer", writer)
+        setfield(self, "first", first)
+        setfield(self, "last", last)
 
     def to_json(self) -> dict[str, Any]:
         return {"writer": self.writer, "first": self.first, "last": self.last}
@@ -51,13 +55,13 @@ def missing_own_events(layout: Layout) -> list[MissingEvents]:
     forgotten: dict[str, int] = {}
     with contextlib.suppress(OSError):
         for line in layout.writer_missing.read_bytes().splitlines():
-            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                note = orjson.loads(line)
+            with contextlib.suppress(JSONDecodeError, KeyError, TypeError, ValueError):
+                note = loads(line)
                 into = forgotten if note.get("forgotten") else expected
                 into[note["writer"]] = max(into.get(note["writer"], 0), int(note["n"]))
-    with contextlib.suppress(OSError, orjson.JSONDecodeError, TypeError, ValueError,
+    with contextlib.suppress(OSError, JSONDecodeError, TypeError, ValueError,
                              AttributeError):
-        state = orjson.loads(layout.writer_state.read_bytes().rstrip(b" \n\x00"))
+        state = loads(layout.writer_state.read_bytes().rstrip(b" \n\x00"))
         writer, n = state.get("writer"), int(state.get("n") or 0)
         if writer and n:
             expected[writer] = max(expected.get(writer, 0), n)
@@ -73,6 +77,8 @@ def missing_own_events(layout: Layout) -> list[MissingEvents]:
 
 def forget_missing_events(layout: Layout, missing: Sequence[MissingEvents]) -> None:
     """Stop reporting ``missing`` (``verify --repair``: they are not coming back)."""
+    import orjson
+
     with open(layout.writer_missing, "ab") as f:
         for m in missing:
             f.write(orjson.dumps({"writer": m.writer, "n": m.last, "forgotten": True}) + b"\n")

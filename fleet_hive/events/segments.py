@@ -11,28 +11,37 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import orjson
-
+from ..kernel.plain import Plain
 from .envelope import envelope_problem
 
 CHUNK = 1 << 20
 
 
-@dataclass(slots=True)
-class Line:
+class Line(Plain):
+    __slots__ = _fields = ("offset", "raw", "event", "problem")
     offset: int
     raw: bytes  # without the trailing newline
     event: dict[str, Any] | None  # None when the line is not a valid envelope
-    problem: str | None = None
+    problem: str | None
+
+    def __init__(self, offset: int, raw: bytes, event: dict[str, Any] | None,
+                 problem: str | None = None) -> None:
+        self.offset = offset
+        self.raw = raw
+        self.event = event
+        self.problem = problem
 
 
-@dataclass(slots=True)
-class ReadResult:
-    end: int = 0  # offset just past the last complete line (or complete batch) consumed
-    torn: bytes = b""  # bytes past ``end`` that do not (yet) form a complete line or batch
+class ReadResult(Plain):
+    __slots__ = _fields = ("end", "torn")
+    end: int  # offset just past the last complete line (or complete batch) consumed
+    torn: bytes  # bytes past ``end`` that do not (yet) form a complete line or batch
+
+    def __init__(self, end: int = 0, torn: bytes = b"") -> None:
+        self.end = end
+        self.torn = torn
 
 
 def iter_lines(path: str | os.PathLike[str], start: int = 0, result: ReadResult | None = None,
@@ -113,10 +122,25 @@ def _scan(opener: Callable[[], BinaryIO], start: int, result: ReadResult | None,
             res.torn = b""
 
 
+def _import_orjson(raw: bytes) -> Any:
+    """:data:`_loads` until the first line is parsed: orjson is imported only then (a read
+    that finds nothing new to read never pays for it)."""
+    global _loads
+    import orjson
+
+    _loads = orjson.loads
+    return _loads(raw)
+
+
+#: orjson's parser, the one check of every line (``orjson.JSONDecodeError`` is its only
+#: ``ValueError``).
+_loads: Callable[[bytes], Any] = _import_orjson
+
+
 def _parse(offset: int, raw: bytes) -> Line:
     try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
+        obj = _loads(raw)
+    except ValueError as e:
         return Line(offset, raw, None, f"invalid JSON: {e}")
     problem = envelope_problem(obj)
     if problem is not None:

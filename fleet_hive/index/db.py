@@ -33,17 +33,16 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import orjson
 
 from ..events.envelope import Event
 from ..events.segments import Line, ReadResult, iter_data_lines, iter_lines
 from ..kernel.errors import StorageError
+from ..kernel.jsonload import JSONDecodeError, loads
 from ..kernel.layout import Layout
 from ..kernel.limits import check_page
+from ..kernel.plain import Frozen, setfield
 from .ledger import Hasher, Record, SeqLedger, chunk_hash
 
 if TYPE_CHECKING:
@@ -72,12 +71,16 @@ class DamagedRow(Exception):
     """A stored row failed its checksum or does not decode: the cache is corrupt."""
 
 
-@dataclass(frozen=True)
-class Damage:
+class Damage(Frozen):
     """The integrity problems the index saw in the log (``count`` of them, the first few)."""
 
+    __slots__ = _fields = ("count", "problems")
     count: int
     problems: list[dict[str, Any]]
+
+    def __init__(self, count: int, problems: list[dict[str, Any]]) -> None:
+        setfield(self, "count", count)
+        setfield(self, "problems", problems)
 
     def summary(self) -> str:
         first = self.problems[0]
@@ -113,6 +116,19 @@ class ProjectionView:
         return [_event(seq, crc, raw) for seq, crc, raw in self._db.execute(
             "SELECT seq, crc, raw FROM events WHERE stream=? ORDER BY clock, writer, n",
             (stream,))]
+
+    def iter_events(self, stream: str) -> Iterator[Event]:
+        """:meth:`events`, read and decoded as they are consumed: a fold that stops early
+        (a released lease) reads no further."""
+        cursor = self._db.execute(
+            "SELECT seq, crc, raw FROM events WHERE stream=? ORDER BY clock, writer, n",
+            (stream,))
+        try:
+            while rows := cursor.fetchmany(64):
+                for seq, crc, raw in rows:
+                    yield _event(seq, crc, raw)
+        finally:
+            cursor.close()
 
 
 _SCHEMA = """
@@ -174,20 +190,31 @@ _INSERT = ("INSERT INTO events (seq, id, type, stream, clock, writer, n, causati
            "ON CONFLICT(id) DO NOTHING")
 
 
-@dataclass(frozen=True)
-class IndexStatus:
+class IndexStatus(Frozen):
+    __slots__ = _fields = ("path", "events", "segments", "latest_seq", "fresh", "size_bytes",
+                           "problems", "problem_count", "in_memory")
     path: str
     events: int
     segments: int
     latest_seq: int
     fresh: bool  # nothing on disk was waiting to be read
     size_bytes: int
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    problem_count: int = 0
-    in_memory: str | None = None  # why the cache on disk is not used, if it is not
+    problems: list[dict[str, Any]]
+    problem_count: int
+    in_memory: str | None  # why the cache on disk is not used, if it is not
+
+    def __init__(self, path: str, events: int, segments: int, latest_seq: int, fresh: bool,
+                 size_bytes: int, problems: list[dict[str, Any]] | None = None,
+                 problem_count: int = 0, in_memory: str | None = None) -> None:
+        for name, value in (("path", path), ("events", events), ("segments", segments),
+                            ("latest_seq", latest_seq), ("fresh", fresh),
+                            ("size_bytes", size_bytes),
+                            ("problems", [] if problems is None else problems),
+                            ("problem_count", problem_count), ("in_memory", in_memory)):
+            setfield(self, name, value)
 
     def to_json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return {f: getattr(self, f) for f in self._fields}
 
 
 class Index:
@@ -352,7 +379,7 @@ class Index:
 
     def _kind(self, e: BaseException) -> str:
         """What an error inside the cache means: ``busy``, ``unwritable`` or ``corrupt``."""
-        if isinstance(e, (DamagedRow, orjson.JSONDecodeError, sqlite3.IntegrityError)):
+        if isinstance(e, (DamagedRow, JSONDecodeError, sqlite3.IntegrityError)):
             return "corrupt"
         if isinstance(e, OSError):
             return "unwritable" if e.errno in _UNWRITABLE_ERRNOS else "corrupt"
@@ -378,7 +405,7 @@ class Index:
         for delay in (*BUSY_RETRIES, None):
             try:
                 return fn()
-            except (sqlite3.DatabaseError, DamagedRow, orjson.JSONDecodeError, OSError) as e:
+            except (sqlite3.DatabaseError, DamagedRow, JSONDecodeError, OSError) as e:
                 if isinstance(e, OSError) and not self._cache_os_error(e):
                     raise
                 if self._kind(e) != "busy":
@@ -400,7 +427,7 @@ class Index:
             self._damage_known = False
             self._catch_up(None)  # rebuild from the log before answering
             return fn()
-        except (sqlite3.DatabaseError, DamagedRow, orjson.JSONDecodeError, OSError) as e2:
+        except (sqlite3.DatabaseError, DamagedRow, JSONDecodeError, OSError) as e2:
             if isinstance(e2, OSError) and not self._cache_os_error(e2):
                 raise
             raise StorageError(f"index cache unusable: {e2}",
@@ -980,7 +1007,7 @@ def _crc(seq: int, raw: bytes) -> int:
 def _event(seq: int, crc: int, raw: bytes) -> Event:
     if _crc(seq, raw) != crc:
         raise DamagedRow(f"stored event {seq} fails its checksum")
-    return Event.from_dict(orjson.loads(raw), seq)
+    return Event.from_dict(loads(raw), seq)
 
 
 def _describe(e: BaseException, path: Path | str) -> str:

@@ -34,8 +34,6 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..kernel.fsio import write_atomic
 
 if TYPE_CHECKING:
@@ -98,6 +96,8 @@ class SeqLedger:
                 data = f.read()
         except FileNotFoundError:
             return [], 0
+        import orjson  # here: a read with nothing new never opens the ledger
+
         end = data.rfind(b"\n") + 1
         records = []
         for raw in data[:end].split(b"\n"):
@@ -113,6 +113,8 @@ class SeqLedger:
 
     def append(self, records: Iterable[Record]) -> int:
         """Append records in one write; returns the file size after it."""
+        import orjson
+
         payload = b"".join(orjson.dumps(r) + b"\n" for r in records)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -128,6 +130,8 @@ class SeqLedger:
 
     def rewrite(self, records: Iterable[Record]) -> int:
         """Replace the ledger with ``records`` (compaction); returns its new size."""
+        import orjson
+
         payload = b"".join(orjson.dumps(r) + b"\n" for r in records)
         write_atomic(self.path, payload)
         return len(payload)

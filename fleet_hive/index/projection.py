@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..kernel.plain import tuple_fields
 
 if TYPE_CHECKING:
     from ..events.envelope import Event
@@ -32,16 +34,32 @@ class ProjectionTables(Protocol):
 
     def events(self, stream: str) -> list[Event]: ...
 
+    def iter_events(self, stream: str) -> Iterator[Event]:
+        """The events of ``stream``, like :meth:`events`, read as they are consumed."""
 
-class ProjectionSpec(NamedTuple):
+
+@tuple_fields
+class ProjectionSpec(tuple[Any, ...]):
     """A projection as the capability list declares it, so that the index can tell whether
     it is stale or fed by a stream without importing its code: a read command whose
-    catch-up touches no stream of a capability never loads that capability."""
+    catch-up touches no stream of a capability never loads that capability. (A tuple with
+    named fields, see :mod:`fleet_hive.kernel.plain`.)"""
 
-    name: str
-    version: str  # change it to have the projection's tables dropped and rebuilt
-    streams: tuple[str, ...]  # stream prefixes it folds, e.g. ("mission:m-",)
-    target: str  # "module:attr" of the Projection object
+    __slots__ = ()
+    _fields = ("name", "version", "streams", "target")
+    if TYPE_CHECKING:
+        name: str
+        version: str  # change it to have the projection's tables dropped and rebuilt
+        streams: tuple[str, ...]  # stream prefixes it folds, e.g. ("mission:m-",)
+        target: str  # "module:attr" of the Projection object
+
+    def __new__(cls, name: str, version: str, streams: tuple[str, ...],
+                target: str) -> ProjectionSpec:
+        return tuple.__new__(cls, (name, version, streams, target))
+
+    def __repr__(self) -> str:
+        return "ProjectionSpec(name={!r}, version={!r}, streams={!r}, target={!r})".format(
+            *self)
 
     def wants(self, stream: str) -> bool:
         return stream.startswith(self.streams)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..kernel.errors import StorageError
+from ..kernel.plain import tuple_fields
 
 if TYPE_CHECKING:
     from ..events.envelope import Event
@@ -29,14 +30,28 @@ if TYPE_CHECKING:
     from .projection import ReadView
 
 
-class NewEvent(NamedTuple):
-    """An event a decision wants appended: the rest of the envelope comes from the log."""
+@tuple_fields
+class NewEvent(tuple[Any, ...]):
+    """An event a decision wants appended: the rest of the envelope comes from the log.
+    (A tuple with named fields, see :mod:`fleet_hive.kernel.plain`.)"""
 
-    type: str
-    stream: str
-    data: Mapping[str, Any]
-    causation_id: str | None = None
-    correlation_id: str | None = None
+    __slots__ = ()
+    _fields = ("type", "stream", "data", "causation_id", "correlation_id")
+    if TYPE_CHECKING:
+        type: str
+        stream: str
+        data: Mapping[str, Any]
+        causation_id: str | None
+        correlation_id: str | None
+
+    def __new__(cls, type: str, stream: str, data: Mapping[str, Any],
+                causation_id: str | None = None,
+                correlation_id: str | None = None) -> NewEvent:
+        return tuple.__new__(cls, (type, stream, data, causation_id, correlation_id))
+
+    def __repr__(self) -> str:
+        return ("NewEvent(type={!r}, stream={!r}, data={!r}, causation_id={!r}, "
+                "correlation_id={!r})").format(*self)
 
 
 #: A pure decision: the current state (read through the view) -> the events to append.

@@ -62,9 +62,10 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, Literal
+
+from .plain import Frozen, setfield
 
 __all__ = ["GlobError", "escape", "is_glob", "matches", "normalize", "overlaps"]
 
@@ -203,13 +204,21 @@ def _parse_class(body: str, i: int, pattern: str, offset: int) -> tuple[Charset,
     return (_subtract(_ANY, members) if negate else members), i
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
+class _Compiled(Frozen):
+    __slots__ = _fields = ("pattern", "segments", "is_glob", "literal", "regex")
     pattern: str  # the normalized pattern
     segments: tuple[Segment, ...]
     is_glob: bool
     literal: str | None  # the one path a literal pattern matches, else None
     regex: re.Pattern[str]
+
+    def __init__(self, pattern: str, segments: tuple[Segment, ...], is_glob: bool,
+                 literal: str | None, regex: re.Pattern[str]) -> None:
+        setfield(self, "pattern", pattern)
+        setfield(self, "segments", segments)
+        setfield(self, "is_glob", is_glob)
+        setfield(self, "literal", literal)
+        setfield(self, "regex", regex)
 
 
 @lru_cache(maxsize=4096)
@@ -420,21 +429,31 @@ def overlaps(a: str, b: str) -> bool:
 # --------------------------------------------------------------------------- automata
 
 
-@dataclass(frozen=True, slots=True)
-class _Label:
+class _Label(Frozen):
     """An edge label: which characters it accepts, split the way path validity needs."""
 
+    __slots__ = _fields = ("slash", "dot", "other")
     slash: bool  # accepts "/"
     dot: bool  # accepts "."
     other: Charset  # the accepted characters other than "." and "/"
 
+    def __init__(self, slash: bool, dot: bool, other: Charset) -> None:
+        setfield(self, "slash", slash)
+        setfield(self, "dot", dot)
+        setfield(self, "other", other)
 
-@dataclass(frozen=True, slots=True)
-class _Nfa:
+
+class _Nfa(Frozen):
     """An epsilon-free NFA; state 0 is the start state."""
 
+    __slots__ = _fields = ("edges", "accept")
     edges: tuple[tuple[tuple[_Label, int], ...], ...]
     accept: tuple[bool, ...]
+
+    def __init__(self, edges: tuple[tuple[tuple[_Label, int], ...], ...],
+                 accept: tuple[bool, ...]) -> None:
+        setfield(self, "edges", edges)
+        setfield(self, "accept", accept)
 
 
 @lru_cache(maxsize=4096)

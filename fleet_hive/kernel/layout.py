@@ -15,11 +15,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from .errors import NotARepositoryError, NotInitializedError
+from .plain import Frozen, setfield
 
 FLEET_DIR = ".fleet"
 SEGMENT_SUFFIX = ".jsonl"
@@ -59,11 +59,15 @@ def upgraded_git_settings(gitignore: str, gitattributes: str) -> tuple[str, str]
     return gitignore, gitattributes
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Paths of one repository's ``.fleet/`` directory."""
+class Layout(Frozen):
+    """Paths of one repository's ``.fleet/`` directory (frozen; its paths are computed
+    once, on first use: no ``__slots__``, ``cached_property`` needs the instance dict)."""
 
+    _fields = ("root",)
     root: Path  # the repository's working-tree root (holds .fleet/)
+
+    def __init__(self, root: Path) -> None:
+        setfield(self, "root", root)
 
     @cached_property
     def fleet(self) -> Path:

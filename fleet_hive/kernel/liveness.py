@@ -7,7 +7,8 @@ Light on purpose (no ``subprocess``): a wait record names its process with
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+from .plain import Frozen, setfield
 
 
 def pid_gone(pid: int) -> bool:
@@ -21,16 +22,21 @@ def pid_gone(pid: int) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class ProcessId:
+class ProcessId(Frozen):
     """A process as other processes can recognise it later: its ``pid`` on ``host``, and
     its start time (clock ticks since boot, Linux only) so a reused pid is not taken for
     it. ``host`` is the host name and the kernel's boot id: a pid from before a reboot,
     or from another machine, is never checked against this machine's processes."""
 
+    __slots__ = _fields = ("pid", "host", "start")
     pid: int
     host: str
-    start: int | None = None
+    start: int | None
+
+    def __init__(self, pid: int, host: str, start: int | None = None) -> None:
+        setfield(self, "pid", pid)
+        setfield(self, "host", host)
+        setfield(self, "start", start)
 
 
 def _stat(pid: int) -> tuple[bytes, int] | None:

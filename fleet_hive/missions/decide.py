@@ -11,11 +11,11 @@ command therefore writes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..index.unit_of_work import NewEvent
 from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
+from ..kernel.plain import Plain
 from .model import (
     MISSION_OPEN,
     MISSION_TRANSITIONS,
@@ -44,18 +44,30 @@ def change(type: str, stream: str, data: dict[str, Any], mission_id: str) -> New
     return NewEvent(type, stream, data, correlation_id=mission_id)
 
 
-@dataclass
-class NewSortie:
+class NewSortie(Plain):
     """The input of ``sortie add``. ``after`` holds sortie ids, or ints: indices into the
     same batch (a decomposition plan's ``depends_on``)."""
 
+    __slots__ = _fields = ("title", "description", "files", "after", "specialist", "priority",
+                           "id")
     title: str
-    description: str = ""
-    files: Sequence[str] = ()
-    after: Sequence[str | int] = ()
-    specialist: str | None = None
-    priority: int = 2
-    id: str = field(default="")
+    description: str
+    files: Sequence[str]
+    after: Sequence[str | int]
+    specialist: str | None
+    priority: int
+    id: str
+
+    def __init__(self, title: str, description: str = "", files: Sequence[str] = (),
+                 after: Sequence[str | int] = (), specialist: str | None = None,
+                 priority: int = 2, id: str = "") -> None:
+        self.title = title
+        self.description = description
+        self.files = files
+        self.after = after
+        self.specialist = specialist
+        self.priority = priority
+        self.id = id
 
 
 # -- missions ------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ put priority 0 first, then older before newer (creation order in the log's total
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..kernel.errors import InvalidInputError
 from ..kernel.ids import new_short_id
+from ..kernel.plain import Frozen, Plain, setfield
 
 # -- statuses and transitions --------------------------------------------------------------
 MISSION_STATUSES = ("pending", "in_progress", "completed", "cancelled")
@@ -26,12 +26,18 @@ SORTIE_OPEN = frozenset({"pending", "assigned", "in_progress", "blocked", "faile
 MISSION_OPEN = frozenset({"pending", "in_progress"})
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(Frozen):
+    __slots__ = _fields = ("action", "sources", "target", "event")
     action: str  # the command: start, complete, ...
     sources: frozenset[str]
     target: str
     event: str  # the event type that records it
+
+    def __init__(self, action: str, sources: frozenset[str], target: str, event: str) -> None:
+        setfield(self, "action", action)
+        setfield(self, "sources", sources)
+        setfield(self, "target", target)
+        setfield(self, "event", event)
 
 
 def _table(*rows: tuple[str, tuple[str, ...], str, str]) -> dict[str, Transition]:
@@ -195,8 +201,10 @@ def check_reason(reason: Any) -> str:
 OrderKey = tuple[int, str, int]
 
 
-class _Folded:
+class _Folded(Plain):
     """What a folded mission and a folded sortie share: conflicts and the stream's heads."""
+
+    __slots__ = ()
 
     conflicts: list[dict[str, Any]]
     heads: list[str]
@@ -215,30 +223,62 @@ class _Folded:
         return {"prev": self.head, "merged": self.heads[:-1]}
 
 
-@dataclass
 class Mission(_Folded):
     """A mission as folded from its stream. ``progress`` and ``sorties`` are filled on read."""
 
+    __slots__ = _fields = (
+        "id", "title", "description", "status", "priority", "labels", "created_at",
+        "updated_at", "created_by", "reason", "forced", "conflicts", "deleted", "heads",
+        "events", "order", "progress", "sortie_counts", "sorties")
     id: str
-    title: str = ""
-    description: str = ""
-    status: str = "pending"
-    priority: int = 2
-    labels: list[str] = field(default_factory=list)
-    created_at: str = ""
-    updated_at: str = ""
-    created_by: str = ""
-    reason: str = ""  # of the last status change
-    forced: bool = False  # completed with open sorties (--force)
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-    deleted: bool = False
-    heads: list[str] = field(default_factory=list)  # the stream's frontier (see ``fold``)
-    events: int = 0
-    order: OrderKey = (0, "", 0)  # total-order key of the creation event: "age"
+    title: str
+    description: str
+    status: str
+    priority: int
+    labels: list[str]
+    created_at: str
+    updated_at: str
+    created_by: str
+    reason: str  # of the last status change
+    forced: bool  # completed with open sorties (--force)
+    conflicts: list[dict[str, Any]]
+    deleted: bool
+    heads: list[str]  # the stream's frontier (see ``fold``)
+    events: int
+    order: OrderKey  # total-order key of the creation event: "age"
     # derived on read, from the sorties
-    progress: int = 0
-    sortie_counts: dict[str, int] = field(default_factory=dict)
-    sorties: list[Sortie] | None = None
+    progress: int
+    sortie_counts: dict[str, int]
+    sorties: list[Sortie] | None
+
+    def __init__(self, id: str, title: str = "", description: str = "",
+                 status: str = "pending", priority: int = 2, labels: list[str] | None = None,
+                 created_at: str = "", updated_at: str = "", created_by: str = "",
+                 reason: str = "", forced: bool = False,
+                 conflicts: list[dict[str, Any]] | None = None, deleted: bool = False,
+                 heads: list[str] | None = None, events: int = 0,
+                 order: OrderKey = (0, "", 0), progress: int = 0,
+                 sortie_counts: dict[str, int] | None = None,
+                 sorties: list[Sortie] | None = None) -> None:
+        self.id = id
+        self.title = title
+        self.description = description
+        self.status = status
+        self.priority = priority
+        self.labels = [] if labels is None else labels
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.created_by = created_by
+        self.reason = reason
+        self.forced = forced
+        self.conflicts = [] if conflicts is None else conflicts
+        self.deleted = deleted
+        self.heads = [] if heads is None else heads
+        self.events = events
+        self.order = order
+        self.progress = progress
+        self.sortie_counts = {} if sortie_counts is None else sortie_counts
+        self.sorties = sorties
 
     def to_doc(self) -> dict[str, Any]:
         """Everything the fold knows (stored in the index)."""
@@ -272,37 +312,75 @@ class Mission(_Folded):
         return out
 
 
-@dataclass
 class Sortie(_Folded):
     """A sortie as folded from its stream. ``blocked_by`` is filled on read."""
 
+    __slots__ = _fields = (
+        "id", "mission_id", "title", "description", "status", "priority", "files",
+        "depends_on", "specialist", "claimed_by", "claimed_via", "progress", "progress_note",
+        "reason", "retries", "created_at", "updated_at", "created_by", "conflicts",
+        "deleted", "heads", "events", "order", "blocked_by")
     id: str
-    mission_id: str = ""
-    title: str = ""
-    description: str = ""
-    status: str = "pending"
-    priority: int = 2
-    files: list[str] = field(default_factory=list)
-    depends_on: list[str] = field(default_factory=list)
-    specialist: str | None = None  # the kind of specialist it needs (``sortie add --specialist``)
-    claimed_by: str | None = None  # who claimed it (``sortie claim --specialist``)
+    mission_id: str
+    title: str
+    description: str
+    status: str
+    priority: int
+    files: list[str]
+    depends_on: list[str]
+    specialist: str | None  # the kind of specialist it needs (``sortie add --specialist``)
+    claimed_by: str | None  # who claimed it (``sortie claim --specialist``)
     #: the actor who recorded the claim (a dispatcher claiming for a worker); it may do
     #: the claimant's work too
-    claimed_via: str | None = None
-    progress: int = 0
-    progress_note: str = ""
-    reason: str = ""  # of the last status change (why it failed, is blocked, ...)
-    retries: int = 0
-    created_at: str = ""
-    updated_at: str = ""
-    created_by: str = ""
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-    deleted: bool = False
-    heads: list[str] = field(default_factory=list)
-    events: int = 0
-    order: OrderKey = (0, "", 0)
+    claimed_via: str | None
+    progress: int
+    progress_note: str
+    reason: str  # of the last status change (why it failed, is blocked, ...)
+    retries: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    conflicts: list[dict[str, Any]]
+    deleted: bool
+    heads: list[str]
+    events: int
+    order: OrderKey
     # derived on read: dependencies that are not completed yet
-    blocked_by: list[str] = field(default_factory=list)
+    blocked_by: list[str]
+
+    def __init__(self, id: str, mission_id: str = "", title: str = "", description: str = "",
+                 status: str = "pending", priority: int = 2, files: list[str] | None = None,
+                 depends_on: list[str] | None = None, specialist: str | None = None,
+                 claimed_by: str | None = None, claimed_via: str | None = None,
+                 progress: int = 0, progress_note: str = "", reason: str = "",
+                 retries: int = 0, created_at: str = "", updated_at: str = "",
+                 created_by: str = "", conflicts: list[dict[str, Any]] | None = None,
+                 deleted: bool = False, heads: list[str] | None = None, events: int = 0,
+                 order: OrderKey = (0, "", 0), blocked_by: list[str] | None = None) -> None:
+        self.id = id
+        self.mission_id = mission_id
+        self.title = title
+        self.description = description
+        self.status = status
+        self.priority = priority
+        self.files = [] if files is None else files
+        self.depends_on = [] if depends_on is None else depends_on
+        self.specialist = specialist
+        self.claimed_by = claimed_by
+        self.claimed_via = claimed_via
+        self.progress = progress
+        self.progress_note = progress_note
+        self.reason = reason
+        self.retries = retries
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.created_by = created_by
+        self.conflicts = [] if conflicts is None else conflicts
+        self.deleted = deleted
+        self.heads = [] if heads is None else heads
+        self.events = events
+        self.order = order
+        self.blocked_by = [] if blocked_by is None else blocked_by
 
     def to_doc(self) -> dict[str, Any]:
         return {

@@ -106,6 +106,8 @@ SCAN_THRESHOLD = 2_000  # more streams than this are read with one range scan
 PARALLEL_MIN = 20_000  # more streams than this (a rebuild) are folded on two cores
 PARALLEL_CHUNK = 300  # streams per chunk this process folds while the child folds its own
 CHILD_CHUNK = 900  # streams per chunk handed to the folding child (measured best at 1M)
+RECOUNT_ALL = 2_000  # more missions to recount than this: recount every mission at once
+HELD_ROWS = 100_000  # rows of unfinished streams held at most while reading in log order
 
 
 def wants(stream: str) -> bool:
@@ -120,26 +122,13 @@ def load_streams(execute: Execute, streams: Sequence[str],
                  ) -> Iterator[tuple[str, list[Event]]]:
     """``(stream, events in total order)`` for each of ``streams`` (sorted).
 
-    A few streams are read with ``IN`` lists, in chunks; many (a rebuild) with one ordered
-    range scan per stream kind, streamed, which avoids thousands of index probes.
+    A few streams are read with ``IN`` lists, in chunks; many (a rebuild) in one pass over
+    the table in log order (:func:`_raw_streams`), in the order in which they end.
     """
     ordered = sorted(streams)
     if iterate is not None and len(ordered) > SCAN_THRESHOLD:
-        wanted = set(ordered)
-        for prefix in sorted({s.split(":", 1)[0] + ":" for s in ordered}):
-            current: str | None = None
-            events: list[Event] = []
-            for stream, seq, raw in iterate(
-                "SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
-                "ORDER BY stream, clock, writer, n", (prefix, prefix[:-1] + ";")):
-                if stream != current:
-                    if current is not None and current in wanted:
-                        yield current, events
-                    current, events = stream, []
-                if stream in wanted:
-                    events.append(Event.from_dict(orjson.loads(raw), seq))
-            if current is not None and current in wanted:
-                yield current, events
+        for stream, rows in _raw_streams(iterate, set(ordered)):
+            yield stream, [Event.from_dict(orjson.loads(raw), seq) for seq, raw in rows]
         return
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
@@ -223,20 +212,65 @@ def _fold_raw(stream: str, rows: list[tuple[int, bytes]]) -> Folded:
 
 def _raw_streams(iterate: Iterate,
                  streams: set[str]) -> Iterator[tuple[str, list[tuple[int, bytes]]]]:
-    """Each wanted stream with its raw rows in total order, from one range scan per kind."""
+    """Each wanted stream with its raw rows ``(seq, raw)`` in total order, as it ends.
+
+    One pass over the table in ``seq`` order: it reads pages in file order, where walking
+    the ``(stream, clock, writer, n)`` index would fetch each row from wherever it lies
+    (a rebuild of 1M events spent most of its time there). Each stream's rows are held
+    until its last one (from a count per stream, read off the index) and handed out
+    sorted. Streams still open when more than :data:`HELD_ROWS` rows are held (the
+    largest first) are dropped from the pass and read by index at the end, so memory
+    stays bounded whatever the log's shape.
+    """
+    left: dict[str, int] = {}
     for prefix in sorted({s.split(":", 1)[0] + ":" for s in streams}):
-        current: str | None = None
-        rows: list[tuple[int, bytes]] = []
+        for stream, count in iterate(
+                "SELECT stream, COUNT(*) FROM events WHERE stream >= ? AND stream < ? "
+                "GROUP BY stream", (prefix, prefix[:-1] + ";")):
+            if stream in streams:
+                left[stream] = count
+    counted = set(left)
+    held: dict[str, list[tuple[int, str, int, int, bytes]]] = {}
+    holding = 0
+    later: list[str] = []
+    for stream, seq, clock, writer, n, raw in iterate(
+            "SELECT stream, seq, clock, writer, n, raw FROM events ORDER BY seq", ()):
+        need = left.get(stream)
+        if need is None:
+            continue  # not wanted (or read later)
+        rows = held.get(stream)
+        if rows is None:
+            rows = held[stream] = []
+        rows.append((clock, writer, n, seq, raw))
+        if need > 1:
+            left[stream] = need - 1
+            holding += 1
+            if holding > HELD_ROWS:
+                for big in sorted(held, key=lambda s: len(held[s]), reverse=True):
+                    holding -= len(held.pop(big))
+                    del left[big]
+                    later.append(big)
+                    if holding <= HELD_ROWS // 2:
+                        break
+            continue
+        del left[stream], held[stream]
+        holding -= len(rows) - 1
+        rows.sort()  # total order; (writer, n) is unique, ``seq`` breaks any tie
+        yield stream, [(r[3], r[4]) for r in rows]
+    # Then the streams dropped from the pass, and those without a row left (their rows in
+    # the projection's tables go).
+    later += left
+    later += streams - counted
+    later.sort()
+    for i in range(0, len(later), CHUNK):
+        chunk = later[i:i + CHUNK]
+        grouped: dict[str, list[tuple[int, bytes]]] = {s: [] for s in chunk}
+        marks = ",".join("?" * len(chunk))
         for stream, seq, raw in iterate(
-                "SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
-                "ORDER BY stream, clock, writer, n", (prefix, prefix[:-1] + ";")):
-            if stream != current:
-                if current in streams:
-                    yield current, rows
-                current, rows = stream, []
-            rows.append((seq, raw))
-        if current in streams:
-            yield current, rows
+                f"SELECT stream, seq, raw FROM events WHERE stream IN ({marks}) "
+                "ORDER BY stream, clock, writer, n", chunk):
+            grouped[stream].append((seq, raw))
+        yield from grouped.items()
 
 
 def _fold_worker(conn: Connection) -> None:
@@ -312,6 +346,14 @@ class MissionProjection:
     tables = (*TABLES, FOLDS)
 
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
+        # The missions whose sorties changed, recounted once at the end (not per chunk of
+        # sorties written: a rebuild writes hundreds of chunks).
+        touched: set[str] = set()
+        self._fold_and_write(view, streams, touched)
+        self._count(view, touched)
+
+    def _fold_and_write(self, view: ProjectionTables, streams: set[str],
+                        touched: set[str]) -> None:
         if len(streams) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
 
             # The parallel fold records no ``folds`` rows; stale ones must go, but in a
@@ -324,17 +366,18 @@ class MissionProjection:
                 if missions:
                     self._write_missions(view, missions, folds=folds)
                 if sorties:
-                    self._write_sorties(view, sorties, folds=folds)
+                    touched.update(self._write_sorties(view, sorties, folds=folds))
 
             if fold_in_parallel(view.iterate, streams, write):
                 return
-        rest = self._fold_on_all(view, streams)
+        rest = self._fold_on_all(view, streams, touched)
         missions = [s for s in rest if s.startswith("mission:")]
         sorties = [s for s in rest if s.startswith("sortie:")]
         self._refresh_missions(view, missions)
-        self._refresh_sorties(view, sorties)
+        touched.update(self._refresh_sorties(view, sorties))
 
-    def _fold_on_all(self, view: ProjectionTables, streams: set[str]) -> list[str]:
+    def _fold_on_all(self, view: ProjectionTables, streams: set[str],
+                     touched: set[str]) -> list[str]:
         """Fold on the streams whose fold may go on; returns the others (to fold in full)."""
         ordered = sorted(streams)
         tails: dict[str, Tail] = {}
@@ -366,7 +409,7 @@ class MissionProjection:
         for i in range(0, len(missions), CHUNK):
             self._write_missions(view, missions[i:i + CHUNK])
         for i in range(0, len(sorties), CHUNK):
-            self._write_sorties(view, sorties[i:i + CHUNK])
+            touched.update(self._write_sorties(view, sorties[i:i + CHUNK]))
         return rest
 
     @staticmethod
@@ -407,10 +450,13 @@ class MissionProjection:
             self._write_missions(view, [_mission_result(stream, events)
                                         for stream, events in chunk])
 
-    def _refresh_sorties(self, view: ProjectionTables, streams: Iterable[str]) -> None:
+    def _refresh_sorties(self, view: ProjectionTables, streams: Iterable[str]) -> set[str]:
+        """Re-fold and write these sorties; returns the missions to recount."""
+        touched: set[str] = set()
         for chunk in _chunks(load_streams(view.execute, list(streams), view.iterate)):
-            self._write_sorties(view, [_sortie_result(stream, events)
-                                       for stream, events in chunk])
+            touched.update(self._write_sorties(view, [_sortie_result(stream, events)
+                                                      for stream, events in chunk]))
+        return touched
 
     def _write_missions(self, view: ProjectionTables, results: list[MissionResult], *,
                         folds: bool = True) -> None:
@@ -426,9 +472,9 @@ class MissionProjection:
                          [(label, r[0]) for r in results for label in r[2]])
 
     def _write_sorties(self, view: ProjectionTables, results: list[SortieResult], *,
-                       folds: bool = True) -> None:
+                       folds: bool = True) -> set[str]:
         """Replace the rows of these sorties with ``(id, row or None, deps, mission_id,
-        tail)``."""
+        tail)``; returns the missions whose counts this changes (before or after)."""
         ids = [r[0] for r in results]
         marks = ",".join("?" * len(ids))
         touched = {r[0] for r in view.execute(
@@ -442,7 +488,7 @@ class MissionProjection:
                          [r[1] for r in results if r[1] is not None])
         view.executemany("INSERT OR IGNORE INTO sortie_deps VALUES (?,?)",
                          [(r[0], d) for r in results for d in r[2]])
-        self._count(view, sorted(touched))
+        return touched
 
     def _write_folds(self, view: ProjectionTables, streams: list[str],
                      tails: list[Tail | None]) -> None:
@@ -450,8 +496,16 @@ class MissionProjection:
         view.executemany(f"INSERT INTO {FOLDS} VALUES (?,?,?,?,?,?)",
                          [t for t in tails if t is not None])
 
-    def _count(self, view: ProjectionTables, mission_ids: list[str]) -> None:
-        """Recount the live sorties of these missions by status (for progress)."""
+    def _count(self, view: ProjectionTables, missions: set[str]) -> None:
+        """Recount the live sorties of these missions by status (for progress). Many of
+        them (a rebuild): every mission, in one grouped scan, which gives the same rows
+        (``mission_counts`` is a function of ``sorties`` alone)."""
+        if len(missions) > RECOUNT_ALL:
+            view.execute("DELETE FROM mission_counts")
+            view.execute("INSERT INTO mission_counts SELECT mission_id, status, COUNT(*) "
+                         "FROM sorties WHERE deleted = 0 GROUP BY mission_id, status")
+            return
+        mission_ids = sorted(missions)
         for i in range(0, len(mission_ids), CHUNK):
             chunk = mission_ids[i:i + CHUNK]
             marks = ",".join("?" * len(chunk))

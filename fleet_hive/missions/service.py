@@ -14,10 +14,9 @@ import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from ..index.unit_of_work import built
 from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError
+from ..kernel.jsonload import loads
 from ..kernel.limits import check_page
 from . import decide as d
 from .model import (
@@ -233,7 +232,7 @@ class _Part:
 
 
 def _parse_docs(rows: list[Row]) -> list[Row]:
-    return [(orjson.loads(r[0]), *r[1:]) for r in rows]
+    return [(loads(r[0]), *r[1:]) for r in rows]
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:

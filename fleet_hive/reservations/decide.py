@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..index.unit_of_work import NewEvent
 from ..kernel.clock import epoch, iso
@@ -169,8 +169,8 @@ def _grant(req: Request, live: Sequence[Reservation], now: float, new_id: Callab
             out.append(old)  # nothing to extend: keep it as it is
             continue
         events.append(_renewed(old, mode, req.ttl, at, expires_at, req.reason, req.id))
-        out.append(replace(old, mode=mode, ttl=req.ttl, expires_at=expires_at,
-                           expires=expires, reason=reason))
+        out.append(old.replace(mode=mode, ttl=req.ttl, expires_at=expires_at,
+                               expires=expires, reason=reason))
     return out, events
 
 
@@ -284,7 +284,7 @@ def renew(rows: Sequence[Reservation], holder: str, now: float, *, ttl: float | 
             out.append(r)
             continue
         events.append(_renewed(r, r.mode, new_ttl, at, expires_at, None, r.request_id))
-        out.append(replace(r, ttl=new_ttl, expires_at=expires_at, expires=expires))
+        out.append(r.replace(ttl=new_ttl, expires_at=expires_at, expires=expires))
     return events, out
 
 

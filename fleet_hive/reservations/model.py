@@ -14,12 +14,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..kernel import globs
 from ..kernel.clock import iso
 from ..kernel.errors import ConflictError, TimeoutExpiredError
+from ..kernel.plain import Frozen, setfield
 
 EXCLUSIVE = "exclusive"
 SHARED = "shared"
@@ -33,10 +33,12 @@ BACKOFF_MAX = 0.2  # ... up to this
 BACKOFF_FACTOR = 1.5
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+class Reservation(Frozen):
     """One live lease (as the projection holds it)."""
 
+    __slots__ = _fields = ("id", "path", "holder", "mode", "acquired_at", "expires_at",
+                           "reason", "ttl", "request_id", "event_id", "expires", "clock",
+                           "writer", "n")
     id: str
     path: str  # normalized path or glob
     holder: str
@@ -50,9 +52,18 @@ class Reservation:
     expires: float  # expires_at as epoch seconds
     # (clock, writer, n) of the reservation_acquired event: of two leases that could not
     # both be granted (acquired concurrently on two clones), the earlier keeps it
-    clock: int = 0
-    writer: str = ""
-    n: int = 0
+    clock: int
+    writer: str
+    n: int
+
+    def __init__(self, id: str, path: str, holder: str, mode: str, acquired_at: str,
+                 expires_at: str, reason: str | None, ttl: float, request_id: str,
+                 event_id: str, expires: float, clock: int = 0, writer: str = "",
+                 n: int = 0) -> None:
+        for name, value in zip(self._fields, (id, path, holder, mode, acquired_at,
+                                              expires_at, reason, ttl, request_id, event_id,
+                                              expires, clock, writer, n), strict=True):
+            setfield(self, name, value)
 
     @property
     def stream(self) -> str:
@@ -84,10 +95,11 @@ class Reservation:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Wait:
+class Wait(Frozen):
     """A holder waiting for reservations of others (a ``reservation_waiting`` record)."""
 
+    __slots__ = _fields = ("request_id", "holder", "paths", "mode", "waits_for", "started_at",
+                           "until", "order", "pid", "host", "pid_start")
     request_id: str
     holder: str
     paths: tuple[str, ...]
@@ -96,9 +108,18 @@ class Wait:
     started_at: str
     until: float  # epoch seconds: the record stops counting then
     order: tuple[int, str, int]  # (clock, writer, n) of the waiting event: later = newer
-    pid: int | None = None  # the waiting process (None: recorded by an older version)
-    host: str | None = None
-    pid_start: int | None = None
+    pid: int | None  # the waiting process (None: recorded by an older version)
+    host: str | None
+    pid_start: int | None
+
+    def __init__(self, request_id: str, holder: str, paths: tuple[str, ...], mode: str,
+                 waits_for: tuple[str, ...], started_at: str, until: float,
+                 order: tuple[int, str, int], pid: int | None = None, host: str | None = None,
+                 pid_start: int | None = None) -> None:
+        for name, value in zip(self._fields, (request_id, holder, paths, mode, waits_for,
+                                              started_at, until, order, pid, host, pid_start),
+                               strict=True):
+            setfield(self, name, value)
 
     def to_json(self) -> dict[str, Any]:
         return {"request_id": self.request_id, "holder": self.holder, "paths": list(self.paths),
@@ -107,12 +128,16 @@ class Wait:
                 "host": self.host}
 
 
-@dataclass(frozen=True, slots=True)
-class Conflict:
+class Conflict(Frozen):
     """A requested path and a reservation of another holder that stands in its way."""
 
+    __slots__ = _fields = ("requested", "reservation")
     requested: str
     reservation: Reservation
+
+    def __init__(self, requested: str, reservation: Reservation) -> None:
+        setfield(self, "requested", requested)
+        setfield(self, "reservation", reservation)
 
     def to_json(self) -> dict[str, Any]:
         r = self.reservation
@@ -120,16 +145,20 @@ class Conflict:
                 "mode": r.mode, "expires_at": r.expires_at, "reservation_id": r.id}
 
 
-@dataclass(frozen=True, slots=True)
-class Contest:
+class Contest(Frozen):
     """Two live leases of different holders that could not both have been granted: they
     were acquired concurrently (on two clones, each offline) and met in a merge or sync.
     The earlier in total order ``kept`` the reservation; the other ``lost`` it: it stays
     (marked) until its holder releases it or it lapses, and does not stand in the way of
     the keeper where the keeper's lease covers the contested path."""
 
+    __slots__ = _fields = ("kept", "lost")
     kept: Reservation
     lost: Reservation
+
+    def __init__(self, kept: Reservation, lost: Reservation) -> None:
+        setfield(self, "kept", kept)
+        setfield(self, "lost", lost)
 
     @property
     def message(self) -> str:
@@ -149,14 +178,21 @@ def _lease_ref(r: Reservation) -> dict[str, Any]:
             "event_id": r.event_id, "writer": r.writer, "acquired_at": r.acquired_at}
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Frozen):
     """The answer of :meth:`Reservations.check`: may ``holder`` (or anyone) touch ``paths``?"""
 
+    __slots__ = _fields = ("paths", "holder", "mode", "conflicts")
     paths: list[str]
     holder: str | None
     mode: str
     conflicts: list[Conflict]
+
+    def __init__(self, paths: list[str], holder: str | None, mode: str,
+                 conflicts: list[Conflict]) -> None:
+        setfield(self, "paths", paths)
+        setfield(self, "holder", holder)
+        setfield(self, "mode", mode)
+        setfield(self, "conflicts", conflicts)
 
     @property
     def ok(self) -> bool:

@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from ..kernel.jsonload import loads
 from .fold import fold_reservation, fold_wait
 from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait, literal_prefix
 
@@ -87,7 +86,8 @@ class ReservationProjection:
         for stream in streams:
             kind, _, key = stream.partition(":")
             if kind == RESERVATION_STREAM:
-                r = fold_reservation(view.events(stream))
+                # read lazily: the fold ends at the lease's release, however long the stream
+                r = fold_reservation(view.iter_events(stream))
                 ids = (key,) if r is None or r.id == key else (key, r.id)
                 for rid in ids:  # a row replaced or removed leaves the digest
                     for (h,) in view.execute("SELECT h FROM reservations WHERE id=?", (rid,)):
@@ -121,6 +121,8 @@ def reservation_row(r: Reservation) -> tuple[Any, ...]:
 
 
 def wait_row(w: Wait) -> tuple[Any, ...]:
+    import orjson  # written in a catch-up: reads need only the stdlib's parser
+
     return (w.request_id, w.holder, orjson.dumps(list(w.paths)).decode(), w.mode,
             orjson.dumps(list(w.waits_for)).decode(), w.started_at, w.until, *w.order, w.pid,
             w.host, w.pid_start)
@@ -141,6 +143,8 @@ def fingerprint(r: Reservation) -> int:
         except ImportError:  # pragma: no cover - every CPython build has it
             from hashlib import blake2b
         _blake2b = blake2b
+    import orjson
+
     raw = orjson.dumps([r.id, r.path, r.holder, r.mode, r.acquired_at, r.expires_at, r.reason,
                         r.ttl, r.request_id, r.event_id, r.expires])
     return int.from_bytes(_blake2b(raw, digest_size=8).digest(), "big", signed=True)
@@ -216,7 +220,7 @@ def waits(reads: ReadView, now: float, *, catch_up: bool = True) -> list[Wait]:
     """Wait records that still count at ``now``, oldest first."""
     found = reads.read(f"SELECT {WAIT_COLUMNS} FROM reservation_waits WHERE until > ? "
                        "ORDER BY clock, writer, n", (now,), catch_up=catch_up)
-    return [Wait(r[0], r[1], tuple(orjson.loads(r[2])), r[3], tuple(orjson.loads(r[4])), r[5],
+    return [Wait(r[0], r[1], tuple(loads(r[2])), r[3], tuple(loads(r[4])), r[5],
                  r[6], (r[7], r[8], r[9]), r[10], r[11], r[12]) for r in found]
 
 

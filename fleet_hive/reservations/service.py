@@ -24,7 +24,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -264,7 +263,7 @@ class Reservations:
                     raise outcome.error
                 if outcome.granted is not None:
                     ids = {e.stream: e.id for e in stored if e.type == "reservation_acquired"}
-                    return [replace(r, event_id=ids[r.stream]) if r.stream in ids else r
+                    return [r.replace(event_id=ids[r.stream]) if r.stream in ids else r
                             for r in outcome.granted]
                 assert deadline is not None
                 self.sleep(max(0.0, min(delay, deadline - time.monotonic())))

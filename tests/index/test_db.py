@@ -119,3 +119,19 @@ def test_unknown_future_types_are_kept(hive, repo: Path):
     (ev,) = hive.events.by_type("hologram_projected")
     assert ev.data == {"beam": [1, 2]} and ev.schema_version == 3 and ev.actor == "newer"
     assert [e.type for e in hive.events.by_stream("s:1")] == ["note_added", "hologram_projected"]
+
+
+def test_a_projection_can_read_a_stream_lazily(hive):
+    """``iter_events`` yields what ``events`` returns, decoding rows only as they are
+    consumed (a fold that stops early, like a released lease's, reads no further)."""
+    from fleet_hive.index.db import ProjectionView
+
+    add(hive, 150)
+    hive.index.catch_up()
+    view = ProjectionView(hive.index.db)
+    assert list(view.iter_events("s:1")) == view.events("s:1")
+    assert len(view.events("s:1")) == 150
+    lazy = view.iter_events("s:1")
+    assert next(lazy).data == view.events("s:1")[0].data
+    lazy.close()  # type: ignore[attr-defined]
+    assert list(view.iter_events("s:none")) == []

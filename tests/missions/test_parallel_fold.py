@@ -7,6 +7,7 @@ import os
 import pytest
 
 import fleet_hive.missions.projection as projection
+from fleet_hive.index.db import ProjectionView
 
 
 def _tables(hive) -> dict[str, list[tuple]]:
@@ -63,3 +64,43 @@ def test_a_child_that_dies_falls_back_to_one_core(busy_hive, monkeypatch: pytest
     busy_hive.index.rebuild()
     assert results == [False]
     assert _tables(busy_hive) == sequential
+
+
+def test_a_rebuild_writes_what_catching_up_event_by_event_wrote(busy_hive):
+    caught_up = _tables(busy_hive)  # each write caught the index up with its own events
+    assert caught_up["mission_counts"]
+    busy_hive.index.rebuild()
+    assert _tables(busy_hive) == caught_up
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("held", [1, 3, 100_000])
+def test_reading_streams_in_log_order_writes_the_same_tables(
+        busy_hive, monkeypatch: pytest.MonkeyPatch, parallel: bool, held: int):
+    """Many streams are read in one pass in ``seq`` order, each handed on when its last row
+    is read; with few rows allowed in memory, the largest open streams are read by index
+    at the end instead. Missions are recounted all at once past ``RECOUNT_ALL``."""
+    caught_up = _tables(busy_hive)
+    monkeypatch.setattr(projection, "SCAN_THRESHOLD", 5)
+    monkeypatch.setattr(projection, "HELD_ROWS", held)
+    monkeypatch.setattr(projection, "RECOUNT_ALL", 2)
+    if parallel:
+        monkeypatch.setattr(projection, "PARALLEL_MIN", 10)
+        monkeypatch.setattr(projection, "PARALLEL_CHUNK", 7)
+        monkeypatch.setattr(projection, "CHILD_CHUNK", 11)
+    scans = []
+    real = projection._raw_streams
+    monkeypatch.setattr(projection, "_raw_streams",
+                        lambda *a: scans.append(1) or real(*a))
+    busy_hive.index.rebuild()
+    assert scans, "the streams were read in log order"
+    assert _tables(busy_hive) == caught_up
+
+
+def test_a_stream_without_rows_left_is_handed_on_empty(busy_hive):
+    """Read in log order, a touched stream whose events are all gone is still handed on
+    (empty), so that its rows go."""
+    (sortie_id,) = busy_hive.index.read("SELECT id FROM sorties LIMIT 1", catch_up=False)[0]
+    view = ProjectionView(busy_hive.index.db)
+    rows = dict(projection._raw_streams(view.iterate, {f"sortie:{sortie_id}", "sortie:s-gone"}))
+    assert rows["sortie:s-gone"] == [] and rows[f"sortie:{sortie_id}"]
