@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..kernel.errors import InvalidInputError
 
@@ -21,6 +21,8 @@ durability: fsync
 segment_max_bytes: 8388608
 # commit .fleet/ automatically at mission milestones (created, completed, checkpoint)
 auto_commit: false
+# a claimed sortie with no activity for this long is stale (status, ready, recover)
+stale_after: 30m
 """
 
 
@@ -30,6 +32,15 @@ class Config(BaseModel):
     durability: Literal["fsync", "none"] = "fsync"
     segment_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
     auto_commit: bool = False
+    stale_after: str = "30m"  # a duration: 90s, 30m, 2h, 1d
+
+    @field_validator("stale_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> str:
+        from ..checkpoints.stale import parse_duration
+
+        parse_duration(value, "stale_after")  # refused with the same message as the flag
+        return str(value).strip()
 
 
 def load_config(path: Path) -> Config:
