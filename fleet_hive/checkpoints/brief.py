@@ -7,9 +7,9 @@ plain data (pure: no storage, no clock); :func:`render_brief` renders it as Mark
 The cap counts UTF-8 bytes of the whole output, pointer lines included. The template
 renders every section in full; the brief is then cut by whole lines, never inside one:
 sections are ranked (:data:`RANK`: the mission itself first, then the specialist's own
-sortie, the work in flight, what is next, the last error, blockers, the goal, ...), each
-shown section first gets a few items in rank order, then the rest of the budget goes to
-the sections in rank order. Each section cut ends with a pointer to the full form
+sortie, the work in flight, what is next, the last error, blockers, the goal, ...): in
+rank order every section first gets one item, then up to three, then the rest of the
+budget goes to the sections in rank order. Each section cut ends with a pointer to the full form
 (``- … 180 more ready sorties: fleet-hive context M --max-bytes 0``); a section with no
 room at all is named on the last line. The same brief is what ``recover`` and a resumed
 checkpoint print, and what a dispatcher hands an agent restarted on a sortie.
@@ -20,6 +20,7 @@ on the brief keeps its shape once it does.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BYTES = 8192
 #: The smallest cap that still names the mission (``--max-bytes 0`` means no cap).
-MIN_MAX_BYTES = 128
+MIN_MAX_BYTES = 256
 TEMPLATE = "checkpoints/context.md.j2"
 #: Sections in the order the template renders them, with their ``## `` headings (the
 #: specialist's is ``## You: NAME``).
@@ -47,11 +48,11 @@ SECTIONS = tuple(HEADINGS)
 RANK = ("specialist", "in_flight", "next", "last_error", "blockers", "goal", "reservations",
         "mail", "waiting", "done")
 #: What a pointer line counts, per section.
-NOUNS = {"specialist": "lines about you", "in_flight": "sorties in flight",
+NOUNS = {"specialist": "items about you", "in_flight": "sorties in flight",
          "next": "ready sorties", "last_error": "failed sorties", "blockers": "blockers",
          "goal": "lines of the goal", "reservations": "reservations", "mail": "messages",
          "waiting": "waiting sorties", "done": "completed sorties"}
-#: Items each shown section gets before any section gets more.
+#: Items each shown section gets (after one each) before any section gets more.
 FIRST_PASS = 3
 TITLE_MAX = 120  # characters of a title shown in an item (the full form shows it all)
 TEXT_MAX = 300  # characters of a reason or note shown in an item
@@ -138,25 +139,28 @@ def _specialist(name: str, live: Sequence[Sortie], ready: Sequence[Sortie],
              "files": list(s.files), "note": s.progress_note or notes.get(s.id, ""),
              "reason": s.reason if s.status == "blocked" else ""} for s in mine]
     quoted = shlex.quote(name)
+    command: str | None = None
     if mine:
         s = mine[0]
         if s.status == "assigned":
-            todo = f"start it: fleet-hive sortie start {s.id}"
+            todo, command = f"start {s.id}", f"fleet-hive sortie start {s.id}"
         elif s.status == "blocked":
-            todo = (f"it is blocked ({_cut(s.reason, TEXT_MAX) or 'no reason given'}); "
-                    f"once free: fleet-hive sortie unblock {s.id}")
+            todo = f"{s.id} is blocked ({_cut(s.reason, TEXT_MAX) or 'no reason given'}); " \
+                "once it is free, unblock it"
+            command = f"fleet-hive sortie unblock {s.id}"
         else:
-            todo = (f"carry on with {s.id}; report with fleet-hive sortie progress {s.id} "
-                    f"--percent N --note T, finish with fleet-hive sortie complete {s.id}")
+            todo = (f"carry on with {s.id}, report progress as you go (fleet-hive sortie "
+                    f"progress {s.id} --percent N --note TEXT) and finish it")
+            command = f"fleet-hive sortie complete {s.id}"
     else:
         suited = [s for s in ready if s.specialist in (None, name)] or list(ready)
         if suited:
             s = suited[0]
-            todo = f"claim {s.id} ({_cut(s.title, TITLE_MAX)}): fleet-hive sortie claim " \
-                   f"{s.id} --specialist {quoted}"
+            todo = f"claim {s.id} ({_cut(s.title, TITLE_MAX)})"
+            command = f"fleet-hive sortie claim {s.id} --specialist {quoted}"
         else:
             todo = "nothing is ready for you in this mission: wait, or ask for work"
-    return {"name": name, "sorties": held, "todo": todo}
+    return {"name": name, "sorties": held, "todo": todo, "command": command}
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -184,27 +188,39 @@ def render_brief(data: Mapping[str, Any], max_bytes: int = DEFAULT_MAX_BYTES,
     bytes (0: everything)."""
     max_bytes = check_max_bytes(max_bytes)
     if fmt == "json":
-        return _render_json(data, max_bytes)
+        return _render_json(shortened(data, max_bytes), max_bytes)
     if fmt != "md":
         raise InvalidInputError(f"unknown format {fmt!r}", hint="md or json")
-    from ..formats.templates import render
-
-    text = render(TEMPLATE, b=_for_template(data, full=max_bytes == 0))
+    text = render_markdown(data, max_bytes)
     if max_bytes == 0 or len(text.encode("utf-8")) <= max_bytes:
         return text
     return _cut_markdown(text, max_bytes, full_command(data))
 
 
-def _for_template(data: Mapping[str, Any], *, full: bool) -> dict[str, Any]:
-    """``data`` with long titles, notes and reasons shortened (unless ``full``), so that
-    one item stays one short line under a cap."""
-    if full:
+def render_markdown(data: Mapping[str, Any], max_bytes: int = 0) -> str:
+    """The whole brief as the template renders it, before any cut (texts shortened as
+    for ``max_bytes``): the lines a capped brief is made of."""
+    from ..formats.templates import render
+
+    return _CONTROL.sub("\ufffd", render(TEMPLATE, b=shortened(data, max_bytes)))
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def shortened(data: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
+    """``data`` with long titles, notes and reasons shortened for a cap of ``max_bytes``
+    (the smaller the cap, the shorter; 0: untouched), so that one item stays short enough
+    to leave room for others."""
+    if max_bytes == 0:
         return dict(data)
+    title_max = max(24, min(TITLE_MAX, max_bytes // 40))
+    text_max = max(32, min(TEXT_MAX, max_bytes // 30))
 
     def short(item: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(item)
-        for key, limit in (("title", TITLE_MAX), ("note", TEXT_MAX), ("reason", TEXT_MAX),
-                           ("previous", TEXT_MAX), ("todo", 2 * TEXT_MAX)):
+        for key, limit in (("title", title_max), ("note", text_max), ("reason", text_max),
+                           ("previous", text_max)):
             if isinstance(out.get(key), str):
                 out[key] = _cut(out[key], limit)
         return out
@@ -293,28 +309,27 @@ def _cut_markdown(text: str, max_bytes: int, command: str) -> str:
         while head and not fits(shown):
             head.pop()
         return "\n".join(render(shown)) + "\n" if head else ""
-    for key in RANK:
-        if key not in by_key:
-            continue
-        units = by_key[key]
-        for n in range(min(FIRST_PASS, len(units)), -1, -1):
-            trial = {**shown, key: n}
-            if fits(trial):
-                shown = trial
+    keys = [key for key in RANK if key in by_key]
+    for key in keys:  # first every section with one item (or its pointer alone)
+        first = FIRST_PASS if key == "specialist" else 1  # the reader's own: a few
+        for n in range(min(first, len(by_key[key])), -1, -1):
+            if fits({**shown, key: n}):
+                shown[key] = n
                 break
-    for key in RANK:
-        if key not in shown:
-            continue
-        total = len(by_key[key])
-        # the most items that fit: a binary search (fits is monotonic in the count)
-        lo, hi = shown[key], total
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if fits({**shown, key: mid}):
-                lo = mid
-            else:
-                hi = mid - 1
-        shown[key] = lo
+    for target in (FIRST_PASS, None):  # then a few items each, then all that fit
+        for key in keys:
+            if key not in shown:
+                continue
+            # the most items that fit: a binary search (fits is monotonic in the count)
+            lo, hi = shown[key], len(by_key[key]) if target is None else \
+                max(shown[key], min(target, len(by_key[key])))
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if fits({**shown, key: mid}):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            shown[key] = lo
     return "\n".join(render(shown)) + "\n"
 
 
@@ -359,17 +374,17 @@ def _render_json(data: Mapping[str, Any], max_bytes: int) -> str:
                                 hint="give more bytes, or use --format md")
     keys = [k for k in RANK if k in lengths]
     for key in keys:
-        for n in range(min(FIRST_PASS, lengths[key]), 0, -1):
-            if fits({**state, key: n}):
-                state[key] = n
-                break
-    for key in keys:
-        lo, hi = state.get(key, 0), lengths[key]
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if fits({**state, key: mid}):
-                lo = mid
-            else:
-                hi = mid - 1
-        state[key] = lo
+        if lengths[key] and fits({**state, key: 1}):
+            state[key] = 1
+    for target in (FIRST_PASS, None):
+        for key in keys:
+            lo = state.get(key, 0)
+            hi = lengths[key] if target is None else max(lo, min(target, lengths[key]))
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if fits({**state, key: mid}):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            state[key] = lo
     return dump(build(state)).decode("utf-8")

@@ -336,7 +336,8 @@ class Recovery:
         if left and a.claimant is not None and self._leases is not None:
             self._leases().release(left, holder=a.claimant)
         a.released = held
-        sorties.retry(a.sortie_id, reason="re-queued by fleet-hive recover")
+        sorties.retry(a.sortie_id, reason=f"re-queued by fleet-hive recover: no activity by "
+                      f"{who} for {format_duration(s.idle)}")
         a.outcome, a.detail = "done", "re-queued: ready to be claimed again"
 
     def _held(self, sortie_id: str, holder: str | None, files: Sequence[str]) -> list[str]:
