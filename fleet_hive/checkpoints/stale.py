@@ -4,7 +4,7 @@ A sortie is *stale* when it is claimed and not waiting (``assigned`` or ``in_pro
 ``blocked`` sortie waits by definition), its mission is open, and for ``stale_after``
 seconds nothing happened that says its claimant is still at work:
 
-* no event on the sortie's own stream (start, progress, a note appended to it);
+* no event on the sortie's own stream (start, progress, a note anyone appended to it);
 * no event on another claimed sortie of the same claimant (it is busy elsewhere);
 * no event recorded by the claimant as actor anywhere in the log (heartbeats, notes,
   reservations, work on other missions, ...).
@@ -19,6 +19,7 @@ Reads only: nothing here writes, and nothing loads pydantic, ruamel or the write
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -176,11 +177,12 @@ def find_stale(reads: ReadView, *, now: float, stale_after: float,
             candidates.append((s, last, why))
     if not candidates:
         return []
+    candidates = _stream_activity(reads, candidates, catch_up=catch_up)
     seen = _actor_activity(reads, candidates, cutoff, catch_up=False)
     out = []
     for s, last, why in candidates:
         found = seen.get(s.claimed_by or "")
-        if found is not None and found[0] >= cutoff:
+        if last >= cutoff or (found is not None and found[0] >= cutoff):
             continue
         if found is not None and found[0] > last:
             last, why = found
@@ -189,6 +191,25 @@ def find_stale(reads: ReadView, *, now: float, stale_after: float,
         except ValueError:
             idle = stale_after
         out.append(StaleSortie(s, s.claimed_by, last, idle, why))
+    return out
+
+
+def _stream_activity(reads: ReadView, candidates: list[tuple[Sortie, str, str]], *,
+                     catch_up: bool) -> list[tuple[Sortie, str, str]]:
+    """``candidates`` with their last activity moved to the newest event on the sortie's
+    stream when that is newer: a note appended to ``sortie:<id>`` (which the sortie's own
+    state does not record) counts, whoever appended it."""
+    out = []
+    for i, (s, last, why) in enumerate(candidates):
+        rows = reads.read("SELECT raw FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1",
+                          (f"sortie:{s.id}",), catch_up=catch_up and i == 0)
+        if rows:
+            with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+                ev = orjson.loads(rows[0][0])
+                when = ev.get("time")
+                if isinstance(when, str) and when > last:
+                    last, why = when, f"{ev.get('type')} by {ev.get('actor')} on sortie {s.id}"
+        out.append((s, last, why))
     return out
 
 

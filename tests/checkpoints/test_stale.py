@@ -211,3 +211,14 @@ def test_status_and_ready_mention_stale_work(hive, repo: Path):
     assert isinstance(json.loads(ready_json.stdout), list)  # still a list: hint on stderr
     assert "1 sortie stale: fleet-hive recover" in ready_json.stderr
     assert "1 sortie stale" not in as_json.stderr  # --json status: in the field only
+
+
+def test_a_note_on_the_sorties_stream_is_activity_whoever_wrote_it(hive):
+    s = _started(hive, "noted", claimant="w1")
+    time.sleep(0.3)
+    hive.events.append("note_added", stream=f"sortie:{s.id}", data={"text": "seen it"},
+                       actor="reviewer")
+    (note,) = hive.events.query(stream=f"sortie:{s.id}", type="note_added")
+    assert _stale(hive, epoch(note.time) + 0.1, after=0.2) == []
+    (found,) = find_stale(hive.index, now=epoch(note.time) + 0.3, stale_after=0.2)
+    assert found.last_activity == note.time and "note_added by reviewer" in found.why
