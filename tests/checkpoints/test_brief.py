@@ -136,9 +136,8 @@ def test_a_specialist_gets_its_sortie_and_what_to_do(big: dict[str, Any]):
     assert "--specialist agent-1 --max-bytes 0" in text
 
 
+@pytest.mark.parametrize("big", ["emoji"], indirect=True)  # one kind of title is enough
 def test_context_as_a_process(big: dict[str, Any]):
-    if big["kind"] != "emoji":
-        pytest.skip("one kind of title is enough for the process")
     root = big["root"]
     capped = run_cli("-C", str(root), "context", big["id"][:6], "--max-bytes", "2000")
     assert capped.returncode == 0, capped.stderr
