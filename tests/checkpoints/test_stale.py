@@ -8,6 +8,8 @@ the log, and ``find_stale`` takes the current time as an argument.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -222,3 +224,33 @@ def test_a_note_on_the_sorties_stream_is_activity_whoever_wrote_it(hive):
     assert _stale(hive, epoch(note.time) + 0.1, after=0.2) == []
     (found,) = find_stale(hive.index, now=epoch(note.time) + 0.3, stale_after=0.2)
     assert found.last_activity == note.time and "note_added by reviewer" in found.why
+
+
+HEAVY = ("pydantic", "ruamel", "jinja2", "dulwich")
+
+
+@pytest.mark.parametrize(("argv", "not_loaded"), [
+    (("ready", "--json"), ("reservations", "git")),
+    (("status", "--json"), ("git",)),
+    (("recover", "--json"), ("reservations", "git")),
+])
+def test_reads_with_stale_work_stay_light(hive, repo: Path, argv: tuple[str, ...],
+                                          not_loaded: tuple[str, ...]):
+    """With stale work to report (the slower path: the claimant's events are looked
+    through), ``ready``, ``status`` and ``recover`` load no heavy library and no
+    capability they do not serve."""
+    _claim_and_wait(repo)
+    probe = (
+        "import sys, runpy, json\n"
+        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}, *{list(argv)!r}]\n"
+        "try:\n    runpy.run_module('fleet_hive', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60)
+    loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
+    assert json.loads(result.stdout) is not None
+    assert "stale" in result.stdout or "stale" in result.stderr
+    assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
+    ours = {m.split(".")[1] for m in loaded if m.startswith("fleet_hive.")}
+    assert not ours & set(not_loaded), sorted(ours & set(not_loaded))
