@@ -56,7 +56,7 @@ def _recovery(hive: Any, now: Any) -> Any:
 
     return Recovery(lambda: hive.uow, hive.index, sorties=lambda: hive.sorties,
                     missions=lambda: hive.missions, leases=lambda: hive.reservations,
-                    now=now, actor=hive.actor)
+                    now=now)
 
 
 def _mission(hive: Any, n: int, title: str = "recover") -> tuple[str, list[str]]:

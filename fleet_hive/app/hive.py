@@ -175,8 +175,7 @@ class Hive:
         return Recovery(lambda: self.uow, self.index, sorties=lambda: self.sorties,
                         missions=lambda: self.missions, leases=lambda: self.reservations,
                         stale_after=lambda: configured(self.layout.config,
-                                                       lambda: self.config.stale_after),
-                        actor=self.actor)
+                                                       lambda: self.config.stale_after))
 
     @cached_property
     def git(self) -> Git:

@@ -106,7 +106,7 @@ def build_brief(mission: Mission, sorties: Sequence[Sortie], *,
                     key=lambda s: s.updated_at, reverse=True)
     last_error = [item(s, claimed_by=s.claimed_by, reason=s.reason, at=s.updated_at)
                   for s in failed]
-    blockers = [item(s, claimed_by=s.claimed_by, reason=s.reason, blocked_by=[])
+    blockers = [item(s, claimed_by=s.claimed_by, reason=s.reason)
                 for s in live if s.status == "blocked"]
     waiting = [item(s, blocked_by=list(s.blocked_by)) for s in live
                if s.status == "pending" and s.blocked_by]

@@ -176,9 +176,6 @@ class RecoveryReport:
 
 
 # -- the service ---------------------------------------------------------------------------
-Port = Callable[[], Any]
-
-
 class Recovery:
     """Stale-work detection (reads only), recovery (writes through the given services)
     and the context brief.
@@ -186,10 +183,11 @@ class Recovery:
     ``uow`` (or a function building it) is the write path, used here only for its lock:
     every event is recorded by the missions and reservations services. ``sorties``,
     ``missions`` and ``leases`` are functions returning those services, called on first
-    use, so ``ready`` and ``status`` (which only ask :meth:`stale`) build none of them.
+    use, so ``ready`` and ``status`` (which only ask :meth:`summary`) build none of them.
     ``checkpoints`` is the optional checkpoints service (a function returning it, or
     None); without it only ``requeue`` is proposed. ``stale_after`` returns the
-    configured default in seconds; ``now`` is the clock (epoch seconds).
+    configured default (a duration such as ``30m``); ``now`` is the clock (epoch
+    seconds). The events are recorded under the services' actor.
     """
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
@@ -197,7 +195,7 @@ class Recovery:
                  leases: Callable[[], LeasePort] | None = None,
                  checkpoints: Callable[[], CheckpointPort | None] | None = None,
                  stale_after: Callable[[], str] = lambda: "30m",
-                 now: clock.Clock = clock.now, actor: str | None = None) -> None:
+                 now: clock.Clock = clock.now) -> None:
         self._write_path = uow
         self._reads = reads
         self._sorties = sorties
@@ -206,7 +204,6 @@ class Recovery:
         self._checkpoints = checkpoints
         self._stale_after = stale_after
         self.now = now
-        self.actor = actor
 
     def stale_after(self, value: str | float | None = None) -> float:
         """Seconds: ``value`` (a duration such as ``30m``, or seconds) or the configured

@@ -290,4 +290,4 @@ def _recovery(hive: Any, *, now: Any = time.time, checkpoints: Any = None) -> Re
     return Recovery(lambda: hive.uow, hive.index, sorties=lambda: hive.sorties,
                     missions=lambda: hive.missions, leases=lambda: hive.reservations,
                     checkpoints=None if checkpoints is None else lambda: checkpoints,
-                    now=now, actor=hive.actor)
+                    now=now)
