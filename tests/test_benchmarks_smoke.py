@@ -140,3 +140,19 @@ def test_process_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
     assert any("snapshots: deferred" in n for n in names)
     for m in bench["measurements"][1:]:  # each next to the same run's floor
         assert "over `python -c pass`" in m["notes"], m
+
+
+@pytest.mark.slow
+def test_recovery_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "recovery", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert (bench["name"], bench["status"], bench["error"]) == ("recovery", "ok", None)
+    names = [m["metric"] for m in bench["measurements"]]
+    for metric in ("`recover` plan in-process", "`recover --apply` in-process",
+                   "stale-work check", "`fleet-hive context` (md) as a process",
+                   "`python -c pass`"):
+        assert any(metric in name for name in names), f"no metric {metric!r} in {names}"
+    for m in bench["measurements"]:
+        assert m["measured"] and m["measured"] != "—", m

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..kernel.errors import InvalidInputError
 
@@ -25,6 +25,8 @@ auto_commit: false
 # a write only notes which changed, and commit, sync and verify bring them up to date
 # (writes are ~30 ms faster as processes: no YAML rendering)
 snapshots: every_write
+# a claimed sortie with no activity for this long is stale (status, ready, recover)
+stale_after: 30m
 """
 
 
@@ -35,6 +37,15 @@ class Config(BaseModel):
     segment_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
     auto_commit: bool = False
     snapshots: Literal["every_write", "deferred"] = "every_write"
+    stale_after: str = "30m"  # a duration: 90s, 30m, 2h, 1d
+
+    @field_validator("stale_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> str:
+        from ..checkpoints.stale import parse_duration
+
+        parse_duration(value, "stale_after")  # refused with the same message as the flag
+        return str(value).strip()
 
 
 def load_config(path: Path) -> Config:

@@ -24,6 +24,7 @@ from . import capabilities
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
+    from ..checkpoints.recovery import Recovery
     from ..events.envelope import Event
     from ..events.log import PendingEvent, SegmentLog
     from ..events.store import EventStore
@@ -172,6 +173,18 @@ class Hive:
         from ..reservations import Reservations
 
         return Reservations(lambda: self.uow, self.index, root=self.root)
+
+    @cached_property
+    def recovery(self) -> Recovery:
+        """Stale work, ``recover`` and the context brief (the checkpoints service is its
+        optional port: until it is wired in, only re-queueing is proposed)."""
+        from ..checkpoints.recovery import Recovery
+        from ..checkpoints.stale import configured
+
+        return Recovery(lambda: self.uow, self.index, sorties=lambda: self.sorties,
+                        missions=lambda: self.missions, leases=lambda: self.reservations,
+                        stale_after=lambda: configured(self.layout.config,
+                                                       lambda: self.config.stale_after))
 
     @cached_property
     def git(self) -> Git:

@@ -26,6 +26,7 @@ def status_report(hive: Hive) -> dict[str, Any]:
     report["reservations"] = [r.to_json() for r in hive.reservations.active()]
     report["conflicts"] += [reservation_conflict(c) for c in hive.reservations.contests()]
     report["index"] = index_status
+    report["stale"] = stale_summary(hive)
     report["integrity"] = {
         "ok": not index_status["problem_count"],
         "problem_count": index_status["problem_count"],
@@ -40,6 +41,16 @@ def status_report(hive: Hive) -> dict[str, Any]:
         report["integrity"]["ok"] = False
         report["integrity"]["missing_own_events"] = [missing_text(m) for m in missing]
     return report
+
+
+def stale_summary(hive: Hive) -> dict[str, Any]:
+    """The stale work ``status`` and ``ready`` mention (a bad ``stale_after`` setting is
+    reported in it, not raised: a read must not fail on it)."""
+    try:
+        return hive.recovery.summary()
+    except FleetHiveError as e:
+        return {"count": 0, "stale_after": None, "stale_after_seconds": None, "sorties": [],
+                "hint": None, "error": e.message}
 
 
 def reservation_conflict(c: Contest) -> dict[str, Any]:

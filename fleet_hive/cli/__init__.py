@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "sync": "gitcmds:sync_cmd",
     "history": "gitcmds:history_cmd",
     "hooks": "gitcmds:hooks",
+    "recover": "recovery:recover_cmd",
+    "context": "recovery:context_cmd",
 }
 
 

@@ -387,7 +387,12 @@ def sortie_progress(ctx: Ctx, sortie_id: str, percent: int, note: str, force: bo
 def ready_cmd(ctx: Ctx, mission_id: str | None, limit: int | None) -> None:
     """Sorties that can start now: pending, unclaimed, every dependency completed.
 
-    Most urgent first (priority 0 first), then oldest first.
+    Most urgent first (priority 0 first), then oldest first. Stale work (claimed
+    sorties idle too long) is mentioned on stderr: see `fleet-hive recover`.
     """
     _print_sorties(ctx, ctx.hive().sorties.ready(mission=mission_id, limit=limit),
                    "nothing is ready")
+    from ..app.status import stale_summary
+    from .status import stale_hint
+
+    stale_hint(stale_summary(ctx.hive()))  # on stderr: --json stays a list

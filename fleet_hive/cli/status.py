@@ -23,6 +23,17 @@ def status_cmd(ctx: Ctx) -> None:
         write_json(report)
         return
     _human(report)
+    stale_hint(report["stale"])
+
+
+def stale_hint(stale: dict[str, Any]) -> None:
+    """On stderr: how many sorties are stale and the command that recovers them."""
+    from .output import info
+
+    if stale.get("hint"):
+        info(f"{stale['hint']} (idle for more than {stale['stale_after']})")
+    elif stale.get("error"):
+        info(f"warning: stale work not checked: {clean(stale['error'])}")
 
 
 def _section(title: str, rows: list[Any], headers: tuple[str, ...], empty: str) -> None:

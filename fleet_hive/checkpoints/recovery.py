@@ -1,0 +1,415 @@
+"""``hive.recovery``: stale work found, a proposed action for each, and the action taken.
+
+``recover`` lists the missions with stale sorties (:mod:`.stale`) and proposes, per
+sortie, one of:
+
+* ``resume``: the mission's newest good checkpoint, when a checkpoints service is wired
+  in (the optional :class:`CheckpointPort`) and offers one;
+* ``requeue``: end the dead claim and put the sortie back on the ready list. Recorded as
+  compensating events through the missions and reservations services, never by
+  rewriting the log: ``sortie_failed`` (forced, with the reason: who was idle since when)
+  releases the claimant's reservations of the sortie's files, any other reservation the
+  claim left (``claimed sortie <id>``, for files since removed from the sortie) is
+  released, then ``sortie_retried`` makes it pending and unclaimed again.
+
+``apply`` performs the plan under this clone's writer lock, and first checks each
+sortie again on the state it is about to change: still open, still claimed by the same
+claimant, still stale. Work completed (or resumed) meanwhile is never touched, so nothing
+completed is redone. A sortie whose recovery stopped between the failure and the retry (a
+crash) is ``failed`` with a reason starting with :data:`MARK`; the next ``recover`` lists
+it again and finishes it (``requeue``).
+
+The context brief of a mission (``context``) is assembled here too, from the missions and
+reservations services, and rendered by :mod:`.brief`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from ..index.unit_of_work import built
+from ..kernel import clock
+from ..kernel.errors import FleetHiveError
+from .stale import StaleSortie, find_stale, format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from ..index.projection import ReadView
+    from ..index.unit_of_work import UnitOfWork
+    from ..missions.model import Mission, Sortie
+
+#: How the reason of a sortie_failed recorded by recovery starts.
+MARK = "stale:"
+
+
+# -- ports -------------------------------------------------------------------------------
+class CheckpointInfo(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class CheckpointPort(Protocol):
+    """What recovery needs of the checkpoints service (optional)."""
+
+    def newest_good(self, mission_id: str) -> CheckpointInfo | None: ...
+
+    def resume(self, checkpoint_id: str) -> Any: ...
+
+
+class SortiePort(Protocol):
+    """The missions service's sortie use cases recovery records its events through."""
+
+    def fail(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie: ...
+
+    def retry(self, ref: str, *, reason: str | None = "") -> Sortie: ...
+
+
+class MissionPort(Protocol):
+    def resolve_id(self, ref: str) -> str: ...
+
+    def get(self, ref: str, *, sorties: bool = True) -> Mission: ...
+
+
+class Lease(Protocol):
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def holder(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    def to_json(self, now: float | None = None) -> dict[str, Any]: ...
+
+
+class LeasePort(Protocol):
+    """The reservations service: who holds what, and releasing it."""
+
+    def list(self, holder: str | None = None, path: str | None = None, *,
+             sweep: bool = True) -> Sequence[Lease]: ...
+
+    def release(self, paths: Sequence[str], *, holder: str) -> Sequence[Lease]: ...
+
+
+# -- the plan ------------------------------------------------------------------------------
+@dataclass
+class Action:
+    """What recovery proposes (and, once applied, did) for one sortie."""
+
+    stale: StaleSortie | None  # None: finishing a recovery that was interrupted
+    sortie_id: str
+    mission_id: str
+    title: str
+    claimant: str | None
+    action: str  # "requeue" | "resume"
+    checkpoint_id: str | None = None
+    outcome: str = "proposed"  # proposed | done | skipped | failed
+    detail: str = ""
+    released: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.action == "resume":
+            return f"resume mission {self.mission_id} from checkpoint {self.checkpoint_id}"
+        if self.stale is None:
+            return "re-queue it (a recovery stopped after releasing it)"
+        return "release its reservations and re-queue it"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "sortie_id": self.sortie_id, "mission_id": self.mission_id, "title": self.title,
+            "claimed_by": self.claimant, "action": self.action,
+            "checkpoint_id": self.checkpoint_id, "describe": self.describe(),
+            "outcome": self.outcome, "detail": self.detail, "released": list(self.released),
+        }
+        if self.stale is not None:
+            s = self.stale.to_json()
+            out.update({k: s[k] for k in ("status", "progress", "progress_note",
+                                          "last_activity", "idle_seconds", "idle", "why")})
+        else:
+            out.update({"status": "failed", "progress": 0, "progress_note": "",
+                        "last_activity": None, "idle_seconds": None, "idle": None,
+                        "why": "interrupted recovery"})
+        return out
+
+
+@dataclass
+class StaleMission:
+    id: str
+    title: str
+    status: str
+    actions: list[Action]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "status": self.status,
+                "actions": [a.to_json() for a in self.actions]}
+
+
+@dataclass
+class RecoveryReport:
+    """``recover``'s answer: the missions with stale work, an action per sortie."""
+
+    stale_after: float
+    applied: bool
+    missions: list[StaleMission]
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for m in self.missions for a in m.actions]
+
+    def to_json(self) -> dict[str, Any]:
+        actions = self.actions
+        return {
+            "stale_after": format_duration(self.stale_after),
+            "stale_after_seconds": self.stale_after,
+            "applied": self.applied,
+            "count": len(actions),
+            "done": sum(a.outcome == "done" for a in actions),
+            "skipped": sum(a.outcome == "skipped" for a in actions),
+            "failed": sum(a.outcome == "failed" for a in actions),
+            "missions": [m.to_json() for m in self.missions],
+        }
+
+
+# -- the service ---------------------------------------------------------------------------
+class Recovery:
+    """Stale-work detection (reads only), recovery (writes through the given services)
+    and the context brief.
+
+    ``uow`` (or a function building it) is the write path, used here only for its lock:
+    every event is recorded by the missions and reservations services. ``sorties``,
+    ``missions`` and ``leases`` are functions returning those services, called on first
+    use, so ``ready`` and ``status`` (which only ask :meth:`summary`) build none of them.
+    ``checkpoints`` is the optional checkpoints service (a function returning it, or
+    None); without it only ``requeue`` is proposed. ``stale_after`` returns the
+    configured default (a duration such as ``30m``); ``now`` is the clock (epoch
+    seconds). The events are recorded under the services' actor.
+    """
+
+    def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
+                 sorties: Callable[[], SortiePort], missions: Callable[[], MissionPort],
+                 leases: Callable[[], LeasePort] | None = None,
+                 checkpoints: Callable[[], CheckpointPort | None] | None = None,
+                 stale_after: Callable[[], str] = lambda: "30m",
+                 now: clock.Clock = clock.now) -> None:
+        self._write_path = uow
+        self._reads = reads
+        self._sorties = sorties
+        self._missions = missions
+        self._leases = leases
+        self._checkpoints = checkpoints
+        self._stale_after = stale_after
+        self.now = now
+
+    def stale_after(self, value: str | float | None = None) -> float:
+        """Seconds: ``value`` (a duration such as ``30m``, or seconds) or the configured
+        default (``stale_after`` in ``.fleet/config.yaml``)."""
+        if value is None:
+            return parse_duration(self._stale_after(), "stale_after in .fleet/config.yaml")
+        return parse_duration(value)
+
+    # -- reads -----------------------------------------------------------------------------
+    def stale(self, stale_after: str | float | None = None, *, mission: str | None = None,
+              ) -> list[StaleSortie]:
+        """The stale sorties (of ``mission``, or of every open mission), oldest first."""
+        after = self.stale_after(stale_after)
+        mission_id = None if mission is None else self._missions().resolve_id(mission)
+        return find_stale(self._reads, now=self.now(), stale_after=after,
+                          mission_id=mission_id)
+
+    def summary(self, stale_after: str | float | None = None) -> dict[str, Any]:
+        """The ``stale`` part of ``status``: how many, which, and the command to run."""
+        after = self.stale_after(stale_after)
+        found = find_stale(self._reads, now=self.now(), stale_after=after)
+        return {"count": len(found), "stale_after": format_duration(after),
+                "stale_after_seconds": after, "sorties": [s.to_json() for s in found],
+                "hint": hint(len(found)) or None}
+
+    def plan(self, stale_after: str | float | None = None, *, mission: str | None = None,
+             ) -> RecoveryReport:
+        """The missions with stale work and the proposed action per sortie (reads only)."""
+        after = self.stale_after(stale_after)
+        mission_id = None if mission is None else self._missions().resolve_id(mission)
+        found = find_stale(self._reads, now=self.now(), stale_after=after,
+                           mission_id=mission_id)
+        actions = [self._propose(s) for s in found]
+        actions += [Action(None, s.id, s.mission_id, s.title, None, "requeue")
+                    for s in self._interrupted(mission_id)]
+        return RecoveryReport(after, False, self._group(actions))
+
+    def _propose(self, s: StaleSortie) -> Action:
+        action = Action(s, s.id, s.mission_id, s.sortie.title, s.claimant, "requeue")
+        port = self._checkpoints() if self._checkpoints is not None else None
+        if port is not None:
+            good = port.newest_good(s.mission_id)
+            if good is not None:
+                action.action, action.checkpoint_id = "resume", good.id
+        return action
+
+    def _interrupted(self, mission_id: str | None) -> list[Sortie]:
+        """Failed sorties whose recovery stopped before their retry."""
+        from ..missions.model import Sortie
+
+        args: list[Any] = [b'"reason":"' + MARK.encode()]
+        where = ""
+        if mission_id is not None:
+            where, args = " AND s.mission_id = ?", [*args, mission_id]
+        rows = self._reads.read(
+            "SELECT s.doc FROM sorties s WHERE s.status = 'failed' AND s.deleted = 0 AND "
+            "instr(s.doc, ?) > 0 AND EXISTS (SELECT 1 FROM missions m WHERE "
+            "m.id = s.mission_id AND m.deleted = 0 "
+            f"AND m.status IN ('pending', 'in_progress')){where} ORDER BY s.ord_clock, "
+            "s.ord_writer, s.ord_n", args, catch_up=False)
+        out = [Sortie.from_doc(orjson.loads(r[0])) for r in rows]
+        return [s for s in out if s.reason.startswith(MARK)]
+
+    def _group(self, actions: list[Action]) -> list[StaleMission]:
+        from ..missions.model import Mission
+
+        by_mission: dict[str, list[Action]] = {}
+        for a in actions:
+            by_mission.setdefault(a.mission_id, []).append(a)
+        out = []
+        for mission_id, group in by_mission.items():
+            rows = self._reads.read("SELECT doc FROM missions WHERE id = ?", (mission_id,),
+                                    catch_up=False)
+            m = Mission.from_doc(orjson.loads(rows[0][0])) if rows else None
+            out.append(StaleMission(mission_id, m.title if m else "", m.status if m else "",
+                                    group))
+        return out
+
+    # -- writes ----------------------------------------------------------------------------
+    def recover(self, stale_after: str | float | None = None, *, mission: str | None = None,
+                apply: bool = False) -> RecoveryReport:
+        """:meth:`plan`, and with ``apply`` each action performed (see the module)."""
+        report = self.plan(stale_after, mission=mission)
+        if not apply or not report.missions:
+            return report
+        uow = built(self._write_path)
+        report.applied = True
+        resumed: dict[str, str] = {}  # mission id -> checkpoint resumed
+        with uow.exclusive():  # no other writer between the checks and the events
+            for a in report.actions:
+                try:
+                    self._apply(a, report.stale_after, resumed)
+                except FleetHiveError as e:
+                    a.outcome, a.detail = "failed", e.message
+        return report
+
+    def _apply(self, a: Action, stale_after: float, resumed: dict[str, str]) -> None:
+        """One action, on the state as it is now (the caller holds the writer lock)."""
+        if a.stale is None:
+            self._retry_interrupted(a)
+            return
+        now = self.now()
+        fresh = find_stale(self._reads, now=now, stale_after=stale_after,
+                           only=[a.sortie_id])
+        if not fresh or fresh[0].claimant != a.claimant:
+            a.outcome = "skipped"
+            a.detail = self._why_not(a.sortie_id)
+            return
+        if a.action == "resume" and a.checkpoint_id is not None:
+            port = self._checkpoints() if self._checkpoints is not None else None
+            if port is not None:
+                if a.mission_id not in resumed:
+                    port.resume(a.checkpoint_id)
+                    resumed[a.mission_id] = a.checkpoint_id
+                a.outcome = "done"
+                a.detail = f"mission resumed from checkpoint {a.checkpoint_id}"
+                return
+        s = fresh[0]
+        who = a.claimant or "its claimant"
+        reason = (f"{MARK} no activity by {who} since {s.last_activity} "
+                  f"({format_duration(s.idle)} idle, over {format_duration(stale_after)}); "
+                  "released and re-queued by fleet-hive recover")
+        held = self._held(a.sortie_id, a.claimant, s.sortie.files)
+        sorties = self._sorties()
+        sorties.fail(a.sortie_id, reason=reason, force=True)  # releases the sortie's files
+        left = [path for path in held if path not in s.sortie.files]
+        if left and a.claimant is not None and self._leases is not None:
+            self._leases().release(left, holder=a.claimant)
+        a.released = held
+        sorties.retry(a.sortie_id, reason=f"re-queued by fleet-hive recover: no activity by "
+                      f"{who} for {format_duration(s.idle)}")
+        a.outcome, a.detail = "done", "re-queued: ready to be claimed again"
+
+    def _held(self, sortie_id: str, holder: str | None, files: Sequence[str]) -> list[str]:
+        """The claimant's reservations for this sortie: of its files, and any other its
+        claim made (``claimed sortie <id>``: files since removed from the sortie)."""
+        if self._leases is None or holder is None:
+            return []
+        return sorted({r.path for r in self._leases().list(holder=holder, sweep=False)
+                       if r.path in files or r.reason == f"claimed sortie {sortie_id}"})
+
+    def _retry_interrupted(self, a: Action) -> None:
+        rows = self._reads.read("SELECT status, doc FROM sorties WHERE id = ?",
+                                (a.sortie_id,), catch_up=True)
+        reason = orjson.loads(rows[0][1]).get("reason", "") if rows else ""
+        if not rows or rows[0][0] != "failed" or not reason.startswith(MARK):
+            a.outcome, a.detail = "skipped", self._why_not(a.sortie_id)
+            return
+        self._sorties().retry(a.sortie_id, reason="re-queued by fleet-hive recover")
+        a.outcome, a.detail = "done", "re-queued: ready to be claimed again"
+
+    def _why_not(self, sortie_id: str) -> str:
+        rows = self._reads.read("SELECT status, claimed_by FROM sorties WHERE id = ?",
+                                (sortie_id,), catch_up=False)
+        if not rows:
+            return "the sortie is gone"
+        status, claimant = rows[0]
+        if status in ("assigned", "in_progress"):
+            return f"no longer stale: {claimant} was active again ({status})"
+        return f"no longer in progress: it is {status} (left as it is)"
+
+    # -- context ---------------------------------------------------------------------------
+    def brief(self, mission: str, *, specialist: str | None = None,
+              stale_after: str | float | None = None) -> dict[str, Any]:
+        """The data of a mission's context brief (:func:`.brief.build_brief`)."""
+        from .brief import build_brief
+
+        m = self._missions().get(mission)
+        sorties = m.sorties or []
+        leases: list[dict[str, Any]] = []
+        if self._leases is not None:
+            ids = {s.id for s in sorties}
+            claimants = {s.claimed_by for s in sorties if s.claimed_by
+                         and s.status in ("assigned", "in_progress", "blocked")}
+            now = self.now()
+            for r in self._leases().list(sweep=False):
+                mine = (r.reason or "").removeprefix("claimed sortie ") in ids
+                if mine or r.holder in claimants:
+                    leases.append(r.to_json(now))
+        stale = []
+        with contextlib.suppress(FleetHiveError):  # a bad setting must not hide the brief
+            stale = find_stale(self._reads, now=self.now(),
+                               stale_after=self.stale_after(stale_after), mission_id=m.id,
+                               catch_up=False)
+        return build_brief(m, sorties, reservations=leases, stale=stale,
+                           notes=self._last_notes(sorties), specialist=specialist)
+
+    def _last_notes(self, sorties: Sequence[Sortie]) -> dict[str, str]:
+        """The last progress note of each re-queued sortie (its retry cleared it from the
+        state; the log keeps it): what the previous try had got to."""
+        wanted = [s for s in sorties if s.retries and s.status == "pending"][:50]
+        out: dict[str, str] = {}
+        for s in wanted:
+            rows = self._reads.read(
+                "SELECT raw FROM events WHERE stream = ? AND type = 'sortie_progressed' "
+                "ORDER BY clock DESC, writer DESC, n DESC LIMIT 1", (f"sortie:{s.id}",),
+                catch_up=False)
+            if rows:
+                data = orjson.loads(rows[0][0]).get("data") or {}
+                note = data.get("note") or ""
+                out[s.id] = f"{data.get('percent', 0)}%" + (f": {note}" if note else "")
+        return out
+
+
+def hint(count: int) -> str:
+    """What ``status`` and ``ready`` say when work is stale ("" when none is)."""
+    if not count:
+        return ""
+    return f"{count} sortie{'' if count == 1 else 's'} stale: fleet-hive recover"

@@ -1,0 +1,246 @@
+"""Stale work: claimed sorties whose claimant has shown no sign of life for a while.
+
+A sortie is *stale* when it is claimed and not waiting (``assigned`` or ``in_progress``; a
+``blocked`` sortie waits by definition), its mission is open, and for ``stale_after``
+seconds nothing happened that says its claimant is still at work:
+
+* no event on the sortie's own stream (start, progress, a note anyone appended to it);
+* no event on another claimed sortie of the same claimant (it is busy elsewhere);
+* no event recorded by the claimant as actor anywhere in the log (heartbeats, notes,
+  reservations, work on other missions, ...).
+
+This runs on every ``status`` and ``ready``, so it is built to be cheap: one indexed query
+on the ``sorties`` table (``sorties_status``) for the claimed sorties, their last activity
+compared as ISO 8601 text (every time in the log has one format); only for those that
+look stale, one look through the events appended since their last event for one by the
+claimant (``instr`` on the stored line, so nothing is decoded unless the name appears).
+Reads only: nothing here writes, and nothing loads pydantic, ruamel or the write path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..kernel.clock import epoch, iso
+from ..kernel.errors import InvalidInputError
+from ..missions.model import Sortie
+
+if TYPE_CHECKING:
+    from ..index.projection import ReadView, Row
+
+#: The default of ``stale_after`` in ``.fleet/config.yaml``.
+DEFAULT_STALE_AFTER = "30m"
+#: Claimed sorties that can go stale (a blocked one waits by definition).
+CLAIMED = ("assigned", "in_progress")
+#: How many of the claimant's events since the sortie's last one are looked at, newest
+#: first, before concluding it is idle (events with the name only inside their data).
+_ACTOR_PROBE = 20
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_SETTING = re.compile(r"^stale_after:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_SIMPLE = re.compile(r"""^(["']?)([0-9a-z.]+)\1(?:[ \t]+#.*)?$""")
+
+
+def parse_duration(text: Any, what: str = "--stale-after") -> float:
+    """Seconds in a duration such as ``90s``, ``30m``, ``2h``, ``1d``, ``1w`` or ``1h30m``
+    (a bare number is seconds). InvalidInputError for anything else, or for zero."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise InvalidInputError(f"{what} must be a duration such as 30m, 2h, 1d or 90s")
+    raw = str(text).strip().lower()
+    total = 0.0
+    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        total = float(raw)
+    elif raw and _PART.sub("", raw) == "":
+        total = sum(float(n) * _UNITS[u] for n, u in _PART.findall(raw))
+    else:
+        raise InvalidInputError(f"invalid duration {text!r} for {what}",
+                                hint="give a number and a unit: 90s, 30m, 2h, 1d (or 1h30m)")
+    if total <= 0:
+        raise InvalidInputError(f"{what} must be longer than zero, got {text!r}")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` as people say it: ``45s``, ``12m``, ``2h 5m``, ``3d 4h``."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        h, m = divmod(s // 60, 60)
+        return f"{h}h {m}m" if m else f"{h}h"
+    d, h = divmod(s // 3600, 24)
+    return f"{d}d {h}h" if h else f"{d}d"
+
+
+def configured(config: Path, load: Callable[[], Any]) -> str:
+    """The ``stale_after`` setting of ``config`` (``.fleet/config.yaml``) as text.
+
+    Read without the YAML library when the file has no such key (the default) or a plain
+    ``stale_after: 30m`` line; only a more elaborate value calls ``load`` (the full
+    configuration, which costs pydantic and ruamel: ``status`` and ``ready`` stay light).
+    """
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return DEFAULT_STALE_AFTER
+    found = _SETTING.search(text)
+    if found is None:
+        return DEFAULT_STALE_AFTER
+    simple = _SIMPLE.match(found.group(1))
+    if simple is not None:
+        return simple.group(2)
+    return str(load())
+
+
+@dataclass
+class StaleSortie:
+    """A claimed sortie nobody has worked on for ``idle`` seconds."""
+
+    sortie: Sortie
+    claimant: str | None
+    last_activity: str  # ISO time of the newest sign of life found
+    idle: float  # seconds since then
+    why: str  # what the last sign of life was
+
+    @property
+    def id(self) -> str:
+        return self.sortie.id
+
+    @property
+    def mission_id(self) -> str:
+        return self.sortie.mission_id
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.sortie
+        return {"id": s.id, "mission_id": s.mission_id, "title": s.title, "status": s.status,
+                "claimed_by": self.claimant, "progress": s.progress,
+                "progress_note": s.progress_note, "files": list(s.files),
+                "last_activity": self.last_activity, "idle_seconds": int(self.idle),
+                "idle": format_duration(self.idle), "why": self.why}
+
+
+def _docs(rows: list[Row]) -> list[Row]:
+    return [(orjson.loads(r[0]), *r[1:]) for r in rows]
+
+
+def claimed_sorties(reads: ReadView, *, mission_id: str | None = None,
+                    catch_up: bool = True) -> list[Sortie]:
+    """The live claimed (assigned, in-progress) sorties of open missions, oldest first."""
+    where = ""
+    args: list[Any] = list(CLAIMED)
+    if mission_id is not None:
+        where = " AND s.mission_id = ?"
+        args.append(mission_id)
+    rows = reads.read(
+        "SELECT s.doc FROM sorties s WHERE s.status IN (?, ?) AND s.deleted = 0 AND EXISTS "
+        "(SELECT 1 FROM missions m WHERE m.id = s.mission_id AND m.deleted = 0 AND "
+        f"m.status IN ('pending', 'in_progress')){where} "
+        "ORDER BY s.ord_clock, s.ord_writer, s.ord_n, s.id", args, catch_up=catch_up,
+        decode=_docs)
+    return [Sortie.from_doc(r[0]) for r in rows]
+
+
+def find_stale(reads: ReadView, *, now: float, stale_after: float,
+               mission_id: str | None = None, catch_up: bool = True,
+               only: Iterable[str] | None = None) -> list[StaleSortie]:
+    """The stale sorties (of ``mission_id``, or of every open mission; of ``only``, when
+    given), oldest first. ``now`` is epoch seconds; activity at or after
+    ``now - stale_after`` keeps a sortie fresh."""
+    claimed = claimed_sorties(reads, catch_up=catch_up)
+    # the claimant's newest work on any claimed sortie, across missions
+    busy: dict[str, tuple[str, str]] = {}
+    for s in claimed:
+        if s.claimed_by is not None and s.updated_at > busy.get(s.claimed_by, ("", ""))[0]:
+            busy[s.claimed_by] = (s.updated_at, s.id)
+    wanted = None if only is None else set(only)
+    cutoff = iso(now - stale_after)
+    candidates: list[tuple[Sortie, str, str]] = []
+    for s in claimed:
+        if (mission_id is not None and s.mission_id != mission_id) or \
+                (wanted is not None and s.id not in wanted):
+            continue
+        last, why = s.updated_at, f"last event on sortie {s.id}"
+        if s.claimed_by in busy and busy[s.claimed_by][0] > last:
+            last, other = busy[s.claimed_by]
+            why = f"last event on its other sortie {other}"
+        if last < cutoff:
+            candidates.append((s, last, why))
+    if not candidates:
+        return []
+    candidates = _stream_activity(reads, candidates, catch_up=catch_up)
+    seen = _actor_activity(reads, candidates, cutoff, catch_up=False)
+    out = []
+    for s, last, why in candidates:
+        found = seen.get(s.claimed_by or "")
+        if last >= cutoff or (found is not None and found[0] >= cutoff):
+            continue
+        if found is not None and found[0] > last:
+            last, why = found
+        try:
+            idle = now - epoch(last)
+        except ValueError:
+            idle = stale_after
+        out.append(StaleSortie(s, s.claimed_by, last, idle, why))
+    return out
+
+
+def _stream_activity(reads: ReadView, candidates: list[tuple[Sortie, str, str]], *,
+                     catch_up: bool) -> list[tuple[Sortie, str, str]]:
+    """``candidates`` with their last activity moved to the newest event on the sortie's
+    stream when that is newer: a note appended to ``sortie:<id>`` (which the sortie's own
+    state does not record) counts, whoever appended it."""
+    out = []
+    for i, (s, last, why) in enumerate(candidates):
+        rows = reads.read("SELECT raw FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1",
+                          (f"sortie:{s.id}",), catch_up=catch_up and i == 0)
+        if rows:
+            with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+                ev = orjson.loads(rows[0][0])
+                when = ev.get("time")
+                if isinstance(when, str) and when > last:
+                    last, why = when, f"{ev.get('type')} by {ev.get('actor')} on sortie {s.id}"
+        out.append((s, last, why))
+    return out
+
+
+def _actor_activity(reads: ReadView, candidates: Sequence[tuple[Sortie, str, str]],
+                    cutoff: str, *, catch_up: bool) -> dict[str, tuple[str, str]]:
+    """For each claimant of ``candidates``: the time and type of its newest event since
+    the last event of its stale-looking sorties (if any, and newer than those)."""
+    by_claimant: dict[str, list[str]] = {}
+    for s, _last, _why in candidates:
+        if s.claimed_by is not None:
+            by_claimant.setdefault(s.claimed_by, []).append(f"sortie:{s.id}")
+    out: dict[str, tuple[str, str]] = {}
+    for name, streams in by_claimant.items():
+        marks = ",".join("?" * len(streams))
+        ((after,),) = reads.read(f"SELECT COALESCE(MIN(m), 0) FROM (SELECT MAX(seq) AS m "
+                                 f"FROM events WHERE stream IN ({marks}) GROUP BY stream)",
+                                 streams, catch_up=catch_up)
+        needle = b'"actor":' + orjson.dumps(name)
+        rows = reads.read("SELECT raw FROM events WHERE seq > ? AND instr(raw, ?) > 0 "
+                          "ORDER BY seq DESC LIMIT ?", (after, needle, _ACTOR_PROBE),
+                          catch_up=False)
+        for (raw,) in rows:
+            try:
+                ev = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            when = ev.get("time")
+            if ev.get("actor") != name or not isinstance(when, str):
+                continue
+            if when > out.get(name, ("", ""))[0]:
+                out[name] = (when, f"{ev.get('type')} by {name} on {ev.get('stream')}")
+            if when >= cutoff:
+                break
+    return out

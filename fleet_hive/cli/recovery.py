@@ -1,0 +1,98 @@
+"""``recover`` and ``context``: stale work and what to do about it, and a mission's brief."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from . import Ctx, json_option, pass_ctx
+from .output import clean, short, table, write_json
+
+if TYPE_CHECKING:
+    from ..checkpoints.recovery import RecoveryReport
+
+STALE_HELP = ("Idle longer than this is stale: 90s, 30m, 2h, 1d (default: stale_after in "
+              ".fleet/config.yaml, else 30m).")
+
+
+@click.command("recover")
+@click.option("--stale-after", "stale_after", metavar="DURATION", help=STALE_HELP)
+@click.option("--mission", "mission_id", help="Only this mission's sorties.")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Perform the proposed actions (recorded as events).")
+@json_option
+@pass_ctx
+def recover_cmd(ctx: Ctx, stale_after: str | None, mission_id: str | None,
+                apply_: bool) -> None:
+    """Stale work: claimed sorties whose claimant has shown no activity for a while.
+
+    Lists the missions with stale sorties and a proposed action for each: resume the
+    mission from its newest good checkpoint, or release the sortie's reservations and
+    re-queue it (it is ready again, unclaimed). With --apply the actions are performed,
+    each sortie checked first to be still open, still claimed and still idle: work that
+    was completed or picked up again meanwhile is left alone.
+    """
+    report = ctx.hive().recovery.recover(stale_after, mission=mission_id, apply=apply_)
+    if ctx.json:
+        write_json(report.to_json())
+        return
+    _human(report)
+
+
+def _human(report: RecoveryReport) -> None:
+    after = report.to_json()["stale_after"]
+    actions = report.actions
+    if not actions:
+        click.echo(f"no stale work (nothing claimed has been idle for {after})")
+        return
+    n = len(actions)
+    click.echo(f"{n} sortie{'' if n == 1 else 's'} stale (idle for more than {after}):")
+    for m in report.missions:
+        click.echo(f"\nmission {m.id}: {clean(m.title)} [{m.status}]")
+        rows = []
+        for a in m.actions:
+            j = a.to_json()
+            did = "" if not report.applied else f"{a.outcome}: {a.detail}"
+            rows.append((a.sortie_id, j["status"], f"{j['progress']}%", a.claimant or "",
+                         j["idle"] or "", a.describe() if not did else short(did, 70),
+                         short(a.title, 40)))
+        click.echo(table(rows, ("sortie", "status", "done", "claimed by", "idle",
+                                "done now" if report.applied else "proposed", "title")))
+    if not report.applied:
+        click.echo("\nRun `fleet-hive recover --apply` to do it"
+                   " (add --mission ID for one mission).")
+    else:
+        j = report.to_json()
+        click.echo(f"\n{j['done']} done, {j['skipped']} skipped, {j['failed']} failed")
+
+
+@click.command("context")
+@click.argument("mission_id", metavar="MISSION")
+@click.option("--specialist", help="Add what this specialist holds and should do next.")
+@click.option("--max-bytes", "max_bytes", type=click.IntRange(min=0), default=8192,
+              show_default=True, help="Hard cap on the output in UTF-8 bytes (0: no cap).")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md",
+              show_default=True, help="Markdown for a prompt, or one JSON document.")
+@json_option
+@pass_ctx
+def context_cmd(ctx: Ctx, mission_id: str, specialist: str | None, max_bytes: int,
+                fmt: str) -> None:
+    """An LLM-ready brief of a mission: its goal, what is in flight and by whom, what is
+    next, the last error, blockers, reservations and mail.
+
+    At most --max-bytes bytes (default 8 KB): sections are ranked and cut by whole lines,
+    each cut ending with a pointer to the full form (--max-bytes 0). --json is
+    --format json.
+    """
+    from ..checkpoints.brief import check_max_bytes, render_brief
+
+    check_max_bytes(max_bytes)  # refuse bad input before reading anything
+    data = ctx.hive().recovery.brief(mission_id, specialist=specialist)
+    text = render_brief(data, max_bytes, "json" if ctx.json else fmt)
+    out = text if text.endswith("\n") else text + "\n"
+    if max_bytes and len(out.encode("utf-8")) > max_bytes:
+        out = text  # a JSON document that fills the cap exactly: no newline after it
+    sys.stdout.write(out)
+    sys.stdout.flush()
