@@ -21,6 +21,10 @@ durability: fsync
 segment_max_bytes: 8388608
 # commit .fleet/ automatically at mission milestones (created, completed, checkpoint)
 auto_commit: false
+# checkpoint retention (`fleet-hive checkpoint prune`): per mission keep the newest N and
+# delete older than the age; the newest checkpoint of an open mission always stays
+checkpoint_keep: 20
+checkpoint_max_age: 30d
 """
 
 
@@ -30,6 +34,8 @@ class Config(BaseModel):
     durability: Literal["fsync", "none"] = "fsync"
     segment_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
     auto_commit: bool = False
+    checkpoint_keep: int = Field(default=20, ge=0)
+    checkpoint_max_age: str = Field(default="30d", pattern=r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$")
 
 
 def load_config(path: Path) -> Config:

@@ -24,6 +24,8 @@ from . import capabilities
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
+    from ..checkpoints import Checkpoints
+    from ..checkpoints.triggers import CheckpointTriggers
     from ..events.envelope import Event
     from ..events.log import PendingEvent, SegmentLog
     from ..events.store import EventStore
@@ -108,6 +110,7 @@ class Hive:
         return UnitOfWork(lock=self.exclusive, index=self.index, store=self.events, policies=[
             self._snapshots,
             Manifest(self.layout, self.index),
+            self._checkpoint_triggers,
             AutoCommit(lambda: self.config.auto_commit, lambda why: self.git.auto_commit(why)),
         ])
 
@@ -163,6 +166,22 @@ class Hive:
         from ..reservations import Reservations
 
         return Reservations(lambda: self.uow, self.index, root=self.root)
+
+    @cached_property
+    def checkpoints(self) -> Checkpoints:
+        from ..checkpoints import Checkpoints
+
+        return Checkpoints(lambda: self.uow, self.index, layout=self.layout,
+                           missions=lambda: self.missions, sorties=lambda: self.sorties,
+                           reservations=lambda: self.reservations, actor=self.actor,
+                           retention=lambda: (self.config.checkpoint_keep,
+                                              self.config.checkpoint_max_age))
+
+    @cached_property
+    def _checkpoint_triggers(self) -> CheckpointTriggers:
+        from ..checkpoints.triggers import CheckpointTriggers
+
+        return CheckpointTriggers(lambda: self.checkpoints)
 
     @cached_property
     def git(self) -> Git:
