@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "sync": "gitcmds:sync_cmd",
     "history": "gitcmds:history_cmd",
     "hooks": "gitcmds:hooks",
+    "checkpoint": "checkpoints:checkpoint",
 }
 
 
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     def invoke() -> Any:
         return cli.main(args=args, prog_name="fleet-hive", standalone_mode=False, obj=ctx_obj)
 
-    code = run(invoke, args)
+    code = run(invoke, args, on_crash=lambda e, text: ctx_obj._hive is not None
+               and ctx_obj._hive.checkpoints.on_exception(e, text))
     hive = ctx_obj._hive
     if hive is not None:
         from .output import warn
