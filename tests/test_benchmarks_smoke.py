@@ -125,3 +125,18 @@ def test_crash_test_rejects_bad_arguments(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.crash_test", "--duration", "0"],
                           cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--duration" in proc.stderr
+
+
+@pytest.mark.slow
+def test_checkpoint_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "checkpoints", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert (bench["name"], bench["status"], bench["error"]) == ("checkpoints", "ok", None)
+    names = [m["metric"] for m in bench["measurements"]]
+    for metric in ("`checkpoint create` in-process", "`checkpoint resume`, 2 sorties",
+                   "`checkpoint resume`, nothing to restore", "baseline: one durable"):
+        assert any(metric in name for name in names), (metric, names)
+    for m in bench["measurements"]:
+        assert m["measured"] and m["measured"] != "—", m

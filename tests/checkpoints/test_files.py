@@ -51,7 +51,7 @@ def test_the_file_holds_the_sha256_the_event_carries(hive):
 
 @pytest.mark.parametrize("damage", ["tamper", "truncate", "replace", "garbage"])
 def test_a_damaged_checkpoint_is_refused_naming_the_newest_good_one(hive, damage):
-    mission_id, sorties, good, _ = _mission_checkpoint(hive)
+    mission_id, _sorties, good, _ = _mission_checkpoint(hive)
     bad = hive.checkpoints.create(mission_id, note="to be damaged")
     path = hive.root / bad.path
     data = path.read_bytes()

@@ -41,7 +41,7 @@ def _state(hive, ids):
 
 
 def test_resume_restores_sortie_states_and_reservations_by_appending(hive):
-    mission_id, ids, c = _setup(hive)
+    _mission_id, ids, c = _setup(hive)
     recorded = _state(hive, ids)
     # what happened after the checkpoint: ada's work failed (her leases released), the
     # pending sortie was taken by dan, carol finished hers
@@ -75,7 +75,7 @@ def test_resume_restores_sortie_states_and_reservations_by_appending(hive):
 
 
 def test_resume_reports_reservations_someone_else_holds_now(hive):
-    mission_id, ids, c = _setup(hive)
+    _mission_id, _ids, c = _setup(hive)
     hive.reservations.release_all("ada")  # ada's sortie stays in progress
     hive.reservations.acquire(["docs/0.md"], holder="mallory")
 
@@ -94,7 +94,7 @@ def test_resume_reports_reservations_someone_else_holds_now(hive):
 
 
 def test_a_sortie_whose_files_someone_else_holds_is_reported_not_restored(hive):
-    mission_id, ids, c = _setup(hive)
+    _mission_id, ids, c = _setup(hive)
     hive.sorties.fail(ids[0], reason="crash", force=True)
     hive.sorties.retry(ids[0])
     hive.reservations.acquire(["src/0.py"], holder="mallory")
@@ -121,7 +121,7 @@ def test_resume_reopens_a_mission_completed_since(hive):
 
 
 def test_a_resume_stopped_halfway_is_consistent_and_a_second_one_finishes(hive, monkeypatch):
-    mission_id, ids, c = _setup(hive)
+    _mission_id, ids, c = _setup(hive)
     for i in (0, 3):
         hive.sorties.fail(ids[i], reason="crash", force=True)
     recorded_ok = [ids[0], ids[3]]

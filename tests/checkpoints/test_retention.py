@@ -61,7 +61,7 @@ def test_pruning_never_deletes_the_newest_checkpoint_of_an_open_mission(hive, tw
 
 
 def test_prune_by_age(hive, two_missions):
-    open_id, a, done_id, b = two_missions
+    open_id, a, _done_id, b = two_missions
     assert hive.checkpoints.prune(keep=100, older_than="30d") == []
     hive.checkpoints.now = lambda: time.time() + 31 * 86400
     pruned = hive.checkpoints.prune(keep=100, older_than="30d")
@@ -76,7 +76,7 @@ def test_retention_defaults_come_from_config(repo, two_missions, hive):
 
     with fleet_hive.open(repo, actor="tester") as fresh:
         pruned = fresh.checkpoints.prune()
-    open_id, a, done_id, b = two_missions
+    _open_id, a, _done_id, b = two_missions
     assert {c.id for c in pruned} == {*a[:3], *b[:2]}
 
 
