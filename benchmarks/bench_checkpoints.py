@@ -11,6 +11,7 @@ re-acquiring the released reservations; a resume with nothing to restore is show
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
     checkpoint = hive.checkpoints.create(m.id, note="resume point")
 
     resume_work: list[float] = []
-    victims = iter(working[1:])
+    victims = itertools.cycle(working[1:])  # a resume puts them back in progress
     for _ in range(sizes.resumes):
         for _ in range(2):
             hive.sorties.fail(next(victims), reason="bench crash", force=True)

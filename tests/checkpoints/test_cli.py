@@ -118,3 +118,18 @@ def test_an_internal_error_takes_an_error_checkpoint_of_missions_in_progress(rep
     _, body = hive.checkpoints.show(c.id)
     assert body["last_error"]["message"] == "the index went away"
     assert "RuntimeError: the index went away" in body["last_error"]["traceback"]
+
+
+def test_with_auto_commit_a_checkpoint_is_committed_with_its_file(repo, hive):
+    import fleet_hive
+    from tests.support import git
+
+    config = repo / ".fleet" / "config.yaml"
+    config.write_text(config.read_text().replace("auto_commit: false", "auto_commit: true"))
+    with fleet_hive.open(repo, actor="tester") as on:
+        mission_id, _ = started_mission(on, 2)
+        c = on.checkpoints.create(mission_id)
+    tracked = git(repo, "ls-files", ".fleet/checkpoints").stdout.split()
+    assert c.path in tracked
+    assert f"mission {mission_id} checkpointed" in git(repo, "log", "--format=%s").stdout
+    assert git(repo, "status", "--porcelain", c.path).stdout == ""
