@@ -21,13 +21,13 @@ def mission_reservations(sorties: Iterable[Sortie], live: Iterable[Reservation],
                          ) -> list[Reservation]:
     """The leases a checkpoint records: held by the claimant of one of the mission's open
     sorties on a path overlapping that sortie's files."""
-    claimed = [s for s in sorties if not s.deleted and s.claimed_by
-               and s.status in ("assigned", "in_progress", "blocked") and s.files]
-    out = []
-    for r in live:
-        if any(s.claimed_by == r.holder and any(globs.overlaps(r.path, f) for f in s.files)
-               for s in claimed):
-            out.append(r)
+    files_of: dict[str, list[str]] = {}  # claimant -> the files of its open sorties
+    for s in sorties:
+        if not s.deleted and s.claimed_by and s.status in ("assigned", "in_progress",
+                                                           "blocked"):
+            files_of.setdefault(s.claimed_by, []).extend(s.files)
+    out = [r for r in live
+           if any(globs.overlaps(r.path, f) for f in files_of.get(r.holder, ()))]
     return sorted(out, key=lambda r: (r.path, r.holder))
 
 

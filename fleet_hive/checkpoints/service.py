@@ -406,7 +406,7 @@ class Checkpoints:
                     else:  # start, fail, block, unblock: the claimant's work, forced
                         getattr(sorties, step)(sortie_id, reason=why, force=True)
                     done.append(step)
-                s = sorties.get(sortie_id)
+                s = sorties.get(sortie_id) if done else current
                 if (s.status in ("in_progress", "blocked")
                         and (s.progress, s.progress_note) != (rec["progress"],
                                                               rec.get("progress_note", ""))):

@@ -1,6 +1,6 @@
 """A ``checkpoint resume`` process SIGKILLed while it restores: the log stays sound (every
-step was a whole unit of work; derived files may lag until the next write), and a second resume brings every sortie to its recorded
-state without redoing what the first one did."""
+step was a whole unit of work; derived files may lag until the next write), and a second
+resume brings every sortie to its recorded state without redoing what the first did."""
 
 from __future__ import annotations
 
