@@ -15,6 +15,7 @@ import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .harness import Measurement, new_repo, percentile, progress, timed
 
@@ -24,10 +25,11 @@ class Sizes:
     sorties: int
     creates: int
     resumes: int
+    crossings: int
 
 
-FULL = Sizes(sorties=100, creates=60, resumes=40)
-SMOKE = Sizes(sorties=20, creates=3, resumes=2)
+FULL = Sizes(sorties=100, creates=60, resumes=40, crossings=30)
+SMOKE = Sizes(sorties=20, creates=3, resumes=2, crossings=2)
 
 
 def run(smoke: bool, workdir: Path) -> list[Measurement]:
@@ -66,6 +68,7 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
         assert len(report.restored) == 2 and report.complete, report.to_json()
     resume_noop = timed(lambda: hive.checkpoints.resume(checkpoint.id), sizes.resumes,
                         warmup=1)
+    crossing, ordinary = crossing_writes(hive, m.id, sizes.crossings)
     hive.close()
     base50 = percentile(baseline, 50)
     return [
@@ -84,7 +87,44 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
         Measurement(f"`checkpoint resume`, nothing to restore, {n}-sortie mission", "—",
                     "—", "", samples=resume_noop,
                     notes="read + verify + compare; one durable write (checkpoint_resumed)"),
+        Measurement("`sortie complete` that crosses 25 % (takes the checkpoint), "
+                    f"{n}+ sorties", "—", "—", "", samples=crossing,
+                    notes=f"the write plus its checkpoint; "
+                          f"{percentile(crossing, 50) / percentile(ordinary, 50):.1f}x the "
+                          "p50 of a `sortie complete` that crosses nothing (next row)"),
+        Measurement(f"`sortie complete` that crosses nothing, {n}+ sorties", "—", "—", "",
+                    samples=ordinary, notes="same mission, same run"),
         Measurement(f"baseline: one durable `sortie progress` write, {n}-sortie mission", "—",
                     "—", "", samples=baseline,
                     notes="same run: lock, catch-up, decide, fsync'ed append, snapshot"),
     ]
+
+
+def crossing_writes(hive: Any, mission_id: str, reps: int) -> tuple[list[float], list[float]]:
+    """``sortie complete`` writes that cross 25 % and ones that cross nothing, timed. Each
+    repetition adds sorties (untimed) so progress falls below 25 % (re-arming it), then
+    completes them one write at a time: one of those crosses 25 % again."""
+    hive.missions.get(mission_id)
+    crossing: list[float] = []
+    ordinary: list[float] = []
+    for rep in range(reps):
+        m = hive.missions.get(mission_id, sorties=False)
+        total = sum(v for k, v in m.sortie_counts.items() if k != "cancelled")
+        done = m.sortie_counts.get("completed", 0)
+        # enough new sorties that progress falls below 25 %, then complete them
+        add = max(4, 4 * done - total + 4)
+        new = [s.id for s in hive.sorties.add_many(
+            mission_id, [{"title": f"more {rep}.{k}"} for k in range(add)])]
+        for sid in new:
+            hive.sorties.claim(sid, specialist="bench")
+            hive.sorties.start(sid, force=True)
+        for sid in new:
+            before = len(hive.checkpoints.list(mission_id))
+            t = time.perf_counter_ns()
+            hive.sorties.complete(sid, force=True)
+            ms = (time.perf_counter_ns() - t) / 1e6
+            after = len(hive.checkpoints.list(mission_id))
+            (crossing if after > before else ordinary).append(ms)
+            if after > before and len(ordinary) >= len(crossing):
+                break
+    return crossing, ordinary

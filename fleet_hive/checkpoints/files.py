@@ -94,9 +94,12 @@ def render(body: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def write(path: Path, data: bytes) -> None:
-    """Atomically and durably (a checkpoint is committed data, not a derived file)."""
+    """Atomically (a reader sees the whole file or none), not fsync'ed: the event that
+    records it is. After a power loss the newest checkpoint's file may be missing or
+    empty; ``verify`` reports it and ``newest_good`` skips it (the previous one, or the
+    log, serves). Sparing two syncs keeps the write that triggered it fast."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data)
+    write_atomic(path, data, durable=False)
 
 
 def remove(path: Path) -> bool:
