@@ -17,9 +17,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import traceback as tb_module
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..index.unit_of_work import built
 from ..kernel import clock
@@ -53,12 +53,60 @@ if TYPE_CHECKING:
     from ..index.projection import ReadView
     from ..index.unit_of_work import NewEvent, UnitOfWork
     from ..kernel.layout import Layout
-    from ..missions.model import Mission
-    from ..missions.service import Missions, Sorties
+    from ..missions.model import Mission, Sortie
     from ..reservations.model import Reservation
-    from ..reservations.service import Reservations
 
-Port = Callable[[], Any]
+
+
+class MissionsPort(Protocol):
+    """What a checkpoint needs of ``hive.missions``."""
+
+    def find_id(self, ref: str) -> str | None: ...
+
+    def resolve_id(self, ref: str) -> str: ...
+
+    def get(self, ref: str, *, sorties: bool = True) -> Mission: ...
+
+    def list(self, *, status: str | Sequence[str] | None = None,
+             label: str | Sequence[str] | None = None, limit: int | None = None,
+             offset: int | None = None) -> builtins.list[Mission]: ...
+
+    def start(self, ref: str, *, reason: str | None = "") -> Mission: ...
+
+    def reopen(self, ref: str, *, reason: str | None = "") -> Mission: ...
+
+
+class SortiesPort(Protocol):
+    """The sortie use cases a resume restores states with (``hive.sorties``)."""
+
+    def get(self, ref: str) -> Sortie: ...
+
+    def claim(self, ref: str, *, specialist: str | None = None) -> Sortie: ...
+
+    def start(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie: ...
+
+    def fail(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie: ...
+
+    def block(self, ref: str, *, reason: str | None = "", force: bool = False) -> Sortie: ...
+
+    def unblock(self, ref: str, *, reason: str | None = "", force: bool = False,
+                ) -> Sortie: ...
+
+    def retry(self, ref: str, *, reason: str | None = "") -> Sortie: ...
+
+    def progress(self, ref: str, percent: int, *, note: str | None = "",
+                 force: bool = False) -> Sortie: ...
+
+
+class ReservationsPort(Protocol):
+    """What a checkpoint needs of ``hive.reservations``."""
+
+    def active(self) -> builtins.list[Reservation]: ...
+
+    def acquire(self, paths: Iterable[str] | str, *, holder: str, ttl: float | None = None,
+                wait: float | None = None, shared: bool = False, reason: str | None = None,
+                ) -> builtins.list[Reservation]: ...
+
 #: (keep, max age) from config.yaml
 Retention = Callable[[], tuple[int, str]]
 
@@ -83,9 +131,9 @@ class Checkpoints:
     """The checkpoint use cases of one repository."""
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
-                 layout: Layout, missions: Callable[[], Missions],
-                 sorties: Callable[[], Sorties],
-                 reservations: Callable[[], Reservations], actor: str = "",
+                 layout: Layout, missions: Callable[[], MissionsPort],
+                 sorties: Callable[[], SortiesPort],
+                 reservations: Callable[[], ReservationsPort], actor: str = "",
                  retention: Retention | None = None, now: clock.Clock = clock.now) -> None:
         self._write_path = uow
         self._reads = reads
