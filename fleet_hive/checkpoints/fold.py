@@ -10,13 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .model import THRESHOLDS, CheckpointInfo
+from ..kernel.layout import CHECKPOINTS_DIR, FLEET_DIR
+from .model import ID_RE, MISSION_RE, THRESHOLDS, CheckpointInfo
 
 if TYPE_CHECKING:
     from ..events.envelope import Event
 
 
+def relative_path(mission_id: str, checkpoint_id: str) -> str:
+    """The checkpoint's file, relative to the repository (as git names it)."""
+    return f"{FLEET_DIR}/{CHECKPOINTS_DIR}/{mission_id}/{checkpoint_id}.yaml"
+
+
 def fold_checkpoints(events: Iterable[Event]) -> tuple[dict[str, CheckpointInfo], set[int]]:
+    """The file of each checkpoint is where its ids put it (``relative_path``), whatever
+    the event's ``path`` says: a path from the log is never trusted to name a file."""
     checkpoints: dict[str, CheckpointInfo] = {}
     fired: set[int] = set()
     for e in events:
@@ -24,13 +32,16 @@ def fold_checkpoints(events: Iterable[Event]) -> tuple[dict[str, CheckpointInfo]
         try:
             if e.type == "checkpoint_created":
                 cid = d["checkpoint_id"]
-                if cid in checkpoints:
+                # ids name the file: anything else (a newer or hostile writer) is skipped
+                if cid in checkpoints or not ID_RE.match(cid) \
+                        or not MISSION_RE.match(d["mission_id"]):
                     continue
                 threshold = d.get("threshold")
                 checkpoints[cid] = CheckpointInfo(
                     id=cid, mission_id=d["mission_id"], trigger=d["trigger"],
                     progress=int(d["progress"]), created_at=d["created_at"],
-                    sha256=d["sha256"], path=d["path"], threshold=threshold,
+                    sha256=d["sha256"], path=relative_path(d["mission_id"], cid),
+                    threshold=threshold,
                     note=d.get("note", ""), created_by=e.actor,
                     error_type=d.get("error_type"),
                     schema_version=int(d.get("schema_version", 1)), order=e.order_key)

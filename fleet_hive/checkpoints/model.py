@@ -31,6 +31,7 @@ TRIGGERS = ("progress", "error", "manual")
 PREFIX = "c-"
 STREAM = "checkpoints"  # checkpoints:<mission-id>
 ID_RE = re.compile(r"^c-[0-9a-z]{4,32}$")
+MISSION_RE = re.compile(r"^m-[0-9a-z]{4,32}$")
 #: The body's current schema_version (:mod:`.files` upcasts older ones on read).
 SCHEMA_VERSION = 2
 MAX_NOTE = 10_000

@@ -22,6 +22,7 @@ from pathlib import Path
 from .errors import NotARepositoryError, NotInitializedError
 
 FLEET_DIR = ".fleet"
+CHECKPOINTS_DIR = "checkpoints"  # .fleet/checkpoints/<mission-id>/<checkpoint-id>.yaml
 SEGMENT_SUFFIX = ".jsonl"
 
 GITIGNORE = """\
@@ -89,7 +90,7 @@ class Layout:
 
     @cached_property
     def checkpoints(self) -> Path:
-        return self.fleet / "checkpoints"
+        return self.fleet / CHECKPOINTS_DIR
 
     @cached_property
     def local(self) -> Path:

@@ -109,3 +109,20 @@ def test_a_schema_1_checkpoint_still_loads_and_resumes(hive):
     assert [r["sortie_id"] for r in report.restored] == [sortie.id]
     s = hive.sorties.get(sortie.id)
     assert (s.status, s.claimed_by, s.progress) == ("in_progress", "ada", 30)
+
+
+def test_a_path_in_the_log_never_names_the_file(hive):
+    """The file is where the ids put it: an event from elsewhere naming another path (a
+    newer or hostile writer) cannot make ``delete`` remove, or ``show`` read, that path."""
+    mission = hive.missions.create("paths")
+    victim = hive.root / "precious.txt"
+    victim.write_text("keep me\n")
+    hive.uow.run(lambda _view: [NewEvent("checkpoint_created", f"checkpoints:{mission.id}", {
+        "checkpoint_id": "c-hostile00000", "mission_id": mission.id, "trigger": "manual",
+        "progress": 0, "sha256": "0" * 64, "path": "precious.txt", "schema_version": 2,
+        "created_at": "2026-01-02T03:04:05.000000Z"}, correlation_id=mission.id)])
+    info = hive.checkpoints.get("c-hostile00000")
+    assert info.path == f".fleet/checkpoints/{mission.id}/c-hostile00000.yaml"
+    assert hive.checkpoints.inspect(info).state == "missing"
+    hive.checkpoints.delete(info.id)
+    assert victim.read_text() == "keep me\n"
