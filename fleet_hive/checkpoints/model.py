@@ -35,6 +35,9 @@ MISSION_RE = re.compile(r"^m-[0-9a-z]{4,32}$")
 #: The body's current schema_version (:mod:`.files` upcasts older ones on read).
 SCHEMA_VERSION = 2
 MAX_NOTE = 10_000
+#: The reason on the transitions a resume makes: its ``fail`` steps are no errors (the
+#: trigger takes no error checkpoint for them).
+RESUME_REASON = "resumed from checkpoint"
 #: At most this many in-progress missions get an error checkpoint for one exception.
 MAX_ERROR_MISSIONS = 20
 #: Retention defaults (``config.yaml``: ``checkpoint_keep``, ``checkpoint_max_age``).

@@ -39,6 +39,7 @@ from .model import (
     DEFAULT_MAX_AGE,
     MAX_ERROR_MISSIONS,
     PREFIX,
+    RESUME_REASON,
     CheckpointInfo,
     ResumeReport,
     check_note,
@@ -418,7 +419,7 @@ class Checkpoints:
         missions = self._missions()
         m = missions.get(report.mission_id, sorties=False)
         want = body["mission"]["status"]
-        why = f"resumed from checkpoint {report.checkpoint_id}"
+        why = f"{RESUME_REASON} {report.checkpoint_id}"
         if want in MISSION_OPEN and m.status in ("completed", "cancelled"):
             missions.reopen(m.id, reason=why)
             report.mission_restored.append("reopen")
@@ -431,7 +432,7 @@ class Checkpoints:
         sorties = self._sorties()
         m = self._missions().get(report.mission_id)
         now = {s.id: s for s in m.sorties or []}
-        why = f"resumed from checkpoint {report.checkpoint_id}"
+        why = f"{RESUME_REASON} {report.checkpoint_id}"
         for rec in body["sorties"]:
             sortie_id = rec["id"]
             current = now.get(sortie_id)
@@ -486,7 +487,7 @@ class Checkpoints:
             try:
                 reservations.acquire([rec["path"]], holder=rec["holder"], ttl=rec["ttl"],
                                      shared=rec["mode"] == "shared",
-                                     reason=f"resumed from checkpoint {report.checkpoint_id}")
+                                     reason=f"{RESUME_REASON} {report.checkpoint_id}")
             except ReservationConflictError as e:
                 report.reservations_refused.append({
                     **entry, "held_by": sorted({c.reservation.holder for c in e.conflicts}),

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import StorageError
+from .model import RESUME_REASON
 
 if TYPE_CHECKING:
     from ..events.envelope import Event
@@ -44,7 +45,8 @@ class CheckpointTriggers:
             if not e.stream.startswith(("mission:", "sortie:")):
                 continue
             progress, failures = touched.setdefault(e.correlation_id, (False, []))
-            if e.type in FAILURE_EVENTS:
+            if e.type in FAILURE_EVENTS and not str(e.data.get("reason", "")).startswith(
+                    RESUME_REASON):  # a resume unwinding a claim: no error
                 failures.append({"type": e.type, "message": e.data.get("reason", ""),
                                  "traceback": None,
                                  "sortie_id": e.stream.partition(":")[2]})

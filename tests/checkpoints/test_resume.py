@@ -41,7 +41,7 @@ def _state(hive, ids):
 
 
 def test_resume_restores_sortie_states_and_reservations_by_appending(hive):
-    _mission_id, ids, c = _setup(hive)
+    mission_id, ids, c = _setup(hive)
     recorded = _state(hive, ids)
     # what happened after the checkpoint: ada's work failed (her leases released), the
     # pending sortie was taken by dan, carol finished hers
@@ -72,6 +72,9 @@ def test_resume_restores_sortie_states_and_reservations_by_appending(hive):
     (event,) = hive.events.by_type("checkpoint_resumed")
     assert event.data["complete"] and event.data["restored"] == [ids[0], ids[2]]
     assert verify(hive).ok
+    # the resume's own `fail` step (taking dan's claim back) is no error to checkpoint
+    errors = [c for c in hive.checkpoints.list(mission_id) if c.trigger == "error"]
+    assert [c.note for c in errors] == [f"sortie_failed (sortie {ids[0]}): agent crashed"]
 
 
 def test_resume_reports_reservations_someone_else_holds_now(hive):
