@@ -75,7 +75,7 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
         Measurement(f"`checkpoint create` in-process, {n}-sortie mission", "< 100 ms",
                     "≤ 25 ms p95", "", samples=create,
                     passed=percentile(create, 95) <= 25,
-                    notes=f"load state, render + hash, durable file write, durable event "
+                    notes=f"load state, render + hash, atomic file write, durable event "
                           f"append; {percentile(create, 50) / base50:.1f}x the baseline "
                           "write's p50"),
         Measurement(f"`checkpoint resume`, 2 sorties to restore, {n}-sortie mission",
