@@ -154,5 +154,18 @@ def test_recovery_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
                    "stale-work check", "`fleet-hive context` (md) as a process",
                    "`python -c pass`"):
         assert any(metric in name for name in names), f"no metric {metric!r} in {names}"
+
+
+@pytest.mark.slow
+def test_checkpoint_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "checkpoints", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert (bench["name"], bench["status"], bench["error"]) == ("checkpoints", "ok", None)
+    names = [m["metric"] for m in bench["measurements"]]
+    for metric in ("`checkpoint create` in-process", "`checkpoint resume`, 2 sorties",
+                   "`checkpoint resume`, nothing to restore", "baseline: one durable"):
+        assert any(metric in name for name in names), (metric, names)
     for m in bench["measurements"]:
         assert m["measured"] and m["measured"] != "—", m

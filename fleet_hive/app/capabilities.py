@@ -52,6 +52,10 @@ CAPABILITIES: tuple[Capability, ...] = (
                projection=ProjectionSpec("missions", "5", ("mission:m-", "sortie:s-"),
                                          "fleet_hive.missions.projection:PROJECTION"),
                checks="fleet_hive.missions.checks:check_missions"),
+    Capability("checkpoints", event_types="fleet_hive.checkpoints.event_types",
+               projection=ProjectionSpec("checkpoints", "1", ("checkpoints:",),
+                                         "fleet_hive.checkpoints.projection:PROJECTION"),
+               checks="fleet_hive.checkpoints.checks:check_checkpoints"),
 )
 
 

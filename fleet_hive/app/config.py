@@ -27,6 +27,10 @@ auto_commit: false
 snapshots: every_write
 # a claimed sortie with no activity for this long is stale (status, ready, recover)
 stale_after: 30m
+# checkpoint retention (`fleet-hive checkpoint prune`): per mission keep the newest N and
+# delete older than the age; the newest checkpoint of an open mission always stays
+checkpoint_keep: 20
+checkpoint_max_age: 30d
 """
 
 
@@ -46,6 +50,8 @@ class Config(BaseModel):
 
         parse_duration(value, "stale_after")  # refused with the same message as the flag
         return str(value).strip()
+    checkpoint_keep: int = Field(default=20, ge=0)
+    checkpoint_max_age: str = Field(default="30d", pattern=r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$")
 
 
 def load_config(path: Path) -> Config:

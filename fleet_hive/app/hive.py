@@ -24,7 +24,9 @@ from . import capabilities
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
+    from ..checkpoints import Checkpoints
     from ..checkpoints.recovery import Recovery
+    from ..checkpoints.triggers import CheckpointTriggers
     from ..events.envelope import Event
     from ..events.log import PendingEvent, SegmentLog
     from ..events.store import EventStore
@@ -109,6 +111,7 @@ class Hive:
         return UnitOfWork(lock=self.exclusive, index=self.index, store=self.events, policies=[
             self._snapshots,
             Manifest(self.layout, self.index),
+            self._checkpoint_triggers,
             AutoCommit(lambda: self.config.auto_commit, lambda why: self.git.auto_commit(why)),
         ])
 
@@ -175,14 +178,37 @@ class Hive:
         return Reservations(lambda: self.uow, self.index, root=self.root)
 
     @cached_property
+    def checkpoints(self) -> Checkpoints:
+        from ..checkpoints import Checkpoints
+
+        return Checkpoints(lambda: self.uow, self.index, layout=self.layout,
+                           missions=lambda: self.missions, sorties=lambda: self.sorties,
+                           reservations=lambda: self.reservations, actor=self.actor,
+                           retention=lambda: (self.config.checkpoint_keep,
+                                              self.config.checkpoint_max_age),
+                           brief=self._brief)
+
+    def _brief(self, mission_id: str) -> str:
+        from ..checkpoints.brief import render_brief
+
+        return render_brief(self.recovery.brief(mission_id))
+
+    @cached_property
+    def _checkpoint_triggers(self) -> CheckpointTriggers:
+        from ..checkpoints.triggers import CheckpointTriggers
+
+        return CheckpointTriggers(lambda: self.checkpoints)
+
+    @cached_property
     def recovery(self) -> Recovery:
-        """Stale work, ``recover`` and the context brief (the checkpoints service is its
-        optional port: until it is wired in, only re-queueing is proposed)."""
+        """Stale work, ``recover`` and the context brief (a stale sortie is resumed from
+        its mission's newest good checkpoint when there is one, else re-queued)."""
         from ..checkpoints.recovery import Recovery
         from ..checkpoints.stale import configured
 
         return Recovery(lambda: self.uow, self.index, sorties=lambda: self.sorties,
                         missions=lambda: self.missions, leases=lambda: self.reservations,
+                        checkpoints=lambda: self.checkpoints,
                         stale_after=lambda: configured(self.layout.config,
                                                        lambda: self.config.stale_after))
 

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from ..events.envelope import Event
 
 #: Event types that are milestones worth a commit of ``.fleet/`` (``storage.md`` 13).
-MILESTONES = {"mission_created": "created", "mission_completed": "completed"}
+#: A checkpoint's stream is ``checkpoints:<mission-id>``: the reason names its mission too.
+MILESTONES = {"mission_created": "created", "mission_completed": "completed",
+              "checkpoint_created": "checkpointed"}
 
 
 class AutoCommit:

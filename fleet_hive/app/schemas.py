@@ -1,4 +1,5 @@
-"""Export the JSON Schemas of the event envelope and every event type into ``schemas/``.
+"""Export the JSON Schemas of the event envelope, every event type and the checkpoint body
+into ``schemas/``.
 
 ``python -m fleet_hive.app.schemas`` rewrites them; ``python -m fleet_hive.app.schemas --check``
 exits 1 when the files differ from the models (``tests/test_schemas.py`` runs the same check).
@@ -16,9 +17,11 @@ def rendered() -> dict[str, str]:
     from .capabilities import event_type_modules
 
     use_modules(event_type_modules())
+    from ..checkpoints.body import json_schema as checkpoint_schema
 
+    schemas = {**json_schemas(), "checkpoint.schema.json": checkpoint_schema()}
     return {path: json.dumps(schema, indent=2, sort_keys=True) + "\n"
-            for path, schema in json_schemas().items()}
+            for path, schema in schemas.items()}
 
 
 def drift(directory: Path) -> list[str]:

@@ -1,0 +1,28 @@
+"""Checkpoints: immutable snapshots of a mission's state to resume from.
+
+``hive.checkpoints`` (:class:`Checkpoints`) is the API; :class:`CheckpointInfo` and
+:class:`ResumeReport` the plain data it returns. Layers, inner first: ``model`` (state,
+thresholds, rules), ``files`` (the YAML file: render, hash, read, upcast), ``fold`` and
+``decide`` (pure), ``projection`` (index tables and queries), ``triggers`` (the after-write
+policy), ``service`` (the use cases), ``event_types`` and ``body`` (pydantic, imported on
+write only) and ``checks`` (``verify``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .model import CheckpointInfo, ResumeReport
+
+__all__ = ["CheckpointInfo", "Checkpoints", "ResumeReport"]
+
+if TYPE_CHECKING:
+    from .service import Checkpoints
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Checkpoints":
+        from .service import Checkpoints
+
+        return Checkpoints
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,14 +3,16 @@
 ``recover`` lists the missions with stale sorties (:mod:`.stale`) and proposes, per
 sortie, one of:
 
-* ``resume``: the mission's newest good checkpoint, when a checkpoints service is wired
-  in (the optional :class:`CheckpointPort`) and offers one;
 * ``requeue``: end the dead claim and put the sortie back on the ready list. Recorded as
   compensating events through the missions and reservations services, never by
   rewriting the log: ``sortie_failed`` (forced, with the reason: who was idle since when)
   releases the claimant's reservations of the sortie's files, any other reservation the
   claim left (``claimed sortie <id>``, for files since removed from the sortie) is
-  released, then ``sortie_retried`` makes it pending and unclaimed again.
+  released, then ``sortie_retried`` makes it pending and unclaimed again. When the
+  checkpoints service (the optional :class:`CheckpointPort`) has a good checkpoint of the
+  mission, the action names it (``checkpoint_id``): the state the next claimant resumes
+  from. Restoring the checkpoint itself would bring back the dead claim, so ``recover``
+  never does; ``fleet-hive checkpoint resume`` is there for a deliberate rollback.
 
 ``apply`` performs the plan under this clone's writer lock, and first checks each
 sortie again on the state it is about to change: still open, still claimed by the same
@@ -56,8 +58,6 @@ class CheckpointPort(Protocol):
     """What recovery needs of the checkpoints service (optional)."""
 
     def newest_good(self, mission_id: str) -> CheckpointInfo | None: ...
-
-    def resume(self, checkpoint_id: str) -> Any: ...
 
 
 class SortiePort(Protocol):
@@ -106,17 +106,18 @@ class Action:
     mission_id: str
     title: str
     claimant: str | None
-    action: str  # "requeue" | "resume"
+    action: str  # "requeue"
     checkpoint_id: str | None = None
     outcome: str = "proposed"  # proposed | done | skipped | failed
     detail: str = ""
     released: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        if self.action == "resume":
-            return f"resume mission {self.mission_id} from checkpoint {self.checkpoint_id}"
         if self.stale is None:
             return "re-queue it (a recovery stopped after releasing it)"
+        if self.checkpoint_id is not None:
+            return ("release its reservations and re-queue it; the next claimant resumes "
+                    f"from checkpoint {self.checkpoint_id}")
         return "release its reservations and re-queue it"
 
     def to_json(self) -> dict[str, Any]:
@@ -246,8 +247,8 @@ class Recovery:
         port = self._checkpoints() if self._checkpoints is not None else None
         if port is not None:
             good = port.newest_good(s.mission_id)
-            if good is not None:
-                action.action, action.checkpoint_id = "resume", good.id
+            if good is not None:  # what the next agent on it starts from (its brief)
+                action.checkpoint_id = good.id
         return action
 
     def _interrupted(self, mission_id: str | None) -> list[Sortie]:
@@ -291,16 +292,15 @@ class Recovery:
             return report
         uow = built(self._write_path)
         report.applied = True
-        resumed: dict[str, str] = {}  # mission id -> checkpoint resumed
         with uow.exclusive():  # no other writer between the checks and the events
             for a in report.actions:
                 try:
-                    self._apply(a, report.stale_after, resumed)
+                    self._apply(a, report.stale_after)
                 except FleetHiveError as e:
                     a.outcome, a.detail = "failed", e.message
         return report
 
-    def _apply(self, a: Action, stale_after: float, resumed: dict[str, str]) -> None:
+    def _apply(self, a: Action, stale_after: float) -> None:
         """One action, on the state as it is now (the caller holds the writer lock)."""
         if a.stale is None:
             self._retry_interrupted(a)
@@ -312,15 +312,6 @@ class Recovery:
             a.outcome = "skipped"
             a.detail = self._why_not(a.sortie_id)
             return
-        if a.action == "resume" and a.checkpoint_id is not None:
-            port = self._checkpoints() if self._checkpoints is not None else None
-            if port is not None:
-                if a.mission_id not in resumed:
-                    port.resume(a.checkpoint_id)
-                    resumed[a.mission_id] = a.checkpoint_id
-                a.outcome = "done"
-                a.detail = f"mission resumed from checkpoint {a.checkpoint_id}"
-                return
         s = fresh[0]
         who = a.claimant or "its claimant"
         reason = (f"{MARK} no activity by {who} since {s.last_activity} "

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "hooks": "gitcmds:hooks",
     "recover": "recovery:recover_cmd",
     "context": "recovery:context_cmd",
+    "checkpoint": "checkpoints:checkpoint",
 }
 
 
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     def invoke() -> Any:
         return cli.main(args=args, prog_name="fleet-hive", standalone_mode=False, obj=ctx_obj)
 
-    code = run(invoke, args)
+    code = run(invoke, args, on_crash=lambda e, text: ctx_obj._hive is not None
+               and ctx_obj._hive.checkpoints.on_exception(e, text))
     hive = ctx_obj._hive
     if hive is not None:
         from .output import warn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -111,8 +112,13 @@ def error_exit(err: FleetHiveError, as_json: bool) -> int:
     return err.exit_code
 
 
-def run(fn: Callable[[], Any], argv: Sequence[str]) -> int:
-    """Run the click app ``fn``; map every outcome to an exit code. Never raises."""
+def run(fn: Callable[[], Any], argv: Sequence[str],
+        on_crash: Callable[[BaseException, str], Any] | None = None) -> int:
+    """Run the click app ``fn``; map every outcome to an exit code. Never raises.
+
+    ``on_crash(error, traceback)`` is told of an unexpected error (after the traceback is
+    logged): it takes error checkpoints of the missions in progress. What it does is
+    best effort and never changes the outcome."""
     as_json = "--json" in argv
     try:
         rv = fn()
@@ -140,6 +146,9 @@ def run(fn: Callable[[], Any], argv: Sequence[str]) -> int:
     except Exception as e:  # an unexpected error: say so and keep the traceback
         path = _crash_log()
         message = f"internal error: {type(e).__name__}: {e}"
+        if on_crash is not None:
+            with contextlib.suppress(Exception):
+                on_crash(e, traceback.format_exc())
         if as_json:
             write_json({"error": {"code": "internal", "message": message,
                                   "hint": f"traceback in {path}"}})

@@ -64,3 +64,77 @@ def dump(obj: Any) -> str:
     buf = io.StringIO()
     _dumper().dump(obj, buf)
     return buf.getvalue()
+
+
+# -- line-per-value YAML: fast to write and to read back --------------------------------
+# A top-level block mapping whose values are JSON (flow YAML) on one line each; a list is
+# a block sequence of one JSON value per line. JSON is YAML 1.2, so any YAML reader loads
+# these files; :func:`load_lines` reads exactly this form with orjson (a hundred times
+# faster than a YAML parser) and hands anything else to :func:`load`. Checkpoints use it:
+# one line per sortie also makes their diffs readable.
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+#: Characters JSON leaves as they are that a YAML reader refuses or takes for a line break.
+_NOT_YAML = None
+
+
+def _yaml_safe(text: str) -> str:
+    global _NOT_YAML
+    if _NOT_YAML is None:
+        import re
+
+        _NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _flow(value: Any) -> str:
+    import orjson
+
+    return _yaml_safe(orjson.dumps(value).decode("utf-8"))
+
+
+def dump_lines(mapping: dict[str, Any], *, block_lists: frozenset[str] | None = None) -> str:
+    """``mapping`` as line-per-value YAML: ``key: <json>``; a list under a key in
+    ``block_lists`` (default: every non-empty list) as ``- <json>`` lines. Keys must be
+    lowercase snake_case."""
+    out: list[str] = []
+    for key, value in mapping.items():
+        if not key or not set(key) <= _KEY_CHARS:
+            raise ValueError(f"key {key!r} is not snake_case")
+        if isinstance(value, list) and value and (block_lists is None or key in block_lists):
+            out.append(f"{key}:\n")
+            out.extend(f"- {_flow(item)}\n" for item in value)
+        else:
+            out.append(f"{key}: {_flow(value)}\n")
+    return "".join(out)
+
+
+def load_lines(text: str | bytes) -> Any:
+    """Read what :func:`dump_lines` wrote (comment lines allowed); any other YAML is
+    parsed by :func:`load`. Raises :class:`YAMLProblem` on text that is not YAML."""
+    import orjson
+
+    data = text.decode("utf-8") if isinstance(text, bytes) else text
+    out: dict[str, Any] = {}
+    current: list[Any] | None = None
+    try:
+        for line in data.split("\n"):
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("- ") and current is not None:
+                current.append(orjson.loads(line[2:]))
+                continue
+            key, sep, rest = line.partition(":")
+            if not sep or not key or not set(key) <= _KEY_CHARS or key in out:
+                raise ValueError(line)
+            if rest == "":
+                current = out[key] = []
+            elif rest.startswith(" "):
+                out[key] = orjson.loads(rest[1:])
+                current = None
+            else:
+                raise ValueError(line)
+        if not data.endswith("\n") and data:
+            raise ValueError("no final newline")
+    except (ValueError, orjson.JSONDecodeError, UnicodeDecodeError):
+        return load(data)
+    return out

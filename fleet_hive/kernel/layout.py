@@ -22,6 +22,7 @@ from .errors import NotARepositoryError, NotInitializedError
 from .plain import Frozen, setfield
 
 FLEET_DIR = ".fleet"
+CHECKPOINTS_DIR = "checkpoints"  # .fleet/checkpoints/<mission-id>/<checkpoint-id>.yaml
 SEGMENT_SUFFIX = ".jsonl"
 
 GITIGNORE = """\
@@ -93,7 +94,7 @@ class Layout(Frozen):
 
     @cached_property
     def checkpoints(self) -> Path:
-        return self.fleet / "checkpoints"
+        return self.fleet / CHECKPOINTS_DIR
 
     @cached_property
     def local(self) -> Path:

@@ -171,7 +171,7 @@ def test_work_completed_between_the_plan_and_the_apply_is_left_alone(hive, repo:
     assert report.actions == []  # the new plan has nothing to do
     # and an action planned before the completion is skipped, saying why
     stale_action = plan.actions[0]
-    recovery._apply(stale_action, 1800, {})
+    recovery._apply(stale_action, 1800)
     assert stale_action.outcome == "skipped"
     assert "completed" in stale_action.detail
     assert hive.sorties.get(a.id).status == "completed"
@@ -189,7 +189,7 @@ def test_activity_between_the_plan_and_the_apply_keeps_the_claim(hive, repo: Pat
     assert len(plan.actions) == 1
     clock[0] = time.time() + 30  # the agent reported progress 30 s "ago": fresh again
     hive.sorties.progress(a.id, 10)
-    recovery._apply(plan.actions[0], 60, {})
+    recovery._apply(plan.actions[0], 60)
     assert plan.actions[0].outcome == "skipped"
     assert "no longer stale" in plan.actions[0].detail
     s = hive.sorties.get(a.id)
@@ -233,22 +233,19 @@ def test_an_interrupted_recovery_is_finished(hive, repo: Path):
 
 
 class FakeCheckpoints:
-    """The checkpoints port as recovery sees it (the real service is another branch)."""
+    """The checkpoints port as recovery sees it."""
 
     def __init__(self, good: dict[str, str]) -> None:
         self.good = good
-        self.resumed: list[str] = []
 
     def newest_good(self, mission_id: str) -> Any:
         cid = self.good.get(mission_id)
         return None if cid is None else type("Info", (), {"id": cid})()
 
-    def resume(self, checkpoint_id: str) -> dict[str, Any]:
-        self.resumed.append(checkpoint_id)
-        return {"restored": []}
 
-
-def test_a_good_checkpoint_is_proposed_and_resumed_once_per_mission(hive, repo: Path):
+def test_a_good_checkpoint_is_named_but_the_dead_claim_is_still_ended(hive, repo: Path):
+    """Restoring a checkpoint would bring the dead claim back: recover re-queues, and
+    names the checkpoint the next claimant starts from."""
     m1, m2 = hive.missions.create("with"), hive.missions.create("without")
     sorties = [hive.sorties.add(m.id, f"s{i}") for m in (m1, m2) for i in range(2)]
     for s in sorties:
@@ -257,12 +254,11 @@ def test_a_good_checkpoint_is_proposed_and_resumed_once_per_mission(hive, repo: 
     recovery = _recovery(hive, now=lambda: time.time() + 3600, checkpoints=port)
     plan = recovery.plan("30m")
     assert {(a.mission_id, a.action, a.checkpoint_id) for a in plan.actions} == {
-        (m1.id, "resume", "c-1"), (m2.id, "requeue", None)}
+        (m1.id, "requeue", "c-1"), (m2.id, "requeue", None)}
+    assert all("checkpoint c-1" in a.describe() for a in plan.actions if a.mission_id == m1.id)
     report = recovery.recover("30m", apply=True)
-    assert port.resumed == ["c-1"]
     assert all(a.outcome == "done" for a in report.actions)
-    assert [hive.sorties.get(s.id).status for s in sorties] == \
-        ["assigned", "assigned", "pending", "pending"]
+    assert [hive.sorties.get(s.id).status for s in sorties] == ["pending"] * 4
 
 
 def test_recover_cli_human_output_and_bad_input(hive, repo: Path):

@@ -35,9 +35,6 @@ def feature(repo: Path):
     hive.sorties.fail(grammar.id, reason="ambiguous | grammar")
     hive.sorties.cancel(docs.id, reason="later")
     hive.git.commit("fleet: parser work")
-    hive.events.append("checkpoint_created", stream=f"checkpoint:{m.id}-c1", custom=True,
-                       correlation_id=m.id, data={"mission_id": m.id, "trigger": "progress",
-                                                  "progress": 33})
     hive.events.append("note_added", stream="note:1", data={"text": "a note"})
     hive.sorties.cancel(grammar.id, reason="dropped")
     hive.missions.complete(m.id, reason="good enough")
@@ -72,12 +69,15 @@ def test_history_of_a_feature_branch_as_json(feature):
     actors = {a["actor"]: a for a in h["actors"]}
     assert "completed sortie “Write the lexer”" in actors["bob"]["did"]
     assert "created mission “Ship the parser”" in actors["alice"]["did"]
-    assert h["checkpoints"] == [{"type": "checkpoint_created", "stream":
-                                 f"checkpoint:{m.id}-c1", "actor": "alice",
-                                 "time": h["checkpoints"][0]["time"], "mission_id": m.id,
-                                 "trigger": "progress", "progress": 33,
-                                 "id": f"{m.id}-c1"}]
-    assert {s["type"] for s in h["streams"]} == {"checkpoint", "note"}
+    # the checkpoints the work triggered: 25 % crossed (1 of 3 done), the failure, 50 %
+    # (1 of 2 once one was cancelled), 75 % (1 of 1)
+    assert [(c["type"], c["stream"], c["mission_id"], c["trigger"], c["progress"])
+            for c in h["checkpoints"]] == [
+        ("checkpoint_created", f"checkpoints:{m.id}", m.id, trigger, progress)
+        for trigger, progress in (("progress", 33), ("error", 33), ("progress", 50),
+                                  ("progress", 100))]
+    assert all(c["id"].startswith("c-") for c in h["checkpoints"])
+    assert {s["type"] for s in h["streams"]} == {"checkpoints", "note"}
     assert h["conflicts"] == []
 
 
@@ -91,7 +91,8 @@ def test_history_as_markdown_for_a_pull_request(feature):
     assert "✅ Write the lexer" in md and "claimed by bob-bot" in md
     assert "ambiguous \\| grammar" not in md  # the last reason shown is the latest one
     assert "🚫 Write the grammar" in md and ": dropped" in md
-    assert "| bob | 4 | claimed sortie “Write the lexer”" in md
+    # bob's completion crossed 25 %: the checkpoint it triggered is his too
+    assert "| bob | 5 | claimed sortie “Write the lexer”" in md
     assert "### Checkpoints" in md and "(progress, 33 %)" in md
     assert "<details><summary>3 commits</summary>" in md
     assert "Old mission" not in md

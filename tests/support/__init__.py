@@ -60,3 +60,9 @@ def segment_lines(root: Path) -> list[bytes]:
         data = path.read_bytes()
         out.extend(line for line in data.split(b"\n")[:-1])
     return out
+
+
+def mission_lines(root: Path) -> list[bytes]:
+    """:func:`segment_lines` without the checkpoint trigger's events (stream
+    ``checkpoints:<mission>``): what the mission and sortie use cases wrote themselves."""
+    return [line for line in segment_lines(root) if b'"stream":"checkpoints:' not in line]

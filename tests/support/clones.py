@@ -21,7 +21,8 @@ def new_clone(path: Path) -> None:
 
 
 def sync(src: Path, dst: Path) -> None:
-    """Bring ``src``'s events into ``dst`` the way a git merge would."""
+    """Bring ``src``'s events (and checkpoint files) into ``dst`` the way a git merge
+    would."""
     base = src / ".fleet" / "events"
     changed = False
     for seg in base.glob("*/*.jsonl"):
@@ -30,6 +31,13 @@ def sync(src: Path, dst: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(seg, target)
             changed = True
+    # checkpoint files are committed and immutable: a merge brings the ones dst lacks
+    checkpoints = src / ".fleet" / "checkpoints"
+    for path in checkpoints.glob("*/*.yaml"):
+        target = dst / ".fleet" / "checkpoints" / path.relative_to(checkpoints)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
     if changed:  # a merge rewrites .git/index: writers then raise their Lamport clocks
         (dst / ".git" / "index").write_bytes(b"merged")
 
