@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     from .output import run
 
     program = argv is None and _called_as_program()
+    if program:
+        import gc
+
+        # Start-up allocates ~10^5 objects (imports, schemas) and frees few: the default
+        # threshold (700) runs hundreds of collections that find nothing. A long command
+        # (events follow, index rebuild) still collects, just less often.
+        gc.set_threshold(100_000, 20, 100)
     args = sys.argv[1:] if argv is None else argv
     ctx_obj = Ctx(Path(os.getcwd()), None)
 
@@ -109,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
 
             for notice in index_warnings(hive.index):
                 warn(notice)
-        hive.close()
+        hive.close()  # the index's close checkpoints its WAL: the next start opens less
     if program:
         _exit(code)
     sys.exit(code)
