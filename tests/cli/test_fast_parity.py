@@ -58,6 +58,7 @@ def _invocations(m: str, s1: str, s2: str, s3: str, s4: str, a_file: str,
         ["--actor", "ada", "sortie", "progress", "--percent", "50", s1, "--json"],
         ["--actor", "bob", "sortie", "progress", s1, "--percent", "60"],  # not the claimant
         ["--actor", "ada", "sortie", "complete", s1, "--reason", "done"],
+        ["lock", "release"], ["lock", "release", "docs/x.md", "--all", "--json"],
         ["sortie", "claim", "--next", s3],  # usage errors raised by the body
         ["sortie", "claim"], ["sortie", "claim", "--mission", m, s3],
         ["--json", "sortie", "claim", "--mission", m, s3],
