@@ -292,6 +292,53 @@ def test_library_reads_load_no_module_they_do_not_need(hive, repo: Path, call: s
     assert top.isdisjoint(LEAN), sorted(top & set(LEAN))
 
 
+#: hot commands agents run once per action, as processes: none may import click (the fast
+#: path, cli/fast.py, parses them); the reads also load nothing in HEAVY.
+HOT_READS = [("ready", "--json"), ("status", "--json"), ("lock", "check", "src/a.py"),
+             ("events", "list", "--limit", "10", "--json"), ("sortie", "show", "{sortie}"),
+             ("mission", "list"), ("sortie", "list", "--status", "pending")]
+HOT_WRITES = [("sortie", "claim", "{sortie}"), ("sortie", "start", "{sortie}"),
+              ("sortie", "progress", "{sortie}", "--percent", "50", "--note", "half"),
+              ("sortie", "complete", "{sortie}", "--json"),
+              ("lock", "acquire", "docs/a.md", "--ttl", "60"),
+              ("events", "append", "note_added", "--stream", "mission:m1", "--data",
+               '{"text": "hi"}')]
+#: how agents start it: ``python -m fleet_hive`` and the console script (which calls main()
+#: from its own __main__)
+ENTRY_POINTS = {"-m": ["-m", "fleet_hive"],
+                "script": ["-c", "import sys; from fleet_hive.cli import main; "
+                                 "sys.argv[0] = 'fleet-hive'; sys.exit(main())"]}
+
+
+def _imported_by_process(entry: list[str], repo: Path, argv: list[str]) -> set[str]:
+    """Top-level packages a real ``fleet-hive`` process imported (``-X importtime``)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", *entry, "-C", str(repo),
+                             "--actor", "ada", *argv], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+def test_hot_commands_as_processes_never_import_click(hive, repo: Path, entry: str):
+    mission = hive.missions.create("m")
+    sortie = hive.sorties.add(mission.id, "s", files=["src/a.py"]).id
+    hive.index.catch_up()
+    for argv in HOT_READS:
+        top = _imported_by_process(ENTRY_POINTS[entry], repo,
+                                   [a.replace("{sortie}", sortie) for a in argv])
+        assert "fleet_hive" in top, "the probe sees the imports"
+        assert top.isdisjoint({"click", *HEAVY}), (argv, sorted(top & {"click", *HEAVY}))
+    for argv in HOT_WRITES:
+        top = _imported_by_process(ENTRY_POINTS[entry], repo,
+                                   [a.replace("{sortie}", sortie) for a in argv])
+        # settings remembered, data checked against the committed schemas: no pydantic
+        # (ruamel still renders the snapshot with the default snapshots: every_write)
+        assert top.isdisjoint({"click", "pydantic", "jinja2"}), (argv, top)
+    assert hive.sorties.get(sortie).status == "completed", "the writes happened"
+
+
 def test_no_test_imports_another_test_module():
     """Shared helpers live in tests/support, contract base classes in tests/contracts."""
     tests = PACKAGE.parent / "tests"

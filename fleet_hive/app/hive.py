@@ -46,7 +46,12 @@ class Hive:
     def __init__(self, root: Path, *, actor: str | None = None) -> None:
         self.layout = Layout(Path(root).resolve())
         self.root = self.layout.root
-        self.actor = actor or default_actor(self.root)
+        self._actor = actor
+
+    @cached_property
+    def actor(self) -> str:
+        """Who acts: the one given, else :func:`default_actor` (read only when needed)."""
+        return self._actor or default_actor(self.root)
 
     # -- parts ---------------------------------------------------------------------------
     @cached_property

@@ -246,7 +246,6 @@ class Checkpoints:
         """One checkpoint per ``(trigger, threshold, error)`` of ``plans``, all of one
         state, appended in one batch after ``before`` (re-arming events)."""
         from ..kernel.ids import new_short_id
-        from . import body as schema
 
         uow = self._uow
         with uow.exclusive():
@@ -262,7 +261,7 @@ class Checkpoints:
                                   created_at=clock.iso(self.now()), created_by=self.actor,
                                   note=text, threshold=threshold, error=error,
                                   position=position)
-                    schema.validate(body)
+                    _check_body(body)
                     data, digest = files.render(body)
                     path = files.path_of(self.layout, mission_id, checkpoint_id)
                     files.write(path, data)
@@ -519,6 +518,29 @@ class Checkpoints:
         if self._brief is not None:
             lines += ["", self._brief(report.mission_id).rstrip("\n")]
         return "\n".join(lines)
+
+
+def _check_body(body: dict[str, Any]) -> None:
+    """The body we built against ``schemas/checkpoint.schema.json`` (generated from
+    :class:`.body.CheckpointBody`, checked for drift): the schema validator of the write
+    path, and pydantic only when that one is not sure, so a write that crosses a threshold
+    does not pay for importing pydantic."""
+    import os
+
+    import orjson
+
+    from ..events.validation import UNSURE, conform
+    from ..kernel.resources import resource_path
+
+    try:
+        with open(os.path.join(resource_path("schemas"), "checkpoint.schema.json"), "rb") as f:
+            schema = orjson.loads(f.read())
+    except (OSError, orjson.JSONDecodeError):
+        schema = None
+    if schema is None or conform(schema, body, schema) is UNSURE:
+        from . import body as model
+
+        model.validate(body)
 
 
 def _auto_note(trigger: str, threshold: int | None, error: dict[str, Any] | None) -> str:

@@ -1,22 +1,25 @@
-"""The ``fleet-hive`` command line: thin click commands over :class:`fleet_hive.app.hive.Hive`.
+"""The ``fleet-hive`` command line: thin commands over :class:`fleet_hive.app.hive.Hive`.
 
-Only this package imports click. Command groups live in their own modules and are imported
-only when invoked, so ``fleet-hive ready --json`` never pays for what it does not run.
+Only this package imports click, and only when it must. Command groups live in their own
+modules, imported only when invoked. The hot commands are declared with :mod:`.spec`
+(plain data, no click) and an ordinary invocation of one is parsed by :mod:`.fast`, so
+``fleet-hive ready --json`` never imports click; everything else (``--help``, errors,
+commands written as plain click modules) goes to the click app in :mod:`.clickapp`.
+``COMMANDS`` maps names to either kind.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 if TYPE_CHECKING:
     from ..app.hive import Hive
+    from .clickapp import LazyGroup, cli, json_option, pass_ctx
+
+__all__ = ["COMMANDS", "Ctx", "LazyGroup", "cli", "json_option", "main", "pass_ctx"]
 
 #: command name -> "module:attribute" (relative to this package), loaded on use.
 COMMANDS: dict[str, str] = {
@@ -40,16 +43,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
-@dataclass
 class Ctx:
     """What every command needs, resolved once: where, who, and how to print."""
 
-    cwd: Path
-    actor: str | None
-    json: bool = False
-    #: The command reports the log's integrity itself (``verify``): no warning at exit.
-    reports_integrity: bool = False
-    _hive: Hive | None = field(default=None, repr=False)
+    def __init__(self, cwd: Path, actor: str | None, json: bool = False) -> None:
+        self.cwd = cwd
+        self.actor = actor
+        self.json = json
+        #: The command reports the log's integrity itself (``verify``): no warning at exit.
+        self.reports_integrity = False
+        self._hive: Hive | None = None
 
     def hive(self) -> Hive:
         if self._hive is None:
@@ -59,68 +62,49 @@ class Ctx:
         return self._hive
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+def __getattr__(name: str) -> Any:
+    """``cli`` (the click app), ``json_option``, ``pass_ctx`` and ``LazyGroup`` for plain
+    click command modules and tests: importing one of them imports click."""
+    if name in ("cli", "json_option", "pass_ctx", "LazyGroup"):
+        from . import clickapp
 
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy = lazy or {}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy:
-            module, attr = self.lazy[name].split(":")
-            command: click.Command = getattr(importlib.import_module(f"{__name__}.{module}"),
-                                             attr)
-            return command
-        return super().get_command(ctx, name)
-
-
-def json_option(fn: Any) -> Any:
-    """``--json`` on a subcommand, equivalent to the global flag."""
-
-    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-        if value:
-            ctx.ensure_object(Ctx).json = True
-
-    return click.option("--json", "json_", is_flag=True, expose_value=False, is_eager=True,
-                        callback=set_json, help="Print one JSON document on stdout.")(fn)
-
-
-pass_ctx = click.make_pass_decorator(Ctx)
-
-
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Run as if started in this directory.")
-@click.option("--actor", envvar="FLEET_ACTOR", default=None,
-              help="Who is acting (env FLEET_ACTOR; default: git user name, else OS user).")
-@click.option("--json", "json_", is_flag=True, help="Print one JSON document on stdout.")
-@click.version_option(package_name="fleet-hive", prog_name="fleet-hive")
-@click.pass_context
-def cli(ctx: click.Context, directory: Path | None, actor: str | None, json_: bool) -> None:
-    """fleet-hive: coordinate coding agents on one repository, with the history in git.
-
-    Every command takes --json (before or after the command name) and then prints exactly
-    one JSON document on stdout; errors are {"error": {"code", "message", "hint"}}.
-    Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 timeout, 70 internal, 130 interrupted.
-    """
-    obj = ctx.ensure_object(Ctx)
-    obj.cwd = (directory or Path(os.getcwd())).absolute()
-    obj.actor = actor
-    obj.json = obj.json or json_
+        return getattr(clickapp, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run one command and exit with its code (``spec/cli.md``).
+
+    As the program itself (the ``fleet-hive`` script, ``python -m fleet_hive``) it leaves
+    with ``os._exit`` once everything is flushed and closed, skipping the interpreter's
+    teardown; called from Python (tests, ``main([...])``) it raises ``SystemExit``."""
     from .output import run
 
+    program = argv is None and _called_as_program()
+    if program:
+        import gc
+
+        # Start-up allocates many objects (imports, schemas) and frees few: collect less
+        # often than every 700 (a few ms on writes, near the noise; gc.freeze() gained
+        # nothing). A long command (events follow, index rebuild) still collects.
+        gc.set_threshold(100_000, 20, 100)
     args = sys.argv[1:] if argv is None else argv
     ctx_obj = Ctx(Path(os.getcwd()), None)
 
     def invoke() -> Any:
-        return cli.main(args=args, prog_name="fleet-hive", standalone_mode=False, obj=ctx_obj)
+        from . import fast, spec
+
+        call = fast.plan(args, ctx_obj)
+        if call is not None:
+            try:
+                return call()
+            except spec.UsageError:
+                if ctx_obj._hive is not None:
+                    raise RuntimeError("a usage error after the hive was opened") from None
+                # click says it, with the usage line: the body runs again, up to the check
+        from .clickapp import invoke as click_invoke
+
+        return click_invoke(args, ctx_obj)
 
     code = run(invoke, args, on_crash=lambda e, text: ctx_obj._hive is not None
                and ctx_obj._hive.checkpoints.on_exception(e, text))
@@ -136,5 +120,31 @@ def main(argv: list[str] | None = None) -> None:
 
             for notice in index_warnings(hive.index):
                 warn(notice)
+        # Closed even before os._exit: the index's close checkpoints its WAL, which the
+        # next process would otherwise replay; skipping it measured no CPU gain.
         hive.close()
+    if program:
+        _exit(code)
     sys.exit(code)
+
+
+def _called_as_program() -> bool:
+    """Whether ``main()`` was called by the program's own ``__main__`` (the console script
+    or ``fleet_hive/__main__.py`` run by ``python -m``), not from a test or a library."""
+    main_module = sys.modules.get("__main__")
+    caller = sys._getframe(2).f_globals
+    return main_module is not None and caller is vars(main_module)
+
+
+def _exit(code: int) -> None:
+    """Flush what is buffered and leave without the interpreter's teardown (which only
+    frees memory the kernel frees anyway: every file and lock was closed above)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:  # the reader went away: what teardown would do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            code = 120
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code)

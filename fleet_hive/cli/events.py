@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import click
-
 from ..kernel.errors import InvalidInputError
-from . import Ctx, json_option, pass_ctx
-from .output import clean, short, table, write_json, write_json_line
+from . import Ctx, spec
+from .output import clean, echo, short, table, write_json, write_json_line
 
 
-@click.group("events")
+@spec.group("events")
 def events() -> None:
     """The event log: list, append and follow raw events."""
 
@@ -24,17 +22,16 @@ def _summary(data: dict[str, Any], width: int = 60) -> str:
 
 
 @events.command("list")
-@click.option("--stream", help="Only events of this stream (TYPE:ID; a mission or sortie id "
+@spec.option("--stream", help="Only events of this stream (TYPE:ID; a mission or sortie id "
               "may be a unique prefix).")
-@click.option("--type", "type_", help="Only events of this type.")
-@click.option("--after", type=click.IntRange(min=0), help="Only events with seq above this.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many events.")
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
-@click.option("--causation", help="Only events caused by this event id.")
-@click.option("--correlation", help="Only events with this correlation id (a mission id "
+@spec.option("--type", "type_", help="Only events of this type.")
+@spec.option("--after", type=spec.IntRange(min=0), help="Only events with seq above this.")
+@spec.option("--limit", type=spec.IntRange(min=0), help="At most this many events.")
+@spec.option("--offset", type=spec.IntRange(min=0), default=0, help="Skip this many first.")
+@spec.option("--causation", help="Only events caused by this event id.")
+@spec.option("--correlation", help="Only events with this correlation id (a mission id "
               "may be a unique prefix).")
-@json_option
-@pass_ctx
+@spec.json_option
 def list_cmd(ctx: Ctx, stream: str | None, type_: str | None, after: int | None,
              limit: int | None, offset: int, causation: str | None,
              correlation: str | None) -> None:
@@ -51,22 +48,21 @@ def list_cmd(ctx: Ctx, stream: str | None, type_: str | None, after: int | None,
         write_json([e.to_json() for e in evs])
         return
     if not evs:
-        click.echo("no events")
+        echo("no events")
         return
-    click.echo(table([(e.seq, e.time[:19].replace("T", " "), e.type, e.stream, e.actor,
+    echo(table([(e.seq, e.time[:19].replace("T", " "), e.type, e.stream, e.actor,
                        _summary(e.data)) for e in evs],
                      ("seq", "time", "type", "stream", "actor", "data")))
 
 
 @events.command("append")
-@click.argument("type_", metavar="TYPE")
-@click.option("--stream", required=True, help="The stream, TYPE:ID (e.g. mission:01HX...).")
-@click.option("--data", "data", default="{}", show_default=True, help="The data, a JSON object.")
-@click.option("--causation", help="Id of the event that caused this one.")
-@click.option("--correlation", help="Correlation id shared by related events.")
-@click.option("--custom", is_flag=True, help="Allow a type fleet-hive does not define.")
-@json_option
-@pass_ctx
+@spec.argument("type_", metavar="TYPE")
+@spec.option("--stream", required=True, help="The stream, TYPE:ID (e.g. mission:01HX...).")
+@spec.option("--data", "data", default="{}", show_default=True, help="The data, a JSON object.")
+@spec.option("--causation", help="Id of the event that caused this one.")
+@spec.option("--correlation", help="Correlation id shared by related events.")
+@spec.option("--custom", is_flag=True, help="Allow a type fleet-hive does not define.")
+@spec.json_option
 def append_cmd(ctx: Ctx, type_: str, stream: str, data: str, causation: str | None,
                correlation: str | None, custom: bool) -> None:
     """Append one event (validated against its type's schema) and print it."""
@@ -82,18 +78,17 @@ def append_cmd(ctx: Ctx, type_: str, stream: str, data: str, causation: str | No
     if ctx.json:
         write_json(event.to_json())
     else:
-        click.echo(clean(f"appended {event.type} {event.id} to {event.stream} (seq {event.seq})"))
+        echo(clean(f"appended {event.type} {event.id} to {event.stream} (seq {event.seq})"))
 
 
 @events.command("follow")
-@click.option("--after", type=click.IntRange(min=0), default=None,
+@spec.option("--after", type=spec.IntRange(min=0), default=None,
               help="Start after this seq (default: only events appended from now on).")
-@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many events.")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Stop after this many seconds.")
-@click.option("--interval", type=click.FloatRange(min=0.01), default=0.2, show_default=True,
+@spec.option("--limit", type=spec.IntRange(min=1), help="Stop after this many events.")
+@spec.option("--timeout", type=spec.FloatRange(min=0), help="Stop after this many seconds.")
+@spec.option("--interval", type=spec.FloatRange(min=0.01), default=0.2, show_default=True,
               help="Seconds between looks at the log.")
-@json_option
-@pass_ctx
+@spec.json_option
 def follow_cmd(ctx: Ctx, after: int | None, limit: int | None, timeout: float | None,
                interval: float) -> None:
     """Print new events as JSON lines (one per line) until interrupted."""

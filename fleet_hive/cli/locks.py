@@ -11,10 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import click
-
-from . import Ctx, json_option, pass_ctx
-from .output import info, table, write_json
+from . import Ctx, spec
+from .output import echo, info, table, write_json
 
 if TYPE_CHECKING:
     from ..reservations.model import Contest, Reservation
@@ -28,7 +26,7 @@ def _holder(ctx: Ctx, holder: str | None) -> str:
     return holder if holder is not None else ctx.hive().actor
 
 
-@click.group("lock")
+@spec.group("lock")
 def lock() -> None:
     """File reservations: lease paths or globs so agents never edit the same file.
 
@@ -46,13 +44,13 @@ def _render(rows: Sequence[Reservation], empty: str,
         return
     now = time.time()
     marks = marks or {}
-    click.echo(table([(r.path, r.holder, r.mode + (" !" if r.id in marks else ""), r.expires_at,
+    echo(table([(r.path, r.holder, r.mode + (" !" if r.id in marks else ""), r.expires_at,
                        f"{max(0, r.expires - now):.0f}s", r.reason or "") for r in rows],
                      ("path", "holder", "mode", "expires_at", "left", "reason")))
     for r in rows:
         if r.id in marks:
             m = marks[r.id]
-            click.echo(f"! {r.path} ({r.holder}): {m['status']}: {m['message']}")
+            echo(f"! {r.path} ({r.holder}): {m['status']}: {m['message']}")
 
 
 def _json(rows: Sequence[Reservation], marks: dict[str, dict[str, Any]] | None = None) -> None:
@@ -77,17 +75,16 @@ def _marks(contests: Sequence[Contest]) -> dict[str, dict[str, Any]]:
 
 
 @lock.command("acquire", short_help="Reserve paths or globs, all or nothing.")
-@click.argument("paths", nargs=-1, required=True, metavar="PATH_OR_GLOB...")
-@click.option("--holder", default=None, help=_HOLDER_HELP)
-@click.option("--ttl", type=float, default=None,
+@spec.argument("paths", nargs=-1, required=True, metavar="PATH_OR_GLOB...")
+@spec.option("--holder", default=None, help=_HOLDER_HELP)
+@spec.option("--ttl", type=float, default=None,
               help="Seconds until the reservation lapses unless renewed (default 3600).")
-@click.option("--wait", type=float, default=0.0, show_default=True,
+@spec.option("--wait", type=float, default=0.0, show_default=True,
               help="Wait up to this many seconds for conflicting reservations to go; "
                    "exit 4 if they do not.")
-@click.option("--shared", is_flag=True, help="A shared (reader) reservation.")
-@click.option("--reason", default=None, help="Why, for the others (shown by `lock list`).")
-@json_option
-@pass_ctx
+@spec.option("--shared", is_flag=True, help="A shared (reader) reservation.")
+@spec.option("--reason", default=None, help="Why, for the others (shown by `lock list`).")
+@spec.json_option
 def acquire_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, ttl: float | None,
                 wait: float, shared: bool, reason: str | None) -> None:
     """Reserve paths or globs, all or nothing (exit 3 on a conflict, 4 on a --wait timeout).
@@ -105,11 +102,10 @@ def acquire_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, ttl: float
 
 
 @lock.command("release", short_help="Give reservations up (exact paths, or --all).")
-@click.argument("paths", nargs=-1, metavar="[PATH_OR_GLOB]...")
-@click.option("--holder", default=None, help=_HOLDER_HELP)
-@click.option("--all", "all_", is_flag=True, help="Release every reservation of HOLDER.")
-@json_option
-@pass_ctx
+@spec.argument("paths", nargs=-1, metavar="[PATH_OR_GLOB]...")
+@spec.option("--holder", default=None, help=_HOLDER_HELP)
+@spec.option("--all", "all_", is_flag=True, help="Release every reservation of HOLDER.")
+@spec.json_option
 def release_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, all_: bool) -> None:
     """Release HOLDER's reservations of exactly these paths or globs (or --all of them).
 
@@ -117,7 +113,7 @@ def release_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, all_: bool
     nobody holds is skipped.
     """
     if all_ == bool(paths):
-        raise click.UsageError("give the paths to release, or --all (not both)")
+        raise spec.UsageError("give the paths to release, or --all (not both)")
     holder = _holder(ctx, holder)
     res = ctx.hive().reservations
     rows = res.release_all(holder) if all_ else res.release(list(paths), holder=holder)
@@ -131,12 +127,11 @@ def release_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, all_: bool
 
 
 @lock.command("renew", short_help="Extend a holder's live reservations.")
-@click.argument("paths", nargs=-1, metavar="[PATH_OR_GLOB]...")
-@click.option("--holder", default=None, help=_HOLDER_HELP)
-@click.option("--ttl", type=float, default=None,
+@spec.argument("paths", nargs=-1, metavar="[PATH_OR_GLOB]...")
+@spec.option("--holder", default=None, help=_HOLDER_HELP)
+@spec.option("--ttl", type=float, default=None,
               help="New lifetime in seconds from now (default: each reservation's own).")
-@json_option
-@pass_ctx
+@spec.json_option
 def renew_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, ttl: float | None,
               ) -> None:
     """Extend HOLDER's live reservations (all, or only these paths); exit 1 if none is live."""
@@ -149,10 +144,9 @@ def renew_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, ttl: float |
 
 
 @lock.command("list", short_help="List live reservations.")
-@click.option("--holder", default=None, help="Only this holder's reservations.")
-@click.option("--path", default=None, help="Only reservations overlapping this path or glob.")
-@json_option
-@pass_ctx
+@spec.option("--holder", default=None, help="Only this holder's reservations.")
+@spec.option("--path", default=None, help="Only reservations overlapping this path or glob.")
+@spec.json_option
 def list_cmd(ctx: Ctx, holder: str | None, path: str | None) -> None:
     """List live reservations (lapsed ones are recorded as expired and not shown)."""
     reservations = ctx.hive().reservations
@@ -165,17 +159,16 @@ def list_cmd(ctx: Ctx, holder: str | None, path: str | None) -> None:
 
 
 @lock.command("check", short_help="Exit 3 if a path is reserved by someone else.")
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--holder", default=None,
+@spec.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@spec.option("--holder", default=None,
               help="Ask for this holder: its own reservations do not count as conflicts "
                    "(default: the actor, --actor / FLEET_ACTOR).")
-@click.option("--shared", is_flag=True,
+@spec.option("--shared", is_flag=True,
               help="Ask whether a shared reservation would fit (default: may I edit).")
-@click.option("--glob", "patterns", is_flag=True,
+@spec.option("--glob", "patterns", is_flag=True,
               help="Treat each PATH as a glob (default: a file name, in which *, ? and [ "
                    "are ordinary characters).")
-@json_option
-@pass_ctx
+@spec.json_option
 def check_cmd(ctx: Ctx, paths: tuple[str, ...], holder: str | None, shared: bool,
               patterns: bool) -> None:
     """Exit 3 if any path is reserved by someone else (read only, fast: for hooks)."""

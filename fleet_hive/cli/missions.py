@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import click
-
-from . import Ctx, json_option, pass_ctx
-from .output import clean, short, table, write_json
+from . import Ctx, spec
+from .output import clean, echo, short, table, write_json
 
 if TYPE_CHECKING:
     from ..missions import Mission, Sortie
@@ -26,7 +24,7 @@ def _emit_mission(ctx: Ctx, m: Mission, verb: str | None = None) -> None:
     if ctx.json:
         write_json(m.to_json())
     elif verb:
-        click.echo(f"{verb} mission {m.id}: {clean(m.title)} [{m.status}]")
+        echo(f"{verb} mission {m.id}: {clean(m.title)} [{m.status}]")
     else:
         _print_mission(m)
 
@@ -36,7 +34,7 @@ def _emit_sortie(ctx: Ctx, s: Sortie, verb: str | None = None) -> None:
         write_json(s.to_json())
     elif verb:
         who = f" by {clean(s.claimed_by)}" if verb == "Claimed" and s.claimed_by else ""
-        click.echo(f"{verb} sortie {s.id}{who}: {clean(s.title)} [{s.status}]")
+        echo(f"{verb} sortie {s.id}{who}: {clean(s.title)} [{s.status}]")
     else:
         _print_sortie(s)
 
@@ -55,27 +53,27 @@ def _print_conflicts(conflicts: Sequence[dict[str, Any]]) -> None:
         state = "resolved" if c.get("resolved_by") else "OPEN"
         facts = "; ".join(f"{f['type']} by {f['actor']} (writer {f['writer']}, event "
                           f"{f['event_id']})" for f in c["facts"])
-        click.echo(clean(f"  conflict [{state}] {c['kind']}: {c['message']}: {facts}"))
+        echo(clean(f"  conflict [{state}] {c['kind']}: {c['message']}: {facts}"))
 
 
 def _print_mission(m: Mission) -> None:
     labels = clean(", ".join(m.labels) or "-")
-    click.echo(f"{m.id}  {clean(m.title)}\nstatus     {m.status}\npriority   {m.priority}\n"
+    echo(f"{m.id}  {clean(m.title)}\nstatus     {m.status}\npriority   {m.priority}\n"
                f"progress   {m.progress}%\nlabels     {labels}\ncreated    {m.created_at} by "
                f"{clean(m.created_by)}\nupdated    {m.updated_at}")
     if m.reason:
-        click.echo(f"reason     {clean(m.reason)}")
+        echo(f"reason     {clean(m.reason)}")
     if m.description:
-        click.echo("\n" + clean(m.description.rstrip(), multiline=True))
+        echo("\n" + clean(m.description.rstrip(), multiline=True))
     if m.conflicts:
-        click.echo("\nconflicts:")
+        echo("\nconflicts:")
         _print_conflicts(m.conflicts)
     if m.sorties is not None:
-        click.echo("")
-        click.echo(_sortie_rows(m.sorties) if m.sorties else "no sorties")
+        echo("")
+        echo(_sortie_rows(m.sorties) if m.sorties else "no sorties")
         for s in m.sorties:
             if s.open_conflicts:
-                click.echo(f"\n{s.id}:")
+                echo(f"\n{s.id}:")
                 _print_conflicts(s.open_conflicts)
 
 
@@ -99,11 +97,11 @@ def _print_sortie(s: Sortie) -> None:
         lines.append(f"retries    {s.retries}")
     lines.append(f"created    {s.created_at} by {s.created_by}")
     lines.append(f"updated    {s.updated_at}")
-    click.echo("\n".join(clean(line) for line in lines))
+    echo("\n".join(clean(line) for line in lines))
     if s.description:
-        click.echo("\n" + clean(s.description.rstrip(), multiline=True))
+        echo("\n" + clean(s.description.rstrip(), multiline=True))
     if s.conflicts:
-        click.echo("\nconflicts:")
+        echo("\nconflicts:")
         _print_conflicts(s.conflicts)
 
 
@@ -111,27 +109,26 @@ def _print_sorties(ctx: Ctx, sorties: Sequence[Sortie], empty: str) -> None:
     if ctx.json:
         write_json([s.to_json() for s in sorties])
     elif not sorties:
-        click.echo(empty)
+        echo(empty)
     else:
-        click.echo(_sortie_rows(sorties, with_mission=True))
+        echo(_sortie_rows(sorties, with_mission=True))
 
 
-reason_option = click.option("--reason", default="", help="Why (recorded on the event).")
+reason_option = spec.option("--reason", default="", help="Why (recorded on the event).")
 
 
 # -- mission ---------------------------------------------------------------------------------
-@click.group("mission")
+@spec.group("mission")
 def mission() -> None:
     """Missions: units of work made of sorties. IDs accept any unique prefix."""
 
 
 @mission.command("create")
-@click.argument("title")
-@click.option("--description", default="", help="Longer text.")
-@click.option("--priority", type=int, default=2, show_default=True, help=PRIORITY_HELP)
-@click.option("--label", "labels", multiple=True, help="A label (repeatable).")
-@json_option
-@pass_ctx
+@spec.argument("title")
+@spec.option("--description", default="", help="Longer text.")
+@spec.option("--priority", type=int, default=2, show_default=True, help=PRIORITY_HELP)
+@spec.option("--label", "labels", multiple=True, help="A label (repeatable).")
+@spec.json_option
 def mission_create(ctx: Ctx, title: str, description: str, priority: int,
                    labels: tuple[str, ...]) -> None:
     """Create a mission (status pending)."""
@@ -141,14 +138,13 @@ def mission_create(ctx: Ctx, title: str, description: str, priority: int,
 
 
 @mission.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(MISSION_STATUSES),
+@spec.option("--status", "statuses", multiple=True, type=spec.Choice(MISSION_STATUSES),
               help="Only missions in this status (repeatable: any of them).")
-@click.option("--label", "labels", multiple=True,
+@spec.option("--label", "labels", multiple=True,
               help="Only missions with this label (repeatable: all of them).")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many.")
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
-@json_option
-@pass_ctx
+@spec.option("--limit", type=spec.IntRange(min=0), help="At most this many.")
+@spec.option("--offset", type=spec.IntRange(min=0), default=0, help="Skip this many first.")
+@spec.json_option
 def mission_list(ctx: Ctx, statuses: tuple[str, ...], labels: tuple[str, ...],
                  limit: int | None, offset: int) -> None:
     """List missions, most urgent first (priority 0 first), then oldest first."""
@@ -158,32 +154,30 @@ def mission_list(ctx: Ctx, statuses: tuple[str, ...], labels: tuple[str, ...],
         write_json([m.to_json() for m in missions])
         return
     if not missions:
-        click.echo("no missions")
+        echo("no missions")
         return
-    click.echo(table([(m.id, m.status + (" !" if m.open_conflicts else ""), m.priority,
+    echo(table([(m.id, m.status + (" !" if m.open_conflicts else ""), m.priority,
                        f"{m.progress}%", sum(m.sortie_counts.values()),
                        ", ".join(m.labels), short(m.title)) for m in missions],
                      ("id", "status", "pri", "done", "sorties", "labels", "title")))
 
 
 @mission.command("show")
-@click.argument("mission_id", metavar="ID")
-@json_option
-@pass_ctx
+@spec.argument("mission_id", metavar="ID")
+@spec.json_option
 def mission_show(ctx: Ctx, mission_id: str) -> None:
     """Show a mission with its progress and its sorties (and what blocks them)."""
     _emit_mission(ctx, ctx.hive().missions.get(mission_id))
 
 
 @mission.command("update")
-@click.argument("mission_id", metavar="ID")
-@click.option("--title", help="New title.")
-@click.option("--description", help="New description.")
-@click.option("--priority", type=int, help=PRIORITY_HELP)
-@click.option("--label", "labels", multiple=True, help="Replace the labels (repeatable).")
-@click.option("--clear-labels", is_flag=True, help="Remove every label.")
-@json_option
-@pass_ctx
+@spec.argument("mission_id", metavar="ID")
+@spec.option("--title", help="New title.")
+@spec.option("--description", help="New description.")
+@spec.option("--priority", type=int, help=PRIORITY_HELP)
+@spec.option("--label", "labels", multiple=True, help="Replace the labels (repeatable).")
+@spec.option("--clear-labels", is_flag=True, help="Remove every label.")
+@spec.json_option
 def mission_update(ctx: Ctx, mission_id: str, title: str | None, description: str | None,
                    priority: int | None, labels: tuple[str, ...], clear_labels: bool) -> None:
     """Change a mission's title, description, priority or labels."""
@@ -193,11 +187,10 @@ def mission_update(ctx: Ctx, mission_id: str, title: str | None, description: st
     _emit_mission(ctx, m, "Updated")
 
 
-def _mission_transition(action: str, verb: str, doc: str) -> click.Command:
-    @click.argument("mission_id", metavar="ID")
+def _mission_transition(action: str, verb: str, doc: str) -> spec.Command:
+    @spec.argument("mission_id", metavar="ID")
     @reason_option
-    @json_option
-    @pass_ctx
+    @spec.json_option
     def command(ctx: Ctx, mission_id: str, reason: str, force: bool = False) -> None:
         missions = ctx.hive().missions
         if action == "complete":
@@ -208,7 +201,7 @@ def _mission_transition(action: str, verb: str, doc: str) -> click.Command:
 
     command.__doc__ = doc
     if action == "complete":
-        command = click.option("--force", is_flag=True,
+        command = spec.option("--force", is_flag=True,
                                help="Complete even though some sorties are still open.")(command)
     return mission.command(action)(command)
 
@@ -225,22 +218,21 @@ _mission_transition("resolve", "Resolved",
 
 
 # -- sortie ----------------------------------------------------------------------------------
-@click.group("sortie")
+@spec.group("sortie")
 def sortie() -> None:
     """Sorties: the subtasks of a mission. IDs accept any unique prefix."""
 
 
 @sortie.command("add")
-@click.argument("mission_id", metavar="MISSION")
-@click.argument("title")
-@click.option("--description", default="", help="Longer text.")
-@click.option("--file", "files", multiple=True, help="A path or glob it touches (repeatable).")
-@click.option("--after", multiple=True, help="A sortie of the same mission it waits for "
+@spec.argument("mission_id", metavar="MISSION")
+@spec.argument("title")
+@spec.option("--description", default="", help="Longer text.")
+@spec.option("--file", "files", multiple=True, help="A path or glob it touches (repeatable).")
+@spec.option("--after", multiple=True, help="A sortie of the same mission it waits for "
               "(repeatable).")
-@click.option("--specialist", help="The kind of specialist it needs.")
-@click.option("--priority", type=int, default=2, show_default=True, help=PRIORITY_HELP)
-@json_option
-@pass_ctx
+@spec.option("--specialist", help="The kind of specialist it needs.")
+@spec.option("--priority", type=int, default=2, show_default=True, help=PRIORITY_HELP)
+@spec.json_option
 def sortie_add(ctx: Ctx, mission_id: str, title: str, description: str,
                files: tuple[str, ...], after: tuple[str, ...], specialist: str | None,
                priority: int) -> None:
@@ -251,14 +243,13 @@ def sortie_add(ctx: Ctx, mission_id: str, title: str, description: str,
 
 
 @sortie.command("list")
-@click.option("--mission", "mission_id", help="Only sorties of this mission.")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(SORTIE_STATUSES),
+@spec.option("--mission", "mission_id", help="Only sorties of this mission.")
+@spec.option("--status", "statuses", multiple=True, type=spec.Choice(SORTIE_STATUSES),
               help="Only sorties in this status (repeatable: any of them).")
-@click.option("--ready", is_flag=True, help="Only sorties that can start now.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many.")
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many first.")
-@json_option
-@pass_ctx
+@spec.option("--ready", is_flag=True, help="Only sorties that can start now.")
+@spec.option("--limit", type=spec.IntRange(min=0), help="At most this many.")
+@spec.option("--offset", type=spec.IntRange(min=0), default=0, help="Skip this many first.")
+@spec.json_option
 def sortie_list(ctx: Ctx, mission_id: str | None, statuses: tuple[str, ...], ready: bool,
                 limit: int | None, offset: int) -> None:
     """List sorties, most urgent first (priority 0 first), then oldest first."""
@@ -268,26 +259,24 @@ def sortie_list(ctx: Ctx, mission_id: str | None, statuses: tuple[str, ...], rea
 
 
 @sortie.command("show")
-@click.argument("sortie_id", metavar="ID")
-@json_option
-@pass_ctx
+@spec.argument("sortie_id", metavar="ID")
+@spec.json_option
 def sortie_show(ctx: Ctx, sortie_id: str) -> None:
     """Show a sortie: status, claim, dependencies still open, conflicts."""
     _emit_sortie(ctx, ctx.hive().sorties.get(sortie_id))
 
 
 @sortie.command("update")
-@click.argument("sortie_id", metavar="ID")
-@click.option("--title", help="New title.")
-@click.option("--description", help="New description.")
-@click.option("--file", "files", multiple=True, help="Replace the files (repeatable).")
-@click.option("--after", multiple=True, help="Replace the dependencies (repeatable).")
-@click.option("--clear-files", is_flag=True, help="Remove every file.")
-@click.option("--clear-after", is_flag=True, help="Remove every dependency.")
-@click.option("--priority", type=int, help=PRIORITY_HELP)
-@click.option("--specialist", help="The kind of specialist it needs.")
-@json_option
-@pass_ctx
+@spec.argument("sortie_id", metavar="ID")
+@spec.option("--title", help="New title.")
+@spec.option("--description", help="New description.")
+@spec.option("--file", "files", multiple=True, help="Replace the files (repeatable).")
+@spec.option("--after", multiple=True, help="Replace the dependencies (repeatable).")
+@spec.option("--clear-files", is_flag=True, help="Remove every file.")
+@spec.option("--clear-after", is_flag=True, help="Remove every dependency.")
+@spec.option("--priority", type=int, help=PRIORITY_HELP)
+@spec.option("--specialist", help="The kind of specialist it needs.")
+@spec.json_option
 def sortie_update(ctx: Ctx, sortie_id: str, title: str | None, description: str | None,
                   files: tuple[str, ...], after: tuple[str, ...], clear_files: bool,
                   clear_after: bool, priority: int | None, specialist: str | None) -> None:
@@ -301,13 +290,12 @@ def sortie_update(ctx: Ctx, sortie_id: str, title: str | None, description: str 
 
 
 @sortie.command("claim")
-@click.argument("sortie_id", metavar="ID", required=False)
-@click.option("--next", "next_", is_flag=True,
+@spec.argument("sortie_id", metavar="ID", required=False)
+@spec.option("--next", "next_", is_flag=True,
               help="Claim the most urgent ready sortie instead of naming one.")
-@click.option("--mission", "mission_id", help="With --next: only sorties of this mission.")
-@click.option("--specialist", help="Who claims it (default: --actor / FLEET_ACTOR).")
-@json_option
-@pass_ctx
+@spec.option("--mission", "mission_id", help="With --next: only sorties of this mission.")
+@spec.option("--specialist", help="Who claims it (default: --actor / FLEET_ACTOR).")
+@spec.json_option
 def sortie_claim(ctx: Ctx, sortie_id: str | None, next_: bool, mission_id: str | None,
                  specialist: str | None) -> None:
     """Claim a pending sortie and reserve its files for the claimant, all or nothing.
@@ -316,9 +304,9 @@ def sortie_claim(ctx: Ctx, sortie_id: str | None, next_: bool, mission_id: str |
     (naming the holder). With --next, the most urgent ready sortie; exit 3 if none is.
     """
     if next_ == (sortie_id is not None):
-        raise click.UsageError("give a sortie ID, or --next (not both)")
+        raise spec.UsageError("give a sortie ID, or --next (not both)")
     if mission_id is not None and not next_:
-        raise click.UsageError("--mission goes with --next")
+        raise spec.UsageError("--mission goes with --next")
     sorties = ctx.hive().sorties
     s = sorties.claim_next(mission=mission_id, specialist=specialist) if next_ else \
         sorties.claim(sortie_id or "", specialist=specialist)
@@ -328,11 +316,10 @@ def sortie_claim(ctx: Ctx, sortie_id: str | None, next_: bool, mission_id: str |
 _FORCE_HELP = "Act on a sortie someone else claimed (recorded on the event)."
 
 
-def _sortie_transition(action: str, verb: str, doc: str, owned: bool = False) -> click.Command:
-    @click.argument("sortie_id", metavar="ID")
+def _sortie_transition(action: str, verb: str, doc: str, owned: bool = False) -> spec.Command:
+    @spec.argument("sortie_id", metavar="ID")
     @reason_option
-    @json_option
-    @pass_ctx
+    @spec.json_option
     def command(ctx: Ctx, sortie_id: str, reason: str, force: bool = False) -> None:
         method = getattr(ctx.hive().sorties, action)
         s = method(sortie_id, reason=reason, force=force) if owned else \
@@ -341,7 +328,7 @@ def _sortie_transition(action: str, verb: str, doc: str, owned: bool = False) ->
 
     command.__doc__ = doc
     if owned:
-        command = click.option("--force", is_flag=True, help=_FORCE_HELP)(command)
+        command = spec.option("--force", is_flag=True, help=_FORCE_HELP)(command)
     return sortie.command(action)(command)
 
 
@@ -363,27 +350,25 @@ _sortie_transition("resolve", "Resolved",
 
 
 @sortie.command("progress")
-@click.argument("sortie_id", metavar="ID")
-@click.option("--percent", type=int, required=True, help="0 to 100.")
-@click.option("--note", default="", help="What was done.")
-@click.option("--force", is_flag=True, help=_FORCE_HELP)
-@json_option
-@pass_ctx
+@spec.argument("sortie_id", metavar="ID")
+@spec.option("--percent", type=int, required=True, help="0 to 100.")
+@spec.option("--note", default="", help="What was done.")
+@spec.option("--force", is_flag=True, help=_FORCE_HELP)
+@spec.json_option
 def sortie_progress(ctx: Ctx, sortie_id: str, percent: int, note: str, force: bool) -> None:
     """Report progress on a sortie in progress (or blocked). Only the claimant, or --force."""
     s = ctx.hive().sorties.progress(sortie_id, percent, note=note, force=force)
     if ctx.json:
         write_json(s.to_json())
     else:
-        click.echo(f"Progress of sortie {s.id}: {s.progress}%")
+        echo(f"Progress of sortie {s.id}: {s.progress}%")
 
 
 # -- ready -----------------------------------------------------------------------------------
-@click.command("ready")
-@click.option("--mission", "mission_id", help="Only sorties of this mission.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most this many.")
-@json_option
-@pass_ctx
+@spec.command("ready")
+@spec.option("--mission", "mission_id", help="Only sorties of this mission.")
+@spec.option("--limit", type=spec.IntRange(min=0), help="At most this many.")
+@spec.json_option
 def ready_cmd(ctx: Ctx, mission_id: str | None, limit: int | None) -> None:
     """Sorties that can start now: pending, unclaimed, every dependency completed.
 

@@ -6,17 +6,12 @@ import contextlib
 import os
 import re
 import sys
-import tempfile
-import time
-import traceback
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import click
 import orjson
 
-from ..kernel.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, FleetHiveError
+from ..kernel.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, FleetHiveError
 
 
 def write_json(obj: Any) -> None:
@@ -29,9 +24,31 @@ def write_json_line(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def echo(message: Any = "", err: bool = False) -> None:
+    """``click.echo``: one line on stdout (or stderr), flushed; ANSI styles are stripped
+    when the stream is not a terminal."""
+    stream = sys.stderr if err else sys.stdout
+    if stream is None:
+        return
+    text = message if isinstance(message, str) else str(message)
+    if "\x1b" in text and not stream.isatty():
+        text = _ANSI.sub("", text)
+    stream.write(text + "\n")
+    stream.flush()
+
+
+_ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
+_STYLES = {"red": "\x1b[31m", "yellow": "\x1b[33m"}
+
+
+def style(text: str, fg: str | None = None, bold: bool = False) -> str:
+    """``click.style`` for the few styles used here."""
+    return (_STYLES[fg] if fg else "") + ("\x1b[1m" if bold else "") + text + "\x1b[0m"
+
+
 def info(message: str) -> None:
     """A human message: always on stderr, so stdout stays one JSON document."""
-    click.echo(message, err=True)
+    echo(message, err=True)
 
 
 # Characters that move the cursor, change the terminal or reorder text: C0 and C1 controls (ESC,
@@ -57,6 +74,8 @@ def clean(text: Any, multiline: bool = False) -> str:
 def display_width(text: str) -> int:
     """Columns ``text`` takes on a terminal: East Asian wide and fullwidth characters take two,
     combining marks and zero-width format characters none."""
+    import unicodedata
+
     total = 0
     for ch in text:
         if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
@@ -91,30 +110,31 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
         parts.append(r[-1])
         lines.append("  ".join(parts).rstrip())
     if sys.stdout.isatty():
-        lines[0] = click.style(lines[0], bold=True)
+        lines[0] = style(lines[0], bold=True)
     return "\n".join(lines)
 
 
 def warn(err: FleetHiveError) -> None:
     """A problem that did not stop the command (the write stood): one line on stderr."""
-    label = click.style("warning:", fg="yellow", bold=True) if sys.stderr.isatty() else \
-        "warning:"
+    label = style("warning:", fg="yellow", bold=True) if sys.stderr.isatty() else "warning:"
     hint = f" ({err.hint})" if err.hint else ""
-    click.echo(f"{label} {clean(err.message)}{clean(hint)}", err=True)
+    echo(f"{label} {clean(err.message)}{clean(hint)}", err=True)
 
 
 def error_exit(err: FleetHiveError, as_json: bool) -> int:
     if as_json:
         write_json(err.to_json())
-    message = click.style("error:", fg="red", bold=True) if sys.stderr.isatty() else "error:"
+    message = style("error:", fg="red", bold=True) if sys.stderr.isatty() else "error:"
     hint = f" ({err.hint})" if err.hint else ""
-    click.echo(f"{message} {clean(err.message)}{clean(hint)}", err=True)
+    echo(f"{message} {clean(err.message)}{clean(hint)}", err=True)
     return err.exit_code
 
 
 def run(fn: Callable[[], Any], argv: Sequence[str],
         on_crash: Callable[[BaseException, str], Any] | None = None) -> int:
-    """Run the click app ``fn``; map every outcome to an exit code. Never raises.
+    """Run the command ``fn``; map every outcome to an exit code. Never raises (but the
+    ``SystemExit`` click raises for a closed stdout). click's own errors are mapped where
+    click runs (:func:`fleet_hive.cli.clickapp.invoke`).
 
     ``on_crash(error, traceback)`` is told of an unexpected error (after the traceback is
     logged): it takes error checkpoints of the missions in progress. What it does is
@@ -125,19 +145,8 @@ def run(fn: Callable[[], Any], argv: Sequence[str],
         return rv if isinstance(rv, int) else 0
     except FleetHiveError as e:
         return error_exit(e, as_json)
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.ClickException as e:
-        if as_json:
-            write_json({"error": {"code": "usage", "message": e.format_message(),
-                                  "hint": "see --help"}})
-        e.show()
-        return e.exit_code if e.exit_code != 1 else EXIT_USAGE
-    except click.Abort:
-        click.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # stdout closed early (e.g. piped into `head`): not an error worth a traceback.
@@ -147,16 +156,22 @@ def run(fn: Callable[[], Any], argv: Sequence[str],
         path = _crash_log()
         message = f"internal error: {type(e).__name__}: {e}"
         if on_crash is not None:
+            import traceback  # a crash only
+
             with contextlib.suppress(Exception):
                 on_crash(e, traceback.format_exc())
         if as_json:
             write_json({"error": {"code": "internal", "message": message,
                                   "hint": f"traceback in {path}"}})
-        click.echo(f"error: {message} (traceback in {path})", err=True)
+        echo(f"error: {message} (traceback in {path})", err=True)
         return EXIT_INTERNAL
 
 
 def _crash_log() -> str:
+    import tempfile
+    import time
+    import traceback
+
     fd, path = tempfile.mkstemp(prefix=f"fleet-hive-crash-{time.strftime('%Y%m%d-%H%M%S')}-",
                                 suffix=".log")
     with os.fdopen(fd, "w") as f:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-
-from . import Ctx, json_option, pass_ctx
-from .output import clean, short, table, write_json
+from . import Ctx, spec
+from .output import clean, echo, short, style, table, write_json
 
 
-@click.command("status")
-@json_option
-@pass_ctx
+@spec.command("status")
+@spec.json_option
 def status_cmd(ctx: Ctx) -> None:
     """Open missions and their progress, active and blocked sorties (with what blocks
     them), conflicts between clones, reservations, and the index's freshness."""
@@ -37,9 +34,9 @@ def stale_hint(stale: dict[str, Any]) -> None:
 
 
 def _section(title: str, rows: list[Any], headers: tuple[str, ...], empty: str) -> None:
-    click.echo(click.style(title, bold=True) if _tty() else title)
-    click.echo(table(rows, headers) if rows else f"  {empty}")
-    click.echo("")
+    echo(style(title, bold=True) if _tty() else title)
+    echo(table(rows, headers) if rows else f"  {empty}")
+    echo("")
 
 
 def _tty() -> bool:
@@ -76,14 +73,14 @@ def _human(r: dict[str, Any]) -> None:
              ("path", "holder", "mode", "expires", "reason"), "none")
     idx = r["index"]
     state = "fresh" if idx["fresh"] else "was stale, caught up now"
-    click.echo(f"Index: {idx['events']} events in {idx['segments']} segments, {state}"
+    echo(f"Index: {idx['events']} events in {idx['segments']} segments, {state}"
                + (f" (in memory: {idx['in_memory']})" if idx.get("in_memory") else ""))
     integrity = r["integrity"]
     for text in integrity.get("missing_own_events", []):
-        click.echo(f"Missing: {text}")
+        echo(f"Missing: {text}")
     if integrity["problem_count"]:
-        click.echo(f"Integrity: {integrity['problem_count']} problem(s) in the event log; "
+        echo(f"Integrity: {integrity['problem_count']} problem(s) in the event log; "
                    f"{integrity['fix']}")
         for p in integrity["problems"]:
             where = f"{p['path']} line {p['line']}" if p.get("line") else p["path"]
-            click.echo(clean(f"  {where}: {p['message']} [{p['code']}]"))
+            echo(clean(f"  {where}: {p['message']} [{p['code']}]"))

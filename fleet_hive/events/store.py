@@ -15,7 +15,6 @@ regenerates that mission's snapshot like any other write.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -215,6 +214,8 @@ class MemoryEventStore(_Validating):
         self._writer = writer
         self._type_modules = tuple(type_modules)
         self._events: list[Event] = []
+        import threading  # the in-memory store only: no read path needs it
+
         self._lock = threading.Lock()
 
     def _store(self, pending: list[PendingEvent]) -> list[Event]:

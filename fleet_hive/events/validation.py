@@ -124,6 +124,9 @@ def conform(schema: Mapping[str, Any], value: Any, root: Mapping[str, Any]) -> A
         return UNSURE
     if "enum" in schema and value not in schema["enum"]:
         return UNSURE
+    if "const" in schema and (value != schema["const"]
+                              or type(value) is not type(schema["const"])):
+        return UNSURE
     kind = schema.get("type")
     if kind == "object":
         return _object(schema, value, root)
@@ -167,10 +170,11 @@ def _object(schema: Mapping[str, Any], value: Any, root: Mapping[str, Any]) -> A
             ok = all(type(k) is str for k in out) and UNSURE not in out.values()
             return out if ok else UNSURE
         return UNSURE
-    if extra is not False or any(k not in props for k in value):
+    unknown = [k for k in value if k not in props]
+    if unknown and (extra is not True or not all(type(k) is str for k in unknown)):
         return UNSURE  # extra keys: refused or dropped by pydantic, so it decides
     required = schema.get("required", ())
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {k: value[k] for k in unknown}  # extra="allow" keeps them
     for key, sub in props.items():
         if key in value:
             out = conform(sub, value[key], root)
@@ -187,7 +191,7 @@ def _object(schema: Mapping[str, Any], value: Any, root: Mapping[str, Any]) -> A
 
 
 _STRING_KEYS = {"type", "title", "description", "default", "minLength", "maxLength", "pattern",
-                "enum", "x-fleet-check"}
+                "enum", "const", "x-fleet-check"}
 
 
 def _string_ok(schema: Mapping[str, Any], value: str) -> bool:
@@ -208,7 +212,7 @@ def _string_ok(schema: Mapping[str, Any], value: str) -> bool:
 
 
 _NUMBER_KEYS = {"type", "title", "description", "default", "minimum", "maximum",
-                "exclusiveMinimum", "exclusiveMaximum", "enum"}
+                "exclusiveMinimum", "exclusiveMaximum", "enum", "const"}
 
 
 def _number_ok(schema: Mapping[str, Any], value: float) -> bool:

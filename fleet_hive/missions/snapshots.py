@@ -34,8 +34,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..formats.yaml import dump
 from ..kernel.errors import StorageError
 from ..kernel.fsio import write_atomic
@@ -117,6 +115,8 @@ def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Seq
     so it is looked up by a digest of the stored bytes and rendered only when missing;
     ``cache`` (digest → block) is updated to hold exactly the blocks used."""
     from hashlib import blake2b  # here, not at the top: it loads OpenSSL (~3 ms)
+
+    import orjson  # here too: `status` imports this module and never renders
 
     used: dict[str, str] = {}
     blocks = []
@@ -257,6 +257,8 @@ class Snapshots:
 
     def write(self, mission_id: str) -> None:
         """Regenerate one mission's snapshot from the index."""
+        import orjson  # a write path: never imported by a read that loads this module
+
         layout = self.layout
         read = self.reads.read
         try:

@@ -60,6 +60,8 @@ def example(schema: dict[str, Any], root: dict[str, Any], rng: random.Random,
 _SAMPLES = {  # one value matching each pattern of the models
     r"^s-[0-9a-z]{4,32}$": "s-abcd1234",
     r"^m-[0-9a-z]{4,32}$": "m-abcd1234",
+    r"^c-[0-9a-z]{4,32}$": "c-abcd1234",
+    r"^[0-9a-f]{64}$": "ab" * 32,
     r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$": "area/api",
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$": "2026-12-02T01:02:03.456Z",
 }
@@ -179,3 +181,41 @@ def test_validating_an_ordinary_write_imports_no_pydantic() -> None:
     assert out[0] == ("({'merged': [], 'prev': None, 'reason': '', 'specialist': 'bob'}, 1)")
     assert "sortie claim" in out[1]
     assert out[2] == "[]"
+
+
+def test_a_checkpoint_body_is_judged_as_pydantic_judges_it(hive) -> None:
+    """Checkpoint creation checks its body with the same validator (``extra="allow"``
+    models keep unknown keys, ``const`` pins the schema version)."""
+    import glob
+    from pathlib import Path
+
+    import orjson
+
+    from fleet_hive.checkpoints import files
+    from fleet_hive.checkpoints.body import CheckpointBody
+    from fleet_hive.kernel.resources import resource_path
+
+    m = hive.missions.create("m")
+    s = hive.sorties.add(m.id, "s", files=["src/a.py"])
+    hive.missions.start(m.id)
+    hive.sorties.claim(s.id)
+    hive.checkpoints.create(m.id, note="n")
+    (path,) = glob.glob(str(hive.layout.checkpoints / "*" / "*.yaml"))
+    body = files.inspect(Path(path)).body
+    schema = orjson.loads((Path(resource_path("schemas")) / "checkpoint.schema.json")
+                          .read_bytes())
+
+    def judged(data: Any) -> Any:
+        try:
+            return CheckpointBody.model_validate(data).model_dump(mode="json")
+        except ValidationError:
+            return "refused"
+
+    assert validation.conform(schema, body, schema) == judged(body)
+    cases = [*mutations(body, schema, schema),
+             {**body, "schema_version": 1}, {**body, "schema_version": True},
+             {**body, "mission": {**body["mission"], "extra": 1}}]
+    for data in cases:
+        fast = validation.conform(schema, data, schema)
+        if fast is not validation.UNSURE:
+            assert fast == judged(data), data
