@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-import click
-
-from . import Ctx, json_option, pass_ctx
-from .output import clean, short, table, write_json
+from . import Ctx, spec
+from .output import clean, echo, short, table, write_json
 
 if TYPE_CHECKING:
     from ..checkpoints.recovery import RecoveryReport
@@ -17,13 +15,12 @@ STALE_HELP = ("Idle longer than this is stale: 90s, 30m, 2h, 1d (default: stale_
               ".fleet/config.yaml, else 30m).")
 
 
-@click.command("recover")
-@click.option("--stale-after", "stale_after", metavar="DURATION", help=STALE_HELP)
-@click.option("--mission", "mission_id", help="Only this mission's sorties.")
-@click.option("--apply", "apply_", is_flag=True,
+@spec.command("recover")
+@spec.option("--stale-after", "stale_after", metavar="DURATION", help=STALE_HELP)
+@spec.option("--mission", "mission_id", help="Only this mission's sorties.")
+@spec.option("--apply", "apply_", is_flag=True,
               help="Perform the proposed actions (recorded as events).")
-@json_option
-@pass_ctx
+@spec.json_option
 def recover_cmd(ctx: Ctx, stale_after: str | None, mission_id: str | None,
                 apply_: bool) -> None:
     """Stale work: claimed sorties whose claimant has shown no activity for a while.
@@ -45,12 +42,12 @@ def _human(report: RecoveryReport) -> None:
     after = report.to_json()["stale_after"]
     actions = report.actions
     if not actions:
-        click.echo(f"no stale work (nothing claimed has been idle for {after})")
+        echo(f"no stale work (nothing claimed has been idle for {after})")
         return
     n = len(actions)
-    click.echo(f"{n} sortie{'' if n == 1 else 's'} stale (idle for more than {after}):")
+    echo(f"{n} sortie{'' if n == 1 else 's'} stale (idle for more than {after}):")
     for m in report.missions:
-        click.echo(f"\nmission {m.id}: {clean(m.title)} [{m.status}]")
+        echo(f"\nmission {m.id}: {clean(m.title)} [{m.status}]")
         rows = []
         for a in m.actions:
             j = a.to_json()
@@ -58,25 +55,24 @@ def _human(report: RecoveryReport) -> None:
             rows.append((a.sortie_id, j["status"], f"{j['progress']}%", a.claimant or "",
                          j["idle"] or "", a.describe() if not did else short(did, 70),
                          short(a.title, 40)))
-        click.echo(table(rows, ("sortie", "status", "done", "claimed by", "idle",
+        echo(table(rows, ("sortie", "status", "done", "claimed by", "idle",
                                 "done now" if report.applied else "proposed", "title")))
     if not report.applied:
-        click.echo("\nRun `fleet-hive recover --apply` to do it"
+        echo("\nRun `fleet-hive recover --apply` to do it"
                    " (add --mission ID for one mission).")
     else:
         j = report.to_json()
-        click.echo(f"\n{j['done']} done, {j['skipped']} skipped, {j['failed']} failed")
+        echo(f"\n{j['done']} done, {j['skipped']} skipped, {j['failed']} failed")
 
 
-@click.command("context")
-@click.argument("mission_id", metavar="MISSION")
-@click.option("--specialist", help="Add what this specialist holds and should do next.")
-@click.option("--max-bytes", "max_bytes", type=click.IntRange(min=0), default=8192,
+@spec.command("context")
+@spec.argument("mission_id", metavar="MISSION")
+@spec.option("--specialist", help="Add what this specialist holds and should do next.")
+@spec.option("--max-bytes", "max_bytes", type=spec.IntRange(min=0), default=8192,
               show_default=True, help="Hard cap on the output in UTF-8 bytes (0: no cap).")
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md",
+@spec.option("--format", "fmt", type=spec.Choice(("md", "json")), default="md",
               show_default=True, help="Markdown for a prompt, or one JSON document.")
-@json_option
-@pass_ctx
+@spec.json_option
 def context_cmd(ctx: Ctx, mission_id: str, specialist: str | None, max_bytes: int,
                 fmt: str) -> None:
     """An LLM-ready brief of a mission: its goal, what is in flight and by whom, what is
