@@ -32,10 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from ..index.unit_of_work import built
-from ..kernel import clock
+from ..kernel import clock, jsonload
 from ..kernel.errors import FleetHiveError
 from .stale import StaleSortie, find_stale, format_duration, parse_duration
 
@@ -265,7 +263,7 @@ class Recovery:
             "m.id = s.mission_id AND m.deleted = 0 "
             f"AND m.status IN ('pending', 'in_progress')){where} ORDER BY s.ord_clock, "
             "s.ord_writer, s.ord_n", args, catch_up=False)
-        out = [Sortie.from_doc(orjson.loads(r[0])) for r in rows]
+        out = [Sortie.from_doc(jsonload.loads(r[0])) for r in rows]
         return [s for s in out if s.reason.startswith(MARK)]
 
     def _group(self, actions: list[Action]) -> list[StaleMission]:
@@ -278,7 +276,7 @@ class Recovery:
         for mission_id, group in by_mission.items():
             rows = self._reads.read("SELECT doc FROM missions WHERE id = ?", (mission_id,),
                                     catch_up=False)
-            m = Mission.from_doc(orjson.loads(rows[0][0])) if rows else None
+            m = Mission.from_doc(jsonload.loads(rows[0][0])) if rows else None
             out.append(StaleMission(mission_id, m.title if m else "", m.status if m else "",
                                     group))
         return out
@@ -339,7 +337,7 @@ class Recovery:
     def _retry_interrupted(self, a: Action) -> None:
         rows = self._reads.read("SELECT status, doc FROM sorties WHERE id = ?",
                                 (a.sortie_id,), catch_up=True)
-        reason = orjson.loads(rows[0][1]).get("reason", "") if rows else ""
+        reason = jsonload.loads(rows[0][1]).get("reason", "") if rows else ""
         if not rows or rows[0][0] != "failed" or not reason.startswith(MARK):
             a.outcome, a.detail = "skipped", self._why_not(a.sortie_id)
             return
@@ -393,7 +391,7 @@ class Recovery:
                 "ORDER BY clock DESC, writer DESC, n DESC LIMIT 1", (f"sortie:{s.id}",),
                 catch_up=False)
             if rows:
-                data = orjson.loads(rows[0][0]).get("data") or {}
+                data = jsonload.loads(rows[0][0]).get("data") or {}
                 note = data.get("note") or ""
                 out[s.id] = f"{data.get('percent', 0)}%" + (f": {note}" if note else "")
         return out

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from ..kernel import jsonload
 from ..kernel.clock import epoch, iso
 from ..kernel.errors import InvalidInputError
 from ..missions.model import Sortie
@@ -130,7 +129,7 @@ class StaleSortie:
 
 
 def _docs(rows: list[Row]) -> list[Row]:
-    return [(orjson.loads(r[0]), *r[1:]) for r in rows]
+    return [(jsonload.loads(r[0]), *r[1:]) for r in rows]
 
 
 def claimed_sorties(reads: ReadView, *, mission_id: str | None = None,
@@ -204,8 +203,8 @@ def _stream_activity(reads: ReadView, candidates: list[tuple[Sortie, str, str]],
         rows = reads.read("SELECT raw FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1",
                           (f"sortie:{s.id}",), catch_up=catch_up and i == 0)
         if rows:
-            with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
-                ev = orjson.loads(rows[0][0])
+            with contextlib.suppress(jsonload.JSONDecodeError, AttributeError):
+                ev = jsonload.loads(rows[0][0])
                 when = ev.get("time")
                 if isinstance(when, str) and when > last:
                     last, why = when, f"{ev.get('type')} by {ev.get('actor')} on sortie {s.id}"
@@ -227,14 +226,14 @@ def _actor_activity(reads: ReadView, candidates: Sequence[tuple[Sortie, str, str
         ((after,),) = reads.read(f"SELECT COALESCE(MIN(m), 0) FROM (SELECT MAX(seq) AS m "
                                  f"FROM events WHERE stream IN ({marks}) GROUP BY stream)",
                                  streams, catch_up=catch_up)
-        needle = b'"actor":' + orjson.dumps(name)
+        needle = b'"actor":' + _json_string(name)
         rows = reads.read("SELECT raw FROM events WHERE seq > ? AND instr(raw, ?) > 0 "
                           "ORDER BY seq DESC LIMIT ?", (after, needle, _ACTOR_PROBE),
                           catch_up=False)
         for (raw,) in rows:
             try:
-                ev = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+                ev = jsonload.loads(raw)
+            except jsonload.JSONDecodeError:
                 continue
             when = ev.get("time")
             if ev.get("actor") != name or not isinstance(when, str):
@@ -244,3 +243,10 @@ def _actor_activity(reads: ReadView, candidates: Sequence[tuple[Sortie, str, str
             if when >= cutoff:
                 break
     return out
+
+
+def _json_string(text: str) -> bytes:
+    """``text`` as orjson writes a JSON string (what the log holds), without orjson."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False).encode("utf-8")
