@@ -74,7 +74,7 @@ def load(config_path: Path, cache_path: Path) -> Config:
         if cached["key"] == key and isinstance(cached["values"], dict):
             return cast("Config", Settings(cached["values"]))
     except (OSError, ValueError, KeyError, TypeError):
-        pass
+        pass  # no cache, or not one of ours: validate the slow way and remember it
     config = _slow(config_path)
     values = config.model_dump()
     try:

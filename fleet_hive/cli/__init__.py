@@ -146,5 +146,5 @@ def _exit(code: int) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
             code = 120
         except (OSError, ValueError, AttributeError):
-            pass
+            pass  # a stream already closed or replaced: nothing left to flush
     os._exit(code)

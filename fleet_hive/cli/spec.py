@@ -70,7 +70,7 @@ class Path:
         try:
             st = os.stat(value)
         except OSError:
-            pass
+            pass  # a path that does not exist yet is fine (click's exists=False)
         else:
             if (not self.file_okay and stat.S_ISREG(st.st_mode)) or \
                     (not self.dir_okay and stat.S_ISDIR(st.st_mode)) or \

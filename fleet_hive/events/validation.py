@@ -38,10 +38,8 @@ _patterns: dict[str, re.Pattern[str]] = {}
 
 def schema_of(name: str) -> dict[str, Any] | None:
     """The shipped JSON Schema of event type ``name``; None if there is none."""
-    try:
+    if name in _schemas:
         return _schemas[name]
-    except KeyError:
-        pass
     schema = None
     if name.replace("_", "").isalnum() and name.isascii():
         try:
