@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -316,21 +316,26 @@ def _cut_markdown(text: str, max_bytes: int, command: str) -> str:
             if fits({**shown, key: n}):
                 shown[key] = n
                 break
-    for target in (FIRST_PASS, None):  # then a few items each, then all that fit
+    _grow(shown, [key for key in keys if key in shown],
+          {key: len(by_key[key]) for key in keys}, fits)
+    return "\n".join(render(shown)) + "\n"
+
+
+def _grow(state: dict[str, int], keys: Sequence[str], lengths: Mapping[str, int],
+          fits: Callable[[Mapping[str, int]], bool]) -> None:
+    """Give each section (in rank order) a few more items, then all that still fit: the
+    most for each by a binary search (``fits`` is monotonic in the count)."""
+    for target in (FIRST_PASS, None):
         for key in keys:
-            if key not in shown:
-                continue
-            # the most items that fit: a binary search (fits is monotonic in the count)
-            lo, hi = shown[key], len(by_key[key]) if target is None else \
-                max(shown[key], min(target, len(by_key[key])))
+            lo = state.get(key, 0)
+            hi = lengths[key] if target is None else max(lo, min(target, lengths[key]))
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                if fits({**shown, key: mid}):
+                if fits({**state, key: mid}):
                     lo = mid
                 else:
                     hi = mid - 1
-            shown[key] = lo
-    return "\n".join(render(shown)) + "\n"
+            state[key] = lo
 
 
 def _render_json(data: Mapping[str, Any], max_bytes: int) -> str:
@@ -376,15 +381,5 @@ def _render_json(data: Mapping[str, Any], max_bytes: int) -> str:
     for key in keys:
         if lengths[key] and fits({**state, key: 1}):
             state[key] = 1
-    for target in (FIRST_PASS, None):
-        for key in keys:
-            lo = state.get(key, 0)
-            hi = lengths[key] if target is None else max(lo, min(target, lengths[key]))
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if fits({**state, key: mid}):
-                    lo = mid
-                else:
-                    hi = mid - 1
-            state[key] = lo
+    _grow(state, keys, lengths, fits)
     return dump(build(state)).decode("utf-8")
