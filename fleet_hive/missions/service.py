@@ -240,6 +240,17 @@ def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
         yield items[i:i + size]
 
 
+def _new_sortie(item: Mapping[str, Any] | d.NewSortie,
+                resolve: Callable[[Any], str]) -> d.NewSortie:
+    """A batch item with its id minted and its string dependencies ``resolve``d (an int
+    ``after`` is the index of an earlier item of the same batch)."""
+    spec = item if isinstance(item, d.NewSortie) else d.NewSortie(**dict(item))
+    after = [a if isinstance(a, int) and not isinstance(a, bool) else resolve(a)
+             for a in spec.after]
+    return d.NewSortie(spec.title, spec.description or "", list(spec.files or ()), after,
+                       spec.specialist, spec.priority, spec.id or new_id(SORTIE_PREFIX))
+
+
 def load_mission_state(reads: ReadView, mission_id: str,
                        ) -> tuple[Mission, list[Sortie]] | None:
     """A mission and all its sorties (deleted ones too), from the index without catching up."""
@@ -270,10 +281,17 @@ class Missions(_Part):
         return self._find("mission", ref)
 
     def create(self, title: str, *, description: str | None = "", priority: int = 2,
-               labels: Sequence[str] | None = ()) -> Mission:
+               labels: Sequence[str] | None = (),
+               sorties: Sequence[Mapping[str, Any] | d.NewSortie] = ()) -> Mission:
+        """Create a mission, with ``sorties`` (as for :meth:`Sorties.add_many`, whose
+        ``after`` ints are indices into ``sorties``) in the same write: all or nothing."""
         mission_id = new_id(MISSION_PREFIX)
         changes = d.create_mission(mission_id, title, description=description,
                                    priority=priority, labels=labels)  # validate first
+        if sorties:
+            new = [_new_sortie(item, lambda ref: str(ref)) for item in sorties]
+            fresh = Mission(mission_id, title=changes[0].data["title"])
+            changes += d.add_sorties(fresh, {}, new)
         self._write(lambda: changes)
         return self.get(mission_id)
 
@@ -425,14 +443,7 @@ class Sorties(_Part):
         """Add several sorties all-or-nothing (one batch). In an item's ``after``, an int
         is the index of an earlier item of the same call (a plan's ``depends_on``)."""
         mission_id = self._resolve("mission", mission)
-        new = []
-        for item in items:
-            spec = item if isinstance(item, d.NewSortie) else d.NewSortie(**dict(item))
-            after = [a if isinstance(a, int) and not isinstance(a, bool)
-                     else self._resolve("sortie", a) for a in spec.after]
-            new.append(d.NewSortie(spec.title, spec.description or "", list(spec.files or ()),
-                                   after, spec.specialist, spec.priority,
-                                   spec.id or new_id(SORTIE_PREFIX)))
+        new = [_new_sortie(item, lambda ref: self._resolve("sortie", ref)) for item in items]
         refs = [a for n in new for a in n.after if isinstance(a, str)]
         self._write(lambda: d.add_sorties(self._mission(mission_id), self._live(refs), new))
         return [self.get(n.id) for n in new]

@@ -318,6 +318,19 @@ def test_add_many_is_one_batch_with_plan_indices(hive, repo: Path):
     assert len(segment_lines(repo)) == n + 3  # all or nothing
 
 
+def test_create_with_sorties_is_one_write(hive, repo: Path):
+    n = len(segment_lines(repo))
+    m = hive.missions.create("planned", sorties=[{"title": "a", "files": ["src/**"]},
+                                                 {"title": "b", "after": [0]}])
+    assert len(segment_lines(repo)) == n + 3
+    a, b = m.sorties
+    assert (a.files, b.depends_on) == (["src/**"], [a.id])
+    with pytest.raises(InvalidInputError):  # a forward index: nothing at all is created
+        hive.missions.create("bad", sorties=[{"title": "a", "after": [1]}, {"title": "b"}])
+    assert len(segment_lines(repo)) == n + 3
+    assert [x.title for x in hive.missions.list()] == ["planned"]
+
+
 def test_claim_is_idempotent_for_the_same_specialist(hive, repo: Path):
     m = hive.missions.create("M")
     s = hive.sorties.add(m.id, "s")
