@@ -282,16 +282,21 @@ class Missions(_Part):
 
     def create(self, title: str, *, description: str | None = "", priority: int = 2,
                labels: Sequence[str] | None = (),
-               sorties: Sequence[Mapping[str, Any] | d.NewSortie] = ()) -> Mission:
+               sorties: Sequence[Mapping[str, Any] | d.NewSortie] = (),
+               also: Callable[[str, list[str]], list[NewEvent]] | None = None) -> Mission:
         """Create a mission, with ``sorties`` (as for :meth:`Sorties.add_many`, whose
-        ``after`` ints are indices into ``sorties``) in the same write: all or nothing."""
+        ``after`` ints are indices into ``sorties``) in the same write: all or nothing.
+        ``also(mission_id, sortie_ids)`` returns more events for that write (a planner's
+        record of the plan), so a crash never leaves half of it."""
         mission_id = new_id(MISSION_PREFIX)
         changes = d.create_mission(mission_id, title, description=description,
                                    priority=priority, labels=labels)  # validate first
-        if sorties:
-            new = [_new_sortie(item, lambda ref: str(ref)) for item in sorties]
+        new = [_new_sortie(item, lambda ref: str(ref)) for item in sorties]
+        if new:
             fresh = Mission(mission_id, title=changes[0].data["title"])
             changes += d.add_sorties(fresh, {}, new)
+        if also is not None:
+            changes += also(mission_id, [n.id for n in new])
         self._write(lambda: changes)
         return self.get(mission_id)
 

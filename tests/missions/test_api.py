@@ -331,6 +331,23 @@ def test_create_with_sorties_is_one_write(hive, repo: Path):
     assert [x.title for x in hive.missions.list()] == ["planned"]
 
 
+def test_create_records_the_callers_events_in_the_same_write(hive, repo: Path):
+    from fleet_hive.index.unit_of_work import NewEvent
+
+    seen = []
+
+    def plan(mission_id, sortie_ids):
+        seen.append((mission_id, sortie_ids))
+        return [NewEvent("note_added", f"plan:{mission_id}", {"text": " ".join(sortie_ids)})]
+
+    m = hive.missions.create("planned", sorties=[{"title": "a"}, {"title": "b"}], also=plan)
+    assert seen == [(m.id, [s.id for s in m.sorties])]
+    (note,) = hive.events.by_stream(f"plan:{m.id}")
+    assert note.data["text"] == " ".join(s.id for s in m.sorties)
+    created = hive.events.by_stream(f"mission:{m.id}")[0]
+    assert note.seq == created.seq + 3  # the same batch: mission, two sorties, the plan
+
+
 def test_claim_is_idempotent_for_the_same_specialist(hive, repo: Path):
     m = hive.missions.create("M")
     s = hive.sorties.add(m.id, "s")
