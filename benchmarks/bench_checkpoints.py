@@ -68,7 +68,7 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
         assert len(report.restored) == 2 and report.complete, report.to_json()
     resume_noop = timed(lambda: hive.checkpoints.resume(checkpoint.id), sizes.resumes,
                         warmup=1)
-    crossing, ordinary = crossing_writes(hive, m.id, sizes.crossings)
+    crossing, ordinary = crossing_writes(hive, n, sizes.crossings)
     hive.close()
     base50 = percentile(baseline, 50)
     return [
@@ -82,17 +82,18 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
                     "< 500 ms", "≤ 50 ms p95", "", samples=resume_work,
                     passed=percentile(resume_work, 95) <= 50,
                     notes="read + verify the file; per sortie retry, claim, start, "
-                          "progress (each a durable write); re-acquire reservations; "
+                          "progress (each a durable write, in one batch: lock held once, "
+                          "snapshot and triggers once); re-acquire reservations; "
                           "the checkpoint_resumed event"),
         Measurement(f"`checkpoint resume`, nothing to restore, {n}-sortie mission", "—",
                     "—", "", samples=resume_noop,
                     notes="read + verify + compare; one durable write (checkpoint_resumed)"),
         Measurement("`sortie complete` that crosses 25 % (takes the checkpoint), "
-                    f"{n}+ sorties", "—", "—", "", samples=crossing,
+                    f"{n}-sortie mission", "—", "—", "", samples=crossing,
                     notes=f"the write plus its checkpoint; "
                           f"{percentile(crossing, 50) / percentile(ordinary, 50):.1f}x the "
                           "p50 of a `sortie complete` that crosses nothing (next row)"),
-        Measurement(f"`sortie complete` that crosses nothing, {n}+ sorties", "—", "—", "",
+        Measurement(f"`sortie complete` that crosses nothing, {n}-sortie mission", "—", "—", "",
                     samples=ordinary, notes="same mission, same run"),
         Measurement(f"baseline: one durable `sortie progress` write, {n}-sortie mission", "—",
                     "—", "", samples=baseline,
@@ -100,31 +101,29 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
     ]
 
 
-def crossing_writes(hive: Any, mission_id: str, reps: int) -> tuple[list[float], list[float]]:
-    """``sortie complete`` writes that cross 25 % and ones that cross nothing, timed. Each
-    repetition adds sorties (untimed) so progress falls below 25 % (re-arming it), then
-    completes them one write at a time: one of those crosses 25 % again."""
-    hive.missions.get(mission_id)
+def crossing_writes(hive: Any, n: int, reps: int) -> tuple[list[float], list[float]]:
+    """``sortie complete`` writes that cross 25 % and ones that cross nothing, timed, on
+    ``n``-sortie missions. Each repetition (untimed) builds a fresh mission with
+    a quarter of its sorties in progress, all but two of them completed; then one `complete` that
+    crosses nothing (below 25 %) and the one that crosses 25 % are timed."""
     crossing: list[float] = []
     ordinary: list[float] = []
     for rep in range(reps):
-        m = hive.missions.get(mission_id, sorties=False)
-        total = sum(v for k, v in m.sortie_counts.items() if k != "cancelled")
-        done = m.sortie_counts.get("completed", 0)
-        # enough new sorties that progress falls below 25 %, then complete them
-        add = max(4, 4 * done - total + 4)
-        new = [s.id for s in hive.sorties.add_many(
-            mission_id, [{"title": f"more {rep}.{k}"} for k in range(add)])]
-        for sid in new:
+        m = hive.missions.create(f"crossing {rep}")
+        hive.missions.start(m.id)
+        ids = [s.id for s in hive.sorties.add_many(
+            m.id, [{"title": f"s{k}", "files": [f"c{rep}/{k}.py"]} for k in range(n)])]
+        quarter = -(-n // 4)  # completions that reach 25 %
+        for sid in ids[:quarter]:
             hive.sorties.claim(sid, specialist="bench")
             hive.sorties.start(sid, force=True)
-        for sid in new:
-            before = len(hive.checkpoints.list(mission_id))
+        for sid in ids[:quarter - 2]:
+            hive.sorties.complete(sid, force=True)
+        for sid, into in ((ids[quarter - 2], ordinary), (ids[quarter - 1], crossing)):
+            before = len(hive.checkpoints.list(m.id))
             t = time.perf_counter_ns()
             hive.sorties.complete(sid, force=True)
-            ms = (time.perf_counter_ns() - t) / 1e6
-            after = len(hive.checkpoints.list(mission_id))
-            (crossing if after > before else ordinary).append(ms)
-            if after > before and len(ordinary) >= len(crossing):
-                break
+            into.append((time.perf_counter_ns() - t) / 1e6)
+            took = len(hive.checkpoints.list(m.id)) - before
+            assert took == (1 if into is crossing else 0), (rep, took)
     return crossing, ordinary

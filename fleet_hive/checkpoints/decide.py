@@ -28,8 +28,11 @@ def mission_reservations(sorties: Iterable[Sortie], live: Iterable[Reservation],
         if not s.deleted and s.claimed_by and s.status in ("assigned", "in_progress",
                                                            "blocked"):
             files_of.setdefault(s.claimed_by, []).extend(s.files)
+    exact = {holder: set(files) for holder, files in files_of.items()}
+    # a claim reserves exactly its sortie's files: most leases match without a glob test
     out = [r for r in live
-           if any(globs.overlaps(r.path, f) for f in files_of.get(r.holder, ()))]
+           if r.path in exact.get(r.holder, ())
+           or any(globs.overlaps(r.path, f) for f in files_of.get(r.holder, ()))]
     return sorted(out, key=lambda r: (r.path, r.holder))
 
 

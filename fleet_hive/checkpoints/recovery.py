@@ -290,7 +290,8 @@ class Recovery:
             return report
         uow = built(self._write_path)
         report.applied = True
-        with uow.exclusive():  # no other writer between the checks and the events
+        # no other writer between the checks and the events; policies once at the end
+        with uow.exclusive(), uow.batch():
             for a in report.actions:
                 try:
                     self._apply(a, report.stale_after)

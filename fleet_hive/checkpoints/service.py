@@ -261,7 +261,6 @@ class Checkpoints:
                                   created_at=clock.iso(self.now()), created_by=self.actor,
                                   note=text, threshold=threshold, error=error,
                                   position=position)
-                    _check_body(body)
                     data, digest = files.render(body)
                     path = files.path_of(self.layout, mission_id, checkpoint_id)
                     files.write(path, data)
@@ -391,7 +390,8 @@ class Checkpoints:
         a sortie that cannot be restored is reported with why. Then each recorded
         reservation is acquired again for its holder; one that someone else holds now is
         reported (``reservations_refused``), not fatal. A ``checkpoint_resumed`` event
-        records the outcome. Each step is its own unit of work, so a resume stopped by an
+        records the outcome. Each step is its own unit of work (in one batch: the lock is
+        held once, the after-write policies run once at the end), so a resume stopped by an
         error leaves a consistent state: :class:`ResumeError` carries the report of what
         was and was not restored, and resuming again finishes the job (steps already
         done are found done). A corrupt checkpoint is refused (IntegrityError, exit 1,
@@ -400,21 +400,22 @@ class Checkpoints:
         info = self._info(ref)
         body = self._body(info)
         report = ResumeReport(info.id, info.mission_id)
-        try:
-            self._resume_mission(body, report)
-            self._resume_sorties(body, report)
-            self._resume_reservations(body, report)
-        except Exception as e:
-            report.complete = False
-            report.error = f"{type(e).__name__}: {getattr(e, 'message', None) or e}"
-            with contextlib.suppress(Exception):  # best effort: the failure may be storage
-                self._uow.run(lambda _view: [d.resumed(report)])
-            raise ResumeError(
-                f"resume from {info.id} stopped: {report.error}; so far "
-                f"{report.summary()}", report,
-                hint="what was restored stays restored; fix the cause and resume again "
-                     "(finished steps are skipped)") from e
-        self._uow.run(lambda _view: [d.resumed(report)])
+        with self._uow.batch():  # one hold of the lock; snapshots and triggers once
+            try:
+                self._resume_mission(body, report)
+                self._resume_sorties(body, report)
+                self._resume_reservations(body, report)
+            except Exception as e:
+                report.complete = False
+                report.error = f"{type(e).__name__}: {getattr(e, 'message', None) or e}"
+                with contextlib.suppress(Exception):  # best effort: it may be storage
+                    self._uow.run(lambda _view: [d.resumed(report)])
+                raise ResumeError(
+                    f"resume from {info.id} stopped: {report.error}; so far "
+                    f"{report.summary()}", report,
+                    hint="what was restored stays restored; fix the cause and resume "
+                         "again (finished steps are skipped)") from e
+            self._uow.run(lambda _view: [d.resumed(report)])
         return report
 
     def _resume_mission(self, body: dict[str, Any], report: ResumeReport) -> None:
@@ -518,29 +519,6 @@ class Checkpoints:
         if self._brief is not None:
             lines += ["", self._brief(report.mission_id).rstrip("\n")]
         return "\n".join(lines)
-
-
-def _check_body(body: dict[str, Any]) -> None:
-    """The body we built against ``schemas/checkpoint.schema.json`` (generated from
-    :class:`.body.CheckpointBody`, checked for drift): the schema validator of the write
-    path, and pydantic only when that one is not sure, so a write that crosses a threshold
-    does not pay for importing pydantic."""
-    import os
-
-    import orjson
-
-    from ..events.validation import UNSURE, conform
-    from ..kernel.resources import resource_path
-
-    try:
-        with open(os.path.join(resource_path("schemas"), "checkpoint.schema.json"), "rb") as f:
-            schema = orjson.loads(f.read())
-    except (OSError, orjson.JSONDecodeError):
-        schema = None
-    if schema is None or conform(schema, body, schema) is UNSURE:
-        from . import body as model
-
-        model.validate(body)
 
 
 def _auto_note(trigger: str, threshold: int | None, error: dict[str, Any] | None) -> str:

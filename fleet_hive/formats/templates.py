@@ -3,6 +3,7 @@
 Templates ship inside the package and are loaded with :func:`fleet_hive.kernel.resources.read_text`.
 The environment is strict (an undefined name is an error, not an empty string) and does
 no HTML escaping: what we render is Markdown and plain text for people and LLM prompts.
+Compiled templates are cached between processes (see :func:`_bytecode_cache`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,29 @@ def _environment() -> Environment:
             return None
 
     env = Environment(loader=FunctionLoader(load), autoescape=False, trim_blocks=True,
-                      lstrip_blocks=True, keep_trailing_newline=True, undefined=StrictUndefined)
+                      lstrip_blocks=True, keep_trailing_newline=True, undefined=StrictUndefined,
+                      bytecode_cache=_bytecode_cache())
     env.filters["md"] = markdown_escape
     env.filters["short"] = short
     return env
+
+
+def _bytecode_cache() -> Any:
+    """Compiled templates kept between processes (compiling the brief's template costs a
+    one-shot ``fleet-hive context`` more than rendering it): jinja2's own file cache in a
+    private per-user directory (``$FLEET_HIVE_TEMPLATE_CACHE``, else jinja2's default
+    under the temp directory, which it creates 0700 and checks is ours). Entries are keyed
+    by template name and checked against the source's checksum, so an upgraded template
+    is compiled afresh. ``FLEET_HIVE_TEMPLATE_CACHE=off`` disables it; a cache that cannot
+    be used is simply not used."""
+    import os
+
+    from jinja2 import FileSystemBytecodeCache
+
+    where = os.environ.get("FLEET_HIVE_TEMPLATE_CACHE", "")
+    if where.lower() == "off":
+        return None
+    try:
+        return FileSystemBytecodeCache(where or None, "fleet-hive-%s.cache")
+    except (OSError, RuntimeError):
+        return None

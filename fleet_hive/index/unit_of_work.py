@@ -82,6 +82,8 @@ class UnitOfWork:
         self.index = index
         self._store = store
         self.policies: list[Policy] = list(policies)
+        #: inside :meth:`batch`: the events stored so far, whose policies wait for its end
+        self._held: list[Event] | None = None
         #: derived-file failures of after-write policies, oldest first (the write stood)
         self.warnings: list[StorageError] = []
 
@@ -95,6 +97,26 @@ class UnitOfWork:
         with self._lock():
             self.index.catch_up()
             yield self.index
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several decisions under one hold of the writer lock, each appended (durably)
+        and caught up as usual, with the after-write policies run once at the end for all
+        the events stored (one snapshot, one trigger check, instead of one per write).
+        Each decision stands on its own: an error stops the batch where it is, what was
+        stored stays stored, and the policies still run for it. Nested batches join the
+        outer one."""
+        with self._lock():
+            if self._held is not None:
+                yield
+                return
+            self._held = []
+            try:
+                yield
+            finally:
+                stored, self._held = self._held, None
+                if stored:
+                    self._after_write(stored)
 
     def run(self, decide: Decide) -> list[Event]:
         """Decide on the latest state and store the result; returns the stored events."""
@@ -122,6 +144,9 @@ class UnitOfWork:
             return stored
 
     def _after_write(self, stored: Sequence[Event]) -> None:
+        if self._held is not None:
+            self._held.extend(stored)
+            return
         for policy in self.policies:
             try:
                 policy(stored)

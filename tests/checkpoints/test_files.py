@@ -126,3 +126,36 @@ def test_a_path_in_the_log_never_names_the_file(hive):
     assert hive.checkpoints.inspect(info).state == "missing"
     hive.checkpoints.delete(info.id)
     assert victim.read_text() == "keep me\n"
+
+
+def test_every_body_written_is_valid_for_the_checkpoint_model(hive):
+    """Creation writes what it builds without validating it again (the write path stays
+    cheap); this pins that what it builds is what ``schemas/checkpoint.schema.json`` and
+    its pydantic model accept, in every state a sortie can be in."""
+    import glob
+
+    from fleet_hive.checkpoints.body import CheckpointBody
+
+    m = hive.missions.create("every state", description="goal")
+    ids = [s.id for s in hive.sorties.add_many(m.id, [
+        {"title": f"s{k}", "files": [f"src/{k}/**", f"docs/{k}.md"], "specialist": "python",
+         "after": [0] if k == 5 else []} for k in range(6)])]
+    hive.missions.start(m.id)
+    for k, sid in enumerate(ids[:5]):
+        hive.sorties.claim(sid, specialist=f"agent-{k}")
+    hive.sorties.start(ids[1], force=True)
+    hive.sorties.progress(ids[1], 40, note="halfway, 漢字 and a\nnewline", force=True)
+    hive.sorties.start(ids[2], force=True)
+    hive.sorties.block(ids[2], reason="waiting on review", force=True)
+    hive.sorties.start(ids[3], force=True)
+    hive.sorties.fail(ids[3], reason="exit 1: Traceback ...", force=True)  # error checkpoint
+    hive.reservations.acquire(["extra/file.txt"], holder="agent-0", ttl=600, reason="why")
+    hive.checkpoints.create(m.id, note="manual")
+    hive.checkpoints.on_exception(RuntimeError("boom"))
+    paths = glob.glob(str(hive.layout.checkpoints / m.id / "*.yaml"))
+    triggers = set()
+    for path in paths:
+        body = files.inspect(Path(path)).body
+        CheckpointBody.model_validate(body)  # raises on anything the schema refuses
+        triggers.add(body["trigger"])
+    assert triggers == {"error", "manual"} and len(paths) >= 3
