@@ -25,9 +25,8 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..kernel.errors import InvalidInputError
+from ..kernel.jsondump import dumps
 
 if TYPE_CHECKING:
     from ..missions.model import Mission, Sortie
@@ -343,7 +342,7 @@ def _render_json(data: Mapping[str, Any], max_bytes: int) -> str:
     doc: dict[str, Any] = {**data, "truncated": {}, "full": full_command(data, "json")}
 
     def dump(d: Mapping[str, Any]) -> bytes:
-        return orjson.dumps(d)
+        return dumps(d, indent=False)
 
     if max_bytes == 0 or len(dump(doc)) <= max_bytes:
         return dump(doc).decode("utf-8")

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..kernel.errors import InvalidInputError
+from ..kernel.plain import Plain
 
 THRESHOLDS = (25, 50, 75)
 TRIGGERS = ("progress", "error", "manual")
@@ -93,10 +93,13 @@ def crossing(progress: int, fired: Iterable[int], *, open_mission: bool,
 
 
 # -- what the index lists ------------------------------------------------------------------
-@dataclass
-class CheckpointInfo:
+class CheckpointInfo(Plain):
     """One checkpoint as the index lists it (the ``checkpoint`` shape of ``cli.md``)."""
 
+    __slots__ = _fields = (
+        "id", "mission_id", "trigger", "progress", "created_at", "sha256", "path",
+        "threshold", "note", "created_by", "error_type", "schema_version", "deleted", "order",
+        "state")
     id: str
     mission_id: str
     trigger: str
@@ -104,15 +107,26 @@ class CheckpointInfo:
     created_at: str
     sha256: str
     path: str  # relative to the repository root
-    threshold: int | None = None
-    note: str = ""
-    created_by: str = ""
-    error_type: str | None = None
-    schema_version: int = SCHEMA_VERSION
-    deleted: bool = False
-    order: tuple[int, str, int] = (0, "", 0)
+    threshold: int | None
+    note: str
+    created_by: str
+    error_type: str | None
+    schema_version: int
+    deleted: bool
+    order: tuple[int, str, int]
     #: filled by checks: "ok", "missing", "hash_mismatch", "unparseable", ...
-    state: str | None = None
+    state: str | None
+
+    def __init__(self, id: str, mission_id: str, trigger: str, progress: int,
+                 created_at: str, sha256: str, path: str, threshold: int | None = None,
+                 note: str = "", created_by: str = "", error_type: str | None = None,
+                 schema_version: int = SCHEMA_VERSION, deleted: bool = False,
+                 order: tuple[int, str, int] = (0, "", 0), state: str | None = None) -> None:
+        self.id, self.mission_id, self.trigger, self.progress = id, mission_id, trigger, progress
+        self.created_at, self.sha256, self.path = created_at, sha256, path
+        self.threshold, self.note, self.created_by = threshold, note, created_by
+        self.error_type, self.schema_version, self.deleted = error_type, schema_version, deleted
+        self.order, self.state = order, state
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -127,21 +141,29 @@ class CheckpointInfo:
         return out
 
 
-@dataclass
-class ResumeReport:
+class ResumeReport(Plain):
     """What ``checkpoint resume`` did: sorties restored (with the steps taken) and not
     (with why), reservations taken again and refused (naming who holds them now)."""
 
+    __slots__ = _fields = (
+        "checkpoint_id", "mission_id", "mission_restored", "restored", "unchanged",
+        "not_restored", "reservations_taken", "reservations_refused", "complete", "error")
     checkpoint_id: str
     mission_id: str
-    mission_restored: list[str] = field(default_factory=list)  # mission transitions taken
-    restored: list[dict[str, Any]] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    not_restored: list[dict[str, Any]] = field(default_factory=list)
-    reservations_taken: list[dict[str, Any]] = field(default_factory=list)
-    reservations_refused: list[dict[str, Any]] = field(default_factory=list)
-    complete: bool = True  # False: stopped by an error before the end (see ``error``)
-    error: str | None = None
+    mission_restored: list[str]  # mission transitions taken
+    restored: list[dict[str, Any]]
+    unchanged: list[str]
+    not_restored: list[dict[str, Any]]
+    reservations_taken: list[dict[str, Any]]
+    reservations_refused: list[dict[str, Any]]
+    complete: bool  # False: stopped by an error before the end (see ``error``)
+    error: str | None
+
+    def __init__(self, checkpoint_id: str, mission_id: str) -> None:
+        self.checkpoint_id, self.mission_id = checkpoint_id, mission_id
+        self.mission_restored, self.restored, self.unchanged = [], [], []
+        self.not_restored, self.reservations_taken, self.reservations_refused = [], [], []
+        self.complete, self.error = True, None
 
     def to_json(self) -> dict[str, Any]:
         return {"checkpoint_id": self.checkpoint_id, "mission_id": self.mission_id,

@@ -10,47 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..kernel.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, FleetHiveError
+from ..kernel.jsondump import dumps
 
-
-def dumps(obj: Any, *, indent: bool = True) -> bytes:
-    """``obj`` as orjson writes it (``OPT_INDENT_2`` with ``indent``), without importing
-    orjson when it is not loaded yet: its module init costs a read command ~10 ms, more than
-    the work. The standard library writes the same bytes for what it is given here (str
-    keys, strings, bools, None, 64-bit ints, lists, dicts); anything else (a float, which
-    the two format differently, or a value orjson refuses) goes to orjson."""
-    if "orjson" not in sys.modules and _plain(obj):
-        import json
-
-        try:
-            if indent:
-                return json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8")
-            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        except (UnicodeEncodeError, ValueError):  # a lone surrogate: orjson says so
-            pass
-    import orjson
-
-    return orjson.dumps(obj, option=orjson.OPT_INDENT_2) if indent else orjson.dumps(obj)
-
-
-def _plain(obj: Any) -> bool:
-    stack = [obj]
-    while stack:
-        value = stack.pop()
-        kind = type(value)
-        if kind is str or kind is bool or value is None:
-            continue
-        if kind is int:
-            if not -(2**63) <= value < 2**64:
-                return False
-        elif kind is dict:
-            if not all(type(k) is str for k in value):
-                return False
-            stack.extend(value.values())
-        elif kind is list:
-            stack.extend(value)
-        else:
-            return False  # floats, tuples, dataclasses, dates...: orjson's way
-    return True
+__all__ = ["dumps", "write_json", "write_json_line"]
 
 
 def write_json(obj: Any) -> None:

@@ -1,4 +1,4 @@
-"""``cli.output.dumps``: orjson's bytes, with or without orjson loaded."""
+"""``kernel.jsondump.dumps``: orjson's bytes, with or without orjson loaded."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import orjson
 import pytest
 
-from fleet_hive.cli import output
+from fleet_hive.kernel import jsondump as output
 
 
 def _value(rng: random.Random, depth: int = 0) -> object:
