@@ -144,7 +144,9 @@ class Hive:
     def missions(self) -> Missions:
         from ..missions import Missions
 
-        return Missions(lambda: self.uow, self.index, self._snapshots)
+        # cancelling or deleting a mission releases its claimants' reservations
+        return Missions(lambda: self.uow, self.index, self._snapshots,
+                        leases=lambda: self.reservations)
 
     @cached_property
     def sorties(self) -> Sorties:

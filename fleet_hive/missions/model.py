@@ -22,6 +22,8 @@ SORTIE_STATUSES = ("pending", "assigned", "in_progress", "blocked", "completed",
                    "cancelled")
 #: Sortie statuses from which work can still happen (``cancel`` is allowed from each).
 SORTIE_OPEN = frozenset({"pending", "assigned", "in_progress", "blocked", "failed"})
+#: Statuses in which a sortie's claimant holds it (and its files' reservations).
+CLAIMED_STATUSES = frozenset({"assigned", "in_progress", "blocked"})
 #: Mission statuses that accept new sorties and claims.
 MISSION_OPEN = frozenset({"pending", "in_progress"})
 

@@ -20,6 +20,7 @@ from ..kernel.jsonload import loads
 from ..kernel.limits import check_page
 from . import decide as d
 from .model import (
+    CLAIMED_STATUSES,
     MISSION_PREFIX,
     MISSION_STATUSES,
     RELEASING_ACTIONS,
@@ -269,9 +270,25 @@ class Missions(_Part):
     """``hive.missions``: create, list, show and change missions."""
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView,
-                 snapshots: Snapshots) -> None:
+                 snapshots: Snapshots, *, leases: Callable[[], FileLeases] | None = None,
+                 ) -> None:
         super().__init__(uow, reads)
         self._snapshots = snapshots
+        self._leases = leases
+
+    def _released_claims(self, view: ReadView, mission_id: str) -> list[NewEvent]:
+        """Cancelling or deleting a mission ends the claims on its sorties: the
+        claimants' reservations of those sorties' files are released in the same write."""
+        if self._leases is None:
+            return []
+        by_holder: dict[str, list[str]] = {}
+        for s in self._siblings(mission_id).values():
+            if s.claimed_by and s.files and s.status in CLAIMED_STATUSES:
+                files = by_holder.setdefault(s.claimed_by, [])
+                files += [f for f in s.files if f not in files]
+        leases = self._leases()
+        return [e for holder, files in sorted(by_holder.items())
+                for e in leases.release_events(view, holder, files)]
 
     def resolve_id(self, ref: str) -> str:
         return self._resolve("mission", ref)
@@ -345,14 +362,17 @@ class Missions(_Part):
                     ) -> Mission:
         mission_id = self._resolve("mission", ref)
 
-        def decision() -> list[NewEvent]:
+        def decision(view: ReadView) -> list[NewEvent]:
             m = self._mission(mission_id)
             open_ = d.open_sorties(list(self._siblings(mission_id).values())) \
                 if action == "complete" else []
-            return d.transition_mission(m, action, reason=reason, open_sorties=open_,
-                                        force=force)
+            events = d.transition_mission(m, action, reason=reason, open_sorties=open_,
+                                          force=force)
+            if events and action == "cancel":
+                events += self._released_claims(view, mission_id)
+            return events
 
-        self._write(decision)
+        self._uow.run(decision)
         return self.get(mission_id)
 
     def start(self, ref: str, *, reason: str | None = "") -> Mission:
@@ -371,7 +391,8 @@ class Missions(_Part):
     def delete(self, ref: str, *, reason: str | None = "") -> Mission:
         """Tombstone: the mission and its sorties leave every list; the log keeps them."""
         mission_id = self._resolve("mission", ref)
-        self._write(lambda: d.delete_mission(self._mission(mission_id), reason=reason))
+        self._uow.run(lambda view: d.delete_mission(self._mission(mission_id), reason=reason)
+                      + self._released_claims(view, mission_id))
         (m,) = self._missions_where("id = ?", (mission_id,), catch_up=False)
         return m
 
@@ -492,14 +513,33 @@ class Sorties(_Part):
         sortie_id = self._resolve("sortie", ref)
         deps = None if after is None else [self._resolve("sortie", a) for a in after]
 
-        def decision() -> list[NewEvent]:
+        def decision(view: ReadView) -> list[NewEvent]:
             s = self._sortie(sortie_id)
-            return d.update_sortie(s, self._known(s.mission_id, deps or ()), title=title,
-                                   description=description, files=files, after=deps,
-                                   priority=priority, specialist=specialist)
+            events = d.update_sortie(s, self._known(s.mission_id, deps or ()), title=title,
+                                     description=description, files=files, after=deps,
+                                     priority=priority, specialist=specialist)
+            return events + self._moved_leases(view, s, files) if events else events
 
-        self._write(decision)
+        self._uow.run(decision)
         return self.get(sortie_id)
+
+    def _moved_leases(self, view: ReadView, s: Sortie, files: Sequence[str] | None,
+                      ) -> builtins.list[NewEvent]:
+        """New files of a claimed sortie are reserved for its claimant (or the update is
+        refused, naming who holds them), and the files it no longer has are released."""
+        leases = self._leases
+        if (files is None or leases is None or not s.claimed_by
+                or s.status not in CLAIMED_STATUSES):
+            return []
+        gone = [f for f in s.files if f not in files]
+        added = [f for f in files if f not in s.files]
+        events: builtins.list[NewEvent] = []
+        if gone:
+            events += leases.release_events(view, s.claimed_by, gone)
+        if added:
+            events += leases.reserve_events(view, s.claimed_by, added,
+                                            reason=f"claimed sortie {s.id}")
+        return events
 
     def _claimant(self, specialist: str | None) -> str:
         name = specialist if specialist is not None else self._actor

@@ -114,6 +114,35 @@ def test_every_end_of_a_claim_releases_its_files(fleet_repo: Path, ending: list[
         assert [r["holder"] for r in fleet(fleet_repo, "bob", "lock", "list")] == ["bob"]
 
 
+@pytest.mark.parametrize("end", ["cancel", "delete"])
+def test_cancelling_or_deleting_a_mission_releases_its_claims(fleet_repo: Path, end: str):
+    m, s = _mission(fleet_repo, "src/**", "docs/api.md")
+    t = fleet(fleet_repo, "coordinator", "sortie", "add", m, "more", "--file", "tests/**")["id"]
+    fleet(fleet_repo, "ada", "sortie", "claim", s)
+    fleet(fleet_repo, "bob", "sortie", "claim", t)
+    fleet(fleet_repo, "carol", "lock", "acquire", "notes.txt", "--holder", "carol")
+    fleet(fleet_repo, "coordinator", "mission", "start", m)
+    fleet(fleet_repo, "coordinator", "mission", end, m)
+    assert [(r["path"], r["holder"]) for r in fleet(fleet_repo, "x", "lock", "list")] == [
+        ("notes.txt", "carol")]  # only what no sortie of the mission claimed
+    fleet(fleet_repo, "dave", "lock", "acquire", "src/core.py", "--holder", "dave")
+
+
+def test_changing_a_claimed_sorties_files_moves_its_reservations(fleet_repo: Path):
+    _, s = _mission(fleet_repo, "src/**", "docs/api.md")
+    fleet(fleet_repo, "ada", "sortie", "claim", s)
+    fleet(fleet_repo, "ada", "sortie", "update", s, "--file", "src/**", "--file", "lib/**")
+    held = {(r["path"], r["holder"]) for r in fleet(fleet_repo, "x", "lock", "list")}
+    assert held == {("src/**", "ada"), ("lib/**", "ada")}
+    fleet(fleet_repo, "bob", "lock", "acquire", "docs/api.md", "--holder", "bob")
+    # a file someone else holds: the update is refused, nothing changes
+    err = fleet(fleet_repo, "ada", "sortie", "update", s, "--file", "docs/**", code=3)["error"]
+    assert "bob" in err["message"]
+    assert fleet(fleet_repo, "x", "sortie", "show", s)["files"] == ["src/**", "lib/**"]
+    held = {(r["path"], r["holder"]) for r in fleet(fleet_repo, "x", "lock", "list")}
+    assert held == {("src/**", "ada"), ("lib/**", "ada"), ("docs/api.md", "bob")}
+
+
 def test_retry_releases_what_the_claimant_still_holds(fleet_repo: Path):
     _, s = _mission(fleet_repo, "src/**")
     fleet(fleet_repo, "ada", "sortie", "claim", s)
