@@ -59,7 +59,7 @@ OWNERS = {
     "uvicorn": {"server/"},
     "mcp": {"server/"},
     "pydantic": {"events/registry.py", "events/core_types.py", "app/config.py",
-                 "*/event_types.py", "checkpoints/body.py"},
+                 "*/event_types.py", "checkpoints/body.py", "planning/plan.py"},
 }
 
 

@@ -56,6 +56,10 @@ CAPABILITIES: tuple[Capability, ...] = (
                projection=ProjectionSpec("checkpoints", "1", ("checkpoints:",),
                                          "fleet_hive.checkpoints.projection:PROJECTION"),
                checks="fleet_hive.checkpoints.checks:check_checkpoints"),
+    Capability("planning", event_types="fleet_hive.planning.event_types",
+               projection=ProjectionSpec("plans", "1", ("plan:",),
+                                         "fleet_hive.planning.projection:PROJECTION"),
+               checks="fleet_hive.planning.checks:check_plans"),
 )
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..index.unit_of_work import UnitOfWork
     from ..missions import Missions, Sortie, Sorties
     from ..missions.snapshots import Snapshots
+    from ..planning import Planning
     from ..reservations.service import Reservations
     from .config import Config
 
@@ -218,6 +219,14 @@ class Hive:
                         checkpoints=lambda: self.checkpoints,
                         stale_after=lambda: configured(self.layout.config,
                                                        lambda: self.config.stale_after))
+
+    @cached_property
+    def planning(self) -> Planning:
+        """Decomposition, plan validation, missions from plans (``docs/planning.md``)."""
+        from ..planning import Planning
+
+        return Planning(self.index, root=self.root, missions=lambda: self.missions,
+                        advice=None)  # wired when learning lands
 
     @cached_property
     def git(self) -> Git:

@@ -1,5 +1,5 @@
-"""Export the JSON Schemas of the event envelope, every event type and the checkpoint body
-into ``schemas/``.
+"""Export the JSON Schemas of the event envelope, every event type, the checkpoint body and
+the decomposition (a planner's answer) into ``schemas/``.
 
 ``python -m fleet_hive.app.schemas`` rewrites them; ``python -m fleet_hive.app.schemas --check``
 exits 1 when the files differ from the models (``tests/test_schemas.py`` runs the same check).
@@ -18,8 +18,10 @@ def rendered() -> dict[str, str]:
 
     use_modules(event_type_modules())
     from ..checkpoints.body import json_schema as checkpoint_schema
+    from ..planning.plan import json_schema as decomposition_schema
 
-    schemas = {**json_schemas(), "checkpoint.schema.json": checkpoint_schema()}
+    schemas = {**json_schemas(), "checkpoint.schema.json": checkpoint_schema(),
+               "decomposition.schema.json": decomposition_schema()}
     return {path: json.dumps(schema, indent=2, sort_keys=True) + "\n"
             for path, schema in schemas.items()}
 

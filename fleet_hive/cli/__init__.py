@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "recover": "recovery:recover_cmd",
     "context": "recovery:context_cmd",
     "checkpoint": "checkpoints:checkpoint",
+    "decompose": "planning:decompose_cmd",
+    "plan": "planning:plan",
 }
 
 
