@@ -274,18 +274,23 @@ def sortie_show(ctx: Ctx, sortie_id: str) -> None:
 @spec.option("--after", multiple=True, help="Replace the dependencies (repeatable).")
 @spec.option("--clear-files", is_flag=True, help="Remove every file.")
 @spec.option("--clear-after", is_flag=True, help="Remove every dependency.")
+@spec.option("--add-after", multiple=True, help="Add one dependency (repeatable).")
+@spec.option("--remove-after", multiple=True, help="Remove one dependency (repeatable).")
 @spec.option("--priority", type=int, help=PRIORITY_HELP)
 @spec.option("--specialist", help="The kind of specialist it needs.")
 @spec.json_option
 def sortie_update(ctx: Ctx, sortie_id: str, title: str | None, description: str | None,
                   files: tuple[str, ...], after: tuple[str, ...], clear_files: bool,
-                  clear_after: bool, priority: int | None, specialist: str | None) -> None:
-    """Change a sortie's fields; --file and --after replace the lists."""
+                  clear_after: bool, add_after: tuple[str, ...], remove_after: tuple[str, ...],
+                  priority: int | None, specialist: str | None) -> None:
+    """Change a sortie's fields; --file and --after replace the lists, --add-after and
+    --remove-after change one dependency."""
     s = ctx.hive().sorties.update(
         sortie_id, title=title, description=description,
         files=[] if clear_files else (list(files) if files else None),
         after=[] if clear_after else (list(after) if after else None),
-        priority=priority, specialist=specialist)
+        priority=priority, specialist=specialist, add_after=add_after,
+        remove_after=remove_after)
     _emit_sortie(ctx, s, "Updated")
 
 

@@ -508,15 +508,31 @@ class Sorties(_Part):
 
     def update(self, ref: str, *, title: str | None = None, description: str | None = None,
                files: Sequence[str] | None = None, after: Sequence[str] | None = None,
-               priority: int | None = None, specialist: str | None = None) -> Sortie:
-        """Change fields; ``files`` and ``after`` replace the lists (``[]`` clears them)."""
+               priority: int | None = None, specialist: str | None = None,
+               add_after: Sequence[str] = (), remove_after: Sequence[str] = ()) -> Sortie:
+        """Change fields; ``files`` and ``after`` replace the lists (``[]`` clears them);
+        ``add_after`` and ``remove_after`` add or remove single dependencies (decided on
+        the current list, under the writer lock)."""
         sortie_id = self._resolve("sortie", ref)
         deps = None if after is None else [self._resolve("sortie", a) for a in after]
+        if after is not None and (add_after or remove_after):
+            raise InvalidInputError("--after replaces the dependencies: do not combine it "
+                                    "with --add-after or --remove-after")
+        adding = [self._resolve("sortie", a) for a in add_after]
+        removing = [self._resolve("sortie", a) for a in remove_after]
 
         def decision(view: ReadView) -> list[NewEvent]:
             s = self._sortie(sortie_id)
-            events = d.update_sortie(s, self._known(s.mission_id, deps or ()), title=title,
-                                     description=description, files=files, after=deps,
+            new = deps
+            if adding or removing:
+                absent = [r for r in removing if r not in s.depends_on]
+                if absent:
+                    raise InvalidInputError(f"sortie {s.id} does not depend on "
+                                            f"{', '.join(absent)}")
+                new = [x for x in s.depends_on if x not in removing]
+                new += [a for a in adding if a not in new]
+            events = d.update_sortie(s, self._known(s.mission_id, new or ()), title=title,
+                                     description=description, files=files, after=new,
                                      priority=priority, specialist=specialist)
             return events + self._moved_leases(view, s, files) if events else events
 

@@ -202,3 +202,27 @@ class TestPlansProjection(ProjectionContract):
         yield "one planned mission"
         hive.planning.decompose("Reorganize the docs", strategy="file", create=True)
         yield "two planned missions"
+
+
+def test_one_dependency_is_added_or_removed_at_a_time(project):
+    """What a plan's conflict fix asks for: ``sortie update B --add-after A``."""
+    from tests.support import run_cli
+
+    m = project.missions.create("by hand")
+    a = project.sorties.add(m.id, "a", files=["src/**"])
+    b = project.sorties.add(m.id, "b", files=["docs/**"])
+    c = project.sorties.add(m.id, "c", files=["src/app/auth/*.py"], after=[b.id])
+    project.close()
+    done = run_cli("-C", str(project.root), "sortie", "update", c.id, "--add-after",
+                   a.id[:8], "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["depends_on"] == [b.id, a.id]
+    assert project.planning.validate_mission(m.id)["conflicts"] == []
+    done = run_cli("-C", str(project.root), "sortie", "update", c.id, "--remove-after",
+                   b.id, "--json")
+    assert json.loads(done.stdout)["depends_on"] == [a.id]
+    again = run_cli("-C", str(project.root), "sortie", "update", c.id, "--remove-after",
+                    b.id, "--json")
+    assert again.returncode == 1 and "does not depend on" in again.stdout
+    cycle = run_cli("-C", str(project.root), "sortie", "update", a.id, "--add-after", c.id)
+    assert cycle.returncode == 1 and "dependency cycle" in cycle.stderr

@@ -178,10 +178,10 @@ def test_auto_reads_the_task():
 def test_auto_follows_learned_scores_and_says_why():
     task = "Add token refresh"
     features = default_features(task)
-    chosen, reasons, scores = select(task, features, Advice(), list(PROJECT_FILES))
-    assert chosen == "feature"
+    chosen, _reasons, scores = select(task, features, Advice(), list(PROJECT_FILES))
+    assert chosen == "feature" and scores["feature"] > scores["file"]
     learned = Advice({"feature": -1.0, "file": 0.5})
     chosen, reasons, scores = select(task, features, learned, list(PROJECT_FILES))
-    assert chosen == "file"
+    assert chosen == "file" and scores["file"] > scores["feature"]
     assert reasons[0].startswith("chose file")
     assert any(r.startswith("feature -0.60: learned from past outcomes") for r in reasons)
