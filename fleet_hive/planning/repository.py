@@ -33,6 +33,7 @@ class Repository:
 
     def __init__(self, root: Path, files: Sequence[str] | None = None) -> None:
         self.root = Path(root)
+        self._base = str(self.root)
         self._given = None if files is None else list(files)
         self._imports: dict[str, set[str]] = {}
 
@@ -63,7 +64,7 @@ class Repository:
 
     def size(self, path: str) -> int:
         try:
-            return os.stat(self.root / path).st_size
+            return os.stat(os.path.join(self._base, path)).st_size
         except OSError:
             return 0
 
@@ -121,23 +122,30 @@ class Repository:
 
     def _imported_names(self, path: str) -> list[tuple[int, str, list[str]]]:
         try:
-            with open(self.root / path, "rb") as f:
+            with open(os.path.join(self._base, path), "rb") as f:
                 data = f.read(MAX_READ + 1)
         except OSError:
             return []
         if len(data) > MAX_READ:
             return []
+        statements = [m.strip().decode("utf-8", "replace") for m in _IMPORTS.findall(data)]
+        if not statements:
+            return []
+        try:  # all at once; one statement at a time only when one of them does not parse
+            bodies = [ast.parse("\n".join(statements)).body]
+        except SyntaxError:
+            bodies = []
+            for text in statements:
+                try:
+                    bodies.append(ast.parse(text).body)
+                except SyntaxError:
+                    continue
         found: list[tuple[int, str, list[str]]] = []
-        for match in _IMPORTS.finditer(data):
-            try:
-                tree = ast.parse(match.group().strip().decode("utf-8", "replace"))
-            except SyntaxError:
-                continue
-            for node in tree.body:
-                if isinstance(node, ast.Import):
-                    found += [(0, a.name, []) for a in node.names]
-                elif isinstance(node, ast.ImportFrom):
-                    found.append((node.level, node.module or "", [a.name for a in node.names]))
+        for node in (n for body in bodies for n in body):
+            if isinstance(node, ast.Import):
+                found += [(0, a.name, []) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                found.append((node.level, node.module or "", [a.name for a in node.names]))
         return found
 
     def _resolve(self, path: str, name: tuple[int, str, list[str]]) -> str | None:

@@ -26,6 +26,7 @@ from .repository import Repository
 
 MAX_GROUPS = 8
 MAX_LISTED = 12  # files listed one by one before a group is named by a glob
+MAX_PATTERNS = 40  # patterns per sortie before they are widened to whole directories
 MAX_RISKY = 5
 STOP = frozenset((
     "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "from", "into",
@@ -127,7 +128,29 @@ def globs_for(files: Sequence[str], universe: set[str] | None = None) -> list[st
             out.append(f"{d}/*")
         else:
             out.extend(_escaped(f) for f in fs)
-    return out
+    return _widened(out)
+
+
+def _widened(patterns: list[str]) -> list[str]:
+    """At most :data:`MAX_PATTERNS` patterns: too many are widened to ``dir/*`` (the
+    files directly in a directory), then to ``top/**``. A wider pattern may cover files
+    of another sortie: the strategies order such sorties (or the validator reports it)."""
+    if len(patterns) <= MAX_PATTERNS:
+        return patterns
+    for level in ("dir", "top"):
+        out: list[str] = []
+        for p in patterns:
+            if level == "dir":
+                wide = p.rsplit("/", 1)[0] + "/*" if "/" in p and not p.endswith("/**") \
+                    else p
+            else:
+                wide = p.split("/", 1)[0] + "/**" if "/" in p else p
+            if wide not in out:
+                out.append(wide)
+        patterns = out
+        if len(patterns) <= MAX_PATTERNS:
+            break
+    return patterns if len(patterns) <= MAX_PATTERNS else ["**"]
 
 
 def _escaped(path: str) -> str:
@@ -371,9 +394,10 @@ def _wait_for_risky(repo: Repository, sorties: list[dict[str, Any]], risky: list
     added = 0
     imports = repo.imports([f for fs in groups for f in fs])
     for k, fs in enumerate(groups):
-        wanted = {i for i, r in enumerate(risky)
-                  if any(r in imports.get(f, ()) for f in fs)}
         target = sorties[offset + k]
+        wanted = {i for i, r in enumerate(risky)
+                  if any(r in imports.get(f, ()) for f in fs)
+                  or any(_covers(g, r) for g in target["files"])}
         before = set(target["depends_on"])
         target["depends_on"] = sorted(before | wanted)
         added += len(wanted - before)
