@@ -169,3 +169,19 @@ def test_checkpoint_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
         assert any(metric in name for name in names), (metric, names)
     for m in bench["measurements"]:
         assert m["measured"] and m["measured"] != "—", m
+
+
+@pytest.mark.slow
+def test_planning_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "planning", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert (bench["name"], bench["status"], bench["error"]) == ("planning", "ok", None)
+    names = [m["metric"] for m in bench["measurements"]]
+    for metric in ("`decompose` (auto, heuristic) as a process",
+                   "`decompose` (risk, heuristic) as a process",
+                   "plan validation in-process", "`plan validate MISSION` as a process"):
+        assert any(metric in name for name in names), (metric, names)
+    for m in bench["measurements"]:
+        assert m["measured"] and m["measured"] != "—", m
