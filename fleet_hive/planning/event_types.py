@@ -8,7 +8,7 @@ appended. Stream ``plan:<mission-id>``; ``correlation_id`` is the mission id.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -32,9 +32,8 @@ class MissionPlanned(EventData):
     mission_id: MissionId
     title: str = Field(default="", max_length=500)
     task: str = Field(max_length=100_000)
-    strategy: Annotated[str, Field(pattern=r"^(file|feature|risk|hybrid)$")]
-    requested_strategy: Annotated[str, Field(pattern=r"^(auto|file|feature|risk|hybrid)$")] \
-        = "auto"
+    strategy: Literal["file", "feature", "risk", "hybrid"]
+    requested_strategy: Literal["auto", "file", "feature", "risk", "hybrid"] = "auto"
     planner: str = Field(max_length=2000)
     features: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list,
                                                                   max_length=100)
