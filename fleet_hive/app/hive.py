@@ -226,6 +226,7 @@ class Hive:
         from ..planning import Planning
 
         return Planning(self.index, root=self.root, missions=lambda: self.missions,
+                        git_dir=self.layout.git_dir,
                         advice=None)  # wired when learning lands
 
     @cached_property

@@ -28,11 +28,14 @@ MAX_READ = 512 * 1024
 
 
 class Repository:
-    """One repository's structure, for planning. ``files`` replaces the git index's list
-    (tests, plans over a subset)."""
+    """One repository's structure, for planning. ``git_dir`` is its git directory
+    (default ``root/.git``; a worktree's is elsewhere); ``files`` replaces the git index's
+    list (tests, plans over a subset)."""
 
-    def __init__(self, root: Path, files: Sequence[str] | None = None) -> None:
+    def __init__(self, root: Path, files: Sequence[str] | None = None, *,
+                 git_dir: Path | None = None) -> None:
         self.root = Path(root)
+        self._git_dir = Path(git_dir) if git_dir is not None else self.root / ".git"
         self._base = str(self.root)
         self._given = None if files is None else list(files)
         self._imports: dict[str, set[str]] = {}
@@ -44,10 +47,26 @@ class Repository:
         if self._given is not None:
             return sorted(self._given)
         from ..git.index_file import IndexFile
+        from ..kernel.errors import FleetHiveError
 
-        index = IndexFile.read(self.root / ".git" / "index")
-        names = sorted({n.decode("utf-8", "replace") for n in index.names})
+        try:
+            raw = IndexFile.read(self._git_dir / "index").names
+        except FleetHiveError:  # an index this reader refuses (split, sparse): ask git
+            raw = self._ls_files()
+        names = sorted({n.decode("utf-8", "replace") for n in raw})
         return [n for n in names if not n.startswith(".fleet/")]
+
+    def _ls_files(self) -> list[bytes]:
+        from ..kernel.processes import run
+
+        try:
+            done = run(["git", "-C", str(self.root), "ls-files", "-z"], capture=True,
+                       timeout=60, input=b"")
+        except OSError:
+            return []
+        if done.returncode != 0 or done.stdout is None:
+            return []
+        return [n for n in done.stdout.split(b"\0") if n]
 
     def scoped(self, globs: Sequence[str]) -> list[str]:
         """The files matched by any of ``globs`` (all files without globs)."""

@@ -49,9 +49,10 @@ class Planning:
     def __init__(self, reads: ReadView, *, root: Path, missions: Callable[[], Missions],
                  advice: AdvicePort | None = None,
                  features: FeaturesPort = default_features,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, git_dir: Path | None = None) -> None:
         self._reads = reads
         self._root = Path(root)
+        self._git_dir = git_dir
         self._missions = missions
         self._advice = advice
         self._features = features
@@ -77,7 +78,7 @@ class Planning:
         globs = check_files(list(files))
         the_planner = make_planner(planner, cwd=str(self._root),
                                    timeout=self._timeout if timeout is None else timeout)
-        repo = repository or Repository(self._root)
+        repo = repository or Repository(self._root, git_dir=self._git_dir)
         scope = repo.scoped(globs) if globs else (relevant(task, repo.files) or repo.files)
         if globs and not scope:
             raise InvalidInputError("no tracked file matches " + ", ".join(globs),

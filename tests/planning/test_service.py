@@ -226,3 +226,37 @@ def test_one_dependency_is_added_or_removed_at_a_time(project):
     assert again.returncode == 1 and "does not depend on" in again.stdout
     cycle = run_cli("-C", str(project.root), "sortie", "update", a.id, "--add-after", c.id)
     assert cycle.returncode == 1 and "dependency cycle" in cycle.stderr
+
+
+def test_a_claim_reserves_the_planned_files(project):
+    out = project.planning.decompose("Refactor the auth tokens", strategy="risk",
+                                     create=True)
+    first = project.sorties.claim(out["sortie_ids"][0], specialist="ada")
+    held = project.reservations.list(holder="ada")
+    assert [r.path for r in held] == first.files == ["src/app/auth/tokens.py"]
+
+
+def test_verify_finds_a_plans_table_that_lost_a_row(project):
+    out = project.planning.decompose("Add token refresh to auth", create=True)
+    project.index.catch_up()
+    project.index.db.execute("DELETE FROM plans")
+    report = verify(project)
+    (problem,) = [p for p in report.problems if p.kind == "projection_mismatch"]
+    assert "plan tables" in problem.message and problem.severity == "error"
+    repaired = verify(project, repair=True)
+    assert [p.severity for p in repaired.problems if p.kind == "projection_mismatch"] == [
+        "repaired"]
+    assert project.planning.plan_of(out["mission"]["id"]) is not None
+    assert verify(project).ok
+
+
+def test_a_worktree_is_planned_from_its_own_index(project, repo: Path, tmp_path: Path):
+    from fleet_hive.planning.repository import Repository
+    from tests.support import git
+
+    worktree = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", str(worktree), "-b", "side")
+    r = Repository(worktree, git_dir=Path(git(worktree, "rev-parse", "--git-dir").stdout
+                                          .strip()))
+    assert "src/app/auth/tokens.py" in r.files
+    assert r.files == Repository(repo).files
