@@ -83,3 +83,38 @@ def test_topological_order_points_every_dependency_backwards():
     assert topological(ordered) == ordered
     cyclic = plan(sortie("a", [], [1]), sortie("b", [], [0]))
     assert topological(cyclic) is cyclic
+
+
+def test_the_pruned_conflict_search_finds_what_every_pair_would():
+    """Candidate pairs come from literal prefixes: compare with testing every pair."""
+    import random
+
+    from fleet_hive.kernel.globs import overlaps
+
+    rng = random.Random(13)
+    parts = ["src", "docs", "a", "b", "*", "**", "x.py", "*.py", "[ab]", "te?t"]
+    for _ in range(60):
+        sorties = []
+        for i in range(rng.randint(2, 14)):
+            files = []
+            for _ in range(rng.randint(0, 3)):
+                segs = [rng.choice(parts) for _ in range(rng.randint(1, 4))]
+                pattern = "/".join(segs)
+                if "**" in pattern.split("/")[-1:] and len(segs) == 1:
+                    pattern = "**"
+                files.append(pattern)
+            deps = [j for j in range(i) if rng.random() < 0.2]
+            sorties.append(sortie(f"s{i}", files, deps))
+        p = plan(*sorties)
+        found = {tuple(c["sorties"]) for c in validate_plan(p)["conflicts"]}
+        ancestors: list[set[int]] = []
+        for s in p["sorties"]:
+            mine: set[int] = set()
+            for d in s["depends_on"]:
+                mine |= ancestors[d] | {d}
+            ancestors.append(mine)
+        expected = {(i, j) for i in range(len(sorties)) for j in range(i + 1, len(sorties))
+                    if i not in ancestors[j]
+                    and any(overlaps(a, b) for a in sorties[i]["files"]
+                            for b in sorties[j]["files"])}
+        assert found == expected, p
