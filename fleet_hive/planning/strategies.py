@@ -28,6 +28,8 @@ MAX_GROUPS = 8
 MAX_LISTED = 12  # files listed one by one before a group is named by a glob
 MAX_PATTERNS = 40  # patterns per sortie before they are widened to whole directories
 MAX_RISKY = 5
+#: Python files read for fan-in at most: above it, only importers in scope count
+FAN_IN_FILES = 20_000
 STOP = frozenset((
     "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "from", "into",
     "by", "at", "as", "is", "are", "be", "it", "its", "this", "that", "these", "those", "all",
@@ -343,10 +345,13 @@ def feature_based(task: str, repo: Repository, scope: Sequence[str]) -> Draft:
 
 def risk_scores(repo: Repository, scope: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Per file of ``scope``: churn, size, fan-in (importers among every tracked Python
-    file) and a risk in [0, 1] (each measure relative to the largest in scope)."""
+    file, or among the scope's past :data:`FAN_IN_FILES`) and a risk in [0, 1] (each
+    measure relative to the largest in scope)."""
     churn = repo.churn
-    fan_in = repo.fan_in([f for f in repo.files if f.endswith(".py")]) \
-        if any(f.endswith(".py") for f in scope) else {}
+    python = [f for f in repo.files if f.endswith(".py")]
+    if len(python) > FAN_IN_FILES:
+        python = [f for f in scope if f.endswith(".py")]
+    fan_in = repo.fan_in(python) if any(f.endswith(".py") for f in scope) else {}
     raw = {f: (churn.get(f, 0), repo.size(f), fan_in.get(f, 0)) for f in scope}
     top = [max((v[k] for v in raw.values()), default=0) or 1 for k in range(3)]
     out = {}
