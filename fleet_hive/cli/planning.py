@@ -43,6 +43,9 @@ def decompose_cmd(ctx: Ctx, task: str, strategy: str, planner: str, files: tuple
         write_json(result)
     elif fmt == "json":
         write_json(result["plan"])
+        if result["mission"]:
+            info(clean(f"Created mission {result['mission']['id']} with "
+                       f"{len(result['sortie_ids'])} sorties"))
     else:
         from ..planning.markdown import render_plan
 

@@ -189,6 +189,10 @@ class Planning:
         live = {s.id for s in sorties}
         result = check([Node(s.id, s.title, s.description, s.files,
                              [d for d in s.depends_on if d in live]) for s in sorties])
+        if not sorties:  # a mission may have none yet: nothing to run, nothing wrong
+            result["warnings"] += [dict(e, message="the mission has no sorties")
+                                   for e in result["errors"]]
+            result["errors"], result["ok"] = [], True
         status = {s.id: s.status for s in sorties}
         result["conflicts"] = [c for c in result["conflicts"]
                                if not _DONE & {status[c["sorties"][0]], status[c["sorties"][1]]}]

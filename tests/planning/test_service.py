@@ -260,3 +260,10 @@ def test_a_worktree_is_planned_from_its_own_index(project, repo: Path, tmp_path:
                                           .strip()))
     assert "src/app/auth/tokens.py" in r.files
     assert r.files == Repository(repo).files
+
+
+def test_a_mission_without_sorties_validates_with_a_warning(project):
+    m = project.missions.create("empty for now")
+    found = project.planning.validate_mission(m.id)
+    assert found["ok"] and found["errors"] == []
+    assert found["warnings"][0]["message"] == "the mission has no sorties"
