@@ -295,7 +295,10 @@ _VERBS = frozenset((
     "add", "implement", "support", "fix", "refactor", "update", "remove", "delete", "replace",
     "make", "create", "build", "write", "document", "test", "migrate", "rename", "move",
     "split", "extract", "improve", "optimize", "introduce", "enable", "allow", "rework",
-    "rewrite", "clean"
+    "rewrite", "clean", "expose", "change", "convert", "upgrade", "deprecate", "drop",
+    "speed", "cache", "validate", "log", "handle", "check", "wire", "port", "serve",
+    "show", "hide", "merge", "unify", "generate", "parse", "render", "store", "load",
+    "export", "import", "translate", "secure", "harden", "profile", "benchmark", "measure",
 ))
 
 
