@@ -60,6 +60,7 @@ CAPABILITIES: tuple[Capability, ...] = (
                projection=ProjectionSpec("plans", "1", ("plan:",),
                                          "fleet_hive.planning.projection:PROJECTION"),
                checks="fleet_hive.planning.checks:check_plans"),
+    Capability("dispatch", event_types="fleet_hive.dispatch.event_types"),
 )
 
 

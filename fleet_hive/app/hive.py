@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..checkpoints import Checkpoints
     from ..checkpoints.recovery import Recovery
     from ..checkpoints.triggers import CheckpointTriggers
+    from ..dispatch import Dispatcher
     from ..events.envelope import Event
     from ..events.log import PendingEvent, SegmentLog
     from ..events.store import EventStore
@@ -228,6 +229,25 @@ class Hive:
         return Planning(self.index, root=self.root, missions=lambda: self.missions,
                         git_dir=self.layout.git_dir,
                         advice=None)  # wired when learning lands
+
+    @cached_property
+    def dispatch(self) -> Dispatcher:
+        """Runs a mission's sorties through agent processes (``fleet-hive dispatch``).
+        ``specialists``: the lead wires the specialists service here once it lands."""
+        from ..dispatch.service import Dispatcher, Paths
+
+        layout = self.layout
+        return Dispatcher(uow=lambda: self.uow, sorties=lambda: self.sorties,
+                          missions=lambda: self.missions,
+                          reservations=lambda: self.reservations,
+                          brief=self._specialist_brief, actor=self.actor,
+                          paths=Paths(self.root, layout.dispatch_leases, layout.dispatch_logs,
+                                      layout.dispatch_prompts))
+
+    def _specialist_brief(self, mission_id: str, specialist: str) -> str:
+        from ..checkpoints.brief import render_brief
+
+        return render_brief(self.recovery.brief(mission_id, specialist=specialist))
 
     @cached_property
     def git(self) -> Git:

@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "checkpoint": "checkpoints:checkpoint",
     "decompose": "planning:decompose_cmd",
     "plan": "planning:plan",
+    "dispatch": "dispatch:dispatch_cmd",
 }
 
 

@@ -127,6 +127,28 @@ class Layout(Frozen):
         return self.local / "logs"
 
     @cached_property
+    def dispatch(self) -> Path:
+        """``dispatch``'s own files on this machine: leases, agent logs, prompts."""
+        return self.local / "dispatch"
+
+    @cached_property
+    def dispatch_leases(self) -> Path:
+        """One ``<sortie-id>.json`` per running sortie: its dispatcher's pid and the
+        agent's process group, renewed while the agent lives (a dead dispatcher is seen
+        at once on this machine)."""
+        return self.dispatch / "leases"
+
+    @cached_property
+    def dispatch_logs(self) -> Path:
+        """``<sortie-id>.log``: each try's agent output, size-capped."""
+        return self.dispatch / "logs"
+
+    @cached_property
+    def dispatch_prompts(self) -> Path:
+        """``<sortie-id>.md``: the prompt the running try reads on stdin."""
+        return self.dispatch / "prompts"
+
+    @cached_property
     def cache(self) -> Path:
         return self.fleet / ".cache"
 

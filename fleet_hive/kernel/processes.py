@@ -8,6 +8,7 @@ it would reach a hook git runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -78,3 +79,132 @@ def run(argv: Sequence[str], *, input: bytes | None = None, timeout: float | Non
         out, err = proc.communicate()
         return Completed(code, out, err, timed_out=True)
     return Completed(proc.returncode, out, err)
+
+
+# -- agent process groups (dispatch) -------------------------------------------------------
+# An agent runs through the shell in a session (and so a process group) of its own, its
+# stdin a file (a prompt never blocks the dispatcher) and its output on pipes the
+# dispatcher drains. Everything it starts stays in its group unless it leaves on purpose
+# (setsid), so ending the group ends its grandchildren too.
+
+
+def start_group(command: str, *, env: Mapping[str, str], cwd: str | os.PathLike[str],
+                stdin_path: str | os.PathLike[str]) -> subprocess.Popen[bytes]:
+    """Run ``command`` through ``/bin/sh -c`` in a new session; stdout and stderr are
+    non-blocking pipes. Raises ``OSError`` when it cannot be started."""
+    with open(stdin_path, "rb") as stdin:
+        proc = subprocess.Popen(["/bin/sh", "-c", command], env=dict(env), cwd=cwd,
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, close_fds=True)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            os.set_blocking(pipe.fileno(), False)
+    return proc
+
+
+def exit_handle(proc: subprocess.Popen[bytes]) -> int | None:
+    """A file descriptor that becomes readable when ``proc`` exits (a Linux pidfd), or
+    None where there is none (the caller polls)."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        fd: int = opener(proc.pid)
+    except OSError:
+        return None
+    return fd
+
+
+def wait_readable(fds: Sequence[int], timeout: float) -> list[int]:
+    """The descriptors of ``fds`` readable within ``timeout`` seconds (``[]`` if none)."""
+    import select
+
+    if not fds:
+        if timeout > 0:
+            import time
+
+            time.sleep(timeout)
+        return []
+    try:
+        ready, _, _ = select.select(list(fds), [], [], max(0.0, timeout))
+    except InterruptedError:
+        return []
+    return list(ready)
+
+
+def signal_group(pgid: int, sig: str) -> bool:
+    """Send ``sig`` (``"TERM"``, ``"KILL"`` or ``"0"``: only look) to process group
+    ``pgid``; False when no process of that group is left."""
+    number = 0 if sig == "0" else getattr(signal, f"SIG{sig}")
+    try:
+        os.killpg(pgid, number)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, and is not ours to signal
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is left (zombies count until reaped)."""
+    return signal_group(pgid, "0")
+
+
+def stop_groups(pgids: Sequence[int], *, grace: float = GRACE,
+                reap: Sequence[subprocess.Popen[bytes]] = ()) -> list[int]:
+    """End every group of ``pgids``: SIGTERM, then SIGKILL to what is left after
+    ``grace`` seconds; ``reap`` are our own children among them (waited for, so they
+    leave no zombie). Returns the groups that had to be killed."""
+    import time
+
+    alive = [g for g in pgids if signal_group(g, "TERM")]
+    deadline = time.monotonic() + grace
+    while alive and time.monotonic() < deadline:
+        for proc in reap:
+            proc.poll()
+        alive = [g for g in alive if group_alive(g)]
+        if alive:
+            time.sleep(0.02)
+    killed = [g for g in alive if signal_group(g, "KILL")]
+    end = time.monotonic() + 5.0
+    for proc in reap:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(max(0.0, end - time.monotonic()))
+    while killed and time.monotonic() < end and any(group_alive(g) for g in killed):
+        time.sleep(0.01)
+    return killed
+
+
+class Terminated(BaseException):
+    """This process was asked to stop (SIGTERM, SIGHUP): raised in the main thread so
+    ``finally`` blocks run and stop the process groups it owns (like Ctrl-C)."""
+
+
+class stop_signals_raise:
+    """Within this context SIGTERM and SIGHUP raise :class:`Terminated` in the main
+    thread (SIGINT stays KeyboardInterrupt); the previous handlers come back after."""
+
+    _SIGNALS = ("SIGTERM", "SIGHUP")
+
+    def __init__(self) -> None:
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> stop_signals_raise:
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return self
+
+        def handler(number: int, _frame: object) -> None:
+            raise Terminated(signal.Signals(number).name)
+
+        for name in self._SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None:
+                self._old[number] = signal.signal(number, handler)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for number, old in self._old.items():
+            signal.signal(number, old)  # type: ignore[arg-type]
+        self._old.clear()
