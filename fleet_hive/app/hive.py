@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ..checkpoints.recovery import Recovery
     from ..checkpoints.triggers import CheckpointTriggers
     from ..dispatch import Dispatcher
+    from ..dispatch.leases import LeaseBook
     from ..events.envelope import Event
     from ..events.log import PendingEvent, SegmentLog
     from ..events.store import EventStore
@@ -49,6 +51,7 @@ class Hive:
         self.layout = Layout(Path(root).resolve())
         self.root = self.layout.root
         self._actor = actor
+        self._snapshots_held = 0  # > 0: snapshots deferred for a long run (dispatch)
 
     @cached_property
     def actor(self) -> str:
@@ -131,7 +134,21 @@ class Hive:
         from ..missions.snapshots import Snapshots
 
         return Snapshots(self.layout, self.index,
-                         deferred=lambda: self.config.snapshots == "deferred")
+                         deferred=lambda: self._snapshots_held > 0
+                         or self.config.snapshots == "deferred")
+
+    @contextmanager
+    def snapshots_deferred(self) -> Iterator[None]:
+        """Within this block this process's writes defer the mission snapshots (as with
+        ``snapshots: deferred``); they are brought up to date when it ends. For a
+        dispatcher, whose hundreds of writes would each re-render a large mission."""
+        self._snapshots_held += 1
+        try:
+            yield
+        finally:
+            self._snapshots_held -= 1
+            if not self._snapshots_held:
+                self.settle()
 
     def settle(self) -> int:
         """Bring the derived files that lag the log on purpose up to date: the pending
@@ -219,7 +236,8 @@ class Hive:
                         missions=lambda: self.missions, leases=lambda: self.reservations,
                         checkpoints=lambda: self.checkpoints,
                         stale_after=lambda: configured(self.layout.config,
-                                                       lambda: self.config.stale_after))
+                                                       lambda: self.config.stale_after),
+                        dispatch_leases=self._dispatch_leases)
 
     @cached_property
     def planning(self) -> Planning:
@@ -241,10 +259,17 @@ class Hive:
                           missions=lambda: self.missions,
                           reservations=lambda: self.reservations,
                           brief=self._specialist_brief, actor=self.actor,
+                          batch=self.snapshots_deferred,
                           paths=Paths(self.root, layout.dispatch_leases, layout.dispatch_logs,
                                       layout.dispatch_prompts))
 
-    def _specialist_brief(self, mission_id: str, specialist: str) -> str:
+    def _dispatch_leases(self) -> LeaseBook:
+        """Dispatch's local leases, for ``recover`` (light: no processes imported)."""
+        from ..dispatch.leases import LeaseBook
+
+        return LeaseBook(self.layout.dispatch_leases)
+
+    def _specialist_brief(self, mission_id: str, specialist: str | None) -> str:
         from ..checkpoints.brief import render_brief
 
         return render_brief(self.recovery.brief(mission_id, specialist=specialist))

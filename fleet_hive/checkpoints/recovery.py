@@ -174,6 +174,17 @@ class RecoveryReport:
         }
 
 
+class LapsedLeases(Protocol):
+    """Dispatch's local leases (optional): a running sortie's lease names its dispatcher
+    process, so one that died is seen at once, without waiting for ``stale_after``."""
+
+    def lapsed_sorties(self) -> dict[str, tuple[str, str]]: ...  # id -> (claimant, why)
+
+    def holds(self, sortie_id: str) -> bool: ...  # a live dispatcher renews it
+
+    def release(self, sortie_id: str) -> None: ...  # stop its agent, drop the lease
+
+
 # -- the service ---------------------------------------------------------------------------
 class Recovery:
     """Stale-work detection (reads only), recovery (writes through the given services)
@@ -186,7 +197,9 @@ class Recovery:
     ``checkpoints`` is the optional checkpoints service (a function returning it, or
     None); without it only ``requeue`` is proposed. ``stale_after`` returns the
     configured default (a duration such as ``30m``); ``now`` is the clock (epoch
-    seconds). The events are recorded under the services' actor.
+    seconds). The events are recorded under the services' actor. ``dispatch_leases``
+    (optional) returns dispatch's lease book: a sortie whose lease has lapsed (its
+    dispatcher died) is stale at once, one a live dispatcher renews is not.
     """
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
@@ -194,7 +207,8 @@ class Recovery:
                  leases: Callable[[], LeasePort] | None = None,
                  checkpoints: Callable[[], CheckpointPort | None] | None = None,
                  stale_after: Callable[[], str] = lambda: "30m",
-                 now: clock.Clock = clock.now) -> None:
+                 now: clock.Clock = clock.now,
+                 dispatch_leases: Callable[[], LapsedLeases] | None = None) -> None:
         self._write_path = uow
         self._reads = reads
         self._sorties = sorties
@@ -203,6 +217,7 @@ class Recovery:
         self._checkpoints = checkpoints
         self._stale_after = stale_after
         self.now = now
+        self._dispatch_leases = dispatch_leases
 
     def stale_after(self, value: str | float | None = None) -> float:
         """Seconds: ``value`` (a duration such as ``30m``, or seconds) or the configured
@@ -233,12 +248,39 @@ class Recovery:
         """The missions with stale work and the proposed action per sortie (reads only)."""
         after = self.stale_after(stale_after)
         mission_id = None if mission is None else self._missions().resolve_id(mission)
-        found = find_stale(self._reads, now=self.now(), stale_after=after,
-                           mission_id=mission_id)
+        found = self._with_leases(find_stale(self._reads, now=self.now(), stale_after=after,
+                                             mission_id=mission_id), mission_id)
         actions = [self._propose(s) for s in found]
         actions += [Action(None, s.id, s.mission_id, s.title, None, "requeue")
                     for s in self._interrupted(mission_id)]
         return RecoveryReport(after, False, self._group(actions))
+
+    def _with_leases(self, found: list[StaleSortie], mission_id: str | None,
+                     only: str | None = None) -> list[StaleSortie]:
+        """``found`` without the sorties a live dispatcher holds, plus the claimed ones
+        whose dispatch lease lapsed (however recent their last event)."""
+        if self._dispatch_leases is None:
+            return found
+        from ..kernel.clock import epoch
+        from .stale import claimed_sorties
+
+        leases = self._dispatch_leases()
+        found = [s for s in found if not leases.holds(s.id)]
+        lapsed = leases.lapsed_sorties()
+        if only is not None:
+            lapsed = {k: v for k, v in lapsed.items() if k == only}
+        seen = {s.id for s in found}
+        now = self.now()
+        for s in claimed_sorties(self._reads, mission_id=mission_id, catch_up=False):
+            if s.id in seen or s.id not in lapsed or lapsed[s.id][0] != s.claimed_by:
+                continue
+            try:
+                idle = max(0.0, now - epoch(s.updated_at))
+            except ValueError:
+                idle = 0.0
+            found.append(StaleSortie(s, s.claimed_by, s.updated_at, idle,
+                                     f"dispatch lease lapsed: {lapsed[s.id][1]}"))
+        return found
 
     def _propose(self, s: StaleSortie) -> Action:
         action = Action(s, s.id, s.mission_id, s.sortie.title, s.claimant, "requeue")
@@ -305,8 +347,8 @@ class Recovery:
             self._retry_interrupted(a)
             return
         now = self.now()
-        fresh = find_stale(self._reads, now=now, stale_after=stale_after,
-                           only=[a.sortie_id])
+        fresh = self._with_leases(find_stale(self._reads, now=now, stale_after=stale_after,
+                                             only=[a.sortie_id]), None, only=a.sortie_id)
         if not fresh or fresh[0].claimant != a.claimant:
             a.outcome = "skipped"
             a.detail = self._why_not(a.sortie_id)
@@ -317,6 +359,8 @@ class Recovery:
                   f"({format_duration(s.idle)} idle, over {format_duration(stale_after)}); "
                   "released and re-queued by fleet-hive recover")
         held = self._held(a.sortie_id, a.claimant, s.sortie.files)
+        if self._dispatch_leases is not None:  # what is left of its agent stops first
+            self._dispatch_leases().release(a.sortie_id)
         sorties = self._sorties()
         sorties.fail(a.sortie_id, reason=reason, force=True)  # releases the sortie's files
         left = [path for path in held if path not in s.sortie.files]

@@ -23,6 +23,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -144,17 +145,20 @@ class _Running:
 class Dispatcher:
     """The dispatch engine of one repository, over its ports.
 
-    ``brief(mission_id, worker)`` returns the mission's context brief for that worker
-    (rendered, byte-capped); ``specialists`` (optional, a function returning the
+    ``brief(mission_id, None)`` returns the mission's context brief (rendered,
+    byte-capped; rendered once per change of the mission's state and shared by the tries
+    started then: the prompt itself says what the worker holds); ``batch()`` is a context
+    the whole run happens in (the hive defers mission snapshots in it); ``specialists`` (optional, a function returning the
     specialists service) matches sorties' ``specialist`` kind to registered specialists;
     without it the workers are named ``<actor>/w1`` ... ``<actor>/wN``.
     """
 
     def __init__(self, *, uow: UnitOfWork | Callable[[], UnitOfWork],
                  sorties: Callable[[], SortiesPort], missions: Callable[[], MissionsPort],
-                 reservations: Callable[[], RenewPort], brief: Callable[[str, str], str],
-                 paths: Paths, actor: str,
+                 reservations: Callable[[], RenewPort],
+                 brief: Callable[[str, str | None], str], paths: Paths, actor: str,
                  specialists: Callable[[], SpecialistsPort | None] | None = None,
+                 batch: Callable[[], AbstractContextManager[Any]] | None = None,
                  now: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._write_path = uow
@@ -163,6 +167,7 @@ class Dispatcher:
         self._reservations_port = reservations
         self._brief = brief
         self._specialists_port = specialists
+        self.batch = batch or contextlib.nullcontext
         self.paths = paths
         self.actor = actor
         self.now = now
@@ -213,17 +218,19 @@ class Dispatcher:
     def specialists(self) -> SpecialistsPort | None:
         return None if self._specialists_port is None else self._specialists_port()
 
-    def record_try(self, facts: dict[str, Any]) -> None:
-        mission_id = facts["mission_id"]
-        built(self._write_path).run(lambda _view: [NewEvent(
-            "sortie_try_ended", f"dispatch:{mission_id}", facts, correlation_id=mission_id)])
+    def record_tries(self, facts: Sequence[dict[str, Any]]) -> None:
+        """The ``sortie_try_ended`` events of ``facts``, in one write."""
+        if facts:
+            built(self._write_path).run(lambda _view: [NewEvent(
+                "sortie_try_ended", f"dispatch:{f['mission_id']}", f,
+                correlation_id=f["mission_id"]) for f in facts])
 
     def renew_reservations(self, holder: str) -> None:
         with contextlib.suppress(FleetHiveError):  # none live (a sortie without files)
             self._reservations_port().renew(holder)
 
-    def brief(self, mission_id: str, worker: str) -> str:
-        return self._brief(mission_id, worker)
+    def brief(self, mission_id: str) -> str:
+        return self._brief(mission_id, None)
 
 
 class _Run:
@@ -243,7 +250,10 @@ class _Run:
         self.not_before: dict[str, float] = {}  # sortie id -> monotonic time (backoff)
         self.skip: set[str] = set()  # refused claims: not again until something changes
         self.lingering: dict[int, float] = {}  # agent groups left behind -> SIGKILL time
+        #: try facts not recorded yet: written together, once per turn of the loop
+        self.tries_ended: list[dict[str, Any]] = []
         self.changed = True
+        self.brief_text: str | None = None
         self.next_look = 0.0
         self.next_watch = 0.0
         self.started_at = d.monotonic()
@@ -277,7 +287,7 @@ class _Run:
                             "depends_on": list(s.depends_on)} for s in sorties],
                   agent=self.options.agent, tries=self.options.tries)
         try:
-            with processes.stop_signals_raise():
+            with processes.stop_signals_raise(), d.batch():
                 self._loop()
         except (KeyboardInterrupt, processes.Terminated):
             self.summary.interrupted = True
@@ -313,6 +323,7 @@ class _Run:
                 self.next_watch = now + WATCH_INTERVAL
             self._renew(now)
             started = self._fill(now) if len(self.running) < self.options.workers else 0
+            self._record_tries()
             if not self.running and not started:
                 waits = [t for sid, t in self.not_before.items() if t > now]
                 if not waits:
@@ -401,12 +412,18 @@ class _Run:
                   pid=proc.pid, log=str(log.path))
         return True
 
+    def _brief(self) -> str:
+        """The mission's brief, rendered again only after its state changed here."""
+        if self.brief_text is None:
+            self.brief_text = self.d.brief(self.mission_id)
+        return self.brief_text
+
     def _prompt(self, s: Sortie, worker: str, attempt: int) -> str:
         from .prompt import render_prompt
 
         return render_prompt(s, mission=self.mission, worker=worker, attempt=attempt,
                              tries=self.options.tries, previous=self.previous.get(s.id, ""),
-                             brief=self.d.brief(self.mission_id, worker),
+                             brief=self._brief(),
                              repo=str(self.d.paths.root))
 
     def _spawn(self, s: Sortie, worker: str, attempt: int, prompt: str,
@@ -479,6 +496,7 @@ class _Run:
             self._close(r)
             del self.running[sid]
             self.changed = True
+            self.brief_text = None
             self.skip.clear()  # files were released: refused claims may pass now
             code = r.proc.returncode
             result = TryResult(sid, r.attempt, r.worker, 128 - code if code < 0 else code,
@@ -576,11 +594,9 @@ class _Run:
                                   + (f"in {delay:.1f} s" if delay else "when dispatched"))
         finally:
             self.d.leases.drop(sortie.id)
-        with contextlib.suppress(FleetHiveError):  # the sortie's own events stand
-            self.d.record_try(result.facts(
-                mission_id=self.mission_id, agent=self.options.agent,
-                tries=self.options.tries, specialist=sortie.specialist,
-                files=list(sortie.files), outcome=outcome))
+        self.tries_ended.append(result.facts(
+            mission_id=self.mission_id, agent=self.options.agent, tries=self.options.tries,
+            specialist=sortie.specialist, files=list(sortie.files), outcome=outcome))
         common = {"sortie_id": sortie.id, "title": sortie.title, "worker": result.worker,
                   "attempt": result.attempt, "tries": self.options.tries,
                   "exit_code": result.exit_code, "timed_out": result.timed_out,
@@ -606,10 +622,20 @@ class _Run:
             self.emit("sortie_failed", **common, final=True, reason=result.describe(),
                       stderr_tail=tail)
 
+    def _record_tries(self) -> None:
+        facts, self.tries_ended = self.tries_ended, []
+        with contextlib.suppress(FleetHiveError):  # the sorties' own events stand
+            self.d.record_tries(facts)
+
     def _complete(self, sortie_id: str, reason: str, result: TryResult) -> str:
-        """Exit 0: complete the sortie (the agent may have done so itself)."""
+        """Exit 0: complete the sortie (the agent may have done so itself, or be
+        blocked still)."""
         sorties = self.d.sorties
-        s = sorties.get(sortie_id)
+        try:
+            sorties.complete(sortie_id, reason=reason)
+            return "completed"
+        except TransitionError:
+            s = sorties.get(sortie_id)
         if s.status == "blocked":  # it finished anyway
             sorties.unblock(sortie_id, reason="the agent exited 0")
             s = sorties.get(sortie_id)
@@ -659,6 +685,7 @@ class _Run:
 
     def _finish(self) -> None:
         d = self.d
+        self._record_tries()
         s = self.summary
         s.elapsed = d.monotonic() - self.started_at
         m = d.missions.get(self.mission_id, sorties=True)
