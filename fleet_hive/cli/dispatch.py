@@ -61,12 +61,18 @@ def dispatch_cmd(ctx: Ctx, mission_id: str, workers: int, agent: str | None,
         return EXIT_INTERRUPTED  # type: ignore[return-value]
     if not summary.ok:
         failed = ", ".join(summary.failed[:5]) or "none"
-        raise FleetHiveError(
+        raise _Failed(
             f"mission {summary.mission_id}: {len(summary.failed)} sortie(s) failed "
             f"({failed}), {len(summary.waiting)} not run",
             code="sorties_failed",
             hint=f"see the logs in .fleet/local/dispatch/logs/; `fleet-hive sortie retry ID` "
                  f"then dispatch again")
+
+
+class _Failed(FleetHiveError):
+    """Some sorties failed: with --json the error is the stream's last line."""
+
+    json_lines = True
 
 
 def _agent_environ() -> dict[str, str]:

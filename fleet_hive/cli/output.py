@@ -124,7 +124,8 @@ def warn(err: FleetHiveError) -> None:
 
 def error_exit(err: FleetHiveError, as_json: bool) -> int:
     if as_json:
-        write_json(err.to_json())
+        # a command that streams JSON lines (dispatch) ends its stream with one more line
+        (write_json_line if getattr(err, "json_lines", False) else write_json)(err.to_json())
     message = style("error:", fg="red", bold=True) if sys.stderr.isatty() else "error:"
     hint = f" ({err.hint})" if err.hint else ""
     echo(f"{message} {clean(err.message)}{clean(hint)}", err=True)

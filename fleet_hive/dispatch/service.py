@@ -502,7 +502,7 @@ class _Run:
             result = TryResult(sid, r.attempt, r.worker, 128 - code if code < 0 else code,
                                self.d.monotonic() - r.started, timed_out=r.timed_out,
                                stderr_tail=r.log.stderr_tail(), log=str(r.log.path))
-            r.log.close(f"{result.describe()}")
+            r.log.close(f"ended: {result.describe()}")
             self._ended(r.sortie, result, r.lease)
         for pgid, kill_at in list(self.lingering.items()):
             if not processes.group_alive(pgid):
@@ -677,7 +677,7 @@ class _Run:
             result = TryResult(r.sortie.id, r.attempt, r.worker, None, now - r.started,
                                interrupted=True, stderr_tail=r.log.stderr_tail(),
                                log=str(r.log.path))
-            r.log.close(result.describe())
+            r.log.close(f"ended: {result.describe()}")
             try:
                 self._ended(r.sortie, result, r.lease)
             except FleetHiveError:

@@ -1,0 +1,146 @@
+"""A dispatcher SIGKILLed mid-mission: its leases lapse at once (its pid is gone), so
+``recover --apply`` (or the next ``dispatch``) stops what is left of its agents and
+re-queues their sorties; the next dispatch finishes the mission without rerunning any
+sortie that had completed. SIGTERM (and Ctrl-C) stop every agent group and re-queue."""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import fleet_hive
+from tests.support import run_cli
+from tests.support.dispatch import (
+    group_alive,
+    intervals,
+    run_dispatch,
+    start_dispatch,
+    write_agent,
+)
+
+
+def _records_until(proc: subprocess.Popen[str], done: Any, timeout: float = 60,
+                   ) -> list[dict[str, Any]]:
+    """Records read from ``proc`` until ``done(records)`` is true."""
+    assert proc.stdout is not None
+    records: list[dict[str, Any]] = []
+    end = time.monotonic() + timeout
+    while not done(records):
+        left = end - time.monotonic()
+        assert left > 0, records
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if ready:
+            line = proc.stdout.readline()
+            assert line, (records, proc.stderr.read() if proc.stderr else "")
+            records.append(json.loads(line))
+    return records
+
+
+def _setup(repo: Path, hive, tmp_path: Path) -> tuple[str, list[str], str, dict[str, str]]:
+    m = hive.missions.create("crashy", sorties=[
+        {"title": f"step {k}", "files": [f"src/{k}.py"], "after": [k - 1] if k in (4, 5)
+         else []} for k in range(6)])
+    ids = [s.id for s in hive.missions.get(m.id).sorties]
+    hive.close()
+    env = {"AGENT_LOG": str(tmp_path / "agents.log"), "AGENT_SLEEP": "0.05",
+           "AGENT_SLOW_SORTIE": ids[3], "AGENT_SLOW_SECONDS": "120", "FLEET_ACTOR": "lead"}
+    return m.id, ids, write_agent(tmp_path), env
+
+
+def _kill_mid_mission(repo: Path, mission_id: str, slow: str, agent: str,
+                      env: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
+    proc = start_dispatch(repo, mission_id, "--workers", "2", "--agent", agent, env=env)
+    try:
+        records = _records_until(proc, lambda rs: any(
+            r["event"] == "sortie_started" and r["sortie_id"] == slow for r in rs) and sum(
+            r["event"] == "sortie_completed" for r in rs) >= 3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    (slow_start,) = [r for r in records if r["event"] == "sortie_started"
+                     and r["sortie_id"] == slow]
+    assert group_alive(slow_start["pid"])  # orphaned by the kill: still running
+    return records, slow_start["pid"]
+
+
+def test_sigkill_then_recover_then_dispatch_reruns_nothing_finished(repo, hive, tmp_path):
+    mission_id, ids, agent, env = _setup(repo, hive, tmp_path)
+    records, slow_group = _kill_mid_mission(repo, mission_id, ids[3], agent, env)
+
+    with fleet_hive.open(repo) as h:
+        done_before = {s.id for s in h.missions.get(mission_id).sorties
+                       if s.status == "completed"}
+    assert len(done_before) >= 3
+
+    rec = run_cli("-C", str(repo), "recover", "--apply", "--json")
+    assert rec.returncode == 0, rec.stderr
+    report = json.loads(rec.stdout)
+    requeued = {a["sortie_id"] for m in report["missions"] for a in m["actions"]
+                if a["outcome"] == "done"}
+    assert ids[3] in requeued and not requeued & done_before
+    deadline = time.monotonic() + 10
+    while group_alive(slow_group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group_alive(slow_group)  # recover stopped what was left of the agent
+    with fleet_hive.open(repo) as h:
+        assert h.sorties.get(ids[3]).status == "pending"
+
+    fast = {**env, "AGENT_SLOW_SORTIE": ""}
+    result, again = run_dispatch(repo, mission_id, "--agent", agent, env=fast)
+    assert result.returncode == 0, result.stderr
+    rerun = {r["sortie_id"] for r in again if r.get("event") == "sortie_started"}
+    assert not rerun & done_before and ids[3] in rerun
+    starts = Counter(i.sortie for i in intervals(Path(env["AGENT_LOG"])))
+    assert all(starts[sid] == 1 for sid in done_before), starts
+    with fleet_hive.open(repo) as h:
+        m = h.missions.get(mission_id)
+        assert m.status == "completed" and {s.status for s in m.sorties} == {"completed"}
+        assert h.reservations.list() == []
+
+
+def test_the_next_dispatch_finds_the_lapsed_lease_itself(repo, hive, tmp_path):
+    mission_id, ids, agent, env = _setup(repo, hive, tmp_path)
+    _records, slow_group = _kill_mid_mission(repo, mission_id, ids[3], agent, env)
+    with fleet_hive.open(repo) as h:
+        done_before = {s.id for s in h.missions.get(mission_id).sorties
+                       if s.status == "completed"}
+
+    result, again = run_dispatch(repo, mission_id, "--agent", agent,
+                                 env={**env, "AGENT_SLOW_SORTIE": ""})
+    assert result.returncode == 0, result.stderr
+    requeued = [r["sortie_id"] for r in again if r.get("event") == "sortie_requeued"]
+    assert ids[3] in requeued
+    assert not group_alive(slow_group)
+    assert again[-1]["ok"] is True and ids[3] in again[-1]["requeued"]
+    starts = Counter(i.sortie for i in intervals(Path(env["AGENT_LOG"])))
+    assert all(starts[sid] == 1 for sid in done_before), starts
+    assert not list((repo / ".fleet" / "local" / "dispatch" / "leases").glob("*.json"))
+
+
+def test_sigterm_stops_every_agent_group_and_requeues(repo, hive, tmp_path):
+    m = hive.missions.create("long", sorties=[{"title": f"long {k}"} for k in range(3)])
+    hive.close()
+    proc = start_dispatch(repo, m.id, "--workers", "3", "--agent", "sleep 300 & wait")
+    records = _records_until(proc, lambda rs: sum(r["event"] == "sortie_started"
+                                                  for r in rs) == 3)
+    groups = [r["pid"] for r in records if r["event"] == "sortie_started"]
+    assert all(group_alive(g) for g in groups)
+    proc.send_signal(signal.SIGTERM)
+    out, _err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert not any(group_alive(g) for g in groups)
+    tail = [json.loads(line) for line in out.splitlines()]
+    assert [r["event"] for r in tail].count("sortie_requeued") == 3
+    assert tail[-1]["event"] == "dispatch_finished" and tail[-1]["interrupted"] is True
+    with fleet_hive.open(repo) as h:
+        assert {s.status for s in h.missions.get(m.id).sorties} == {"pending"}
+        assert h.reservations.list() == []
+        tries = h.events.query(type="sortie_try_ended")
+        assert {e.data["outcome"] for e in tries} == {"requeued"}
+    assert not list((repo / ".fleet" / "local" / "dispatch" / "leases").glob("*.json"))
