@@ -58,6 +58,7 @@ OWNERS = {
     "fastapi": {"server/"},
     "uvicorn": {"server/"},
     "mcp": {"server/"},
+    "rich": {"cli/progress.py"},
     "pydantic": {"events/registry.py", "events/core_types.py", "app/config.py",
                  "*/event_types.py", "checkpoints/body.py", "planning/plan.py"},
 }

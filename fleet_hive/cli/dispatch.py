@@ -65,8 +65,8 @@ def dispatch_cmd(ctx: Ctx, mission_id: str, workers: int, agent: str | None,
             f"mission {summary.mission_id}: {len(summary.failed)} sortie(s) failed "
             f"({failed}), {len(summary.waiting)} not run",
             code="sorties_failed",
-            hint=f"see the logs in .fleet/local/dispatch/logs/; `fleet-hive sortie retry ID` "
-                 f"then dispatch again")
+            hint="see the logs in .fleet/local/dispatch/logs/; `fleet-hive sortie retry ID` "
+                 "then dispatch again")
 
 
 class _Failed(FleetHiveError):

@@ -172,9 +172,9 @@ class Live(Renderer):
             {"running": 0, "blocked": 0, "retry": 1, "failed": 1, "FAILED": 2}.get(
                 kv[1]["state"], 3)))[:30]
         for sid, row in shown:
-            table.add_row(sid, Text(row["state"], style=styles.get(row["state"], "")),
-                          clean(row["worker"]), row["try"], f"{row['percent']}%",
-                          short(row["title"], 50))
+            table.add_row(Text(sid), Text(row["state"], style=styles.get(row["state"], "")),
+                          Text(clean(row["worker"])), Text(row["try"]),
+                          Text(f"{row['percent']}%"), Text(short(row["title"], 50)))
         head = Text(f"{clean(self.title)}  {done}/{len(self.rows)} sorties, "
                     f"{self.elapsed:.1f}s", style="bold")
         parts: list[Any] = [head, ProgressBar(total=total, completed=done, width=60), table]
@@ -187,7 +187,7 @@ class Live(Renderer):
     def close(self) -> None:
         self.live.stop()
         if self.final is not None:
-            self.console.print(clean(summary_line(self.final)))
+            self.console.print(clean(summary_line(self.final)), highlight=False, markup=False)
 
 
 def renderer(as_json: bool) -> Renderer:

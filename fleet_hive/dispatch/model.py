@@ -72,7 +72,7 @@ def backoff_delay(base: float, failed_tries: int) -> float:
     doubled each time, at most 60 s."""
     if failed_tries <= 0 or base <= 0:
         return 0.0
-    return min(60.0, base * 2 ** (failed_tries - 1))
+    return float(min(60.0, base * 2.0 ** (failed_tries - 1)))
 
 
 @dataclass

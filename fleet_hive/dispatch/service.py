@@ -37,8 +37,6 @@ from .logs import CappedLog
 from .model import WATCH_INTERVAL, Lease, Options, Summary, TryResult
 
 if TYPE_CHECKING:
-    import subprocess
-
     from ..index.unit_of_work import UnitOfWork
     from ..missions.model import Mission, Sortie
 
@@ -126,7 +124,7 @@ class _Running:
     sortie: Sortie
     worker: str
     attempt: int
-    proc: subprocess.Popen[bytes]
+    proc: processes.Process
     exit_fd: int | None
     lease: Lease
     log: CappedLog
@@ -148,8 +146,9 @@ class Dispatcher:
     ``brief(mission_id, None)`` returns the mission's context brief (rendered,
     byte-capped; rendered once per change of the mission's state and shared by the tries
     started then: the prompt itself says what the worker holds); ``batch()`` is a context
-    the whole run happens in (the hive defers mission snapshots in it); ``specialists`` (optional, a function returning the
-    specialists service) matches sorties' ``specialist`` kind to registered specialists;
+    the whole run happens in (the hive defers mission snapshots in it); ``specialists``
+    (optional, a function returning the specialists service) matches sorties'
+    ``specialist`` kind to registered specialists;
     without it the workers are named ``<actor>/w1`` ... ``<actor>/wN``.
     """
 
@@ -258,7 +257,7 @@ class _Run:
         self.next_watch = 0.0
         self.started_at = d.monotonic()
         self.mission: dict[str, Any] = {}
-        self.workers: list[str] = []
+        self.workers: Sequence[str] = []
         self.capable: Callable[[str | None], Sequence[str]] | None = None
 
     def emit(self, kind: str, **data: Any) -> None:
@@ -427,7 +426,7 @@ class _Run:
                              repo=str(self.d.paths.root))
 
     def _spawn(self, s: Sortie, worker: str, attempt: int, prompt: str,
-               ) -> tuple[subprocess.Popen[bytes], int | None, CappedLog]:
+               ) -> tuple[processes.Process, int | None, CappedLog]:
         paths = self.d.paths
         paths.prompts.mkdir(parents=True, exist_ok=True)
         prompt_file = paths.prompts / f"{s.id}.md"

@@ -15,6 +15,9 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+#: A started child (for the types of modules that must not import ``subprocess``).
+Process = subprocess.Popen[bytes]
+
 #: Seconds a stopped process group gets between SIGTERM and SIGKILL.
 GRACE = 2.0
 

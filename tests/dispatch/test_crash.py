@@ -71,7 +71,7 @@ def _kill_mid_mission(repo: Path, mission_id: str, slow: str, agent: str,
 
 def test_sigkill_then_recover_then_dispatch_reruns_nothing_finished(repo, hive, tmp_path):
     mission_id, ids, agent, env = _setup(repo, hive, tmp_path)
-    records, slow_group = _kill_mid_mission(repo, mission_id, ids[3], agent, env)
+    _records, slow_group = _kill_mid_mission(repo, mission_id, ids[3], agent, env)
 
     with fleet_hive.open(repo) as h:
         done_before = {s.id for s in h.missions.get(mission_id).sorties
