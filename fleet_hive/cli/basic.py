@@ -127,14 +127,23 @@ def verify_cmd(ctx: Ctx, repair: bool) -> None:
 def demo_cmd(ctx: Ctx, directory: Path | None) -> None:
     """Run a whole mission end to end in a scratch repository (DIR, or a temporary one).
 
-    A coordinator plans four sorties with dependencies; specialists claim them in waves,
-    reserve files (one is refused a file another holds), finish them; .fleet/ is committed,
+    A small codebase gets a mission of six sorties with dependencies, dispatched to
+    built-in demonstration agents (real processes, three at a time) that edit the code and
+    report progress; one fails once and succeeds on its retry. .fleet/ is committed,
     verified, and the mission's pull-request history printed.
     """
     from ..app.demo import run_demo
+    from . import COMMANDS
+    from .dispatch import _agent_environ
+    from .progress import Renderer, renderer
 
     say = (lambda line: None) if ctx.json else info
-    result = run_demo(directory, say=say)
+    show = Renderer() if ctx.json else renderer(False)  # --json: the result says it all
+    try:
+        result = run_demo(directory, say=say, on_progress=show,
+                          mail="mail" in COMMANDS, environ=_agent_environ())
+    finally:
+        show.close()
     if ctx.json:
         write_json(result)
         return

@@ -95,7 +95,10 @@ class TryResult:
         return self.exit_code == 0 and not self.timed_out and not self.interrupted
 
     def describe(self) -> str:
-        """One line for the sortie's reason and for people."""
+        """One line for people: ``try N, worker W: what happened``."""
+        return f"try {self.attempt}, worker {self.worker}: {self._what()}"
+
+    def _what(self) -> str:
         if self.error and self.exit_code is None:
             what = f"agent could not start: {self.error}"
         elif self.interrupted:
@@ -104,12 +107,12 @@ class TryResult:
             what = f"timed out after {self.duration:.1f} s (process group stopped)"
         else:
             what = f"agent exited {self.exit_code} after {self.duration:.1f} s"
-        return f"try {self.attempt}, worker {self.worker}: {what}"
+        return what
 
     def reason(self, tries: int) -> str:
         """The sortie_completed / sortie_failed reason: what happened, then the stderr
         tail of a failure (``learning`` reads the facts from the try event instead)."""
-        text = f"dispatch: {self.describe()} (try {self.attempt} of {tries})"
+        text = f"dispatch try {self.attempt} of {tries}, worker {self.worker}: {self._what()}"
         if not self.ok and self.stderr_tail.strip():
             text += "\nstderr tail:\n" + self.stderr_tail.strip()
         return text[:100_000]

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import fleet_hive
 from tests.support import PROJECT, git, run_cli
 
 README = PROJECT / "README.md"
@@ -18,19 +19,32 @@ def test_demo_runs_a_whole_mission(tmp_path: Path):
     out = json.loads(result.stdout)
     mission = out["mission"]
     assert mission["status"] == "completed" and mission["progress"] == 100
-    assert [s["status"] for s in mission["sorties"]] == ["completed"] * 4
-    assert out["waves"] == 3, "design, then middleware and docs in parallel, then tests"
-    assert out["refused"] and all("reserved by" in r for r in out["refused"])
+    assert [s["status"] for s in mission["sorties"]] == ["completed"] * 6
+    # dispatched to real agent processes: one sortie failed once and passed on its retry
+    summary = out["dispatch"]
+    assert summary["ok"] is True and summary["tries"] == 7 and summary["retries"] == 1
     assert out["verify"]["ok"] is True
-    assert "Add rate limiting" in out["history_markdown"]
+    assert "Add discounts to the shop" in out["history_markdown"]
+    # the agents really edited the codebase
+    assert out["edited"] == sorted(["CHANGELOG.md", "docs/discounts.md", "shop/cart.py",
+                                    "shop/discounts.py", "shop/prices.py",
+                                    "tests/test_discounts.py"])
+    assert "def total_with_discount" in (target / "shop" / "cart.py").read_text()
+    assert "def euros" in (target / "shop" / "prices.py").read_text()
     # the mission's history really is in git, committed through dulwich
     log = git(target, "log", "--format=%s").stdout.splitlines()
-    assert log == ["fleet-hive: rate limiting mission complete",
+    assert log == ["fleet-hive: discounts mission complete",
                    "fleet-hive: start tracking missions"]
     assert git(target, "status", "--porcelain", ".fleet").stdout.strip() == ""
     status = run_cli("-C", str(target), "status", "--json")
     assert status.returncode == 0
     assert json.loads(status.stdout)["reservations"] == []
+    with fleet_hive.open(target) as hive:
+        tries = hive.events.query(type="sortie_try_ended")
+        flaky = [e.data for e in tries if e.data["outcome"] == "retried"]
+        assert len(flaky) == 1 and flaky[0]["exit_code"] == 1
+        actors = {e.actor for e in hive.events.query(type="sortie_progressed")}
+        assert actors and all(a.startswith("coordinator/w") for a in actors)
 
 
 def test_demo_refuses_a_directory_with_files(tmp_path: Path):

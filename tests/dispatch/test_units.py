@@ -72,8 +72,8 @@ def test_after_try():
 def test_a_failed_try_reason_names_the_exit_and_the_stderr_tail():
     r = TryResult("s-1", 2, "lead/w1", 3, 1.25, stderr_tail="warn\nTraceback: boom\n")
     text = r.reason(3)
-    assert text.startswith("dispatch: try 2, worker lead/w1: agent exited 3 after 1.2 s")
-    assert "(try 2 of 3)" in text and text.endswith("Traceback: boom")
+    assert text.startswith("dispatch try 2 of 3, worker lead/w1: agent exited 3 after 1.2 s")
+    assert text.endswith("Traceback: boom")
     assert "stderr" not in TryResult("s-1", 1, "w", 0, 0.1, stderr_tail="noise").reason(1)
 
 
