@@ -348,15 +348,20 @@ class _Run:
             return 0
         self.changed = False
         self.next_look = now + 1.0  # others' changes (a sortie added) seen within a second
-        ready = [s for s in self.d.sorties.ready(mission=self.mission_id)
-                 if s.id not in self.running]
-        if not ready:
-            return 0
-        held = [f for r in self.running.values() for f in r.sortie.files]
-        pairs = decide.assign(ready, running_files=held, free=self._free_workers(),
-                              slots=self.options.workers - len(self.running),
-                              capable=self.capable, not_before=self.not_before, now=now,
-                              skip=frozenset(self.skip))
+        slots = self.options.workers - len(self.running)
+        # the most urgent ready sorties, enough to fill the free slots past those that must
+        # wait (backoff, refused, overlapping): all of them only when that is not enough
+        limit = 4 * slots + len(self.skip) + len(self.not_before) + 16
+        while True:
+            ready = self.d.sorties.ready(mission=self.mission_id, limit=limit)
+            held = [f for r in self.running.values() for f in r.sortie.files]
+            pairs = decide.assign(ready, running_files=held, free=self._free_workers(),
+                                  slots=slots, capable=self.capable,
+                                  not_before=self.not_before, now=now,
+                                  skip=frozenset(self.skip))
+            if len(pairs) == slots or len(ready) < limit:
+                break
+            limit *= 4
         started = 0
         for sortie, worker in pairs:
             if self._run_try(sortie, worker):
