@@ -224,6 +224,10 @@ class Dispatcher:
                 "sortie_try_ended", f"dispatch:{f['mission_id']}", f,
                 correlation_id=f["mission_id"]) for f in facts])
 
+    def writes(self) -> AbstractContextManager[None]:
+        """Several writes under one hold of the writer lock, after-write policies once."""
+        return built(self._write_path).batch()
+
     def renew_reservations(self, holder: str) -> None:
         with contextlib.suppress(FleetHiveError):  # none live (a sortie without files)
             self._reservations_port().renew(holder)
@@ -377,20 +381,23 @@ class _Run:
         if lease is None:  # another dispatcher on this machine runs it (or a lapsed one)
             self.skip.add(sortie.id)
             return False
+        attempt = self.attempts.get(sortie.id, 0) + 1
         try:
-            d.sorties.claim(sortie.id, specialist=worker)
+            with d.writes():  # one hold of the lock: claim (and reserve), then start
+                d.sorties.claim(sortie.id, specialist=worker)
+                fresh = d.sorties.start(sortie.id, reason=f"dispatch try {attempt}")
         except (ConflictError, TransitionError):
             d.leases.drop(sortie.id)  # taken by someone else, or its files are held
             self.skip.add(sortie.id)
+            if d.sorties.get(sortie.id).status == "assigned":  # claimed, not started
+                self._could_not_start(sortie, worker, attempt, lease, "start refused")
             return False
         except BaseException:
             d.leases.drop(sortie.id)
             raise
-        attempt = self.attempts.get(sortie.id, 0) + 1
         self.attempts[sortie.id] = attempt
         self.summary.tries += 1
         try:
-            fresh = d.sorties.start(sortie.id, reason=f"dispatch try {attempt}")
             prompt = self._prompt(fresh, worker, attempt)
             proc, exit_fd, log = self._spawn(fresh, worker, attempt, prompt)
         except FleetHiveError as e:
@@ -492,7 +499,20 @@ class _Run:
             r.log.feed(data, stderr=r.pipes[fd])
 
     def _reap(self, now: float) -> None:
-        for sid, r in list(self.running.items()):
+        ended = [sid for sid, r in self.running.items() if r.proc.poll() is not None]
+        if ended:
+            with self.d.writes():  # the ends of tries together: one hold of the lock
+                self._end(ended)
+        for pgid, kill_at in list(self.lingering.items()):
+            if not processes.group_alive(pgid):
+                del self.lingering[pgid]
+            elif now >= kill_at:
+                processes.signal_group(pgid, "KILL")
+                del self.lingering[pgid]
+
+    def _end(self, ended: list[str]) -> None:
+        for sid in ended:
+            r = self.running[sid]
             if r.proc.poll() is None:
                 continue
             for fd in list(r.pipes):
@@ -508,12 +528,6 @@ class _Run:
                                stderr_tail=r.log.stderr_tail(), log=str(r.log.path))
             r.log.close(f"ended: {result.describe()}")
             self._ended(r.sortie, result, r.lease)
-        for pgid, kill_at in list(self.lingering.items()):
-            if not processes.group_alive(pgid):
-                del self.lingering[pgid]
-            elif now >= kill_at:
-                processes.signal_group(pgid, "KILL")
-                del self.lingering[pgid]
 
     def _close(self, r: _Running) -> None:
         """The agent has exited: what it left in its group is stopped, the pipes closed."""

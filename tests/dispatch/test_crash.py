@@ -6,6 +6,7 @@ sortie that had completed. SIGTERM (and Ctrl-C) stop every agent group and re-qu
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import subprocess
@@ -27,18 +28,23 @@ from tests.support.dispatch import (
 
 def _records_until(proc: subprocess.Popen[str], done: Any, timeout: float = 60,
                    ) -> list[dict[str, Any]]:
-    """Records read from ``proc`` until ``done(records)`` is true."""
+    """Records read from ``proc`` until ``done(records)`` is true (its stdout read as
+    raw bytes: a buffered reader could hold lines that ``select`` no longer sees)."""
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     records: list[dict[str, Any]] = []
+    pending: bytes = getattr(proc, "_unread", b"")
     end = time.monotonic() + timeout
     while not done(records):
         left = end - time.monotonic()
         assert left > 0, records
-        ready, _, _ = select.select([proc.stdout], [], [], left)
+        ready, _, _ = select.select([fd], [], [], left)
         if ready:
-            line = proc.stdout.readline()
-            assert line, (records, proc.stderr.read() if proc.stderr else "")
-            records.append(json.loads(line))
+            data = os.read(fd, 65536)
+            assert data, (records, proc.stderr.read() if proc.stderr else "")
+            *lines, pending = (pending + data).split(b"\n")
+            records += [json.loads(line) for line in lines if line.strip()]
+    proc._unread = pending  # type: ignore[attr-defined]  # for the next call
     return records
 
 
@@ -132,10 +138,9 @@ def test_sigterm_stops_every_agent_group_and_requeues(repo, hive, tmp_path):
     groups = [r["pid"] for r in records if r["event"] == "sortie_started"]
     assert all(group_alive(g) for g in groups)
     proc.send_signal(signal.SIGTERM)
-    out, _err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.wait(60) == 130
     assert not any(group_alive(g) for g in groups)
-    tail = [json.loads(line) for line in out.splitlines()]
+    tail = _records_until(proc, lambda rs: bool(rs) and rs[-1]["event"] == "dispatch_finished")
     assert [r["event"] for r in tail].count("sortie_requeued") == 3
     assert tail[-1]["event"] == "dispatch_finished" and tail[-1]["interrupted"] is True
     with fleet_hive.open(repo) as h:
