@@ -263,8 +263,11 @@ class Hive:
                           paths=Paths(self.root, layout.dispatch_leases, layout.dispatch_logs,
                                       layout.dispatch_prompts))
 
-    def _dispatch_leases(self) -> LeaseBook:
-        """Dispatch's local leases, for ``recover`` (light: no processes imported)."""
+    def _dispatch_leases(self) -> LeaseBook | None:
+        """Dispatch's local leases, for ``recover`` (light: no processes imported); None
+        where dispatch never ran (nothing is imported then)."""
+        if not self.layout.dispatch_leases.is_dir():
+            return None
         from ..dispatch.leases import LeaseBook
 
         return LeaseBook(self.layout.dispatch_leases)

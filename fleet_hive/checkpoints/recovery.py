@@ -208,7 +208,7 @@ class Recovery:
                  checkpoints: Callable[[], CheckpointPort | None] | None = None,
                  stale_after: Callable[[], str] = lambda: "30m",
                  now: clock.Clock = clock.now,
-                 dispatch_leases: Callable[[], LapsedLeases] | None = None) -> None:
+                 dispatch_leases: Callable[[], LapsedLeases | None] | None = None) -> None:
         self._write_path = uow
         self._reads = reads
         self._sorties = sorties
@@ -259,12 +259,12 @@ class Recovery:
                      only: str | None = None) -> list[StaleSortie]:
         """``found`` without the sorties a live dispatcher holds, plus the claimed ones
         whose dispatch lease lapsed (however recent their last event)."""
-        if self._dispatch_leases is None:
+        leases = None if self._dispatch_leases is None else self._dispatch_leases()
+        if leases is None:
             return found
         from ..kernel.clock import epoch
         from .stale import claimed_sorties
 
-        leases = self._dispatch_leases()
         found = [s for s in found if not leases.holds(s.id)]
         lapsed = leases.lapsed_sorties()
         if only is not None:
@@ -359,8 +359,9 @@ class Recovery:
                   f"({format_duration(s.idle)} idle, over {format_duration(stale_after)}); "
                   "released and re-queued by fleet-hive recover")
         held = self._held(a.sortie_id, a.claimant, s.sortie.files)
-        if self._dispatch_leases is not None:  # what is left of its agent stops first
-            self._dispatch_leases().release(a.sortie_id)
+        leases = None if self._dispatch_leases is None else self._dispatch_leases()
+        if leases is not None:  # what is left of its agent stops first
+            leases.release(a.sortie_id)
         sorties = self._sorties()
         sorties.fail(a.sortie_id, reason=reason, force=True)  # releases the sortie's files
         left = [path for path in held if path not in s.sortie.files]

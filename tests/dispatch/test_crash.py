@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -149,3 +150,37 @@ def test_sigterm_stops_every_agent_group_and_requeues(repo, hive, tmp_path):
         tries = h.events.query(type="sortie_try_ended")
         assert {e.data["outcome"] for e in tries} == {"requeued"}
     assert not list((repo / ".fleet" / "local" / "dispatch" / "leases").glob("*.json"))
+
+
+def test_a_live_dispatcher_keeps_its_sortie_fresh_for_recover(repo, hive):
+    m = hive.missions.create("slow", sorties=[{"title": "thinks a long time"}])
+    (s,) = hive.missions.get(m.id).sorties
+    hive.close()
+    proc = start_dispatch(repo, m.id, "--agent", "sleep 300 & wait")
+    try:
+        _records_until(proc, lambda rs: any(r["event"] == "sortie_started" for r in rs))
+        time.sleep(2.5)  # idle past --stale-after 1s: only its live lease keeps it fresh
+        plan = run_cli("-C", str(repo), "recover", "--stale-after", "1s", "--json")
+        assert plan.returncode == 0, plan.stderr
+        listed = [a["sortie_id"] for mm in json.loads(plan.stdout)["missions"]
+                  for a in mm["actions"]]
+        assert s.id not in listed
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    with fleet_hive.open(repo) as h:
+        assert h.sorties.get(s.id).status == "pending"  # re-queued by the SIGTERM
+
+
+def test_an_agent_that_completes_its_sortie_itself(repo, hive):
+    m = hive.missions.create("self-service", sorties=[{"title": "done by the agent"}])
+    (s,) = hive.missions.get(m.id).sorties
+    hive.close()
+    cli = f"{sys.executable} -m fleet_hive"
+    result, records = run_dispatch(repo, m.id, "--agent",
+                                   f"{cli} sortie complete $FLEET_SORTIE_ID --reason mine")
+    assert result.returncode == 0, result.stderr
+    assert records[-1]["ok"] is True
+    with fleet_hive.open(repo) as h:
+        done = h.sorties.get(s.id)
+        assert done.status == "completed" and done.reason == "mine"
