@@ -620,6 +620,8 @@ class _Run:
                   "exit_code": result.exit_code, "timed_out": result.timed_out,
                   "duration_ms": int(result.duration * 1000), "log": result.log}
         if outcome == "completed":
+            with contextlib.suppress(FileNotFoundError):  # kept only while it may be asked
+                (self.d.paths.prompts / f"{sortie.id}.md").unlink()
             self.summary.completed.append(sortie.id)
             self.not_before.pop(sortie.id, None)
             self.emit("sortie_completed", **common)

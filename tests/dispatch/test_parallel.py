@@ -69,4 +69,7 @@ def test_a_hundred_sorties_on_twelve_workers(repo: Path, hive, tmp_path: Path):
         assert len(tries) == 100
         assert {e.data["outcome"] for e in tries} == {"completed"}
         assert all(e.data["exit_code"] == 0 and e.data["attempt"] == 1 for e in tries)
-    assert not list((repo / ".fleet" / "local" / "dispatch" / "leases").glob("*.json"))
+    local = repo / ".fleet" / "local" / "dispatch"
+    assert not list((local / "leases").glob("*.json"))
+    assert not list((local / "prompts").glob("*.md"))  # the prompts of completed sorties go
+    assert len(list((local / "logs").glob("*.log"))) == 100  # their logs stay
