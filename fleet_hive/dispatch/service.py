@@ -47,7 +47,7 @@ OnProgress = Callable[[Record], None]
 #: Claimed states whose agent is still at work (blocked included: it waits for help).
 _RUNNING_STATES = ("assigned", "in_progress", "blocked")
 #: The reservations a claim takes last an hour (``reservations.model.DEFAULT_TTL``):
-#: renewed at a third of it while the agent runs.
+#: renewed with the lease, at most this often, while the agent runs.
 _RESERVATION_RENEW = 1200.0
 
 
@@ -590,9 +590,10 @@ class _Run:
                 if port is not None:
                     with contextlib.suppress(FleetHiveError):
                         port.heartbeat(r.worker)
-            if now - r.reserved >= _RESERVATION_RENEW:
+            if now - r.reserved >= min(_RESERVATION_RENEW, self.options.lease_ttl):
                 r.reserved = now
-                self.d.renew_reservations(r.worker)
+                if r.sortie.files:
+                    self.d.renew_reservations(r.worker)
 
     # -- ending tries --------------------------------------------------------------------
     def _ended(self, sortie: Sortie, result: TryResult, lease: Lease) -> None:

@@ -159,3 +159,22 @@ def test_a_kind_nobody_can_do_is_left_waiting(repo, hive):
                                                 environ=dict(os.environ))
     assert not summary.ok and summary.waiting == [hive.missions.get(m.id).sorties[0].id]
     assert summary.tries == 0
+
+
+def test_a_running_sortie_s_lease_and_reservations_are_renewed(repo, hive, tmp_path):
+    m = hive.missions.create("m", sorties=[{"title": "long", "files": ["src/long.py"]}])
+    (s,) = hive.missions.get(m.id).sorties
+    seen = tmp_path / "lease.json"
+    lease = hive.layout.dispatch_leases / f"{s.id}.json"
+    # the agent copies its lease twice, a second apart: the expiry has moved on
+    agent = (f"cp {lease} {seen}.1; sleep 1.2; cp {lease} {seen}.2")
+    summary = hive.dispatch.run(m.id, Options(agent=agent, lease_ttl=0.3),
+                                environ=dict(os.environ))
+    assert summary.ok, summary.to_json()
+    first, second = (json.loads(Path(f"{seen}.{k}").read_text()) for k in (1, 2))
+    assert first["pid"] == second["pid"] == os.getpid() and second["pgid"] is not None
+    assert second["expires"] > first["expires"]
+    renewed = hive.events.query(type="reservation_renewed")
+    assert renewed and {(e.data["holder"], e.data["path"]) for e in renewed} == {
+        ("lead/w1", "src/long.py")}
+    assert not lease.exists()
