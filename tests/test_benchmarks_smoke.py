@@ -185,6 +185,8 @@ def test_planning_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
         assert any(metric in name for name in names), (metric, names)
     for m in bench["measurements"]:
         assert m["measured"] and m["measured"] != "—", m
+
+
 def test_dispatch_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     proc = _run_suite(tmp_path, "--smoke", "--only", "dispatch", "--json", str(out))
