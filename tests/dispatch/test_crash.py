@@ -16,6 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import fleet_hive
 from tests.support import run_cli
 from tests.support.dispatch import (
@@ -130,7 +132,8 @@ def test_the_next_dispatch_finds_the_lapsed_lease_itself(repo, hive, tmp_path):
     assert not list((repo / ".fleet" / "local" / "dispatch" / "leases").glob("*.json"))
 
 
-def test_sigterm_stops_every_agent_group_and_requeues(repo, hive, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_sigterm_stops_every_agent_group_and_requeues(repo, hive, tmp_path, sig):
     m = hive.missions.create("long", sorties=[{"title": f"long {k}"} for k in range(3)])
     hive.close()
     proc = start_dispatch(repo, m.id, "--workers", "3", "--agent", "sleep 300 & wait")
@@ -138,7 +141,7 @@ def test_sigterm_stops_every_agent_group_and_requeues(repo, hive, tmp_path):
                                                   for r in rs) == 3)
     groups = [r["pid"] for r in records if r["event"] == "sortie_started"]
     assert all(group_alive(g) for g in groups)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     assert proc.wait(60) == 130
     assert not any(group_alive(g) for g in groups)
     tail = _records_until(proc, lambda rs: bool(rs) and rs[-1]["event"] == "dispatch_finished")
