@@ -1,11 +1,13 @@
 """``fleet-hive demo``: one whole mission, end to end, in a scratch git repository.
 
-A small Python codebase (a shop: cart, prices) gets a mission of six sorties with
-dependencies; ``dispatch`` runs them through the built-in demonstration agents (real
-processes, :mod:`.demo_agent`, three at a time) that edit the code and report progress; one
-fails its first try and succeeds on the retry. ``.fleet/`` is committed through dulwich,
-``verify`` checks the log, and the mission's history is rendered as it would appear in a
-pull request. Everything goes through the public API, as an agent's would.
+A small Python codebase (a shop: cart, prices) gets a task that the heuristic planner
+decomposes into a mission (six features, each owning the files it names, and an
+integration sortie that waits for them); ``dispatch`` runs them through the built-in
+demonstration agents (real processes, :mod:`.demo_agent`, three at a time) that edit the
+code and report progress; one fails its first try and succeeds on the retry. ``.fleet/``
+is committed through dulwich, ``verify`` checks the log, and the mission's history is
+rendered as it would appear in a pull request. Everything goes through the public API, as
+an agent's would.
 """
 
 from __future__ import annotations
@@ -33,19 +35,16 @@ PROJECT_FILES = {
                            "    assert total([(\"book\", 12.5), (\"pen\", 1.5)]) == 14.0\n"),
 }
 
-PLAN: list[dict[str, Any]] = [
-    {"title": "Discount rules", "files": ["shop/discounts.py"], "specialist": "python",
-     "description": "A percentage off orders above a threshold."},
-    {"title": "Apply discounts in the cart", "files": ["shop/cart.py"], "after": [0],
-     "specialist": "python"},
-    {"title": "Format prices in euros", "files": ["shop/prices.py"], "specialist": "python"},
-    {"title": "Tests for discounts", "files": ["tests/test_discounts.py"], "after": [1],
-     "specialist": "python"},
-    {"title": "Document discounts", "files": ["docs/discounts.md"], "after": [0],
-     "specialist": "writer"},
-    {"title": "Changelog entry", "files": ["CHANGELOG.md"], "after": [2, 3, 4],
-     "specialist": "writer"},
-]
+#: What the coordinator is asked; the heuristic planner turns it into sorties (each line a
+#: feature owning the files it names, then an integration sortie waiting for them all).
+TASK = """Add discounts to the shop: orders of 100 EUR or more get 10 % off.
+- Discount rules in shop/discounts.py
+- Apply discounts to the cart total in shop/cart.py
+- Format prices in euros in shop/prices.py
+- Tests for discounts in tests/test_discounts.py
+- Document discounts in docs/discounts.md
+- A changelog entry in CHANGELOG.md
+"""
 AGENT = f"{sys.executable} -m fleet_hive.app.demo_agent"
 
 
@@ -70,11 +69,13 @@ def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None,
 
     coordinator = init_hive(repo, actor="coordinator")
     base = coordinator.git.commit("fleet-hive: start tracking missions")
-    mission = coordinator.missions.create(
-        "Add discounts to the shop", priority=1, labels=["shop", "demo"],
-        description="Orders of 100 EUR or more get 10 % off; show prices in euros.",
-        sorties=PLAN)
-    say(f"coordinator: mission {mission.id} '{mission.title}' with {len(PLAN)} sorties")
+    planned = coordinator.planning.decompose(TASK, create=True)
+    mission = coordinator.missions.get(planned["mission"]["id"])
+    sorties = mission.sorties or []
+    say(f"coordinator: planned with the {planned['strategy']['used']} strategy "
+        f"({planned['strategy']['reasons'][0]}); mission {mission.id} "
+        f"'{mission.title}' with {len(sorties)} sorties in "
+        f"{len(planned['validation']['waves'])} waves")
     env = dict(os.environ if environ is None else environ)
     env["DEMO_MAIL"] = "1" if mail else "0"
     # the agents import this fleet_hive (a checkout run without installing included)
@@ -95,7 +96,8 @@ def run_demo(directory: Path | None = None, *, say: Say = lambda _line: None,
         "directory": str(repo),
         "mission": finished.to_json(),
         "dispatch": summary.to_json(),
-        "edited": sorted(rel for rel in {f for s in PLAN for f in s["files"]}
+        "plan": {"strategy": planned["strategy"], "waves": planned["validation"]["waves"]},
+        "edited": sorted(rel for rel in {f for s in sorties for f in s.files}
                          if (repo / rel).exists()),
         "commits": [base.commit, final.commit],
         "verify": report.to_json(),

@@ -67,6 +67,15 @@ def short_task(task: str, width: int = 80) -> str:
     return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
+def title_of(task: str, width: int = 80) -> str:
+    """A title for ``task``: its first line when it goes on with a list (the lines after
+    it are its features), else all of it, shortened to ``width``."""
+    lines = [ln.strip() for ln in task.splitlines() if ln.strip()]
+    if len(lines) > 1 and any(ln[:1] in "-*•" or ln[:1].isdigit() for ln in lines[1:]):
+        return short_task(lines[0].rstrip(":").strip(), width)
+    return short_task(task, width)
+
+
 def keywords(text: str) -> list[str]:
     out: list[str] = []
     for w in words(text):
@@ -237,7 +246,7 @@ def _sortie(title: str, description: str, files: Sequence[str], depends_on: Sequ
 
 
 def _plan(task: str, strategy: str, sorties: list[dict[str, Any]]) -> Plan:
-    return {"title": short_task(task, 120) or "plan", "strategy": strategy, "task": task,
+    return {"title": title_of(task, 120) or "plan", "strategy": strategy, "task": task,
             "sorties": sorties}
 
 
@@ -250,7 +259,7 @@ def _directory_sorties(task: str, repo: Repository, files: Sequence[str], *,
     sorties = []
     for (label, fs), ds in zip(groups, deps, strict=True):
         sorties.append(_sortie(
-            f"{label}: {short_task(task, 60)}",
+            f"{label}: {title_of(task, 60)}",
             f"Part of: {task.strip()}\n\nThe {len(fs)} file(s) in scope under {label}.",
             globs_for(fs, universe), [d + offset for d in ds], specialist_of(fs), priority))
     reasons = [f"{len(groups)} group(s) by directory: " + ", ".join(
@@ -302,10 +311,35 @@ _VERBS = frozenset((
 ))
 
 
+_NAMED_PATH = None
+
+
+def named_paths(text: str) -> list[str]:
+    """The file paths ``text`` names outright (``shop/cart.py``, ``CHANGELOG.md``), in
+    order, without repeats; they need not exist yet (a feature may create them)."""
+    global _NAMED_PATH
+    if _NAMED_PATH is None:
+        import re
+
+        _NAMED_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.[A-Za-z][A-Za-z0-9]{0,4})"
+                                 r"(?![\w/-]|\.\w)")
+    out: list[str] = []
+    for m in _NAMED_PATH.finditer(text):
+        path = m.group(1).strip("./") if m.group(1).startswith("./") else m.group(1)
+        if path not in out and not path.lower().startswith(("e.g", "i.e")):
+            out.append(path)
+    return out
+
+
 def feature_based(task: str, repo: Repository, scope: Sequence[str]) -> Draft:
     features = features_of(task) or [task]
     universe = set(repo.files)
-    matched = [relevant(f, scope) for f in features]
+    # a feature that names its files owns them (existing or to be made); the others are
+    # matched by the words of their paths, among the files no feature named
+    named = [named_paths(f) for f in features]
+    claimed = {p for ps in named for p in ps}
+    open_scope = [f for f in scope if f not in claimed]
+    matched = [ps or relevant(f, open_scope) for f, ps in zip(features, named, strict=True)]
     owners: dict[str, list[int]] = {}
     for i, fs in enumerate(matched):
         for f in fs:
@@ -335,10 +369,12 @@ def feature_based(task: str, repo: Repository, scope: Sequence[str]) -> Draft:
     if unmatched:
         reasons.append("no existing file mentions " + "; ".join(unmatched)
                        + " (new code: its files are left to the sortie)")
+    if any(named):
+        reasons.append("files named in the task go to the feature that names them")
     if len(features) > 1:
         tests = [f for f in scope if f.split("/")[0] in _TEST_DIRS and f not in owners]
         sorties.append(_sortie(
-            f"Integrate and test: {short_task(task, 60)}",
+            f"Integrate and test: {title_of(task, 60)}",
             f"Part of: {task.strip()}\n\nCheck the features work together; end-to-end "
             "tests.", globs_for(tests, universe) if tests else [],
             list(range(base, base + len(features))), "tests" if tests else None, 3))

@@ -19,10 +19,19 @@ def test_demo_runs_a_whole_mission(tmp_path: Path):
     out = json.loads(result.stdout)
     mission = out["mission"]
     assert mission["status"] == "completed" and mission["progress"] == 100
-    assert [s["status"] for s in mission["sorties"]] == ["completed"] * 6
+    # decomposed by the heuristic planner: six features, each with the file it names,
+    # and an integration sortie that waits for all of them
+    assert out["plan"]["strategy"]["used"] == "feature"
+    assert out["plan"]["waves"] == [[0, 1, 2, 3, 4, 5], [6]]
+    sorties = mission["sorties"]
+    assert [s["status"] for s in sorties] == ["completed"] * 7
+    assert [s["files"] for s in sorties[:6]] == [
+        ["shop/discounts.py"], ["shop/cart.py"], ["shop/prices.py"],
+        ["tests/test_discounts.py"], ["docs/discounts.md"], ["CHANGELOG.md"]]
+    assert sorties[6]["depends_on"] == [s["id"] for s in sorties[:6]]
     # dispatched to real agent processes: one sortie failed once and passed on its retry
     summary = out["dispatch"]
-    assert summary["ok"] is True and summary["tries"] == 7 and summary["retries"] == 1
+    assert summary["ok"] is True and summary["tries"] == 8 and summary["retries"] == 1
     assert out["verify"]["ok"] is True
     assert "Add discounts to the shop" in out["history_markdown"]
     # the agents really edited the codebase

@@ -13,9 +13,11 @@ from fleet_hive.planning.strategies import (
     features_of,
     file_based,
     hybrid,
+    named_paths,
     risk_based,
     risk_scores,
     select,
+    title_of,
 )
 from fleet_hive.planning.validate import validate_plan
 from tests.support.planning import PROJECT_FILES, python_project
@@ -108,6 +110,27 @@ def test_feature_based_puts_shared_files_in_groundwork_first(repo: Path):
     assert ground["title"].startswith("Groundwork shared by 2 features")
     assert matches_any(ground["files"], "src/app/api/routes.py")
     assert plan["sorties"][1]["depends_on"] == [0] and plan["sorties"][2]["depends_on"] == [0]
+
+
+def test_a_feature_that_names_its_files_owns_them(repo: Path):
+    python_project(repo, history=False)
+    r = Repository(repo)
+    task = ("- auth tokens in src/app/auth/tokens.py and docs/auth.md\n"
+            "- billing for the api in src/app/billing/new_rates.py\n- billing for the api")
+    plan = feature_based(task, r, r.files).plan
+    _valid(plan)
+    auth, rates, billing = plan["sorties"][:3]
+    assert auth["files"] == ["docs/auth.md", "src/app/auth/tokens.py"]
+    assert rates["files"] == ["src/app/billing/new_rates.py"]  # new: named, not yet there
+    assert not any(g.startswith("src/app/auth") for g in billing["files"])
+    assert matches_any(billing["files"], "src/app/billing/invoices.py")
+    assert named_paths("see e.g. CHANGELOG.md, ./a/b.txt and v1.2 or x.py.") == [
+        "CHANGELOG.md", "a/b.txt", "x.py"]
+
+
+def test_a_task_with_a_list_is_titled_by_its_first_line():
+    assert title_of("Add discounts:\n- rules\n- docs") == "Add discounts"
+    assert title_of("fix the\nflaky test") == "fix the flaky test"
 
 
 def test_feature_list_items_are_features():
