@@ -31,6 +31,10 @@ stale_after: 30m
 # delete older than the age; the newest checkpoint of an open mission always stays
 checkpoint_keep: 20
 checkpoint_max_age: 30d
+# who receives the mail of a blocked sortie (`sortie block --reason`): an actor name
+coordinator: coordinator
+# a specialist with no heartbeat for this long is silent (status, recover, dispatch)
+specialist_silent_after: 5m
 """
 
 
@@ -52,6 +56,16 @@ class Config(BaseModel):
         return str(value).strip()
     checkpoint_keep: int = Field(default=20, ge=0)
     checkpoint_max_age: str = Field(default="30d", pattern=r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$")
+    coordinator: str = Field(default="coordinator", min_length=1, max_length=200)
+    specialist_silent_after: str = "5m"  # a duration, like stale_after
+
+    @field_validator("specialist_silent_after", mode="before")
+    @classmethod
+    def _silent_after(cls, value: object) -> str:
+        from ..checkpoints.stale import parse_duration
+
+        parse_duration(value, "specialist_silent_after")
+        return str(value).strip()
 
 
 def load_config(path: Path) -> Config:

@@ -36,10 +36,13 @@ if TYPE_CHECKING:
     from ..git import Git
     from ..index.db import Index
     from ..index.unit_of_work import UnitOfWork
+    from ..mail import Mail
+    from ..mail.escalation import BlockerEscalation
     from ..missions import Missions, Sortie, Sorties
     from ..missions.snapshots import Snapshots
     from ..planning import Planning
     from ..reservations.service import Reservations
+    from ..specialists import Specialists
     from .config import Config
 
 
@@ -122,6 +125,7 @@ class Hive:
             self._snapshots,
             Manifest(self.layout, self.index),
             self._checkpoint_triggers,
+            self._blocker_escalation,
             AutoCommit(lambda: self.config.auto_commit, lambda why: self.git.auto_commit(why)),
         ])
 
@@ -276,6 +280,64 @@ class Hive:
         from ..checkpoints.brief import render_brief
 
         return render_brief(self.recovery.brief(mission_id, specialist=specialist))
+
+    @cached_property
+    def mail(self) -> Mail:
+        """Messages between agents (``docs/mail.md``); ``mail inbox --wait`` wakes up when
+        the log changes (kernel/watch.py)."""
+        from ..mail import Mail
+
+        def watch() -> Any:
+            from ..kernel.watch import Watcher
+
+            return Watcher([self.layout.events])
+
+        return Mail(lambda: self.uow, self.index, actor=self.actor,
+                    resolve_mission=lambda ref: self.missions.resolve_id(ref), watch=watch)
+
+    @cached_property
+    def _blocker_escalation(self) -> BlockerEscalation:
+        from ..mail.escalation import BlockerEscalation
+
+        def title(sortie_id: str) -> str | None:
+            from ..kernel.errors import FleetHiveError
+
+            try:
+                return self.sorties.get(sortie_id).title
+            except FleetHiveError:
+                return None
+
+        return BlockerEscalation(lambda: self.mail, lambda: self.config.coordinator, title)
+
+    @cached_property
+    def specialists(self) -> Specialists:
+        """Registered agents, their capabilities, liveness and load (``docs/specialists.md``);
+        load comes from the sorties' claims."""
+        from ..specialists import Specialists
+
+        def claims() -> dict[str, list[str]]:
+            from ..specialists.model import HOLDING
+
+            held: dict[str, list[str]] = {}
+            for s in self.sorties.list(status=list(HOLDING)):
+                if s.claimed_by:
+                    held.setdefault(s.claimed_by, []).append(s.id)
+            return held
+
+        return Specialists(lambda: self.uow, self.index, claims=claims,
+                           silent_after=self.specialist_silent_after)
+
+    def specialist_silent_after(self) -> float:
+        """Seconds without a sign of life after which a specialist is silent (the
+        ``specialist_silent_after`` setting, read without YAML when it is plain)."""
+        from ..checkpoints.stale import parse_duration
+        from ..specialists.model import DEFAULT_SILENT_AFTER_TEXT
+        from .settings import plain_setting
+
+        text = plain_setting(self.layout.config, "specialist_silent_after",
+                             DEFAULT_SILENT_AFTER_TEXT,
+                             lambda: self.config.specialist_silent_after)
+        return parse_duration(text, "specialist_silent_after")
 
     @cached_property
     def git(self) -> Git:

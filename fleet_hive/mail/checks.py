@@ -1,0 +1,43 @@
+"""``verify`` check for mail: the index tables against a fold of the ``mail:`` streams
+(``projection_mismatch``, an error; ``--repair`` rebuilds the index)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+from ..events.envelope import Event
+from ..index.projection import report_mismatch
+from . import projection as q
+from .fold import fold_message
+from .model import STREAM
+
+if TYPE_CHECKING:
+    from ..index.projection import CheckContext
+    from ..kernel.problems import Report
+
+
+def check_mail(ctx: CheckContext, report: Report, repair: bool = False) -> None:
+    index = ctx.index
+    with ctx.exclusive():
+        index.catch_up()
+        rows = index.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND "
+                          "stream < ? ORDER BY stream, clock, writer, n",
+                          (f"{STREAM}:", f"{STREAM};"), catch_up=False)
+        streams: dict[str, list[Event]] = {}
+        for stream, seq, raw in rows:
+            streams.setdefault(stream, []).append(Event.from_dict(orjson.loads(raw), seq))
+        folded = {}
+        for stream, events in streams.items():
+            m = fold_message(events)
+            if m is not None and stream == f"{STREAM}:{m.id}":
+                folded[m.id] = m
+        stored = {m.id: m for m in q.every(index, catch_up=False)}
+        recipients = {(r[0], r[1]) for r in index.read(
+            "SELECT name, message_id FROM mail_recipients", catch_up=False)}
+    expected = {(n, m.id) for m in folded.values() for n in m.to}
+    wrong = sorted(f"message {k}" for k in folded.keys() | stored.keys()
+                   if folded.get(k) != stored.get(k))
+    wrong += sorted(f"recipient {n} of {mid}" for n, mid in recipients ^ expected)
+    report_mismatch(ctx, report, "mail", wrong, repair)

@@ -1,0 +1,106 @@
+"""Specialists as plain data, and their rules.
+
+A *specialist* is a named agent identity (its ``FLEET_ACTOR``) with capabilities
+(``python``, ``docs``, ...: the ``specialist`` kind a sortie asks for). It is *active*
+while it shows signs of life, *silent* once nothing was heard from it for
+``specialist_silent_after`` (default 5 minutes): its registration or its last heartbeat.
+Its *load* is the number of sorties it holds (claimed: assigned, in progress or blocked),
+read from the missions' claims, not stored here.
+
+Storage: one stream per specialist, ``specialist:<name>`` (``specialist_registered``,
+``specialist_heartbeat``). Heartbeats are **coalesced**: one less than
+:data:`HEARTBEAT_COALESCE` seconds after the last recorded sign of life writes nothing (it
+could not change active into silent), so an agent may heartbeat every second and the log
+gains at most one event per specialist per 15 s.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..kernel.errors import InvalidInputError
+from ..kernel.plain import Plain, setfield
+
+STREAM = "specialist"
+ACTIVE = "active"
+SILENT = "silent"
+#: seconds: a heartbeat this soon after the last recorded sign of life records nothing
+HEARTBEAT_COALESCE = 15.0
+#: the default of ``specialist_silent_after`` (seconds)
+DEFAULT_SILENT_AFTER = 300.0
+DEFAULT_SILENT_AFTER_TEXT = "5m"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CAPABILITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")
+MAX_CAPABILITIES = 100
+#: sortie statuses that hold a claim (the specialist's load)
+HOLDING = ("assigned", "in_progress", "blocked")
+
+
+class Specialist(Plain):
+    """One specialist as ``specialist list`` shows it."""
+
+    __slots__ = _fields = ("name", "capabilities", "status", "last_seen", "load", "sorties",
+                           "registered_at", "registered_by")
+    name: str
+    capabilities: list[str]
+    status: str  # active | silent
+    last_seen: str  # ISO time of the last sign of life recorded
+    load: int  # sorties it holds now
+    sorties: list[str]  # their ids
+    registered_at: str
+    registered_by: str
+
+    def __init__(self, name: str, capabilities: Sequence[str], status: str, last_seen: str,
+                 load: int = 0, sorties: Sequence[str] = (), registered_at: str = "",
+                 registered_by: str = "") -> None:
+        for field, value in zip(self._fields, (name, list(capabilities), status, last_seen,
+                                               load, list(sorties), registered_at,
+                                               registered_by), strict=True):
+            setfield(self, field, value)
+
+    def can(self, kind: str | None) -> bool:
+        """Has capability ``kind`` (None or "": any specialist can)."""
+        return not kind or kind in self.capabilities
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "capabilities": list(self.capabilities),
+                "status": self.status, "last_seen": self.last_seen, "load": self.load,
+                "sorties": list(self.sorties), "registered_at": self.registered_at,
+                "registered_by": self.registered_by}
+
+    to_json = to_dict
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name.strip()):
+        raise InvalidInputError(
+            f"invalid specialist name {name!r}",
+            hint="letters, digits and _.- (up to 64), starting with a letter or digit; "
+                 "use it as the agent's FLEET_ACTOR")
+    return name.strip()
+
+
+def check_capabilities(capabilities: Sequence[str]) -> list[str]:
+    if isinstance(capabilities, str):
+        capabilities = [capabilities]
+    out: list[str] = []
+    for c in capabilities:
+        if not isinstance(c, str) or not CAPABILITY_RE.match(c.strip()):
+            raise InvalidInputError(f"invalid capability {c!r}",
+                                    hint="letters, digits and _.:/+- (up to 64), e.g. python")
+        if c.strip() not in out:
+            out.append(c.strip())
+    if len(out) > MAX_CAPABILITIES:
+        raise InvalidInputError(f"at most {MAX_CAPABILITIES} capabilities")
+    return sorted(out)
+
+
+def status_of(last_seen_epoch: float, now: float, threshold: float) -> str:
+    return SILENT if now - last_seen_epoch > threshold else ACTIVE
+
+
+def rank(specialists: Sequence[Specialist]) -> list[Specialist]:
+    """Least loaded first, ties by name."""
+    return sorted(specialists, key=lambda s: (s.load, s.name))
