@@ -216,7 +216,26 @@ class Hive:
                            reservations=lambda: self.reservations, actor=self.actor,
                            retention=lambda: (self.config.checkpoint_keep,
                                               self.config.checkpoint_max_age),
-                           brief=self._brief)
+                           brief=self._brief, mail=self._mission_mail)
+
+    def _mission_mail(self, mission_id: str) -> tuple[list[dict[str, Any]],
+                                                      list[dict[str, Any]]]:
+        """A mission's recent mail (newest first, bodies on one shortened line) and the
+        blockers escalated through it: for checkpoints and the context brief."""
+        from ..mail.model import BLOCKER_THREAD
+
+        recent = self.mail.of_mission(mission_id, limit=20)
+        mail = []
+        for m in recent:
+            item = m.to_json()
+            body = " ".join(m.body.split())
+            item["body"] = body if len(body) <= 300 else body[:299] + "…"
+            mail.append(item)
+        blockers = [{"sortie_id": m.sortie_id, "by": m.sender, "time": m.time,
+                     "message_id": m.id, "subject": m.subject} for m in recent
+                    if m.sortie_id and m.thread_id == BLOCKER_THREAD.format(
+                        sortie_id=m.sortie_id)]
+        return mail, blockers
 
     def _brief(self, mission_id: str) -> str:
         from ..checkpoints.brief import render_brief
@@ -241,7 +260,16 @@ class Hive:
                         checkpoints=lambda: self.checkpoints,
                         stale_after=lambda: configured(self.layout.config,
                                                        lambda: self.config.stale_after),
-                        dispatch_leases=self._dispatch_leases)
+                        dispatch_leases=self._dispatch_leases,
+                        mail=lambda mission_id: self._mission_mail(mission_id)[0],
+                        silent=self._silent_specialists)
+
+    def _silent_specialists(self) -> tuple[float, list[dict[str, Any]]]:
+        """The threshold and the silent specialists (name, last_seen, sorties held), for
+        ``recover`` and ``status``."""
+        threshold = self.specialist_silent_after()
+        return threshold, [{"name": s.name, "last_seen": s.last_seen, "sorties": s.sorties}
+                           for s in self.specialists.silent(threshold)]
 
     @cached_property
     def planning(self) -> Planning:

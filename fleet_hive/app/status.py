@@ -27,6 +27,7 @@ def status_report(hive: Hive) -> dict[str, Any]:
     report["conflicts"] += [reservation_conflict(c) for c in hive.reservations.contests()]
     report["index"] = index_status
     report["stale"] = stale_summary(hive)
+    report["specialists"] = specialists_summary(hive)
     report["integrity"] = {
         "ok": not index_status["problem_count"],
         "problem_count": index_status["problem_count"],
@@ -51,6 +52,31 @@ def stale_summary(hive: Hive) -> dict[str, Any]:
     except FleetHiveError as e:
         return {"count": 0, "stale_after": None, "stale_after_seconds": None, "sorties": [],
                 "hint": None, "error": e.message}
+
+
+def specialists_summary(hive: Hive) -> dict[str, Any]:
+    """The ``specialists`` part of ``status``: how many, which are silent (with the
+    sorties they hold), and what to run (a bad setting is reported, not raised)."""
+    try:
+        threshold = hive.specialist_silent_after()
+        every = hive.specialists.list()
+    except FleetHiveError as e:
+        return {"count": 0, "active": 0, "silent": [], "hint": None, "error": e.message}
+    from ..checkpoints.stale import format_duration
+    from ..specialists.model import SILENT
+
+    silent = [s for s in every if s.status == SILENT]
+    held = sum(len(s.sorties) for s in silent)
+    hint = None
+    if silent:
+        hint = (f"{len(silent)} specialist{'' if len(silent) == 1 else 's'} silent for more "
+                f"than {format_duration(threshold)}"
+                + (f", holding {held} sortie{'' if held == 1 else 's'}: fleet-hive recover"
+                   if held else ""))
+    return {"count": len(every), "active": len(every) - len(silent),
+            "silent_after": format_duration(threshold), "silent_after_seconds": threshold,
+            "silent": [s.to_dict() for s in silent],
+            "list": [s.to_dict() for s in every], "hint": hint}
 
 
 def reservation_conflict(c: Contest) -> dict[str, Any]:

@@ -98,11 +98,11 @@ class CheckpointBody(BaseModel):
     sorties: list[SortieState]
     reservations: list[ReservationState]
     mail: list[dict[str, Any]] = Field(
-        default_factory=list, description="recent mail of the mission: empty until the mail "
-        "capability exists")
+        default_factory=list, description="recent mail of the mission, newest first (the "
+        "message shape of cli.md, bodies shortened)")
     blockers: list[dict[str, Any]] = Field(
-        default_factory=list, description="blockers agents reported: empty until the mail "
-        "capability exists")
+        default_factory=list, description="blockers agents reported (sortie block --reason) "
+        "and escalated to the coordinator: sortie_id, reason, by, time, message_id")
 
 
 def validate(body: dict[str, Any]) -> None:

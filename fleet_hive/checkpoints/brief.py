@@ -14,8 +14,9 @@ budget goes to the sections in rank order. Each section cut ends with a pointer 
 room at all is named on the last line. The same brief is what ``recover`` and a resumed
 checkpoint print, and what a dispatcher hands an agent restarted on a sortie.
 
-Mail does not exist yet: its section is always there, saying so, so that a prompt built
-on the brief keeps its shape once it does.
+The mail section lists the mission's recent messages (newest first, bodies on one line),
+given by the caller (the mail capability, through a port); it is always there, saying so
+when there is none, so a prompt built on the brief keeps its shape.
 """
 
 from __future__ import annotations
@@ -219,7 +220,8 @@ def shortened(data: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
     def short(item: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(item)
         for key, limit in (("title", title_max), ("note", text_max), ("reason", text_max),
-                           ("previous", text_max)):
+                           ("previous", text_max), ("subject", title_max),
+                           ("body", text_max)):
             if isinstance(out.get(key), str):
                 out[key] = _cut(out[key], limit)
         return out

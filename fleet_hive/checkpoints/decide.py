@@ -50,8 +50,10 @@ def body(checkpoint_id: str, mission: Mission, sorties: Sequence[Sortie],
          reservations: Sequence[Reservation], *, trigger: str, created_at: str,
          created_by: str, note: str = "", threshold: int | None = None,
          error: dict[str, Any] | None = None, position: dict[str, Any] | None = None,
+         mail: Sequence[dict[str, Any]] = (), blockers: Sequence[dict[str, Any]] = (),
          ) -> dict[str, Any]:
-    """The body of a new checkpoint of ``mission`` (``sorties``: all of its sorties)."""
+    """The body of a new checkpoint of ``mission`` (``sorties``: all of its sorties;
+    ``mail``: its recent messages; ``blockers``: the blockers agents reported)."""
     if trigger not in TRIGGERS:
         raise InvalidInputError(f"unknown trigger {trigger!r}")
     if mission.deleted:
@@ -94,8 +96,8 @@ def body(checkpoint_id: str, mission: Mission, sorties: Sequence[Sortie],
             "acquired_at": r.acquired_at, "expires_at": r.expires_at, "reason": r.reason,
             "id": r.id,
         } for r in reservations],
-        "mail": [],
-        "blockers": [],
+        "mail": [dict(m) for m in mail],
+        "blockers": [dict(b) for b in blockers],
     }
 
 

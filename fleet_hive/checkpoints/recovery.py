@@ -28,7 +28,7 @@ reservations services, and rendered by :mod:`.brief`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -109,6 +109,10 @@ class Action:
     outcome: str = "proposed"  # proposed | done | skipped | failed
     detail: str = ""
     released: list[str] = field(default_factory=list)
+    #: its own idle threshold (seconds) when it is not the report's: a sortie of a silent
+    #: specialist is stale after ``specialist_silent_after``
+    threshold: float | None = None
+    silent_specialist: str | None = None
 
     def describe(self) -> str:
         if self.stale is None:
@@ -124,6 +128,7 @@ class Action:
             "claimed_by": self.claimant, "action": self.action,
             "checkpoint_id": self.checkpoint_id, "describe": self.describe(),
             "outcome": self.outcome, "detail": self.detail, "released": list(self.released),
+            "silent_specialist": self.silent_specialist,
         }
         if self.stale is not None:
             s = self.stale.to_json()
@@ -155,6 +160,8 @@ class RecoveryReport:
     stale_after: float
     applied: bool
     missions: list[StaleMission]
+    #: silent specialists (``specialist_silent_after``): name, last_seen, sorties they hold
+    silent: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def actions(self) -> list[Action]:
@@ -171,6 +178,7 @@ class RecoveryReport:
             "skipped": sum(a.outcome == "skipped" for a in actions),
             "failed": sum(a.outcome == "failed" for a in actions),
             "missions": [m.to_json() for m in self.missions],
+            "silent_specialists": list(self.silent),
         }
 
 
@@ -200,6 +208,11 @@ class Recovery:
     seconds). The events are recorded under the services' actor. ``dispatch_leases``
     (optional) returns dispatch's lease book: a sortie whose lease has lapsed (its
     dispatcher died) is stale at once, one a live dispatcher renews is not.
+
+    ``mail(mission_id)`` returns the mission's recent messages (plain dicts) for the brief;
+    ``silent()`` the silent specialists with their threshold: ``(threshold seconds,
+    [{"name", "last_seen", "sorties": [ids]}])``; their sorties are stale once idle for
+    that threshold (no activity by anyone on them), and are re-queued like stale work.
     """
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
@@ -208,7 +221,10 @@ class Recovery:
                  checkpoints: Callable[[], CheckpointPort | None] | None = None,
                  stale_after: Callable[[], str] = lambda: "30m",
                  now: clock.Clock = clock.now,
-                 dispatch_leases: Callable[[], LapsedLeases | None] | None = None) -> None:
+                 dispatch_leases: Callable[[], LapsedLeases | None] | None = None,
+                 mail: Callable[[str], Sequence[Mapping[str, Any]]] | None = None,
+                 silent: Callable[[], tuple[float, Sequence[Mapping[str, Any]]]] | None
+                 = None) -> None:
         self._write_path = uow
         self._reads = reads
         self._sorties = sorties
@@ -218,6 +234,8 @@ class Recovery:
         self._stale_after = stale_after
         self.now = now
         self._dispatch_leases = dispatch_leases
+        self._mail = mail
+        self._silent = silent
 
     def stale_after(self, value: str | float | None = None) -> float:
         """Seconds: ``value`` (a duration such as ``30m``, or seconds) or the configured
@@ -251,9 +269,23 @@ class Recovery:
         found = self._with_leases(find_stale(self._reads, now=self.now(), stale_after=after,
                                              mission_id=mission_id), mission_id)
         actions = [self._propose(s) for s in found]
+        silent: list[dict[str, Any]] = []
+        if self._silent is not None:
+            threshold, specialists = self._silent()
+            silent = [dict(x) for x in specialists]
+            held = {sid: x["name"] for x in silent for sid in x.get("sorties", ())}
+            known = {a.sortie_id for a in actions}
+            leases = None if self._dispatch_leases is None else self._dispatch_leases()
+            for st in find_stale(self._reads, now=self.now(), stale_after=threshold,
+                                 mission_id=mission_id, only=set(held) - known):
+                if leases is not None and leases.holds(st.id):
+                    continue  # a live dispatcher renews its lease: not abandoned
+                a = self._propose(st)
+                a.threshold, a.silent_specialist = threshold, held[st.id]
+                actions.append(a)
         actions += [Action(None, s.id, s.mission_id, s.title, None, "requeue")
                     for s in self._interrupted(mission_id)]
-        return RecoveryReport(after, False, self._group(actions))
+        return RecoveryReport(after, False, self._group(actions), silent)
 
     def _with_leases(self, found: list[StaleSortie], mission_id: str | None,
                      only: str | None = None) -> list[StaleSortie]:
@@ -336,7 +368,7 @@ class Recovery:
         with uow.exclusive(), uow.batch():
             for a in report.actions:
                 try:
-                    self._apply(a, report.stale_after)
+                    self._apply(a, a.threshold or report.stale_after)
                 except FleetHiveError as e:
                     a.outcome, a.detail = "failed", e.message
         return report
@@ -423,8 +455,9 @@ class Recovery:
             stale = find_stale(self._reads, now=self.now(),
                                stale_after=self.stale_after(stale_after), mission_id=m.id,
                                catch_up=False)
+        mail = list(self._mail(m.id)) if self._mail is not None else []
         return build_brief(m, sorties, reservations=leases, stale=stale,
-                           notes=self._last_notes(sorties), specialist=specialist)
+                           notes=self._last_notes(sorties), specialist=specialist, mail=mail)
 
     def _last_notes(self, sorties: Sequence[Sortie]) -> dict[str, str]:
         """The last progress note of each re-queued sortie (its retry cleared it from the

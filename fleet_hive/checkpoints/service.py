@@ -136,8 +136,13 @@ class Checkpoints:
                  sorties: Callable[[], SortiesPort],
                  reservations: Callable[[], ReservationsPort], actor: str = "",
                  retention: Retention | None = None, now: clock.Clock = clock.now,
-                 brief: Callable[[str], str] | None = None) -> None:
+                 brief: Callable[[str], str] | None = None,
+                 mail: Callable[[str], tuple[Sequence[dict[str, Any]],
+                                             Sequence[dict[str, Any]]]] | None = None,
+                 ) -> None:
         self._write_path = uow
+        #: a mission's recent mail and the blockers it raised, for the body
+        self._mail = mail
         #: the mission's context brief (recovery's), printed after a resume
         self._brief = brief
         self._reads = reads
@@ -252,6 +257,7 @@ class Checkpoints:
             m = self._missions().get(mission_id)
             leases = self._leases(m)
             position = self._position()
+            mail, blockers = self._mail(mission_id) if self._mail is not None else ([], [])
             written: list[tuple[Path, dict[str, Any], str, str]] = []
             try:
                 for trigger, threshold, error in plans:
@@ -260,7 +266,7 @@ class Checkpoints:
                     body = d.body(checkpoint_id, m, m.sorties or [], leases, trigger=trigger,
                                   created_at=clock.iso(self.now()), created_by=self.actor,
                                   note=text, threshold=threshold, error=error,
-                                  position=position)
+                                  position=position, mail=mail, blockers=blockers)
                     data, digest = files.render(body)
                     path = files.path_of(self.layout, mission_id, checkpoint_id)
                     files.write(path, data)

@@ -43,6 +43,8 @@ COMMANDS: dict[str, str] = {
     "decompose": "planning:decompose_cmd",
     "plan": "planning:plan",
     "dispatch": "dispatch:dispatch_cmd",
+    "mail": "mail:mail",
+    "specialist": "specialists:specialist",
 }
 
 

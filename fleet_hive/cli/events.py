@@ -84,26 +84,41 @@ def append_cmd(ctx: Ctx, type_: str, stream: str, data: str, causation: str | No
 @events.command("follow")
 @spec.option("--after", type=spec.IntRange(min=0), default=None,
               help="Start after this seq (default: only events appended from now on).")
+@spec.option("--type", "types", multiple=True,
+              help="Only events of this type (repeatable: any of them).")
 @spec.option("--limit", type=spec.IntRange(min=1), help="Stop after this many events.")
 @spec.option("--timeout", type=spec.FloatRange(min=0), help="Stop after this many seconds.")
-@spec.option("--interval", type=spec.FloatRange(min=0.01), default=0.2, show_default=True,
-              help="Seconds between looks at the log.")
+@spec.option("--interval", type=spec.FloatRange(min=0.01), default=5.0, show_default=True,
+              help="At most this many seconds between looks at the log (an append wakes "
+                   "it at once).")
 @spec.json_option
-def follow_cmd(ctx: Ctx, after: int | None, limit: int | None, timeout: float | None,
-               interval: float) -> None:
-    """Print new events as JSON lines (one per line) until interrupted."""
+def follow_cmd(ctx: Ctx, after: int | None, types: tuple[str, ...], limit: int | None,
+               timeout: float | None, interval: float) -> None:
+    """Print new events as JSON lines (one per line) until interrupted. It sleeps until
+    the log changes (inotify on Linux, stat polling elsewhere), not in a polling loop."""
+    from ..kernel.watch import Watcher
+
     hive = ctx.hive()
-    last = hive.events.latest_sequence() if after is None else after
+    wanted = set(types)
     printed = 0
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        for event in hive.events.after_sequence(last, limit=None if limit is None
-                                                else limit - printed):
-            write_json_line(event.to_json())
-            last = event.seq or last
-            printed += 1
-        if limit is not None and printed >= limit:
-            return
-        if deadline is not None and time.monotonic() >= deadline:
-            return
-        time.sleep(interval)
+    with Watcher([hive.layout.events]) as watcher:  # armed before the first look
+        last = hive.events.latest_sequence() if after is None else after
+        while True:
+            batch = hive.events.after_sequence(
+                last, limit=None if limit is None or wanted else limit - printed)
+            for event in batch:
+                last = event.seq or last
+                if wanted and event.type not in wanted:
+                    continue
+                write_json_line(event.to_json())
+                printed += 1
+                if limit is not None and printed >= limit:
+                    return
+            if limit is not None and printed >= limit:
+                return
+            left = interval if deadline is None else min(interval,
+                                                         deadline - time.monotonic())
+            if left <= 0:
+                return
+            watcher.wait(left)

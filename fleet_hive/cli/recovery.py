@@ -41,6 +41,9 @@ def recover_cmd(ctx: Ctx, stale_after: str | None, mission_id: str | None,
 def _human(report: RecoveryReport) -> None:
     after = report.to_json()["stale_after"]
     actions = report.actions
+    for s in report.silent:
+        held = ", ".join(s.get("sorties", ())) or "no sorties"
+        echo(clean(f"specialist {s['name']} is silent (last seen {s['last_seen']}): {held}"))
     if not actions:
         echo(f"no stale work (nothing claimed has been idle for {after})")
         return

@@ -21,6 +21,18 @@ def status_cmd(ctx: Ctx) -> None:
         return
     _human(report)
     stale_hint(report["stale"])
+    specialists_hint(report.get("specialists") or {})
+
+
+def specialists_hint(specialists: dict[str, Any]) -> None:
+    """On stderr: silent specialists (and the sorties they hold), like stale work."""
+    from .output import info
+
+    if specialists.get("hint"):
+        info(specialists["hint"] + " (" + ", ".join(
+            s["name"] for s in specialists["silent"]) + ")")
+    elif specialists.get("error"):
+        info(f"warning: specialists not checked: {clean(specialists['error'])}")
 
 
 def stale_hint(stale: dict[str, Any]) -> None:
@@ -71,6 +83,12 @@ def _human(r: dict[str, Any]) -> None:
              [(x.get("path"), x.get("holder"), x.get("mode"), x.get("expires_at") or "",
                short(x.get("reason") or "", 40)) for x in r["reservations"]],
              ("path", "holder", "mode", "expires", "reason"), "none")
+    specialists = (r.get("specialists") or {}).get("list") or []
+    if specialists:
+        _section("Specialists",
+                 [(x["name"], x["status"], ", ".join(x["capabilities"]), x["load"],
+                   x["last_seen"][:19].replace("T", " ")) for x in specialists],
+                 ("name", "status", "capabilities", "load", "last seen"), "none")
     idx = r["index"]
     state = "fresh" if idx["fresh"] else "was stale, caught up now"
     echo(f"Index: {idx['events']} events in {idx['segments']} segments, {state}"

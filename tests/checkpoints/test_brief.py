@@ -107,7 +107,9 @@ def test_the_full_form_has_everything(big: dict[str, Any]):
         assert heading in full
     assert "tests failed" in full.split("## Last error")[1].split("\n## ")[0]
     assert "waiting for the API review" in full.split("## Blockers")[1]
-    assert "fleet-hive has no messages yet" in full  # mail: documented, empty
+    # the blocker was escalated to the coordinator by mail, and the brief shows it
+    mail = full.split("## Recent mail")[1].split("\n## ")[0]
+    assert "**high** Blocked:" in mail and "waiting for the API review" in mail
 
 
 @pytest.mark.parametrize("max_bytes", [1000, 2000, 8192])
