@@ -34,10 +34,11 @@ def check_mail(ctx: CheckContext, report: Report, repair: bool = False) -> None:
             if m is not None and stream == f"{STREAM}:{m.id}":
                 folded[m.id] = m
         stored = {m.id: m for m in q.every(index, catch_up=False)}
-        recipients = {(r[0], r[1]) for r in index.read(
-            "SELECT name, message_id FROM mail_recipients", catch_up=False)}
-    expected = {(n, m.id) for m in folded.values() for n in m.to}
+        recipients = {tuple(r) for r in index.read(
+            "SELECT name, message_id, read, acked FROM mail_recipients", catch_up=False)}
+    expected = {(n, m.id, int(m.is_read_by(n)), int(n in m.acked_by))
+                for m in folded.values() for n in m.to}
     wrong = sorted(f"message {k}" for k in folded.keys() | stored.keys()
                    if folded.get(k) != stored.get(k))
-    wrong += sorted(f"recipient {n} of {mid}" for n, mid in recipients ^ expected)
+    wrong += sorted({f"recipient {r[0]} of {r[1]}" for r in recipients ^ expected})
     report_mismatch(ctx, report, "mail", wrong, repair)
