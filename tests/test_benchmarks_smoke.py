@@ -202,3 +202,18 @@ def test_dispatch_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
     (durable,) = [m for m in bench["measurements"] if "durable (fsync)" in m["metric"]]
     assert "overhead beyond the agent" in durable["notes"] and durable["passed"] in (True, False)
     assert not any((tmp_path / "work").iterdir())
+
+
+@pytest.mark.slow
+def test_mail_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "mail", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert (bench["name"], bench["status"], bench["error"]) == ("mail", "ok", None)
+    names = [m["metric"] for m in bench["measurements"]]
+    for metric in ("`mail send` as a process", "`mail inbox NAME", "wake-up",
+                   "`python -c pass`"):
+        assert any(metric in name for name in names), (metric, names)
+    for m in bench["measurements"]:
+        assert m["measured"] and m["measured"] != "—", m
