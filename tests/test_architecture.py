@@ -227,6 +227,8 @@ READ_COMMANDS = {
     ("status", "--json"): ["git"],
     ("lock", "check", "src/a.py", "--json"): ["missions", "git"],
     ("lock", "list", "--json"): ["missions", "git"],
+    ("mail", "inbox", "bob", "--json"): ["missions", "reservations", "specialists", "git"],
+    ("specialist", "list", "--json"): ["reservations", "mail", "git"],
 }
 
 
@@ -265,6 +267,8 @@ LIBRARY_READS = {
     "sortie show": "hive.sorties.get(hive.sorties.ready()[0].id).to_json()",
     "lock check": "hive.reservations.check(['src/a.py'], holder='bob').to_json()",
     "events list": "[e.to_json() for e in hive.events.query(limit=10)]",
+    "mail inbox": "[m.to_json() for m in hive.mail.inbox('bob')]",
+    "specialist list": "[s.to_dict() for s in hive.specialists.list()]",
 }
 LEAN = [*HEAVY, "orjson", "dataclasses", "inspect", "uuid", "hashlib", "tempfile",
         "traceback"]
@@ -275,6 +279,8 @@ def test_library_reads_load_no_module_they_do_not_need(hive, repo: Path, call: s
     mission = hive.missions.create("m")
     hive.sorties.add(mission.id, "s", files=["src/a.py"])
     hive.reservations.acquire(["docs/**"], holder="ada")
+    hive.mail.send(["bob"], "hi", mission=mission.id)
+    hive.specialists.register("py-1", ["python"])
     hive.index.catch_up()  # nothing new for the read below
     probe = (
         "import sys, json\n"
@@ -297,13 +303,16 @@ def test_library_reads_load_no_module_they_do_not_need(hive, repo: Path, call: s
 #: path, cli/fast.py, parses them); the reads also load nothing in HEAVY.
 HOT_READS = [("ready", "--json"), ("status", "--json"), ("lock", "check", "src/a.py"),
              ("events", "list", "--limit", "10", "--json"), ("sortie", "show", "{sortie}"),
-             ("mission", "list"), ("sortie", "list", "--status", "pending")]
+             ("mission", "list"), ("sortie", "list", "--status", "pending"),
+             ("mail", "inbox", "ada", "--json"), ("specialist", "list", "--json")]
 HOT_WRITES = [("sortie", "claim", "{sortie}"), ("sortie", "start", "{sortie}"),
               ("sortie", "progress", "{sortie}", "--percent", "50", "--note", "half"),
               ("sortie", "complete", "{sortie}", "--json"),
               ("lock", "acquire", "docs/a.md", "--ttl", "60"),
               ("events", "append", "note_added", "--stream", "mission:m1", "--data",
-               '{"text": "hi"}')]
+               '{"text": "hi"}'),
+              ("mail", "send", "--to", "bob", "--subject", "hi", "--json"),
+              ("specialist", "register", "py-1", "--capability", "python")]
 #: how agents start it: ``python -m fleet_hive`` and the console script (which calls main()
 #: from its own __main__)
 ENTRY_POINTS = {"-m": ["-m", "fleet_hive"],

@@ -358,14 +358,20 @@ class Hive:
     def specialist_silent_after(self) -> float:
         """Seconds without a sign of life after which a specialist is silent (the
         ``specialist_silent_after`` setting, read without YAML when it is plain)."""
-        from ..checkpoints.stale import parse_duration
+        from ..kernel.clock import duration_seconds
+        from ..kernel.errors import InvalidInputError
         from ..specialists.model import DEFAULT_SILENT_AFTER_TEXT
-        from .settings import plain_setting
+        from .plain_settings import plain_setting
 
         text = plain_setting(self.layout.config, "specialist_silent_after",
                              DEFAULT_SILENT_AFTER_TEXT,
                              lambda: self.config.specialist_silent_after)
-        return parse_duration(text, "specialist_silent_after")
+        seconds = duration_seconds(text)
+        if seconds is None:
+            raise InvalidInputError(
+                f"invalid duration {text!r} for specialist_silent_after in "
+                ".fleet/config.yaml", hint="give a number and a unit: 90s, 5m, 2h, 1d")
+        return seconds
 
     @cached_property
     def git(self) -> Git:

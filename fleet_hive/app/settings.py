@@ -116,23 +116,3 @@ def _remember(cache_path: Path, record: dict[str, Any]) -> None:
 
     with contextlib.suppress(OSError):  # a cache: best effort, never a reason to fail
         write_atomic(cache_path, orjson.dumps(record), durable=False)
-
-
-def plain_setting(config: Path, key: str, default: str, load: Any) -> str:
-    """The value of top-level ``key`` in ``config`` (``.fleet/config.yaml``) as text, read
-    without YAML or pydantic when the file has no such key (``default``) or a plain
-    ``key: value`` line; only a more elaborate value calls ``load()`` (the full
-    configuration's value). For settings read commands need (``status``)."""
-    import re
-
-    try:
-        text = config.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return default
-    found = re.search(rf"^{re.escape(key)}:[ \t]*(.*?)[ \t]*$", text, re.MULTILINE)
-    if found is None:
-        return default
-    simple = re.match(r"""^(["']?)([0-9A-Za-z._-]+)\1(?:[ \t]+#.*)?$""", found.group(1))
-    if simple is not None:
-        return simple.group(2)
-    return str(load())

@@ -37,3 +37,25 @@ def epoch(text: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration_seconds(text: object) -> float | None:
+    """Seconds in a duration such as ``90s``, ``30m``, ``2h``, ``1d``, ``1w`` or ``1h30m``
+    (a bare number is seconds); None when ``text`` is not one, or is not longer than zero.
+    (Read paths use this: the error messages are the caller's.)"""
+    import re
+
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        return None
+    raw = str(text).strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        total = float(raw)
+    elif raw and re.sub(r"(\d+(?:\.\d+)?)([smhdw])", "", raw) == "":
+        total = sum(float(n) * _DURATION_UNITS[u]
+                    for n, u in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", raw))
+    else:
+        return None
+    return total if total > 0 else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from fleet_hive.kernel import clock
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -24,3 +26,12 @@ def test_utc_now_has_the_same_format_and_is_now():
 
 def test_epoch_accepts_other_zones():
     assert clock.epoch("1970-01-01T01:00:00+01:00") == 0.0
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("5m", 300), ("1h30m", 5400),
+                                           ("2", 2), (" 1D ", 86400), ("0", None),
+                                           ("5 minutes", None), ("", None), (True, None)])
+def test_duration_seconds(text, seconds):
+    from fleet_hive.kernel.clock import duration_seconds
+
+    assert duration_seconds(text) == seconds

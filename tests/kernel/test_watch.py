@@ -76,3 +76,4 @@ def test_inotify_is_what_linux_uses(tmp_path: Path):
 
 def test_wait_for_change_returns_false_on_timeout(tmp_path: Path):
     assert wait_for_change([tmp_path], 0.1) is False
+

@@ -29,7 +29,7 @@ def test_a_blocked_sortie_mails_the_coordinator(hive):
 
 
 def test_a_second_block_of_the_sortie_goes_to_the_same_thread(hive):
-    m, s = _blocked(hive, "first")
+    _m, s = _blocked(hive, "first")
     hive.sorties.unblock(s.id, force=True)
     hive.sorties.block(s.id, reason="second", force=True)
     thread = hive.mail.thread(f"blocker-{s.id}")
@@ -53,10 +53,10 @@ def test_the_brief_and_a_checkpoint_carry_the_mail_and_the_blocker(hive):
     hive.mail.send(["agent-1"], "try the staging key", "it is in the vault",
                    mission=m.id)
     brief = hive.recovery.brief(m.id)
-    assert [x["subject"] for x in brief["mail"]][0] == "try the staging key"
+    assert next(x["subject"] for x in brief["mail"]) == "try the staging key"
     info = hive.checkpoints.create(m.id)
     _, body = hive.checkpoints.show(info.id)
-    assert [x["subject"] for x in body["mail"]][0] == "try the staging key"
+    assert next(x["subject"] for x in body["mail"]) == "try the staging key"
     assert [b["sortie_id"] for b in body["blockers"]] == [s.id]
 
 
@@ -76,6 +76,6 @@ def test_a_failed_escalation_is_a_warning_and_the_block_stands(hive):
 
     hive.uow.policies[hive.uow.policies.index(hive._blocker_escalation)] = \
         BlockerEscalation(broken, lambda: "coordinator")
-    m, s = _blocked(hive)
+    _m, s = _blocked(hive)
     assert hive.sorties.get(s.id).status == "blocked"
     assert any("telling the coordinator failed" in w.message for w in hive.uow.warnings)

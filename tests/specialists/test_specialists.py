@@ -84,7 +84,7 @@ def test_capable_filters_by_kind_and_balances_by_load(hive):
     assert [s.name for s in svc.capable("")] == [s.name for s in svc.capable(None)]
     assert svc.capable("rust") == []
     held["py-a"] = ["s-4", "s-5", "s-6"]
-    assert [s.name for s in svc.capable("python")][0] == "py-c"
+    assert next(s.name for s in svc.capable("python")) == "py-c"
 
 
 def test_load_comes_from_the_sorties_claims(hive):
@@ -180,3 +180,12 @@ def test_the_cli(hive, repo: Path):
     assert code == 1 and err["error"]["code"] == "not_found"
     code, err = cli("specialist", "register", "bad name")
     assert code == 1 and err["error"]["code"] == "invalid_input"
+
+
+def test_a_bad_silent_after_setting_is_reported_by_status_not_raised(hive, repo: Path):
+    hive.specialists.register("py-1", ["python"])
+    _silent_config(repo, "soon")
+    r = run_cli("-C", str(repo), "status", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)["specialists"]
+    assert "specialist_silent_after" in report["error"] and report["silent"] == []
