@@ -19,23 +19,22 @@ if TYPE_CHECKING:
 
 
 def check_mail(ctx: CheckContext, report: Report, repair: bool = False) -> None:
-    index = ctx.index
-    with ctx.exclusive():
-        index.catch_up()
-        rows = index.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND "
-                          "stream < ? ORDER BY stream, clock, writer, n",
-                          (f"{STREAM}:", f"{STREAM};"), catch_up=False)
-        streams: dict[str, list[Event]] = {}
-        for stream, seq, raw in rows:
-            streams.setdefault(stream, []).append(Event.from_dict(orjson.loads(raw), seq))
-        folded = {}
-        for stream, events in streams.items():
-            m = fold_message(events)
-            if m is not None and stream == f"{STREAM}:{m.id}":
-                folded[m.id] = m
-        stored = {m.id: m for m in q.every(index, catch_up=False)}
-        recipients = {tuple(r) for r in index.read(
-            "SELECT name, message_id, read, acked FROM mail_recipients", catch_up=False)}
+    index = ctx.index  # verify holds the writer lock when it repairs
+    index.catch_up()
+    rows = index.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND "
+                      "stream < ? ORDER BY stream, clock, writer, n",
+                      (f"{STREAM}:", f"{STREAM};"), catch_up=False)
+    streams: dict[str, list[Event]] = {}
+    for stream, seq, raw in rows:
+        streams.setdefault(stream, []).append(Event.from_dict(orjson.loads(raw), seq))
+    folded = {}
+    for stream, events in streams.items():
+        m = fold_message(events)
+        if m is not None and stream == f"{STREAM}:{m.id}":
+            folded[m.id] = m
+    stored = {m.id: m for m in q.every(index, catch_up=False)}
+    recipients = {tuple(r) for r in index.read(
+        "SELECT name, message_id, read, acked FROM mail_recipients", catch_up=False)}
     expected = {(n, m.id, int(m.is_read_by(n)), int(n in m.acked_by))
                 for m in folded.values() for n in m.to}
     wrong = sorted(f"message {k}" for k in folded.keys() | stored.keys()

@@ -19,21 +19,20 @@ if TYPE_CHECKING:
 
 
 def check_specialists(ctx: CheckContext, report: Report, repair: bool = False) -> None:
-    index = ctx.index
-    with ctx.exclusive():
-        index.catch_up()
-        rows = index.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND "
-                          "stream < ? ORDER BY stream, clock, writer, n",
-                          (f"{STREAM}:", f"{STREAM};"), catch_up=False)
-        streams: dict[str, list[Event]] = {}
-        for stream, seq, raw in rows:
-            streams.setdefault(stream, []).append(Event.from_dict(orjson.loads(raw), seq))
-        folded = {}
-        for stream, events in streams.items():
-            r = fold_specialist(events)
-            if r is not None and stream == f"{STREAM}:{r[0]}":
-                folded[r[0]] = r
-        stored = {r[0]: r for r in q.every(index, catch_up=False)}
+    index = ctx.index  # verify holds the writer lock when it repairs
+    index.catch_up()
+    rows = index.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND "
+                      "stream < ? ORDER BY stream, clock, writer, n",
+                      (f"{STREAM}:", f"{STREAM};"), catch_up=False)
+    streams: dict[str, list[Event]] = {}
+    for stream, seq, raw in rows:
+        streams.setdefault(stream, []).append(Event.from_dict(orjson.loads(raw), seq))
+    folded = {}
+    for stream, events in streams.items():
+        r = fold_specialist(events)
+        if r is not None and stream == f"{STREAM}:{r[0]}":
+            folded[r[0]] = r
+    stored = {r[0]: r for r in q.every(index, catch_up=False)}
     wrong = sorted(f"specialist {k}" for k in folded.keys() | stored.keys()
                    if folded.get(k) != stored.get(k))
     report_mismatch(ctx, report, "specialists", wrong, repair)
