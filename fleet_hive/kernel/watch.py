@@ -5,7 +5,8 @@ On Linux a :class:`Watcher` uses inotify through :mod:`ctypes` (no dependency): 
 watches the given directories and every directory below them (the log is
 ``.fleet/events/<writer>/<segment>.jsonl``: a new writer directory or segment file is a
 change, so is an append to a segment) and blocks in ``select`` until the kernel reports
-one. Elsewhere, or when inotify is not available (no libc symbol, out of watches), it
+one. Elsewhere, or when inotify is not available (no libc symbol, out of inotify
+instances or watches: ``fs.inotify.max_user_instances`` and ``max_user_watches``), it
 falls back to **stat polling**: every :data:`POLL_INTERVAL` seconds it compares the
 ``(mtime, size)`` of every file and directory below the paths with what it saw when it
 was armed. Both report a change at least once; a spurious wake-up is allowed (callers
@@ -84,13 +85,14 @@ class Watcher:
         lib = None if poll else _inotify_libc()
         if lib is not None:
             fd = lib.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)  # type: ignore[attr-defined]
-            if fd >= 0:
+            if fd >= 0:  # else (out of inotify instances, EMFILE): poll
                 self._fd = fd
                 self._add_watches()
         if self._fd is None:
             if poll is False:
                 raise OSError("inotify is not available here")
-            self._signature = self._scan()
+            if not self._signature:
+                self._signature = self._scan()
 
     @property
     def mode(self) -> str:
@@ -120,6 +122,11 @@ class Watcher:
                 self._fd, os.fsencode(path), _MASK)
             if wd >= 0:
                 self._watched.add(path)
+            elif os.path.isdir(path):  # out of watches (ENOSPC): poll rather than miss it
+                os.close(self._fd)
+                self._fd = None
+                self._signature = self._scan()
+                return
 
     def _scan(self) -> dict[str, tuple[int, int]]:
         out: dict[str, tuple[int, int]] = {}

@@ -77,3 +77,29 @@ def test_inotify_is_what_linux_uses(tmp_path: Path):
 def test_wait_for_change_returns_false_on_timeout(tmp_path: Path):
     assert wait_for_change([tmp_path], 0.1) is False
 
+
+
+def test_out_of_inotify_watches_falls_back_to_polling(tmp_path: Path, monkeypatch):
+    """inotify_add_watch failing (ENOSPC: max_user_watches reached) must not leave a
+    directory unwatched: the watcher polls instead, and still sees the change."""
+    import fleet_hive.kernel.watch as watch
+
+    real = watch._inotify_libc()
+    if real is None:
+        pytest.skip("no inotify here")
+
+    class NoWatches:
+        def inotify_init1(self, flags: int) -> int:
+            return real.inotify_init1(flags)  # type: ignore[attr-defined]
+
+        def inotify_add_watch(self, fd: int, path: bytes, mask: int) -> int:
+            return -1
+
+    monkeypatch.setattr(watch, "_inotify_libc", lambda: NoWatches())
+    (tmp_path / "w").mkdir()
+    with Watcher([tmp_path]) as w:
+        assert w.mode == "poll"
+        (tmp_path / "w" / "seg.jsonl").write_text("x\n")
+        assert w.wait(10) is True
+    with pytest.raises(OSError):
+        Watcher([tmp_path], poll=False)

@@ -110,3 +110,36 @@ def test_the_projection_is_the_fold_of_the_log(hive):
     assert any(p.kind == "projection_mismatch" and "mail" in p.message for p in bad.problems)
     verify(hive, repair=True)
     assert hive.mail.inbox("bob", unread=True) == []
+
+
+@pytest.mark.parametrize("poll", [False, True], ids=["inotify", "stat-polling"])
+def test_inbox_wait_is_woken_by_another_process_in_both_watch_modes(hive, repo, poll):
+    import sys
+    import threading
+
+    from fleet_hive.kernel.watch import Watcher
+    from fleet_hive.mail import Mail
+    from tests.support import run_cli
+
+    if not poll and not sys.platform.startswith("linux"):
+        pytest.skip("inotify is Linux's")
+    mail = Mail(lambda: hive.uow, hive.index, actor="w",
+                watch=lambda: Watcher([hive.layout.events], poll=poll))
+    got: list[object] = []
+    t = threading.Thread(target=lambda: got.append(mail.inbox("w", wait=20)))
+    t.start()
+    r = run_cli("-C", str(repo), "--actor", "lead", "mail", "send", "--to", "w",
+                "--subject", "wake")
+    assert r.returncode == 0, r.stderr
+    t.join(30)
+    assert not t.is_alive()
+    (messages,) = got
+    assert [m.subject for m in messages] == ["wake"]  # type: ignore[attr-defined]
+
+
+def test_inbox_wait_times_out(hive):
+    from fleet_hive.kernel.errors import TimeoutExpiredError
+
+    with pytest.raises(TimeoutExpiredError) as info:
+        hive.mail.inbox("nobody", wait=0.2)
+    assert info.value.exit_code == 4
