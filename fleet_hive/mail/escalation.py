@@ -59,18 +59,13 @@ class BlockerEscalation:
             return "coordinator"
 
     def _send(self, e: Event, sortie_id: str) -> None:
-        reason = str(e.data.get("reason") or "").strip() or "no reason given"
+        reason = str(e.data.get("reason") or "").strip()[:10_000] or "no reason given"
         mission_id = e.correlation_id if (e.correlation_id or "").startswith("m-") else None
         title = self._title(sortie_id)
         what = f"{title} ({sortie_id})" if title else sortie_id
-        body = "\n".join([
-            f"Sortie {sortie_id} is blocked" + (f": {title}" if title else "") + ".",
-            f"Mission: {mission_id or 'none'}",
-            f"Blocked by: {e.actor}",
-            f"Reason: {reason}",
-            "",
-            f"Once it is free: fleet-hive sortie unblock {sortie_id}",
-        ])
+        of = f" of mission {mission_id}" if mission_id else ""
+        body = (f"Sortie {what}{of} is blocked by {e.actor or 'its claimant'}: {reason}\n\n"
+                f"Once it is free: fleet-hive sortie unblock {sortie_id}\n")
         self._mail().send([self._coordinator()], f"Blocked: {what}"[:500], body,
                           thread=BLOCKER_THREAD.format(sortie_id=sortie_id),
                           mission=mission_id, importance="high", sortie_id=sortie_id,
