@@ -24,6 +24,10 @@ def _cli(repo: Path, *args: str, actor: str | None = None, input: str | None = N
 
 def test_a_round_trip_between_two_specialists(hive, repo: Path):
     mission = hive.missions.create("m").id
+    for name, kind in (("frontend", "ui"), ("backend", "api")):
+        code, registered, err = _cli(repo, "specialist", "register", name, "--capability",
+                                     kind, actor=name)
+        assert code == 0 and registered["status"] == "active", err
     code, sent, err = _cli(repo, "mail", "send", "--to", "backend", "--subject",
                            "which endpoint?", "--body", "GET or POST?", "--mission",
                            mission[:6], "--importance", "high", actor="frontend")
