@@ -57,7 +57,7 @@ CAPABILITIES: tuple[Capability, ...] = (
                                          "fleet_hive.mail.projection:PROJECTION"),
                checks="fleet_hive.mail.checks:check_mail"),
     Capability("specialists", event_types="fleet_hive.specialists.event_types",
-               projection=ProjectionSpec("specialists", "1", ("specialist:",),
+               projection=ProjectionSpec("specialists", "2", ("specialist:",),
                                          "fleet_hive.specialists.projection:PROJECTION"),
                checks="fleet_hive.specialists.checks:check_specialists"),
     Capability("checkpoints", event_types="fleet_hive.checkpoints.event_types",

@@ -283,7 +283,7 @@ class Hive:
     @cached_property
     def dispatch(self) -> Dispatcher:
         """Runs a mission's sorties through agent processes (``fleet-hive dispatch``).
-        ``specialists``: the lead wires the specialists service here once it lands."""
+        Sorties are matched to registered specialists (``hive.specialists``)."""
         from ..dispatch.service import Dispatcher, Paths
 
         layout = self.layout
@@ -292,6 +292,7 @@ class Hive:
                           reservations=lambda: self.reservations,
                           brief=self._specialist_brief, actor=self.actor,
                           batch=self.snapshots_deferred,
+                          specialists=lambda: self.specialists,
                           paths=Paths(self.root, layout.dispatch_leases, layout.dispatch_logs,
                                       layout.dispatch_prompts))
 

@@ -30,7 +30,7 @@ def check_specialists(ctx: CheckContext, report: Report, repair: bool = False) -
     folded = {}
     for stream, events in streams.items():
         r = fold_specialist(events)
-        if r is not None and stream == f"{STREAM}:{r[0]}":
+        if r is not None and stream == q.stream_of(r[0]):
             folded[r[0]] = r
     stored = {r[0]: r for r in q.every(index, catch_up=False)}
     wrong = sorted(f"specialist {k}" for k in folded.keys() | stored.keys()

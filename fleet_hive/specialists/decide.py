@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from ..index.unit_of_work import NewEvent
 from .fold import Record
-from .model import HEARTBEAT_COALESCE, STREAM
+from .model import HEARTBEAT_COALESCE, STREAM, stream_key
 
 
 def stream_of(name: str) -> str:
-    return f"{STREAM}:{name}"
+    return f"{STREAM}:{stream_key(name)}"
 
 
 def register(current: Record | None, name: str, capabilities: Sequence[str], at: str,

@@ -1,6 +1,7 @@
 """The event types of specialists (their ``data`` models).
 
-Imported only when something is appended. Stream: ``specialist:<name>``.
+Imported only when something is appended. Stream: ``specialist:<key>`` (the name, or a slug
+and hash of it: ``fleet_hive.specialists.model.stream_key``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pydantic import Field
 
 from ..events.registry import EventData, event_type, recorded_by
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
 Capability = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")]
 Time = Annotated[str, Field(max_length=40)]
 

@@ -1,4 +1,4 @@
-"""Pure: the events of one ``specialist:<name>`` stream, in total order -> its record
+"""Pure: the events of one ``specialist:<key>`` stream, in total order -> its record
 ``(name, capabilities, registered_at, registered_by, last_seen)`` or None.
 
 ``last_seen`` is the latest time among its registrations and heartbeats (ISO text in one
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-
-from .model import NAME_RE
 
 if TYPE_CHECKING:
     from ..events.envelope import Event
@@ -26,7 +24,7 @@ def fold_specialist(events: Iterable[Event]) -> Record | None:
         d = e.data
         try:
             if e.type == "specialist_registered":
-                if not NAME_RE.match(d["name"]):
+                if not isinstance(d["name"], str) or not d["name"]:
                     continue
                 name = d["name"]
                 capabilities = sorted({str(c) for c in d.get("capabilities", [])})

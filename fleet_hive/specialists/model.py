@@ -7,8 +7,11 @@ while it shows signs of life, *silent* once nothing was heard from it for
 Its *load* is the number of sorties it holds (claimed: assigned, in progress or blocked),
 read from the missions' claims, not stored here.
 
-Storage: one stream per specialist, ``specialist:<name>`` (``specialist_registered``,
-``specialist_heartbeat``). Heartbeats are **coalesced**: one less than
+Names are agents' identities (a ``FLEET_ACTOR``, a dispatcher's ``lead/w1``): one line of at
+most 200 characters. Storage: one stream per specialist, ``specialist:<key>``
+(``specialist_registered``, ``specialist_heartbeat``), the key being the name itself when it
+is a plain stream id (letters, digits, ``_.-``), else a slug of it and a hash of the whole
+name (:func:`stream_key`). Heartbeats are **coalesced**: one less than
 :data:`HEARTBEAT_COALESCE` seconds after the last recorded sign of life writes nothing (it
 could not change active into silent), so an agent may heartbeat every second and the log
 gains at most one event per specialist per 15 s.
@@ -31,7 +34,8 @@ HEARTBEAT_COALESCE = 15.0
 #: the default of ``specialist_silent_after`` (seconds)
 DEFAULT_SILENT_AFTER = 300.0
 DEFAULT_SILENT_AFTER_TEXT = "5m"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PLAIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_NAME = 200
 CAPABILITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")
 MAX_CAPABILITIES = 100
 #: sortie statuses that hold a claim (the specialist's load)
@@ -74,12 +78,25 @@ class Specialist(Plain):
 
 
 def check_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name.strip()):
+    text = name.strip() if isinstance(name, str) else ""
+    if not text or len(text) > MAX_NAME or any(ord(c) < 32 or c == "\x7f" for c in text):
         raise InvalidInputError(
             f"invalid specialist name {name!r}",
-            hint="letters, digits and _.- (up to 64), starting with a letter or digit; "
-                 "use it as the agent's FLEET_ACTOR")
-    return name.strip()
+            hint=f"one line of at most {MAX_NAME} characters; use the agent's FLEET_ACTOR")
+    return text
+
+
+def stream_key(name: str) -> str:
+    """The id of ``name``'s stream: the name when it is a plain stream id, else a slug of
+    it and 10 hex digits of its hash (two names never share a stream)."""
+    if PLAIN_NAME_RE.match(name):
+        return name
+    import hashlib
+
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-._")[:40] or "s"
+    if not slug[0].isalnum():
+        slug = "s" + slug
+    return f"{slug}-{hashlib.blake2s(name.encode('utf-8')).hexdigest()[:10]}"
 
 
 def check_capabilities(capabilities: Sequence[str]) -> list[str]:

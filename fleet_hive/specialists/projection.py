@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..kernel.jsonload import loads
 from .fold import Record, fold_specialist
-from .model import STREAM
+from .model import STREAM, stream_key
 
 if TYPE_CHECKING:
     from ..index.projection import ProjectionTables, ReadView
 
 COLUMNS = "name, capabilities, registered_at, registered_by, last_seen"
+_ALL = f"{COLUMNS}, stream"
 
 
 class SpecialistProjection:
@@ -25,23 +26,29 @@ class SpecialistProjection:
         capabilities TEXT NOT NULL,
         registered_at TEXT NOT NULL,
         registered_by TEXT NOT NULL,
-        last_seen TEXT NOT NULL
-    ) WITHOUT ROWID
+        last_seen TEXT NOT NULL,
+        stream TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS specialists_stream ON specialists(stream)
     """
 
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
         for stream in streams:
-            kind, _, name = stream.partition(":")
-            if kind != STREAM:
+            if stream.partition(":")[0] != STREAM:
                 continue
             record = fold_specialist(view.iter_events(stream))
-            view.execute("DELETE FROM specialists WHERE name = ?", (name,))
-            if record is not None and record[0] == name:
-                view.execute(f"INSERT INTO specialists ({COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                             row(record))
+            view.execute("DELETE FROM specialists WHERE stream = ?", (stream,))
+            if record is not None and stream_of(record[0]) == stream:
+                view.execute("DELETE FROM specialists WHERE name = ?", (record[0],))
+                view.execute(f"INSERT INTO specialists ({_ALL}) VALUES (?, ?, ?, ?, ?, ?)",
+                             (*row(record), stream))
 
 
 PROJECTION = SpecialistProjection()
+
+
+def stream_of(name: str) -> str:
+    return f"{STREAM}:{stream_key(name)}"
 
 
 def row(r: Record) -> tuple[Any, ...]:

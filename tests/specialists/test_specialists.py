@@ -101,7 +101,7 @@ def test_load_comes_from_the_sorties_claims(hive):
 
 
 @pytest.mark.parametrize("call, error", [
-    (lambda h: h.specialists.register("has space", []), InvalidInputError),
+    (lambda h: h.specialists.register("two\nlines", []), InvalidInputError),
     (lambda h: h.specialists.register("", []), InvalidInputError),
     (lambda h: h.specialists.register("ok", ["bad cap"]), InvalidInputError),
     (lambda h: h.specialists.heartbeat("never-registered"), NotFoundError),
@@ -178,7 +178,7 @@ def test_the_cli(hive, repo: Path):
     assert code == 0 and beat["name"] == "py-1"
     code, err = cli("specialist", "heartbeat", "nobody")
     assert code == 1 and err["error"]["code"] == "not_found"
-    code, err = cli("specialist", "register", "bad name")
+    code, err = cli("specialist", "register", "x" * 201)
     assert code == 1 and err["error"]["code"] == "invalid_input"
 
 
@@ -189,3 +189,20 @@ def test_a_bad_silent_after_setting_is_reported_by_status_not_raised(hive, repo:
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)["specialists"]
     assert "specialist_silent_after" in report["error"] and report["silent"] == []
+
+
+def test_any_actor_name_is_a_specialist_name(hive):
+    """Dispatch registers its workers as ``ACTOR/wN`` and actors may hold spaces: such a
+    name gets a stream of its own (a slug and a hash), and two names never share one."""
+    from fleet_hive.specialists.model import stream_key
+
+    for name in ("Ada Lovelace/w1", "Ada Lovelace/w2", "lead/w1", "ünï cödé"):
+        s = hive.specialists.register(name, ["python"])
+        assert s.name == name and hive.specialists.get(name).capabilities == ["python"]
+    assert stream_key("plain-name") == "plain-name"
+    keys = {stream_key(n) for n in ("Ada Lovelace/w1", "Ada Lovelace/w2", "ünï cödé")}
+    assert len(keys) == 3
+    assert sorted(s.name for s in hive.specialists.list()) == sorted(
+        ["Ada Lovelace/w1", "Ada Lovelace/w2", "lead/w1", "ünï cödé"])
+    hive.index.rebuild()
+    assert len(hive.specialists.list()) == 4
