@@ -54,6 +54,10 @@ def test_demo_runs_a_whole_mission(tmp_path: Path):
         assert len(flaky) == 1 and flaky[0]["exit_code"] == 1
         actors = {e.actor for e in hive.events.query(type="sortie_progressed")}
         assert actors and all(a.startswith("coordinator/w") for a in actors)
+        # the documentation agent mailed the coordinator
+        (message,) = hive.mail.inbox("coordinator")
+        assert message.subject == "Discount docs are ready"
+        assert message.sender.startswith("coordinator/w")
 
 
 def test_demo_refuses_a_directory_with_files(tmp_path: Path):
