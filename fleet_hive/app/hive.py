@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from ..git import Git
     from ..index.db import Index
     from ..index.unit_of_work import UnitOfWork
+    from ..learning import Learning
+    from ..learning.policy import OutcomeRecorder
     from ..mail import Mail
     from ..mail.escalation import BlockerEscalation
     from ..missions import Missions, Sortie, Sorties
@@ -126,6 +128,7 @@ class Hive:
             Manifest(self.layout, self.index),
             self._checkpoint_triggers,
             self._blocker_escalation,
+            self._outcomes,
             AutoCommit(lambda: self.config.auto_commit, lambda why: self.git.auto_commit(why)),
         ])
 
@@ -373,6 +376,31 @@ class Hive:
                 f"invalid duration {text!r} for specialist_silent_after in "
                 ".fleet/config.yaml", hint="give a number and a unit: 90s, 5m, 2h, 1d")
         return seconds
+
+    @cached_property
+    def learning(self) -> Learning:
+        """Outcomes of finished sorties and missions, the patterns learned from them
+        (with decay), and the advice ``--strategy auto`` and the planner prompt use."""
+        from ..checkpoints.model import RESUME_REASON
+        from ..learning import Learning
+
+        return Learning(lambda: self.uow, self.index, sortie=lambda i: self.sorties.get(i),
+                        history=lambda stream: self.index.query(stream=stream, order="total",
+                                                                catch_up=False),
+                        plan_of=lambda m: self._plan_of(m),
+                        ignored_failures=(RESUME_REASON,))
+
+    def _plan_of(self, mission_id: str) -> dict[str, Any] | None:
+        """The plan a mission was created from, for its outcomes: none until planning
+        records plans (it will answer here: ``{"task", "strategy", "planner",
+        "features", "sorties": {sortie_id: {"files": [...]}}}``)."""
+        return None
+
+    @cached_property
+    def _outcomes(self) -> OutcomeRecorder:
+        from ..learning.policy import OutcomeRecorder
+
+        return OutcomeRecorder(lambda: self.learning)
 
     @cached_property
     def git(self) -> Git:

@@ -1,0 +1,62 @@
+"""``verify`` checks for learning: the index tables against a fold of the log.
+
+* ``projection_mismatch`` (error; ``--repair`` rebuilds the index): the ``outcomes`` or
+  ``outcome_days`` rows disagree with a fold of the ``outcome:`` streams.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..events.envelope import Event
+from ..index.projection import report_mismatch
+from ..kernel.jsonload import loads
+from . import projection as q
+from .fold import fold_outcome
+from .model import STREAM, Outcome
+
+if TYPE_CHECKING:
+    from ..index.projection import CheckContext, ReadView
+    from ..kernel.problems import Report
+
+
+def folded(reads: ReadView) -> tuple[dict[str, Outcome], dict[tuple[str, str, int], list[int]]]:
+    """Every outcome and the day counts, folded from the log (the caller caught up)."""
+    rows = reads.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
+                      "ORDER BY stream, clock, writer, n", (f"{STREAM}:", f"{STREAM};"),
+                      catch_up=False)
+    streams: dict[str, list[Event]] = {}
+    for stream, seq, raw in rows:
+        streams.setdefault(stream, []).append(Event.from_dict(loads(raw), seq))
+    outcomes: dict[str, Outcome] = {}
+    days: dict[tuple[str, str, int], list[int]] = {}
+    for events in streams.values():
+        found = fold_outcome(events)
+        if found is None:
+            continue
+        outcomes[found.subject_id] = found
+        for s, f, day, *values in q.contributions(found):
+            acc = days.setdefault((s, f, day), [0] * 5)
+            for k, v in enumerate(values):
+                acc[k] += v
+    return outcomes, days
+
+
+def check_learning(ctx: CheckContext, report: Report, repair: bool = False) -> None:
+    index = ctx.index
+    index.catch_up()
+    outcomes, days = folded(index)
+    stored = {o.subject_id: o for o in q.outcomes(index, catch_up=False)}
+    wrong = sorted(f"outcome {k}" for k in outcomes.keys() | stored.keys()
+                   if _row(outcomes.get(k)) != _row(stored.get(k)))
+    have: dict[tuple[str, str, int], list[int]] = {
+        (r[0], r[1], r[2]): list(r[3:]) for r in index.read(
+            "SELECT strategy, feature, day, successes, failures, outcomes, drifted, "
+            "known_changes FROM outcome_days", catch_up=False)}
+    wrong += sorted(f"day counts of {s}/{f}" for s, f, _ in
+                    {k for k in days.keys() | have.keys() if days.get(k) != have.get(k)})
+    report_mismatch(ctx, report, "learning", sorted(set(wrong)), repair)
+
+
+def _row(o: Outcome | None) -> tuple[Any, ...] | None:
+    return None if o is None else q.row(o)
