@@ -46,6 +46,9 @@ def learn_stats(ctx: Ctx) -> None:
     if ctx.json:
         write_json(stats)
         return
+    if stats["unrecorded"]:
+        click.echo(f"{stats['unrecorded']} ending(s) without an outcome: record them with "
+                   "`fleet-hive learn backfill`", err=True)
     if not stats["outcomes"]:
         click.echo("no outcomes recorded yet (they are recorded when sorties and missions "
                    "end)")
@@ -91,6 +94,32 @@ def learn_patterns(ctx: Ctx, anti: bool, strategy: str | None, feature: str | No
         click.echo("no anti-patterns" if anti else "no patterns learned yet")
     else:
         click.echo(_patterns(found))
+
+
+@learn.command("backfill")
+@click.option("--dry-run", is_flag=True, help="Only list the endings without an outcome.")
+@json_option
+@pass_ctx
+def learn_backfill(ctx: Ctx, dry_run: bool) -> None:
+    """Record the outcomes of sorties and missions that ended without one (a crash
+    between the ending and its outcome, or work from before learning existed)."""
+    service = ctx.hive().learning
+    if dry_run:
+        missing = service.unrecorded()
+        if ctx.json:
+            write_json([{"stream": e.stream, "type": e.type, "event_id": e.id,
+                         "time": e.time} for e in missing])
+        elif not missing:
+            click.echo("every ending has its outcome")
+        else:
+            click.echo(table([(e.stream, e.type, e.time) for e in missing],
+                             ("stream", "ending", "time")))
+        return
+    recorded = service.backfill()
+    if ctx.json:
+        write_json([o.to_json() for o in recorded])
+    else:
+        click.echo(f"Recorded {len(recorded)} outcome(s)")
 
 
 @learn.command("advise")

@@ -238,6 +238,27 @@ def frequent_errors(reads: ReadView, strategy: str, feature: str, *, limit: int 
     return [e for e, _ in sorted(seen.items(), key=lambda x: (-x[1], x[0]))[:limit]]
 
 
+def latest_endings(reads: ReadView, types: Iterable[str], *, catch_up: bool = True,
+                   ) -> list[tuple[str, bytes, int]]:
+    """(stream, raw event, seq) of the latest event of ``types`` on each stream whose
+    subject has no outcome recorded for it, in the log's total order. A stream deleted
+    after its ending (``sortie_deleted``, ``mission_deleted``) has nothing to learn."""
+    wanted = sorted({*types, *DELETIONS})
+    marks = ",".join("?" * len(wanted))
+    rows: list[Row] = reads.read(
+        f"SELECT stream, id, type, raw, seq FROM events WHERE type IN ({marks}) "
+        "ORDER BY clock, writer, n", wanted, catch_up=catch_up)
+    latest: dict[str, Row] = {}
+    for r in rows:
+        latest[r[0]] = r
+    causes = dict(reads.read("SELECT subject_id, cause FROM outcomes", catch_up=False))
+    return [(stream, raw, seq) for stream, eid, kind, raw, seq in latest.values()
+            if causes.get(stream.partition(":")[2]) != eid and kind not in DELETIONS]
+
+
+DELETIONS = ("sortie_deleted", "mission_deleted")
+
+
 def totals(reads: ReadView, *, catch_up: bool = True) -> list[Row]:
     """Per (subject, strategy): outcomes, succeeded, tries, mean duration, verified,
     failed verification, merged, not merged, outcomes with known changes, drifted."""

@@ -140,6 +140,7 @@ class Learning:
             "patterns": len(learned),
             "anti_patterns": sum(1 for p in learned if p.anti_pattern),
             "proven": sum(1 for p in learned if p.maturity == "proven"),
+            "unrecorded": len(self.unrecorded()),
             "half_life_days": HALF_LIFE_DAYS,
             "as_of": clocks.iso(self._clock())[:10],
         }
@@ -162,7 +163,10 @@ class Learning:
                 if e.type in d.SORTIE_ENDINGS:
                     if self._sortie is None:
                         continue
-                    sortie = self._sortie(subject_id)
+                    try:
+                        sortie = self._sortie(subject_id)
+                    except NotFoundError:  # deleted since (a backfill): nothing to learn
+                        continue
                     changed = self._changed_files(sortie, e) if self._changed_files else None
                     out.append(d.sortie_outcome(e, history, sortie,
                                                 self._plan_of(sortie.mission_id), changed))
@@ -174,6 +178,38 @@ class Learning:
             return out
 
         return self._uow.run(decision)
+
+    def unrecorded(self) -> builtins.list[Event]:
+        """The endings whose outcome is missing (a crash between a write and its
+        outcome, or history from before learning), sorties before missions."""
+        from ..events.envelope import Event
+        from ..kernel.jsonload import loads
+
+        found = [Event.from_dict(loads(raw), seq) for _stream, raw, seq in
+                 q.latest_endings(self._reads, d.ENDINGS)]
+        found = [e for e in found if self._counts(e) and self._alive(e)]
+        return sorted(found, key=lambda e: (e.type.startswith("mission_"), e.order_key))
+
+    def backfill(self) -> builtins.list[Outcome]:
+        """Record the missing outcomes (see :meth:`unrecorded`); returns them."""
+        with self._uow.exclusive():
+            missing = self.unrecorded()
+            sorties = [e for e in missing if e.type in d.SORTIE_ENDINGS]
+            missions = [e for e in missing if e.type in d.MISSION_ENDINGS]
+            stored = [*self.record_endings(sorties), *self.record_endings(missions)]
+        found = [q.get(self._reads, e.stream.partition(":")[2]) for e in stored]
+        return [o for o in found if o is not None]
+
+    def _alive(self, e: Event) -> bool:
+        """Whether the sortie an ending belongs to can still be read (not deleted, nor
+        its mission)."""
+        if e.type not in d.SORTIE_ENDINGS or self._sortie is None:
+            return e.type not in d.SORTIE_ENDINGS or self._sortie is not None
+        try:
+            self._sortie(e.stream.partition(":")[2])
+        except NotFoundError:
+            return False
+        return True
 
     def _counts(self, e: Event) -> bool:
         if e.type != "sortie_failed" or not self._ignored:

@@ -3,11 +3,13 @@ driven through the missions service: claim, start, fail, retry, complete."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from fleet_hive.kernel.clock import epoch
+from tests.support import run_cli
 
 
 def outcome_events(hive, subject_id=None):
@@ -188,3 +190,44 @@ def test_a_policy_failure_is_a_warning_and_the_write_stands(hive, monkeypatch):
     assert outcome_events(hive) == []
     (warning,) = hive.uow.warnings
     assert "outcome" in warning.message and "plan store unreadable" in warning.message
+
+
+def test_backfill_records_the_endings_a_crash_left_without_outcome(hive, repo):
+    """A write whose policy never ran (the process died right after the append) leaves an
+    ending without outcome: ``learn backfill`` records it, from the log, once."""
+    m = hive.missions.create("m")
+    hive.missions.start(m.id)
+    sorties = [hive.sorties.add(m.id, f"s{k}").id for k in range(3)]
+    recorder = hive._outcomes
+    hive.uow.policies.remove(recorder)
+    for sid in sorties:
+        hive.sorties.claim(sid, specialist="ada")
+        hive.sorties.start(sid)
+    time.sleep(0.02)
+    hive.sorties.complete(sorties[0])
+    hive.sorties.fail(sorties[1], reason="boom")
+    hive.sorties.complete(sorties[2])
+    hive.sorties.delete(sorties[2])
+    hive.missions.complete(m.id, force=True)
+    hive.uow.policies.insert(len(hive.uow.policies) - 1, recorder)
+    assert outcome_events(hive) == []
+    missing = hive.learning.unrecorded()
+    # the deleted sortie has nothing to learn
+    assert [e.stream for e in missing] == [f"sortie:{sorties[0]}", f"sortie:{sorties[1]}",
+                                           f"mission:{m.id}"]
+    assert hive.learning.stats()["unrecorded"] == 3
+    hive.close()
+
+    result = run_cli("-C", str(repo), "--json", "learn", "backfill", "--dry-run")
+    assert result.returncode == 0 and len(json.loads(result.stdout)) == 3
+    result = run_cli("-C", str(repo), "--json", "learn", "backfill")
+    assert result.returncode == 0, result.stderr
+    recorded = json.loads(result.stdout)
+    # the mission's outcome sees its sorties' outcomes
+    assert [(o["subject_id"], o["success"]) for o in recorded] == [
+        (sorties[0], True), (sorties[1], False), (m.id, True)]
+    assert recorded[0]["duration_s"] >= 0.02 and recorded[2]["errors"] == ["boom"]
+    result = run_cli("-C", str(repo), "--json", "learn", "backfill")
+    assert json.loads(result.stdout) == []
+    result = run_cli("-C", str(repo), "--json", "learn", "stats")
+    assert json.loads(result.stdout)["unrecorded"] == 0
