@@ -1,7 +1,7 @@
 """``verify`` checks for learning: the index tables against a fold of the log.
 
-* ``projection_mismatch`` (error; ``--repair`` rebuilds the index): the ``outcomes`` or
-  ``outcome_days`` rows disagree with a fold of the ``outcome:`` streams.
+* ``projection_mismatch`` (error; ``--repair`` rebuilds the index): the ``outcomes``,
+  ``outcome_days`` or ``outcome_errors`` rows disagree with a fold of the ``outcome:`` streams.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from ..kernel.problems import Report
 
 
-def folded(reads: ReadView) -> tuple[dict[str, Outcome], dict[tuple[str, str, int], list[int]]]:
+def folded(reads: ReadView) -> tuple[dict[str, Outcome], dict[tuple[str, str, int], list[int]],
+                                     dict[tuple[str, str, str], int]]:
     """Every outcome and the day counts, folded from the log (the caller caught up)."""
     rows = reads.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
                       "ORDER BY stream, clock, writer, n", (f"{STREAM}:", f"{STREAM};"),
@@ -30,6 +31,7 @@ def folded(reads: ReadView) -> tuple[dict[str, Outcome], dict[tuple[str, str, in
         streams.setdefault(stream, []).append(Event.from_dict(loads(raw), seq))
     outcomes: dict[str, Outcome] = {}
     days: dict[tuple[str, str, int], list[int]] = {}
+    errors: dict[tuple[str, str, str], int] = {}
     for events in streams.values():
         found = fold_outcome(events)
         if found is None:
@@ -39,13 +41,15 @@ def folded(reads: ReadView) -> tuple[dict[str, Outcome], dict[tuple[str, str, in
             acc = days.setdefault((s, f, day), [0] * 5)
             for k, v in enumerate(values):
                 acc[k] += v
-    return outcomes, days
+        for s, f, error, n in q.error_contributions(found):
+            errors[(s, f, error)] = errors.get((s, f, error), 0) + n
+    return outcomes, days, errors
 
 
 def check_learning(ctx: CheckContext, report: Report, repair: bool = False) -> None:
     index = ctx.index
     index.catch_up()
-    outcomes, days = folded(index)
+    outcomes, days, errors = folded(index)
     stored = {o.subject_id: o for o in q.outcomes(index, catch_up=False)}
     wrong = sorted(f"outcome {k}" for k in outcomes.keys() | stored.keys()
                    if _row(outcomes.get(k)) != _row(stored.get(k)))
@@ -55,6 +59,11 @@ def check_learning(ctx: CheckContext, report: Report, repair: bool = False) -> N
             "known_changes FROM outcome_days", catch_up=False)}
     wrong += sorted(f"day counts of {s}/{f}" for s, f, _ in
                     {k for k in days.keys() | have.keys() if days.get(k) != have.get(k)})
+    have_errors = {(r[0], r[1], r[2]): r[3] for r in index.read(
+        "SELECT strategy, feature, error, outcomes FROM outcome_errors", catch_up=False)}
+    wrong += sorted(f"failure reasons of {s}/{f}" for s, f, _ in
+                    {k for k in errors.keys() | have_errors.keys()
+                     if errors.get(k) != have_errors.get(k)})
     report_mismatch(ctx, report, "learning", sorted(set(wrong)), repair)
 
 

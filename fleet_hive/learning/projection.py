@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,7 @@ _N = COLUMNS.count(",") + 1
 
 class LearningProjection:
     # name, version and streams are declared in the capability list (app/capabilities.py)
-    tables = ("outcomes", "outcome_days")
+    tables = ("outcomes", "outcome_days", "outcome_errors")
     ddl = """
     CREATE TABLE IF NOT EXISTS outcomes (
         subject_id TEXT PRIMARY KEY,
@@ -73,11 +72,19 @@ class LearningProjection:
         drifted INTEGER NOT NULL,
         known_changes INTEGER NOT NULL,
         PRIMARY KEY (strategy, feature, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS outcome_errors (
+        strategy TEXT NOT NULL,
+        feature TEXT NOT NULL,
+        error TEXT NOT NULL,
+        outcomes INTEGER NOT NULL,
+        PRIMARY KEY (strategy, feature, error)
     ) WITHOUT ROWID
     """
 
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
         touched: set[tuple[str, str, int]] = set()
+        errors_touched: set[tuple[str, str, str]] = set()
         for stream in sorted(streams):
             kind, _, subject_id = stream.partition(":")
             if kind != STREAM:
@@ -96,12 +103,20 @@ class LearningProjection:
                     "outcomes = outcomes + excluded.outcomes, "
                     "drifted = drifted + excluded.drifted, "
                     "known_changes = known_changes + excluded.known_changes", rows)
+                errors = error_contributions(o, sign)
+                errors_touched.update((r[0], r[1], r[2]) for r in errors)
+                view.executemany(
+                    "INSERT INTO outcome_errors VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (strategy, feature, error) DO UPDATE SET "
+                    "outcomes = outcomes + excluded.outcomes", errors)
             view.execute("DELETE FROM outcomes WHERE subject_id = ?", (subject_id,))
             if new is not None:
                 view.execute(f"INSERT INTO outcomes ({COLUMNS}) VALUES "
                              f"({','.join('?' * _N)})", row(new))
         view.executemany("DELETE FROM outcome_days WHERE strategy = ? AND feature = ? "
                          "AND day = ? AND outcomes <= 0", sorted(touched))
+        view.executemany("DELETE FROM outcome_errors WHERE strategy = ? AND feature = ? "
+                         "AND error = ? AND outcomes <= 0", sorted(errors_touched))
 
 
 PROJECTION = LearningProjection()
@@ -122,6 +137,13 @@ def contributions(o: Outcome, sign: int = 1) -> list[tuple[Any, ...]]:
     return [(strategy, feature, day, sign * successes, sign * failures, sign,
              sign * int(bool(drifted)), sign * int(drifted is not None))
             for strategy, feature in o.pattern_keys()]
+
+
+def error_contributions(o: Outcome, sign: int = 1) -> list[tuple[Any, ...]]:
+    """The ``outcome_errors`` increments of one outcome: each distinct reason, once per
+    pattern it belongs to."""
+    return [(strategy, feature, error, sign) for strategy, feature in o.pattern_keys()
+            for error in sorted(set(o.errors))]
 
 
 def _bool(value: bool | None) -> int | None:
@@ -224,18 +246,18 @@ def patterns(reads: ReadView, today: int, *, strategy: str | None = None,
             for key, (s, f, t) in sorted(acc.items())}
 
 
-def frequent_errors(reads: ReadView, strategy: str, feature: str, *, limit: int = 3,
-                    catch_up: bool = True) -> list[str]:
-    """The most frequent failure reasons of the strategy's outcomes with ``feature``
-    (``*``: all of them), most frequent first."""
-    rows: list[Row] = reads.read(
-        "SELECT features, errors FROM outcomes WHERE strategy = ? AND errors != '[]'",
-        (strategy,), catch_up=catch_up)
-    seen: Counter[str] = Counter()
-    for features, errors in rows:
-        if feature == "*" or feature in json.loads(features):
-            seen.update(dict.fromkeys(json.loads(errors), 1))
-    return [e for e, _ in sorted(seen.items(), key=lambda x: (-x[1], x[0]))[:limit]]
+def frequent_errors(reads: ReadView, keys: Iterable[tuple[str, str]], *, limit: int = 3,
+                    catch_up: bool = True) -> dict[tuple[str, str], list[str]]:
+    """For each (strategy, feature): the failure reasons most of its outcomes gave, most
+    frequent first."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for strategy, feature in sorted(set(keys)):
+        rows: list[Row] = reads.read(
+            "SELECT error FROM outcome_errors WHERE strategy = ? AND feature = ? "
+            "ORDER BY outcomes DESC, error LIMIT ?", (strategy, feature, limit),
+            catch_up=catch_up)
+        out[(strategy, feature)] = [r[0] for r in rows]
+    return out
 
 
 def latest_endings(reads: ReadView, types: Iterable[str], *, catch_up: bool = True,

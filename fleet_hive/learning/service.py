@@ -78,10 +78,14 @@ class Learning:
         ``--strategy auto`` and the planner prompt use)."""
         wanted = sorted({f for f in features if isinstance(f, str)})
         found = q.patterns(self._reads, self.today(), features=[*wanted, ANY])
-        for key, p in found.items():
-            if p.anti_pattern:
-                p.errors = q.frequent_errors(self._reads, key[0], key[1], catch_up=False)
+        self._with_errors([p for p in found.values() if p.anti_pattern])
         return advise(wanted, found)
+
+    def _with_errors(self, patterns: Iterable[Pattern]) -> None:
+        """Fill in the most frequent failure reasons of these patterns."""
+        wanted = {(p.strategy, p.feature): p for p in patterns}
+        for key, errors in q.frequent_errors(self._reads, wanted, catch_up=False).items():
+            wanted[key].errors = errors
 
     def patterns(self, *, strategy: str | None = None, anti: bool | None = None,
                  feature: str | None = None) -> builtins.list[Pattern]:
@@ -93,10 +97,7 @@ class Learning:
         out = [p for p in found.values() if p.strategy != UNPLANNED or strategy == UNPLANNED]
         if anti is not None:
             out = [p for p in out if p.anti_pattern is anti]
-        for p in out:
-            if p.anti_pattern:
-                p.errors = q.frequent_errors(self._reads, p.strategy, p.feature,
-                                             catch_up=False)
+        self._with_errors(p for p in out if p.anti_pattern)
         return sorted(out, key=lambda p: (-round(p.weight, 9), p.strategy, p.feature))
 
     def outcomes(self, *, mission: str | None = None, subject: str | None = None,
@@ -109,7 +110,8 @@ class Learning:
     def stats(self) -> dict[str, Any]:
         """Outcomes per subject and strategy, with each strategy's decayed record."""
         rows = q.totals(self._reads)
-        overall = q.patterns(self._reads, self.today(), features=[ANY], catch_up=False)
+        every = q.patterns(self._reads, self.today(), catch_up=False)
+        overall = {key: p for key, p in every.items() if key[1] == ANY}
         by_strategy = []
         for subject, strategy, n, ok, tries, mean_s, ver, unver, mer, unmer in rows:
             by_strategy.append({
@@ -125,7 +127,6 @@ class Learning:
             strategies.append({"strategy": strategy, **{k: v for k, v in p.to_json().items()
                                                           if k not in ("strategy", "feature",
                                                                        "errors", "sentence")}})
-        every = q.patterns(self._reads, self.today(), catch_up=False)
         learned = [p for p in every.values() if p.strategy != UNPLANNED]
         total = sum(r["outcomes"] for r in by_strategy)
         ok_total = sum(r["succeeded"] for r in by_strategy)
@@ -203,8 +204,10 @@ class Learning:
     def _alive(self, e: Event) -> bool:
         """Whether the sortie an ending belongs to can still be read (not deleted, nor
         its mission)."""
-        if e.type not in d.SORTIE_ENDINGS or self._sortie is None:
-            return e.type not in d.SORTIE_ENDINGS or self._sortie is not None
+        if e.type not in d.SORTIE_ENDINGS:
+            return True
+        if self._sortie is None:  # a read-only service: cannot record sorties
+            return False
         try:
             self._sortie(e.stream.partition(":")[2])
         except NotFoundError:

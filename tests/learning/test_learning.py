@@ -168,6 +168,8 @@ def _tables(repo):
     try:
         return (db.execute("SELECT * FROM outcomes ORDER BY subject_id").fetchall(),
                 db.execute("SELECT * FROM outcome_days ORDER BY strategy, feature, day")
+                .fetchall(),
+                db.execute("SELECT * FROM outcome_errors ORDER BY strategy, feature, error")
                 .fetchall())
     finally:
         db.close()
@@ -188,7 +190,7 @@ def test_the_learned_state_is_identical_after_index_rebuild(hive, repo, learning
     clock.now = T0 + 45.5 * DAY
     before = _state(learning)
     tables = _tables(repo)
-    assert tables[0] and tables[1]
+    assert tables[0] and tables[1] and tables[2]
     assert not [p for p in verify(hive).problems if p.kind == "projection_mismatch"]
 
     hive.close()
