@@ -53,6 +53,7 @@ PHRASES = {
     "sortie_retried": "retried sortie {name}", "sortie_progressed": "reported progress on {name}",
     "mission_updated": "updated mission {name}", "sortie_updated": "updated sortie {name}",
     "checkpoint_created": "checkpointed {name}",
+    "outcome_recorded": "recorded the outcome of {name}",
 }
 
 

@@ -77,7 +77,7 @@ def test_history_of_a_feature_branch_as_json(feature):
         for trigger, progress in (("progress", 33), ("error", 33), ("progress", 50),
                                   ("progress", 100))]
     assert all(c["id"].startswith("c-") for c in h["checkpoints"])
-    assert {s["type"] for s in h["streams"]} == {"checkpoints", "note"}
+    assert {s["type"] for s in h["streams"]} == {"checkpoints", "note", "outcome"}
     assert h["conflicts"] == []
 
 
@@ -91,8 +91,10 @@ def test_history_as_markdown_for_a_pull_request(feature):
     assert "✅ Write the lexer" in md and "claimed by bob-bot" in md
     assert "ambiguous \\| grammar" not in md  # the last reason shown is the latest one
     assert "🚫 Write the grammar" in md and ": dropped" in md
-    # bob's completion crossed 25 %: the checkpoint it triggered is his too
-    assert "| bob | 5 | claimed sortie “Write the lexer”" in md
+    # bob's completion crossed 25 %: the checkpoint it triggered is his too, and so is
+    # the outcome it recorded (for learning)
+    assert "| bob | 6 | claimed sortie “Write the lexer”" in md
+    assert "recorded the outcome of " in md
     assert "### Checkpoints" in md and "(progress, 33 %)" in md
     assert "<details><summary>3 commits</summary>" in md
     assert "Old mission" not in md
