@@ -81,7 +81,7 @@ def test_every_mission_transition(hive, repo: Path, action: str, status: str):
     else:
         got = getattr(hive.missions, action)(m.id, reason="why")
         assert got.status == target and got.reason == "why"
-        assert len(segment_lines(repo)) == len(MISSION_PATHS[status]) + 2
+        assert len(mission_lines(repo)) == len(MISSION_PATHS[status]) + 2
 
 
 def test_json_shapes(hive):

@@ -64,7 +64,8 @@ def segment_lines(root: Path) -> list[bytes]:
 
 def mission_lines(root: Path) -> list[bytes]:
     """:func:`segment_lines` without the after-write policies' events (the checkpoint
-    trigger's, stream ``checkpoints:<mission>``; a blocker's escalation mail, ``mail:``):
-    what the mission and sortie use cases wrote themselves."""
+    trigger's, stream ``checkpoints:<mission>``; a blocker's escalation mail, ``mail:``;
+    the outcomes recorded for learning, ``outcome:<id>``): what the mission and sortie
+    use cases wrote themselves."""
     return [line for line in segment_lines(root) if b'"stream":"checkpoints:' not in line
-            and b'"stream":"mail:' not in line]
+            and b'"stream":"mail:' not in line and b'"stream":"outcome:' not in line]
