@@ -279,9 +279,11 @@ class Hive:
         """Decomposition, plan validation, missions from plans (``docs/planning.md``)."""
         from ..planning import Planning
 
+        # learning's advice for --strategy auto and the planner prompt: its scores are
+        # kept under planning's own feature tags (one vocabulary for plan and outcome)
         return Planning(self.index, root=self.root, missions=lambda: self.missions,
                         git_dir=self.layout.git_dir,
-                        advice=None)  # wired when learning lands
+                        advice=lambda features: self.learning.advise(features))
 
     @cached_property
     def dispatch(self) -> Dispatcher:
@@ -391,10 +393,9 @@ class Hive:
                         ignored_failures=(RESUME_REASON,))
 
     def _plan_of(self, mission_id: str) -> dict[str, Any] | None:
-        """The plan a mission was created from, for its outcomes: none until planning
-        records plans (it will answer here: ``{"task", "strategy", "planner",
-        "features", "sorties": {sortie_id: {"files": [...]}}}``)."""
-        return None
+        """The plan a mission was created from, for its outcomes: ``{"task", "strategy",
+        "planner", "features", "sorties": {sortie_id: {"files": [...]}}}``, or None."""
+        return self.planning.plan_of(mission_id)
 
     @cached_property
     def _outcomes(self) -> OutcomeRecorder:
