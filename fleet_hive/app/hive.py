@@ -394,8 +394,12 @@ class Hive:
 
     def _plan_of(self, mission_id: str) -> dict[str, Any] | None:
         """The plan a mission was created from, for its outcomes: ``{"task", "strategy",
-        "planner", "features", "sorties": {sortie_id: {"files": [...]}}}``, or None."""
-        return self.planning.plan_of(mission_id)
+        "planner", "features", "sorties": {sortie_id: {"files": [...]}}}``, or None.
+        Read from planning's table directly (``hive.planning.plan_of`` does the same): a
+        ``sortie complete`` records its outcome without importing the planners."""
+        from ..planning.projection import plan_of
+
+        return plan_of(self.index, mission_id, catch_up=False)
 
     @cached_property
     def _outcomes(self) -> OutcomeRecorder:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from ..kernel.plain import Plain
@@ -129,8 +130,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "logging": ("log", "logs", "logging", "logger", "metrics", "tracing", "telemetry"),
     "git": ("git", "commit*", "branch*", "merge*", "rebase"),
 }
-_WORD = re.compile(r"[a-z0-9][a-z0-9_\-]*")
-_PATH = re.compile(r"(?<![\w/.-])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.*-]*)")
+_Matchers = dict[str, tuple[frozenset[str], tuple[str, ...]]]
 
 
 def _matcher(words: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
@@ -139,8 +139,16 @@ def _matcher(words: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
     return exact, prefixes
 
 
-_KIND_MATCH = {k: _matcher(v) for k, v in KINDS.items()}
-_AREA_MATCH = {k: _matcher(v) for k, v in AREAS.items()}
+@cache
+def _compiled() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], _Matchers,
+                         _Matchers]:
+    """The tagger's regular expressions and word tables, built on first use (a write that
+    records an outcome imports this module and never tags a task)."""
+    return (re.compile(r"[a-z0-9][a-z0-9_\-]*"),
+            re.compile(r"(?<![\w/.-])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.*-]*)"),
+            re.compile(r"(?m)^\s*(?:[-*+]|\d+[.)])\s+"),
+            {k: _matcher(v) for k, v in KINDS.items()},
+            {k: _matcher(v) for k, v in AREAS.items()})
 
 
 def _named(words: Sequence[str], table: dict[str, tuple[frozenset[str], tuple[str, ...]]],
@@ -158,18 +166,19 @@ def task_features(text: str) -> list[str]:
     ``area:…`` (areas it names, and the top directory of each path it mentions) and
     ``size:small|medium|large`` (from its length and the number of things it lists).
     Deterministic, no network: the key that outcomes are learned under."""
+    word_re, path_re, item_re, kinds, areas = _compiled()
     text = text if isinstance(text, str) else ""
     lowered = text.lower()
-    words = _WORD.findall(lowered)
-    tags = {f"kind:{k}" for k in _named(words, _KIND_MATCH)} or {"kind:other"}
-    tags.update(f"area:{a}" for a in _named(words, _AREA_MATCH))
-    for path in _PATH.findall(text):
+    words = word_re.findall(lowered)
+    tags = {f"kind:{k}" for k in _named(words, kinds)} or {"kind:other"}
+    tags.update(f"area:{a}" for a in _named(words, areas))
+    for path in path_re.findall(text):
         top = path.strip("/").split("/")[0].lower()
         if top in ("src", "lib", "app", "pkg", "packages") and path.count("/") > 1:
             top = path.strip("/").split("/")[1].lower()
         if top and top not in (".", "..") and len(top) <= 40 and "*" not in top:
             tags.add(f"area:{top}")
-    items = len(re.findall(r"(?m)^\s*(?:[-*+]|\d+[.)])\s+", text))
+    items = len(item_re.findall(text))
     items += lowered.count(" and ") + lowered.count(";") + text.count(",")
     size = "small" if len(words) <= 15 and items <= 1 else \
         "medium" if len(words) <= 80 and items <= 6 else "large"
