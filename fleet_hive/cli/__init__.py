@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "dispatch": "dispatch:dispatch_cmd",
     "mail": "mail:mail",
     "specialist": "specialists:specialist",
+    "serve": "server:serve_cmd",
 }
 
 
