@@ -71,6 +71,7 @@ def create_app(root: Path, *, token: str | None = None, rate: float = DEFAULT_RA
         app.include_router(module.router, prefix=API)
     _errors(app)
     _dashboard(app)
+    _security_scheme(app)
     return Guard(app, RateLimiter(rate, burst), body_limit)
 
 
@@ -106,6 +107,25 @@ def _errors(app: FastAPI) -> None:
         logging.getLogger("fleet_hive.server").exception("internal error on %s", request.url)
         return FleetJSON(error_body("internal", f"internal error: {type(e).__name__}: {e}",
                                     "the server's log has the traceback"), status_code=500)
+
+
+def _security_scheme(app: FastAPI) -> None:
+    """Declare the bearer token in the document: required everywhere but health."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version,
+                              description=app.description, routes=app.routes)
+            doc.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "The token in .fleet/local/token"}}
+            doc["security"] = [{"bearer": []}]
+            doc["paths"][f"{API}/health"]["get"]["security"] = []
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def static(name: str) -> bytes:

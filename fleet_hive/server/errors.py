@@ -55,14 +55,3 @@ class ApiError(Exception):
 
 def error_body(code: str, message: str, hint: str = "") -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "hint": hint}}
-
-
-#: The error object as an OpenAPI response, for the routes' ``responses=``.
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["code", "message", "hint"],
-                             "properties": {"code": {"type": "string"},
-                                            "message": {"type": "string"},
-                                            "hint": {"type": "string"}}}},
-}

@@ -54,10 +54,11 @@ def serve(root: Path, *, host: str = LOOPBACK_DEFAULT, port: int = DEFAULT_PORT,
     import uvicorn
 
     from .app import create_app
-    from .security import DEFAULT_RATE
+    from .security import DEFAULT_BURST, DEFAULT_RATE
 
     sock = bind(host, port)
-    app = create_app(root, rate=DEFAULT_RATE if rate is None else rate)
+    app = create_app(root, rate=DEFAULT_RATE if rate is None else rate,
+                     burst=DEFAULT_BURST if rate is None else max(1, int(rate * 2)))
     real_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{real_port}"

@@ -3,6 +3,8 @@
 Adding a capability to the API = one module here and one entry in :data:`ROUTERS`.
 """
 
-#: module names under this package, in the order their routes appear in the OpenAPI document
-ROUTERS = ("health", "status", "missions", "sorties", "events", "reservations", "checkpoints",
-           "recovery")
+#: Module names under this package, in the order their routes are matched: a fixed path
+#: (``POST /missions/{id}/checkpoints``) before a pattern that would take it
+#: (``POST /missions/{id}/{action}``).
+ROUTERS = ("health", "status", "checkpoints", "recovery", "missions", "sorties", "events",
+           "reservations")

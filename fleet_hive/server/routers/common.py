@@ -8,8 +8,6 @@ from typing import Any
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import ERROR_SCHEMA
-
 #: Largest limit/offset accepted (sqlite's integers are 64-bit; nobody pages that far).
 MAX_PAGE = 1_000_000_000
 
@@ -18,6 +16,18 @@ class Body(BaseModel):
     """A request body: unknown fields are refused (422), as the CLI refuses unknown flags."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    hint: str
+
+
+class ErrorObject(BaseModel):
+    """The CLI's error object: ``{"error": {"code", "message", "hint"}}``."""
+
+    error: ErrorDetail
 
 
 def limit_query(description: str = "At most this many.") -> Any:
@@ -35,8 +45,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
             408: "Timed out waiting", 409: "Conflict: held, claimed or not allowed now",
             413: "Request body too large", 422: "Request does not match the schema",
             429: "Too many requests (see Retry-After)"}
-    content = {"application/json": {"schema": ERROR_SCHEMA}}
-    return {s: {"description": what[s], "content": content}
+    return {s: {"description": what[s], "model": ErrorObject}
             for s in sorted({*statuses, 401, 422, 429})}
 
 
