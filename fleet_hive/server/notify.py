@@ -2,7 +2,8 @@
 
 It asks the index for its latest ``seq`` every :data:`INTERVAL` seconds, and only while a
 stream waits. A watcher on ``.fleet/events/`` (inotify) would spare the polling; until the
-library has one (``kernel/watch.py`` is being written), a 50 ms look is the delay bound.
+library has one (``kernel/watch.py`` is being written), a 20 ms look bounds the delay
+(a look is a stat of the segments, through the library thread).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .library import Library
 
-INTERVAL = 0.05
+INTERVAL = 0.02
 
 
 class Notifier:
