@@ -45,8 +45,9 @@ def _serve(repo: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
          "--rate-limit", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env=child_env(), start_new_session=True)
     assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    if not ready:
+    poller = select.poll()
+    poller.register(proc.stdout.fileno(), select.POLLIN)
+    if not poller.poll(60_000):
         os.killpg(proc.pid, signal.SIGKILL)
         raise RuntimeError("fleet-hive serve did not start")
     return proc, json.loads(proc.stdout.readline())

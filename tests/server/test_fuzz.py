@@ -35,7 +35,8 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path):
              "--checks", "not_a_server_error", "--max-examples", "10", "--max-time", "90",
              "--workers", "1", "--seed", "16", "--request-timeout", "10"],
             capture_output=True, text=True, timeout=300, cwd=tmp_path)
-        health = s.client().get("/health")
+        with s.client() as c:
+            health = c.get("/health")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
     assert "passed" in out and "failed" not in out.split("SUMMARY")[-1].lower(), out[-2000:]

@@ -24,7 +24,8 @@ def test_another_address_needs_allow_remote(tmp_path: Path):
 def test_allow_remote_warns_and_serves(tmp_path: Path):
     repo = new_repo(tmp_path / "r")
     with serving(repo, "--host", "0.0.0.0", "--allow-remote") as s:
-        assert s.client().get("/ready").status_code == 200
+        with s.client() as c:
+            assert c.get("/ready").status_code == 200
         code = stop(s.proc)
     assert code in STOPPED
 
@@ -34,7 +35,8 @@ def test_serve_binds_loopback_by_default_and_stops_on_sigterm(tmp_path: Path):
     with serving(repo) as s:
         assert s.url.startswith("http://127.0.0.1:")
         assert s.dashboard.startswith(s.url + "/#token=") and s.dashboard.endswith(s.token)
-        assert s.client().get("/health").json()["pid"] == s.pid
+        with s.client() as c:
+            assert c.get("/health").json()["pid"] == s.pid
         code = stop(s.proc)
     assert code in STOPPED
 

@@ -56,7 +56,9 @@ def start(repo: Path, *args: str, timeout: float = 30) -> ApiServer:
     line = b""
     while not line.endswith(b"\n"):
         left = deadline - time.monotonic()
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, left))
+        poller = select.poll()  # not select.select: a busy test process has fds over 1024
+        poller.register(proc.stdout.fileno(), select.POLLIN)
+        ready = poller.poll(max(0.0, left) * 1000)
         if not ready or proc.poll() is not None:
             err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None \
                 and proc.stderr else ""
