@@ -122,10 +122,33 @@ def _security_scheme(app: FastAPI) -> None:
                            "description": "The token in .fleet/local/token"}}
             doc["security"] = [{"bearer": []}]
             doc["paths"][f"{API}/health"]["get"]["security"] = []
+            _response_shapes(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: Routes that answer a JSON array (as the CLI's list commands do); the others an object.
+LIST_ROUTES = {("get", "/missions"), ("get", "/sorties"), ("get", "/ready"), ("get", "/events"),
+               ("get", "/reservations"), ("post", "/reservations"),
+               ("post", "/reservations/release"), ("post", "/reservations/renew"),
+               ("get", "/missions/{mission_id}/checkpoints"), ("post", "/checkpoints/prune")}
+
+
+def _response_shapes(doc: dict[str, Any]) -> None:
+    """Success responses as an array or an object of the CLI's shape (``docs/server.md``),
+    where the routes (which answer with the CLI's own serializer) declare no model."""
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            for status, response in op.get("responses", {}).items():
+                media = response.get("content", {}).get("application/json")
+                if not status.startswith("2") or media is None:
+                    continue
+                if media.get("schema") in ({}, {"type": "string"}):
+                    listed = (method, path.removeprefix(API)) in LIST_ROUTES
+                    media["schema"] = ({"type": "array", "items": {"type": "object"}}
+                                       if listed else {"type": "object"})
 
 
 def static(name: str) -> bytes:

@@ -75,7 +75,11 @@ def _start(after: int | None, last_event_id: str | None) -> int | None:
     return after
 
 
-@router.get("/events/stream", responses=errors(400),
+class EventStream(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+@router.get("/events/stream", response_class=EventStream, responses=errors(400),
             response_description="text/event-stream: `id: SEQ`, `event: TYPE`, "
             "`data: <the event as JSON>` per event",
             summary="New events as server-sent events (resumes from Last-Event-ID or ?after)")
@@ -84,7 +88,7 @@ async def stream_events(request: Request,
                         last_event_id: str | None = Header(default=None),
                         limit: int | None = Query(default=None, ge=1, le=MAX_PAGE,
                                                   description="Close after this many."),
-                        call: Call = Depends(authorized)) -> StreamingResponse:
+                        call: Call = Depends(authorized)) -> EventStream:
     notifier = request.app.state.notifier
     start = _start(after, last_event_id)
     if start is None:
@@ -107,5 +111,5 @@ async def stream_events(request: Request,
             if not await notifier.wait_beyond(last, KEEPALIVE):
                 yield b": keep-alive\n\n"
 
-    return StreamingResponse(frames(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStream(frames(), headers={"Cache-Control": "no-cache",
+                                          "X-Accel-Buffering": "no"})

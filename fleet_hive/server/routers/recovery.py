@@ -37,7 +37,10 @@ async def recover_apply(body: Recover | None = None, call: Call = Depends(author
     return FleetJSON(report.to_json())
 
 
-@router.get("/missions/{mission_id}/context", responses=errors(400, 404),
+@router.get("/missions/{mission_id}/context", response_class=PlainTextResponse,
+            responses={**errors(400, 404), 200: {"content": {
+                "text/markdown": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}}}}},
             response_description="The brief: Markdown (format=md) or a JSON document",
             summary="An LLM-ready brief of a mission, at most max_bytes bytes")
 async def context(mission_id: str, specialist: str | None = Query(default=None),
