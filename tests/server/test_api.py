@@ -340,3 +340,31 @@ def test_a_repository_without_a_token_gets_one_on_first_serve(tmp_path: Path):
         assert token.read_text().strip() == s.token
         assert stat.S_IMODE(token.stat().st_mode) == 0o600
         assert httpx.get(f"{s.api}/ready", headers=s.headers()).status_code == 200
+
+
+# -- planning -------------------------------------------------------------------------------
+def test_planning_decompose_validate_apply(server: ApiServer):
+    with server.client("planner") as c:
+        r = c.post("/plans/decompose", json={"task": "Add a login page and its tests"})
+        assert r.status_code == 200, r.text
+        planned = r.json()
+        assert planned["plan"]["sorties"] and planned["mission"] is None
+        before = len(c.get("/missions").json())
+        created = c.post("/plans/decompose", json={"task": "Add a login page",
+                                                   "create": True})
+        assert created.status_code == 201, created.text
+        mid = created.json()["mission"]["id"]
+        assert len(c.get("/missions").json()) == before + 1
+        checked = c.get(f"/missions/{mid}/plan").json()
+        assert checked["mission_id"] == mid and "waves" in checked
+        assert cli(server.root, "plan", "validate", mid)["waves"] == checked["waves"]
+        applied = c.post("/plans", json={"plan": planned["plan"]})
+        assert applied.status_code == 201, applied.text
+        assert applied.json()["mission"]["id"] in {m["id"] for m in c.get("/missions").json()}
+        # a shell planner is not offered over HTTP; a broken plan creates nothing
+        error_of(c.post("/plans/decompose", json={"task": "x", "planner": "cmd:echo {}"}), 422)
+        count = len(c.get("/missions").json())
+        error_of(c.post("/plans", json={"plan": {"title": "no sorties key"}}), 400)
+        assert len(c.get("/missions").json()) == count
+        error_of(c.get("/missions/m-nothing/plan"), 404)
+        error_of(c.post("/plans/decompose", json={"task": "x", "files": ["nothing/**"]}), 400)
