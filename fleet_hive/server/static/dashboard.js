@@ -242,6 +242,27 @@ function addToFeed(event) {
   while (feed.children.length > FEED_MAX) feed.lastChild.remove();
 }
 
+// A sortie's new status, shown at once from its event (the refresh that follows redraws
+// everything from the API).
+const SORTIE_STATUS = {sortie_claimed: "assigned", sortie_started: "in_progress",
+                       sortie_completed: "completed", sortie_failed: "failed",
+                       sortie_blocked: "blocked", sortie_unblocked: "in_progress",
+                       sortie_cancelled: "cancelled", sortie_retried: "pending"};
+
+function markSortie(event) {
+  const status = SORTIE_STATUS[event.type];
+  if (!status || !String(event.stream).startsWith("sortie:")) return;
+  const id = event.stream.slice("sortie:".length);
+  for (const g of document.querySelectorAll("g.sortie")) {
+    if (g.dataset.sortieId !== id) continue;
+    g.dataset.status = status;
+    const rect = g.querySelector("rect");
+    if (rect) rect.setAttribute("fill", color(status));
+    const sub = g.querySelector("text.sub");
+    if (sub) sub.textContent = status + (g.dataset.claimedBy ? " · " + clip(g.dataset.claimedBy, 14) : "");
+  }
+}
+
 // -- the event stream ------------------------------------------------------------------
 async function stream() {
   const headers = {"Authorization": "Bearer " + token};
@@ -271,6 +292,7 @@ async function stream() {
       const event = JSON.parse(data.join("\n"));
       lastSeq = id !== null ? Number(id) : event.seq;
       addToFeed(event);
+      markSortie(event);
       scheduleRefresh();
     }
   }
