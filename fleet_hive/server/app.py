@@ -133,7 +133,9 @@ def _security_scheme(app: FastAPI) -> None:
 LIST_ROUTES = {("get", "/missions"), ("get", "/sorties"), ("get", "/ready"), ("get", "/events"),
                ("get", "/reservations"), ("post", "/reservations"),
                ("post", "/reservations/release"), ("post", "/reservations/renew"),
-               ("get", "/missions/{mission_id}/checkpoints"), ("post", "/checkpoints/prune")}
+               ("get", "/missions/{mission_id}/checkpoints"), ("post", "/checkpoints/prune"),
+               ("get", "/mail/inbox/{name}"), ("get", "/mail/threads/{thread_id}"),
+               ("get", "/specialists")}
 
 
 def _response_shapes(doc: dict[str, Any]) -> None:

@@ -368,3 +368,32 @@ def test_planning_decompose_validate_apply(server: ApiServer):
         assert len(c.get("/missions").json()) == count
         error_of(c.get("/missions/m-nothing/plan"), 404)
         error_of(c.post("/plans/decompose", json={"task": "x", "files": ["nothing/**"]}), 400)
+
+
+# -- mail and specialists --------------------------------------------------------------------
+def test_mail_and_specialists(server: ApiServer):
+    with server.client("ada") as ada, server.client("bob") as bob:
+        r = ada.post("/mail", json={"to": ["bob"], "subject": "hello", "body": "see you"})
+        assert r.status_code == 201, r.text
+        m = r.json()
+        assert {"id", "from", "to", "subject", "body", "thread_id", "importance"} <= set(m)
+        assert m["from"] == "ada"
+        inbox = bob.get("/mail/inbox/bob", params={"unread": True}).json()
+        assert [x["id"] for x in inbox] == [m["id"]]
+        assert cli(server.root, "mail", "inbox", "bob")[0]["id"] == m["id"]
+        assert "bob" in bob.post(f"/mail/{m['id']}/read").json()["read_by"]
+        assert bob.get("/mail/inbox/bob", params={"unread": True}).json() == []
+        assert "bob" in bob.post(f"/mail/{m['id']}/ack").json()["acked_by"]
+        assert [x["id"] for x in ada.get(f"/mail/threads/{m['thread_id']}").json()] == [m["id"]]
+        error_of(bob.get("/mail/inbox/nobody", params={"unread": True, "wait": 0.2}), 408)
+        error_of(bob.post("/mail/msg-nothing/read"), 404)
+        error_of(ada.post("/mail", json={"to": [], "subject": "x"}), 422)
+
+        s = ada.post("/specialists", json={"name": "py-1", "capabilities": ["python"]})
+        assert s.status_code == 201, s.text
+        assert "python" in s.json()["capabilities"]
+        assert ada.post("/specialists/py-1/heartbeat").status_code == 200
+        names = [x["name"] for x in ada.get("/specialists").json()]
+        assert "py-1" in names
+        assert "py-1" in [x["name"] for x in cli(server.root, "specialist", "list")]
+        error_of(ada.post("/specialists", json={"capabilities": []}), 422)
