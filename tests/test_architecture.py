@@ -60,7 +60,8 @@ OWNERS = {
     "mcp": {"server/"},
     "rich": {"cli/progress.py"},
     "pydantic": {"events/registry.py", "events/core_types.py", "app/config.py",
-                 "*/event_types.py", "checkpoints/body.py", "planning/plan.py"},
+                 "*/event_types.py", "checkpoints/body.py", "planning/plan.py",
+                 "server/"},  # the API's request bodies
 }
 
 

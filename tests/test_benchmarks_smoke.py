@@ -219,7 +219,6 @@ def test_mail_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
         assert m["measured"] and m["measured"] != "—", m
 
 
-
 @pytest.mark.slow
 def test_learning_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
@@ -230,6 +229,22 @@ def test_learning_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
     names = [m["metric"] for m in bench["measurements"]]
     for metric in ("`advise` (3 features) over", "`sortie complete` with the outcome policy",
                    "`sortie complete` without the outcome policy", "`fleet-hive learn stats"):
+        assert any(metric in name for name in names), (metric, names)
+    for m in bench["measurements"]:
+        assert m["measured"] and m["measured"] != "—", m
+
+
+@pytest.mark.slow
+def test_server_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="the server extra is not installed")
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "server", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert (bench["name"], bench["status"], bench["error"]) == ("server", "ok", None)
+    names = [m["metric"] for m in bench["measurements"]]
+    for metric in ("`GET /ready`, 1 client", "`GET /ready`, 32 concurrent clients",
+                   "`POST /events` (durable write), 1 client", "SSE delivery"):
         assert any(metric in name for name in names), (metric, names)
     for m in bench["measurements"]:
         assert m["measured"] and m["measured"] != "—", m

@@ -485,6 +485,9 @@ def init(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hiv
     except OSError as e:
         raise StorageError(f"cannot create {layout.fleet}: {e.strerror or e}",
                            hint="check that the directory is writable") from e
+    from ..kernel.tokens import ensure_token
+
+    ensure_token(layout.token)  # the HTTP API's bearer token (git-ignored, 0600)
     hive = Hive(root, actor=actor)
     hive.log.writer_id()  # mint this clone's writer id now, not in the middle of a command
     return hive

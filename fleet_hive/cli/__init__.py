@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "mail": "mail:mail",
     "specialist": "specialists:specialist",
     "learn": "learning:learn",
+    "serve": "server:serve_cmd",
 }
 
 

@@ -123,6 +123,11 @@ class Layout(Frozen):
         return self.local / "reservations.json"
 
     @cached_property
+    def token(self) -> Path:
+        """The HTTP API's bearer token (mode 0600, created by ``init``; never committed)."""
+        return self.local / "token"
+
+    @cached_property
     def logs(self) -> Path:
         return self.local / "logs"
 
