@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "specialist": "specialists:specialist",
     "learn": "learning:learn",
     "serve": "server:serve_cmd",
+    "mcp": "mcp:mcp_cmd",
 }
 
 
