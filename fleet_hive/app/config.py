@@ -38,6 +38,15 @@ specialist_silent_after: 5m
 """
 
 
+class ServicesSettings(BaseModel):
+    """``services:``: the provider that runs the background server, and its settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str = "local"
+    port: int = Field(default=8765, ge=0, le=65535)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -66,6 +75,7 @@ class Config(BaseModel):
 
         parse_duration(value, "specialist_silent_after")
         return str(value).strip()
+    services: ServicesSettings = ServicesSettings()
 
 
 def load_config(path: Path) -> Config:

@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "learn": "learning:learn",
     "serve": "server:serve_cmd",
     "mcp": "mcp:mcp_cmd",
+    "services": "services:services",
 }
 
 

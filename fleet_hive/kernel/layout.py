@@ -211,6 +211,21 @@ class Layout(Frozen):
         return self.local / "git.lock"
 
     @cached_property
+    def service_pid(self) -> Path:
+        """The background server's pid file (``services up``): JSON with pid, url, start."""
+        return self.local / "server.pid"
+
+    @cached_property
+    def service_exit(self) -> Path:
+        """How the background server last ended (written by its log stamper)."""
+        return self.local / "server.exit"
+
+    @cached_property
+    def service_log(self) -> Path:
+        """The background server's output, one timestamped line each."""
+        return self.local / "server.log"
+
+    @cached_property
     def gitignore(self) -> Path:
         return self.fleet / ".gitignore"
 

@@ -92,3 +92,8 @@ def is_running(proc: ProcessId, host: str) -> bool | None:
         if proc.start is not None and start != proc.start:
             return False  # the pid was reused by another process
     return True
+
+
+def process(pid: int) -> ProcessId:
+    """The process ``pid`` of this host as others can recognise it later (a pid file)."""
+    return ProcessId(pid, this_host(), _start_ticks(pid))

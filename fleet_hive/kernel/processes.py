@@ -12,8 +12,9 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 #: A started child (for the types of modules that must not import ``subprocess``).
 Process = subprocess.Popen[bytes]
@@ -211,3 +212,48 @@ class stop_signals_raise:
         for number, old in self._old.items():
             signal.signal(number, old)  # type: ignore[arg-type]
         self._old.clear()
+def run_stamped(argv: Sequence[str], out: BinaryIO, stamp: Callable[[], str], *,
+                env: Mapping[str, str] | None = None) -> int:
+    """Run ``argv`` in this process group, its stdout and stderr written to ``out`` line by
+    line, each line prefixed with ``stamp()`` and a space; returns its exit status (as
+    :attr:`Completed.status`). SIGTERM, SIGINT and SIGHUP do not end this process (a
+    stop signals the whole group: the child gets it, and this one writes to the end)."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: None)  # a handler, not SIG_IGN: exec resets it
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=None if env is None else dict(env))
+    assert proc.stdout is not None
+    for line in iter(proc.stdout.readline, b""):
+        out.write(f"{stamp()} ".encode() + line.rstrip(b"\r\n") + b"\n")
+        out.flush()
+    return Completed(proc.wait()).status
+
+
+def signal_name(status: int) -> str | None:
+    """``SIGKILL`` for a shell exit status of 137, None for a status that is no signal."""
+    if status <= 128:
+        return None
+    try:
+        return signal.Signals(status - 128).name
+    except ValueError:
+        return None
+
+
+def stop_group(pgid: int, gone: Callable[[], bool], *, grace: float = GRACE,
+               poll: float = 0.05) -> str:
+    """End the process group ``pgid`` that another process started: SIGTERM, then SIGKILL
+    once ``grace`` seconds pass without ``gone()``. Returns ``terminated``, ``killed``,
+    or ``gone`` (nothing was left to signal)."""
+    import time
+
+    for sig, outcome in ((signal.SIGTERM, "terminated"), (signal.SIGKILL, "killed")):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return "gone" if sig == signal.SIGTERM else "terminated"
+        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else max(grace, 5.0))
+        while time.monotonic() < deadline:
+            if gone():
+                return outcome
+            time.sleep(poll)
+    return "killed"
