@@ -163,8 +163,16 @@ class LocalProcessProvider:
             if log.stat().st_size >= LOG_MAX_BYTES:
                 os.replace(log, log.with_name(log.name + ".1"))
 
+    def _open_log(self) -> int:
+        """The log for appending, private to this user: the server prints its dashboard
+        URL, whose fragment holds the API token."""
+        fd = os.open(self.layout.service_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)
+        return fd
+
     def _note(self, text: str) -> None:
-        with open(self.layout.service_log, "ab") as f:
+        with os.fdopen(self._open_log(), "ab") as f:
             f.write(f"{utc_now()} [services] {text}\n".encode())
 
     def _tail_text(self, n: int = 5) -> str:
@@ -191,7 +199,7 @@ class LocalProcessProvider:
                    str(self.layout.service_log), "--exit", str(self.layout.service_exit),
                    "--", *argv]
         devnull = os.open(os.devnull, os.O_RDWR)
-        err = os.open(self.layout.service_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        err = self._open_log()
         try:
             proc = processes.spawn(stamper, cwd=self.layout.root, stdin=devnull,
                                    stdout=devnull, stderr=err)
