@@ -248,3 +248,21 @@ def test_server_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
         assert any(metric in name for name in names), (metric, names)
     for m in bench["measurements"]:
         assert m["measured"] and m["measured"] != "—", m
+
+
+@pytest.mark.slow
+def test_mcp_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
+    pytest.importorskip("mcp")
+    out = tmp_path / "results.json"
+    proc = _run_suite(tmp_path, "--smoke", "--only", "mcp", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert (bench["name"], bench["status"], bench["error"]) == ("mcp", "ok", None)
+    by_name = {m["metric"]: m for m in bench["measurements"]}
+    for metric in ("MCP `tools/list`, default tier: bytes", "MCP `tools/list`, all tier: bytes",
+                   "MCP session start (spawn, initialize)"):
+        assert by_name[metric]["value"], metric
+    assert by_name["MCP `tools/list`, default tier: bytes"]["value"] <= 8000
+    for name in by_name:
+        if "round trip" in name:
+            assert by_name[name]["n"] == 5, name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..kernel.errors import FleetHiveError
-from . import Ctx, pass_ctx
+from . import Ctx, json_option, pass_ctx
 
 
 @click.command("mcp")
@@ -15,12 +15,15 @@ from . import Ctx, pass_ctx
                    "bytes); all: every tool, for coordinators.")
 @click.option("--actor", "actor", default=None,
               help="Who acts (overrides the global --actor; env FLEET_ACTOR).")
+@json_option
 @pass_ctx
 def mcp_cmd(ctx: Ctx, tier: str, actor: str | None) -> None:
     """An MCP server on stdin/stdout over this repository (the client starts it).
 
     Tool results are the CLI's JSON shapes, compact; errors are the CLI's error object
-    with isError set. Needs the server extra: pip install 'fleet-hive[server]'.
+    with isError set. With --json, an error before serving (not initialized, the extra
+    not installed) is the JSON error object on stdout. Needs the server extra:
+    pip install 'fleet-hive[server]'. See docs/mcp.md.
     """
     from ..app.hive import open as open_hive
 
