@@ -365,3 +365,12 @@ def test_no_test_imports_another_test_module():
                    for n in names):
                 offenders.append(f"{path.relative_to(tests)} imports {names}")
     assert offenders == []
+
+
+def test_services_never_import_the_server():
+    """``services/`` manages the server as a process and talks to it over HTTP: it works
+    (and reports the extra missing) without fastapi, uvicorn or mcp installed."""
+    offenders = [f"{name} imports {target}" for name, path in modules().items()
+                 if layer_of(name) == "services"
+                 for target in imports_of(path)[0] if layer_of(target) == "server"]
+    assert offenders == []

@@ -124,3 +124,29 @@ def test_mcp_outside_a_fleet_repository_fails_before_serving(tmp_path: Path):
     result = run_cli("-C", str(tmp_path), "mcp", timeout=30)
     assert result.returncode == 1
     assert "error" in result.stderr
+
+
+def test_the_tools_list_answer_on_the_wire_fits_the_budget(hive, repo: Path):
+    """The bytes a client reads for ``tools/list``: the JSON-RPC line itself, from raw
+    stdio (what the SDK's client parses is measured above; this is what crosses the pipe)."""
+    import json
+
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    ]
+    sizes = {}
+    for tier in ("default", "all"):
+        done = run_cli("-C", str(repo), "mcp", "--tools", tier, timeout=60,
+                       input="".join(json.dumps(m) + "\n" for m in lines))
+        assert done.returncode == 0, done.stderr
+        answers = {a["id"]: (a, len(raw.encode("utf-8"))) for raw in done.stdout.splitlines()
+                   if (a := json.loads(raw)).get("id") is not None}
+        listed, size = answers[2]
+        assert {t["name"] for t in listed["result"]["tools"]} >= DEFAULT_TOOLS
+        sizes[tier] = size
+    assert sizes["default"] <= 8000
+    assert sizes["all"] > sizes["default"]
