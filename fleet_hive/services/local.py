@@ -23,6 +23,7 @@ from ..kernel import liveness, processes
 from ..kernel.clock import epoch, utc_now
 from ..kernel.errors import FleetHiveError, InvalidInputError, TimeoutExpiredError
 from ..kernel.fsio import write_atomic
+from ..kernel.locking import FileMutex
 from . import LogLine, Outcome, ServiceStatus
 
 if TYPE_CHECKING:
@@ -179,7 +180,17 @@ class LocalProcessProvider:
         lines = [line.text for line in self.logs(n)]
         return " | ".join(lines) if lines else "(the log is empty)"
 
+    def _lock(self) -> FileMutex:
+        """One ``up`` or ``down`` at a time per repository (two ``up`` at once would
+        start two servers, one of which fails to bind)."""
+        self.layout.local.mkdir(parents=True, exist_ok=True)
+        return FileMutex(self.layout.local / "server.lock")
+
     def start(self, *, port: int | None = None, timeout: float | None = None) -> Outcome:
+        with self._lock():
+            return self._start(port, timeout)
+
+    def _start(self, port: int | None, timeout: float | None) -> Outcome:
         current = self.status()
         if current.running:
             asked = f"; asked for port {port}" if port not in (None, 0, current.port) else ""
@@ -231,7 +242,8 @@ class LocalProcessProvider:
         write_atomic(self.layout.service_pid, json.dumps(record, indent=2) + "\n",
                      mode=0o600, durable=False)
         self._note(f"running: pid {pid}, {url}")
-        return Outcome("started", self.status(), f"started (pid {pid}, {url})")
+        replaced = f"; replaced a stale pid file ({current.reason})" if current.stale else ""
+        return Outcome("started", self.status(), f"started (pid {pid}, {url}){replaced}")
 
     @staticmethod
     def _ours(health: dict[str, Any], pgid: int) -> bool:
@@ -244,6 +256,10 @@ class LocalProcessProvider:
 
     # -- stop -----------------------------------------------------------------------------
     def stop(self, *, grace: float | None = None) -> Outcome:
+        with self._lock():
+            return self._stop(grace)
+
+    def _stop(self, grace: float | None) -> Outcome:
         current = self.status()
         record = self._record()
         if not current.running or not isinstance(record, dict):

@@ -55,6 +55,7 @@ def test_the_whole_lifecycle(repo_down: Path):
     assert "stale pid file" in human.stdout and "SIGKILL" in human.stdout
     recovered = services(repo, "up", "--port", "0")
     assert recovered["action"] == "started" and recovered["pid"] != up["pid"]
+    assert "replaced a stale pid file" in recovered["detail"]
 
     down = services(repo, "down")
     assert down["action"] == "stopped" and down["state"] == "stopped"
@@ -84,3 +85,20 @@ def test_an_unknown_provider_is_a_clear_error(hive, repo: Path):
 def test_logs_tail_refuses_a_negative_count(hive, repo: Path):
     done = run_cli("-C", str(repo), "services", "logs", "--tail", "-1")
     assert done.returncode == 2
+
+
+def test_two_ups_at_once_start_one_server(repo_down: Path):
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "fleet_hive", "-C", str(repo_down), "services", "up",
+            "--port", "0", "--json"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=90)
+        assert p.returncode == 0, err
+        outs.append(json.loads(out))
+    assert sorted(o["action"] for o in outs) == ["already_running", "started"]
+    assert outs[0]["pid"] == outs[1]["pid"]
