@@ -50,7 +50,7 @@ class LocalProcessProvider:
         self.command = command
 
     # -- reading the records -------------------------------------------------------------
-    def _record(self) -> dict[str, Any] | None | str:
+    def _record(self) -> dict[str, Any] | str | None:
         """The pid file's JSON, None without one, or why it cannot be read."""
         try:
             raw = self.layout.service_pid.read_text(encoding="utf-8")
