@@ -138,13 +138,28 @@ def test_the_tools_list_answer_on_the_wire_fits_the_budget(hive, repo: Path):
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     ]
+    import subprocess
+    import sys
+
     sizes = {}
     for tier in ("default", "all"):
-        done = run_cli("-C", str(repo), "mcp", "--tools", tier, timeout=60,
-                       input="".join(json.dumps(m) + "\n" for m in lines))
-        assert done.returncode == 0, done.stderr
-        answers = {a["id"]: (a, len(raw.encode("utf-8"))) for raw in done.stdout.splitlines()
-                   if (a := json.loads(raw)).get("id") is not None}
+        proc = subprocess.Popen([sys.executable, "-m", "fleet_hive", "-C", str(repo), "mcp",
+                                 "--tools", tier], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            for message in lines:  # stdin stays open until the answer is read
+                proc.stdin.write(json.dumps(message).encode() + b"\n")
+            proc.stdin.flush()
+            answers = {}
+            while 2 not in answers:
+                raw = proc.stdout.readline()
+                assert raw, proc.stderr.read().decode()[-2000:]
+                answer = json.loads(raw)
+                answers[answer.get("id")] = (answer, len(raw.rstrip(b"\n")))
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=30)
         listed, size = answers[2]
         assert {t["name"] for t in listed["result"]["tools"]} >= DEFAULT_TOOLS
         sizes[tier] = size
