@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..kernel import liveness, processes
@@ -180,11 +181,17 @@ class LocalProcessProvider:
         lines = [line.text for line in self.logs(n)]
         return " | ".join(lines) if lines else "(the log is empty)"
 
-    def _lock(self) -> FileMutex:
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
         """One ``up`` or ``down`` at a time per repository (two ``up`` at once would
         start two servers, one of which fails to bind)."""
         self.layout.local.mkdir(parents=True, exist_ok=True)
-        return FileMutex(self.layout.local / "server.lock")
+        mutex = FileMutex(self.layout.local / "server.lock")
+        try:
+            with mutex:
+                yield
+        finally:
+            mutex.close()
 
     def start(self, *, port: int | None = None, timeout: float | None = None) -> Outcome:
         with self._lock():
