@@ -37,7 +37,24 @@ def test_the_all_tier_lists_more_tools(hive, repo: Path):
 
     everything = {t.name for t in with_session(repo, body, "--tools", "all").tools}
     assert everything > DEFAULT_TOOLS
-    assert {"mission_create", "sortie_add", "recover", "events"} <= everything
+    assert {"mission_create", "sortie_add", "recover", "events", "decompose",
+            "plan_validate"} <= everything
+
+
+def test_a_coordinator_plans_and_validates_over_mcp(hive, repo: Path):
+    async def body(session: Any) -> list[Any]:
+        planned = payload(result := await session.call_tool("decompose", {
+            "task": "add a login page and its tests", "files": ["README"],
+            "create": True}))
+        assert not result.is_error, planned
+        checked = payload(await session.call_tool(
+            "plan_validate", {"mission": planned["mission"]["id"]}))
+        return [planned, checked]
+
+    planned, checked = with_session(repo, body, "--tools", "all")
+    assert planned["mission"] and planned["sortie_ids"]
+    assert checked["mission_id"] == planned["mission"]["id"]
+    assert hive.missions.get(planned["mission"]["id"]).title
 
 
 def test_ready_claim_complete_over_mcp_is_seen_by_the_cli(hive, repo: Path):

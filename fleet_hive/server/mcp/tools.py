@@ -204,7 +204,21 @@ def events(hive: "Hive", stream: str | None = None, type: str | None = None,
     return [e.to_json() for e in found]
 
 
-#: name -> (function, tier). Mail (send, inbox) and later capabilities: one entry each.
+def decompose(hive: "Hive", task: str, strategy: str = "auto",
+              files: list[str] | None = None, create: bool = False) -> Any:
+    """Plan TASK as parallel sorties (heuristic planner); create=true makes the mission."""
+    return hive.planning.decompose(task, strategy=strategy, planner="heuristic",
+                                   files=files or (), create=create, timeout=None)
+
+
+def plan_validate(hive: "Hive", mission: str) -> Any:
+    """A mission's file conflicts, cycles, waves and critical path."""
+    return hive.planning.validate_mission(mission)
+
+
+#: name -> (function, tier). Not served: dispatch (it runs agent commands) and planners
+#: other than the heuristic one (``cmd:`` runs a shell command). Mail (send, inbox) and
+#: later capabilities: one entry each.
 TOOLS: list[ToolDef] = [
     ToolDef("ready", ready, "default"),
     ToolDef("claim", claim, "default"),
@@ -234,6 +248,8 @@ TOOLS: list[ToolDef] = [
     ToolDef("checkpoints", checkpoints, "all"),
     ToolDef("resume", resume, "all"),
     ToolDef("events", events, "all"),
+    ToolDef("decompose", decompose, "all"),
+    ToolDef("plan_validate", plan_validate, "all"),
 ]
 
 
