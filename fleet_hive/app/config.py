@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ..kernel.errors import InvalidInputError
 
@@ -55,27 +55,20 @@ class Config(BaseModel):
     auto_commit: bool = False
     snapshots: Literal["every_write", "deferred"] = "every_write"
     stale_after: str = "30m"  # a duration: 90s, 30m, 2h, 1d
-
-    @field_validator("stale_after", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> str:
-        from ..checkpoints.stale import parse_duration
-
-        parse_duration(value, "stale_after")  # refused with the same message as the flag
-        return str(value).strip()
     checkpoint_keep: int = Field(default=20, ge=0)
     checkpoint_max_age: str = Field(default="30d", pattern=r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$")
     coordinator: str = Field(default="coordinator", min_length=1, max_length=200)
     specialist_silent_after: str = "5m"  # a duration, like stale_after
+    services: ServicesSettings = ServicesSettings()
 
-    @field_validator("specialist_silent_after", mode="before")
+    @field_validator("stale_after", "specialist_silent_after", mode="before")
     @classmethod
-    def _silent_after(cls, value: object) -> str:
+    def _duration(cls, value: object, info: ValidationInfo) -> str:
         from ..checkpoints.stale import parse_duration
 
-        parse_duration(value, "specialist_silent_after")
+        # refused with the same message as the flag
+        parse_duration(value, info.field_name or "duration")
         return str(value).strip()
-    services: ServicesSettings = ServicesSettings()
 
 
 def load_config(path: Path) -> Config:
