@@ -397,3 +397,18 @@ def test_mail_and_specialists(server: ApiServer):
         assert "py-1" in names
         assert "py-1" in [x["name"] for x in cli(server.root, "specialist", "list")]
         error_of(ada.post("/specialists", json={"capabilities": []}), 422)
+
+
+def test_learning(server: ApiServer):
+    with server.client("ada") as ada:
+        m = ada.post("/missions", json={"title": "learn"}).json()
+        s = ada.post("/sorties", json={"mission_id": m["id"], "title": "one"})
+        assert s.status_code == 201, s.text
+        sid = s.json()["id"]
+        for action in ("claim", "start", "complete"):
+            assert ada.post(f"/sorties/{sid}/{action}").status_code == 200, action
+        stats = ada.get("/learn/stats").json()
+        assert (stats["sorties"], stats["succeeded"]) == (1, 1)  # the outcome of that one
+        assert stats == cli(server.root, "learn", "stats")
+        assert ada.get("/learn/patterns").json() == cli(server.root, "learn", "patterns")
+        error_of(ada.get("/learn/patterns", params={"strategy": "astrology"}), 400)

@@ -13,7 +13,8 @@ from tests.support import run_cli
 from tests.support.mcp_session import list_tools_bytes, payload, with_session
 
 DEFAULT_TOOLS = {"ready", "claim", "claim_next", "start", "progress", "complete", "fail",
-                 "block", "reserve", "release", "check", "context", "status", "checkpoint"}
+                 "block", "reserve", "release", "check", "context", "status", "checkpoint",
+                 "mail_send", "mail_inbox"}
 
 
 def test_initialize_and_the_default_tier_fits_its_byte_budget(hive, repo: Path):
@@ -135,6 +136,23 @@ def test_reserve_release_and_context(hive, repo: Path):
     assert [r["path"] for r in released] == ["docs/**"]
     assert checkpoint["mission_id"] == mission.id and checkpoint["trigger"] == "manual"
     assert hive.reservations.active() == []
+
+
+def test_mail_between_two_agents_over_mcp(hive, repo: Path):
+    async def send(session: Any) -> Any:
+        return payload(await session.call_tool("mail_send", {
+            "to": ["bo"], "subject": "files free", "body": "src/** is yours"}))
+
+    async def inbox(session: Any) -> list[Any]:
+        got = payload(await session.call_tool("mail_inbox", {"wait": 5}))
+        return [got, payload(await session.call_tool("mail_ack", {"message": got[0]["id"]}))]
+
+    sent = with_session(repo, send, actor="al")
+    got, acked = with_session(repo, inbox, "--tools", "all", actor="bo")
+    assert [(m["id"], m["from"], m["subject"]) for m in got] == [(sent["id"], "al",
+                                                                   "files free")]
+    assert acked["acked_by"] == ["bo"]
+    assert [m.subject for m in hive.mail.inbox("bo")] == ["files free"]
 
 
 def test_mcp_outside_a_fleet_repository_fails_before_serving(tmp_path: Path):

@@ -216,9 +216,49 @@ def plan_validate(hive: "Hive", mission: str) -> Any:
     return hive.planning.validate_mission(mission)
 
 
+def mail_send(hive: "Hive", to: list[str], subject: str, body: str = "",
+              thread: str | None = None, mission: str | None = None,
+              importance: str = "normal") -> Any:
+    """Send a message from you (thread: a thread or message id to reply in)."""
+    return hive.mail.send(to, subject, body, thread=thread, mission=mission,
+                          importance=importance).to_json()
+
+
+def mail_inbox(hive: "Hive", name: str | None = None, unread: bool = False, limit: int = 20,
+               wait: float | None = None) -> Any:
+    """Your messages (or NAME's), newest first; wait: seconds to block for one."""
+    return [m.to_json() for m in hive.mail.inbox(name or hive.actor, unread=unread,
+                                                 limit=limit, wait=wait)]
+
+
+def mail_read(hive: "Hive", message: str) -> Any:
+    """A message, marked read by you."""
+    return hive.mail.read(message).to_json()
+
+
+def mail_ack(hive: "Hive", message: str) -> Any:
+    """Acknowledge a message as you."""
+    return hive.mail.ack(message, by=hive.actor).to_json()
+
+
+def specialist_heartbeat(hive: "Hive", name: str | None = None) -> Any:
+    """Say you (or NAME) are alive."""
+    return hive.specialists.heartbeat(name or hive.actor).to_dict()
+
+
+def specialists(hive: "Hive") -> Any:
+    """Registered specialists: capabilities, status, load."""
+    return [sp.to_dict() for sp in hive.specialists.list()]
+
+
+def learn_stats(hive: "Hive") -> Any:
+    """What was learned from outcomes: counts and scores per strategy."""
+    return hive.learning.stats()
+
+
 #: name -> (function, tier). Not served: dispatch (it runs agent commands) and planners
-#: other than the heuristic one (``cmd:`` runs a shell command). Mail (send, inbox) and
-#: later capabilities: one entry each.
+#: other than the heuristic one (``cmd:`` runs a shell command). A later capability: one
+#: function and one entry.
 TOOLS: list[ToolDef] = [
     ToolDef("ready", ready, "default"),
     ToolDef("claim", claim, "default"),
@@ -234,6 +274,13 @@ TOOLS: list[ToolDef] = [
     ToolDef("context", context, "default"),
     ToolDef("status", status, "default"),
     ToolDef("checkpoint", checkpoint, "default"),
+    ToolDef("mail_send", mail_send, "default"),
+    ToolDef("mail_inbox", mail_inbox, "default"),
+    ToolDef("mail_read", mail_read, "all"),
+    ToolDef("mail_ack", mail_ack, "all"),
+    ToolDef("specialist_heartbeat", specialist_heartbeat, "all"),
+    ToolDef("specialists", specialists, "all"),
+    ToolDef("learn_stats", learn_stats, "all"),
     ToolDef("unblock", unblock, "all"),
     ToolDef("cancel", cancel, "all"),
     ToolDef("retry", retry, "all"),

@@ -7,4 +7,4 @@ Adding a capability to the API = one module here and one entry in :data:`ROUTERS
 #: (``POST /missions/{id}/checkpoints``) before a pattern that would take it
 #: (``POST /missions/{id}/{action}``).
 ROUTERS = ("health", "status", "checkpoints", "recovery", "planning", "missions", "sorties",
-           "events", "reservations", "mail", "specialists")
+           "events", "reservations", "mail", "specialists", "learning")
