@@ -4,7 +4,7 @@
 On Linux a :class:`Watcher` uses inotify through :mod:`ctypes` (no dependency): it
 watches the given directories and every directory below them (the log is
 ``.fleet/events/<writer>/<segment>.jsonl``: a new writer directory or segment file is a
-change, so is an append to a segment) and blocks in ``select`` until the kernel reports
+change, so is an append to a segment) and blocks in ``poll`` until the kernel reports
 one. Elsewhere, or when inotify is not available (no libc symbol, out of inotify
 instances or watches: ``fs.inotify.max_user_instances`` and ``max_user_watches``), it
 falls back to **stat polling**: every :data:`POLL_INTERVAL` seconds it compares the
@@ -156,11 +156,13 @@ class Watcher:
 
     def _wait_inotify(self, deadline: float | None) -> bool:
         assert self._fd is not None
+        poller = select.poll()  # not select(): a busy process may hold fds past 1024
+        poller.register(self._fd, select.POLLIN)
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                ready, _, _ = select.select([self._fd], [], [], left)
-            except InterruptedError:  # pragma: no cover - PEP 475 retries select itself
+                ready = poller.poll(None if left is None else left * 1000)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries poll itself
                 continue
             if not ready:
                 return False

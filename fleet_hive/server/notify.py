@@ -1,9 +1,11 @@
-"""Wakes event streams when the log grows: one poller per server for every stream.
+"""Wakes event streams when the log grows: one watcher per server for every stream.
 
-It asks the index for its latest ``seq`` every :data:`INTERVAL` seconds, and only while a
-stream waits. A watcher on ``.fleet/events/`` (inotify) would spare the polling; until the
-library has one (``kernel/watch.py`` is being written), a 20 ms look bounds the delay
-(a look is a stat of the segments, through the library thread).
+While a stream waits, a thread sleeps on :class:`fleet_hive.kernel.watch.Watcher` over
+``.fleet/events/`` (inotify; stat polling where that is missing) and, when the log changed,
+the index's latest ``seq`` is read through the library thread and every stream waiting
+for something beyond its position is woken. No change, no work: the watcher's wake-up is
+the kernel's, not a timer's. :data:`INTERVAL` only bounds how long the thread sleeps
+before it looks whether any stream still waits.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .library import Library
 
-INTERVAL = 0.02
+INTERVAL = 1.0
 
 
 class Notifier:
@@ -45,14 +47,19 @@ class Notifier:
             self._waiting -= 1
 
     async def _poll(self) -> None:
+        from ..kernel.layout import Layout
+        from ..kernel.watch import Watcher
+
         assert self._changed is not None
-        while self._waiting:
-            latest = await self.library.call("api", lambda h: h.index.latest_seq())
-            if latest != self.latest:
-                async with self._changed:
-                    self.latest = latest
-                    self._changed.notify_all()
-            await asyncio.sleep(self.interval)
+        events = Layout(self.library.root).events
+        with Watcher([events]) as watcher:  # armed before the first look: nothing missed
+            while self._waiting:
+                latest = await self.library.call("api", lambda h: h.index.latest_seq())
+                if latest != self.latest:
+                    async with self._changed:
+                        self.latest = latest
+                        self._changed.notify_all()
+                await asyncio.to_thread(watcher.wait, self.interval)
 
     async def close(self) -> None:
         if self._task is not None:
