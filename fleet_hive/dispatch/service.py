@@ -466,7 +466,9 @@ class _Run:
     # -- watching tries ------------------------------------------------------------------
     def _wait(self, now: float) -> None:
         times = [self.next_watch, self.next_look if not self.changed else now]
+        every = self.options.lease_ttl / 3
         for r in self.running.values():
+            times.append(r.renewed + every)  # the lease is renewed on time, not when idle
             if r.stop_at is not None:
                 times.append(r.stop_at)
             elif r.deadline is not None and r.blocked_since is None:

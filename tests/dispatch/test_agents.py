@@ -127,7 +127,7 @@ def test_specialists_take_the_sorties_of_their_kind(repo, hive, tmp_path):
     agent = write_agent(tmp_path)
     summary = dispatcher(hive, specialists).run(
         m.id, Options(agent=agent, workers=3, lease_ttl=0.3),
-        environ={**os.environ, "AGENT_LOG": str(log), "AGENT_SLEEP": "0.2"})
+        environ={**os.environ, "AGENT_LOG": str(log), "AGENT_SLEEP": "0.5"})
     assert summary.ok, summary.to_json()
     runs = intervals(log)
     assert len(runs) == len(kinds)
