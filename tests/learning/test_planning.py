@@ -5,10 +5,10 @@ prompt use)."""
 
 from __future__ import annotations
 
-from tests.support.planning import python_project
+from tests.support.planning import FakeLLM, plan, python_project, sortie
 
 
-def test_outcomes_of_a_planned_mission_feed_the_next_decomposition(hive, repo):
+def test_outcomes_of_a_planned_mission_feed_the_next_decomposition(hive, repo, tmp_path):
     python_project(repo)
     task = "Refactor the billing code"
     assert hive.planning.decompose(task)["strategy"]["chosen"] == "risk"
@@ -42,3 +42,9 @@ def test_outcomes_of_a_planned_mission_feed_the_next_decomposition(hive, repo):
                for s in again["advice"]["anti_patterns"])
     # the task alone made auto choose risk; what was learned makes it choose another
     assert again["strategy"]["chosen"] != "risk"
+    # and an LLM planner is told what failed: the anti-pattern is in its prompt
+    llm = FakeLLM(tmp_path / "llm", [plan(sortie("billing", ["src/app/billing/**"]),
+                                          strategy="file")])
+    hive.planning.decompose(task, strategy="risk", planner=llm.planner)
+    (prompt,) = llm.prompts()
+    assert "avoid the risk strategy" in prompt and "billing tests failed" in prompt
