@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..index.unit_of_work import built
 from ..kernel import clock, jsonload
 from ..kernel.errors import FleetHiveError
+from ..kernel.plain import Plain
 from .stale import StaleSortie, find_stale, format_duration, parse_duration
 
 if TYPE_CHECKING:
@@ -95,24 +95,38 @@ class LeasePort(Protocol):
 
 
 # -- the plan ------------------------------------------------------------------------------
-@dataclass
-class Action:
+class Action(Plain):
     """What recovery proposes (and, once applied, did) for one sortie."""
 
+    __slots__ = _fields = ("stale", "sortie_id", "mission_id", "title", "claimant", "action",
+                           "checkpoint_id", "outcome", "detail", "released", "threshold",
+                           "silent_specialist")
     stale: StaleSortie | None  # None: finishing a recovery that was interrupted
     sortie_id: str
     mission_id: str
     title: str
     claimant: str | None
     action: str  # "requeue"
-    checkpoint_id: str | None = None
-    outcome: str = "proposed"  # proposed | done | skipped | failed
-    detail: str = ""
-    released: list[str] = field(default_factory=list)
+    checkpoint_id: str | None
+    outcome: str  # proposed | done | skipped | failed
+    detail: str
+    released: list[str]
     #: its own idle threshold (seconds) when it is not the report's: a sortie of a silent
     #: specialist is stale after ``specialist_silent_after``
-    threshold: float | None = None
-    silent_specialist: str | None = None
+    threshold: float | None
+    silent_specialist: str | None
+
+    def __init__(self, stale: StaleSortie | None, sortie_id: str, mission_id: str, title: str,
+                 claimant: str | None, action: str, checkpoint_id: str | None = None,
+                 outcome: str = "proposed", detail: str = "",
+                 released: list[str] | None = None, threshold: float | None = None,
+                 silent_specialist: str | None = None) -> None:
+        self.stale, self.sortie_id, self.mission_id, self.title = (stale, sortie_id,
+                                                                   mission_id, title)
+        self.claimant, self.action, self.checkpoint_id = claimant, action, checkpoint_id
+        self.outcome, self.detail = outcome, detail
+        self.released = [] if released is None else released
+        self.threshold, self.silent_specialist = threshold, silent_specialist
 
     def describe(self) -> str:
         if self.stale is None:
@@ -141,27 +155,35 @@ class Action:
         return out
 
 
-@dataclass
-class StaleMission:
+class StaleMission(Plain):
+    __slots__ = _fields = ("id", "title", "status", "actions")
     id: str
     title: str
     status: str
     actions: list[Action]
+
+    def __init__(self, id: str, title: str, status: str, actions: list[Action]) -> None:
+        self.id, self.title, self.status, self.actions = id, title, status, actions
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "status": self.status,
                 "actions": [a.to_json() for a in self.actions]}
 
 
-@dataclass
-class RecoveryReport:
+class RecoveryReport(Plain):
     """``recover``'s answer: the missions with stale work, an action per sortie."""
 
+    __slots__ = _fields = ("stale_after", "applied", "missions", "silent")
     stale_after: float
     applied: bool
     missions: list[StaleMission]
     #: silent specialists (``specialist_silent_after``): name, last_seen, sorties they hold
-    silent: list[dict[str, Any]] = field(default_factory=list)
+    silent: list[dict[str, Any]]
+
+    def __init__(self, stale_after: float, applied: bool, missions: list[StaleMission],
+                 silent: list[dict[str, Any]] | None = None) -> None:
+        self.stale_after, self.applied, self.missions = stale_after, applied, missions
+        self.silent = [] if silent is None else silent
 
     @property
     def actions(self) -> list[Action]:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..kernel import jsonload
 from ..kernel.clock import epoch, iso
 from ..kernel.errors import InvalidInputError
+from ..kernel.plain import Plain
 from ..missions.model import Sortie
 
 if TYPE_CHECKING:
@@ -101,15 +101,20 @@ def configured(config: Path, load: Callable[[], Any]) -> str:
     return str(load())
 
 
-@dataclass
-class StaleSortie:
+class StaleSortie(Plain):
     """A claimed sortie nobody has worked on for ``idle`` seconds."""
 
+    __slots__ = _fields = ("sortie", "claimant", "last_activity", "idle", "why")
     sortie: Sortie
     claimant: str | None
     last_activity: str  # ISO time of the newest sign of life found
     idle: float  # seconds since then
     why: str  # what the last sign of life was
+
+    def __init__(self, sortie: Sortie, claimant: str | None, last_activity: str, idle: float,
+                 why: str) -> None:
+        self.sortie, self.claimant, self.last_activity = sortie, claimant, last_activity
+        self.idle, self.why = idle, why
 
     @property
     def id(self) -> str:
