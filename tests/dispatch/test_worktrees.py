@@ -100,6 +100,19 @@ def test_four_sorties_merge_each_verified_and_leave_nothing_behind(project: Path
     assert wt.dirty_files(project) == []
     assert git(project, "worktree", "prune", "--dry-run", "-v").stdout == ""
 
+    # history, ready for the pull request: per sortie its merge commit and verify result
+    start = mainline[-2]  # the package's commit
+    assert run_cli("-C", str(project), "commit", "-m", "fleet: dispatched").returncode == 0
+    done = run_cli("-C", str(project), "history", "--since", start, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    (m,) = json.loads(done.stdout)["missions"]
+    merges = {s["id"]: s["merge"] for s in m["sorties"]}
+    assert {sid: (x["merge_commit"], x["verified"]) for sid, x in merges.items()} == {
+        sid: (tries[sid]["merge_commit"], True) for sid in ids}
+    text = run_cli("-C", str(project), "history", "--since", start).stdout
+    for sid in ids:
+        assert f"merged as `{tries[sid]['merge_commit']}`; verify passed" in text
+
 
 def test_a_change_that_breaks_a_test_is_not_merged_the_others_are(project: Path, hive,
                                                                     tmp_path: Path):
