@@ -389,14 +389,8 @@ class _Run:
         self.changed = False
         self.next_look = now + 1.0  # others' changes (a sortie added) seen within a second
         slots = self.options.workers - len(self.running)
-        if self.iso is not None and self.options.disk_budget is not None:
-            used = self.iso.usage()
-            if used > self.options.disk_budget:  # running tries finish; no new worktrees
-                if not self.over_budget:
-                    self.emit("worktree_budget", used=used, budget=self.options.disk_budget)
-                self.over_budget = True
-                return 0
-            self.over_budget = False
+        if self._over_budget():
+            return 0
         # the most urgent ready sorties, enough to fill the free slots past those that must
         # wait (backoff, refused, overlapping): all of them only when that is not enough
         limit = 4 * slots + len(self.skip) + len(self.not_before) + 16
@@ -412,9 +406,25 @@ class _Run:
             limit *= 4
         started = 0
         for sortie, worker in pairs:
+            if started and self._over_budget():
+                break
             if self._run_try(sortie, worker):
                 started += 1
         return started
+
+    def _over_budget(self) -> bool:
+        """Whether the mission's worktrees use more than the disk budget now (running
+        tries finish; no new worktree is made until they are back under it)."""
+        if self.iso is None or self.options.disk_budget is None:
+            return False
+        used = self.iso.usage()
+        if used <= self.options.disk_budget:
+            self.over_budget = False
+            return False
+        if not self.over_budget:
+            self.emit("worktree_budget", used=used, budget=self.options.disk_budget)
+        self.over_budget = True
+        return True
 
     def _run_try(self, sortie: Sortie, worker: str) -> bool:
         """Start one try of ``sortie`` by ``worker``: lease, claim (with its files), start,

@@ -283,3 +283,23 @@ def test_sigkill_with_worktrees_then_recover_and_dispatch_leave_none(project: Pa
     assert show(project, "main", "pkg/a.py") == "def a():\n    return 'a2'\n"
     assert show(project, "main", "pkg/b.py") == "def b():\n    return 'b2'\n"
     assert worktree_paths(project) == [str(project)] and fleet_branches(project) == []
+
+
+def test_over_the_disk_budget_no_new_worktree_starts_until_one_ends(project: Path, hive,
+                                                                     tmp_path: Path):
+    config = project / ".fleet" / "config.yaml"
+    config.write_text(config.read_text() + "worktree_disk_budget: 1B\n")
+    mission_id, ids = _mission(hive, [
+        {"title": f"edit {n}", "files": [f"pkg/{n}.py"]} for n in "ab"])
+    plans = {sid: {"write": {f"pkg/{n}.py": f"def {n}():\n    return '{n}2'\n"},
+                   "sleep": 0.3} for sid, n in zip(ids, "ab", strict=True)}
+    agent, env = write_plan(tmp_path, plans)
+    result, records = _dispatch(project, mission_id, agent, env, "--workers", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    kinds = [(r["event"], r.get("sortie_id")) for r in records]
+    assert ("worktree_budget", None) in kinds
+    # one worktree at a time: the second starts only after the first try ended
+    started = [k for k, (e, _) in enumerate(kinds) if e == "sortie_started"]
+    first_done = kinds.index(("sortie_completed", kinds[started[0]][1]))
+    assert len(started) == 2 and started[1] > first_done
+    assert show(project, "main", "pkg/b.py") == "def b():\n    return 'b2'\n"
