@@ -899,6 +899,8 @@ class _Run:
                   "attempt": result.attempt, "tries": self.options.tries,
                   "exit_code": result.exit_code, "timed_out": result.timed_out,
                   "duration_ms": int(result.duration * 1000), "log": result.log}
+        if result.merge_commit:
+            common["merge_commit"] = result.merge_commit
         if outcome == "completed":
             with contextlib.suppress(FileNotFoundError):  # kept only while it may be asked
                 (self.d.paths.prompts / f"{sortie.id}.md").unlink()

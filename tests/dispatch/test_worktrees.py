@@ -303,3 +303,21 @@ def test_over_the_disk_budget_no_new_worktree_starts_until_one_ends(project: Pat
     first_done = kinds.index(("sortie_completed", kinds[started[0]][1]))
     assert len(started) == 2 and started[1] > first_done
     assert show(project, "main", "pkg/b.py") == "def b():\n    return 'b2'\n"
+
+
+def test_a_user_edit_in_the_way_of_the_fast_forward_fails_the_try_and_keeps_the_branch(
+        project: Path, hive, tmp_path: Path):
+    mission_id, ids = _mission(hive, [{"title": "edit a", "files": ["pkg/a.py"]}])
+    user_edit = str(project / "pkg" / "a.py")
+    plans = {ids[0]: {"write": {"pkg/a.py": "def a():\n    return 'a2'\n"}}}
+    agent, env = write_plan(tmp_path, plans)
+    # the agent's command also edits the user's tree meanwhile (as the user would)
+    agent = f"printf '# mine\\n' >> {user_edit} && {agent}"
+    result, records = _dispatch(project, mission_id, agent, env)
+    assert result.returncode == 1
+    assert (project / "pkg" / "a.py").read_text() == "def a():\n    return 'a'\n# mine\n"
+    assert show(project, "main", "pkg/a.py") == "def a():\n    return 'a'\n"
+    fact = _tries(project)[ids[0]]
+    assert fact["refusal"] == "refused" and "commit or stash" in fact["refused"]
+    assert fleet_branches(project) == [f"fleet/{mission_id}/{ids[0]}"]
+    assert worktree_paths(project) == [str(project)]
