@@ -319,5 +319,7 @@ def test_a_user_edit_in_the_way_of_the_fast_forward_fails_the_try_and_keeps_the_
     assert show(project, "main", "pkg/a.py") == "def a():\n    return 'a'\n"
     fact = _tries(project)[ids[0]]
     assert fact["refusal"] == "refused" and "commit or stash" in fact["refused"]
+    (refused,) = [r for r in records if r.get("event") == "merge_conflict"]
+    assert refused["files"] == [] and "pkg/a.py" in refused["reason"]
     assert fleet_branches(project) == [f"fleet/{mission_id}/{ids[0]}"]
     assert worktree_paths(project) == [str(project)]
