@@ -2,7 +2,8 @@
 try, made from the base branch's tip, and what becomes of them (docs/dispatch.md).
 
 A try's worktree is ``<worktree_dir>/<mission>/<sortie>-<attempt>`` on the branch
-``fleet/<mission>/<sortie>`` (a later try: ``.../<sortie>-<attempt>``). When the try ends
+``fleet/<mission>/<sortie>`` (a later try: ``.../<sortie>-<attempt>``; a name a kept
+branch has already gets a further ``-N``). When the try ends
 its worktree goes; its branch goes too unless the change was refused (verify failed, a
 conflict, files outside the reservations): that branch is kept for inspection until
 ``dispatch MISSION --cleanup`` or the retention (``keep_failed_branches`` per mission).
@@ -79,21 +80,27 @@ class Isolation:
     def make(self, sortie_id: str, attempt: int) -> TryTree:
         """A fresh worktree and branch for try ``attempt`` of ``sortie_id``."""
         path = self.directory / f"{sortie_id}-{attempt}"
-        branch = f"{self.prefix}{sortie_id}"
-        if attempt > 1 or wt.branch_exists(self.root, branch):
-            branch = f"{branch}-{attempt}"
-        if path.exists() or wt.branch_exists(self.root, branch):  # a leftover of a crash
-            wt.remove_worktree(self.root, path, branch=branch)
+        if path.exists():  # a leftover of a crash (worktrees are never kept)
+            wt.remove_worktree(self.root, path)
+        stem = f"{self.prefix}{sortie_id}"
+        branch = stem if attempt == 1 else f"{stem}-{attempt}"
+        k = 1
+        while wt.branch_exists(self.root, branch):  # a kept branch: never overwritten
+            k += 1
+            branch = f"{stem}-{attempt}" if k == 2 else f"{stem}-{attempt}-{k - 1}"
         made = wt.add_worktree(self.root, path, f"refs/heads/{self.base}", branch=branch)
         return TryTree(path, branch, made.base)
 
-    def finish(self, tree: TryTree, *, keep_branch: bool, keep: int) -> None:
+    def finish(self, tree: TryTree, *, keep_branch: bool, keep: int,
+               live: Sequence[str] = ()) -> None:
         """The try ended: its worktree goes, its branch too unless ``keep_branch``; at
-        most ``keep`` kept branches of the mission stay (the oldest go)."""
+        most ``keep`` kept branches of the mission stay (the oldest go; the ``live``
+        branches of running tries are not counted)."""
         wt.remove_worktree(self.root, tree.path,
                            branch=None if keep_branch else tree.branch)
         if keep_branch:
-            for old in wt.branches(self.root, self.prefix)[keep:]:
+            kept = [b for b in wt.branches(self.root, self.prefix) if b not in live]
+            for old in kept[keep:]:
                 wt.delete_branch(self.root, old)
 
     def usage(self) -> int:

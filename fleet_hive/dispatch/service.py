@@ -9,8 +9,12 @@ its own (:mod:`fleet_hive.kernel.processes`). The loop then waits on the agents'
 start without polling delays; there is no barrier between waves.
 
 :meth:`Dispatcher._run_try` is the seam where one try happens. With ``--isolation shared``
-(the only isolation yet) the agent works in the repository itself and exit 0 completes the
-sortie; a worktree per sortie, a verify command and a merge queue go there (issue 15).
+the agent works in the repository itself and exit 0 completes the sortie. With
+``--isolation worktree`` (:mod:`.isolation`, docs/dispatch.md) a try has phases, all
+watched by the same loop: the agent in its own worktree, then (exit 0: its change
+committed and checked against the reservations) the verify command as a process like the
+agent, then the merge queue (one merge at a time; the merge re-verified in the worktree
+when the base moved since the fork); the sortie completes only once merged.
 
 Every write goes through the services given as ports (missions, sorties, reservations,
 the unit of work for the try events); reactions such as error checkpoints are the
@@ -299,6 +303,12 @@ class _Run:
     # -- the run -------------------------------------------------------------------------
     def run(self) -> Summary:
         d = self.d
+        if self.options.isolation == "worktree":
+            from .isolation import Isolation
+
+            self.iso = Isolation(d.paths.root, self.mission_id,
+                                 worktree_dir=self.options.worktree_dir, base=self.options.base)
+            self.iso.check_user_tree()
         m = d.missions.get(self.mission_id, sorties=False)
         if m.status == "pending":
             m = d.missions.start(self.mission_id, reason="dispatch")
@@ -307,12 +317,6 @@ class _Run:
             self.summary.mission_status = m.status
             raise TransitionError(f"mission {m.id} is {m.status}: nothing to dispatch",
                                   hint=f"fleet-hive mission reopen {m.id} to run it again")
-        if self.options.isolation == "worktree":
-            from .isolation import Isolation
-
-            self.iso = Isolation(d.paths.root, self.mission_id,
-                                 worktree_dir=self.options.worktree_dir, base=self.options.base)
-            self.iso.check_user_tree()
         self.summary.requeued = d.recover_lapsed(self.mission_id)
         for sid in self.summary.requeued:
             self.emit("sortie_requeued", sortie_id=sid, reason="its lease had lapsed")
@@ -620,7 +624,9 @@ class _Run:
             keep = bool(result.refused) and result.changed is not None
             try:
                 self.iso.finish(r.tree, keep_branch=keep,
-                                keep=self.options.keep_failed_branches)
+                                keep=self.options.keep_failed_branches,
+                                live=[x.tree.branch for x in self.running.values()
+                                      if x.tree is not None])
             except FleetHiveError as e:
                 result.error = result.error or f"cleaning up its worktree: {e.message}"
         self._ended(r.sortie, result, r.lease)

@@ -246,6 +246,8 @@ def test_dispatch_refuses_to_start_over_uncommitted_changes(project: Path, hive,
     error = json.loads(result.stdout)["error"]
     assert "uncommitted" in error["message"] and "pkg/b.py" in error["message"]
     assert (project / "pkg" / "b.py").read_text() == "# the user's edit\n"
+    with fleet_hive.open(project) as h:  # refused before anything started
+        assert h.missions.get(mission_id).status == "pending"
     assert worktree_paths(project) == [str(project)]
 
 
@@ -323,3 +325,20 @@ def test_a_user_edit_in_the_way_of_the_fast_forward_fails_the_try_and_keeps_the_
     assert refused["files"] == [] and "pkg/a.py" in refused["reason"]
     assert fleet_branches(project) == [f"fleet/{mission_id}/{ids[0]}"]
     assert worktree_paths(project) == [str(project)]
+
+
+def test_retention_keeps_only_the_newest_refused_branches(project: Path, hive,
+                                                          tmp_path: Path):
+    config = project / ".fleet" / "config.yaml"
+    config.write_text(config.read_text().replace("keep_failed_branches: 20",
+                                                 "keep_failed_branches: 1"))
+    mission_id, ids = _mission(hive, [{"title": f"edit a, {k}", "files": ["pkg/a.py"]}
+                                      for k in range(2)])
+    plans = {sid: {"write": {"pkg/c.py": f"# {sid} went too far\n"}} for sid in ids}
+    agent, env = write_plan(tmp_path, plans)
+    result, _records = _dispatch(project, mission_id, agent, env)
+    assert result.returncode == 1
+    tries = _tries(project)
+    assert [tries[sid]["refusal"] for sid in ids] == ["outside_reservations"] * 2
+    (kept,) = fleet_branches(project)  # the older kept branch went when the newer came
+    assert kept in {tries[sid]["branch"] for sid in ids}
