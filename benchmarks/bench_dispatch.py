@@ -103,4 +103,59 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
         "—", "—", "ms", value=process_wall,
         notes=f"{process_wall / n:.1f} ms per sortie, start-up included; the process and "
               f"its agents used {child_cpu:.0f} ms CPU"))
+    out.extend(_isolation(smoke, workdir))
     return out
+
+
+#: The agent of the isolation figures: changes one file of its own and exits.
+_ONE_FILE_AGENT = 'mkdir -p out && echo "$FLEET_SORTIE_ID" > "out/$FLEET_SORTIE_ID.txt"'
+
+
+def _isolation(smoke: bool, workdir: Path) -> list[Measurement]:
+    """Per-sortie overhead of ``--isolation worktree`` (worktree add, commit, reservation
+    check, merge, remove; no verify) on a repository of many files, next to ``shared`` in
+    the same run: one worker, so a sortie's wall time is its whole path."""
+    from fleet_hive.dispatch import Options
+
+    files, n, reps = (300, 5, 1) if smoke else (10_000, 20, 1)
+    progress(f"dispatch isolation: {reps} x {n} sorties, one worker, {files} files")
+    hive = new_repo(workdir / "dispatch-isolation", durability="fsync")
+    root = Path(hive.root)
+    for k in range(files):
+        d = root / "src" / f"d{k % 100}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{k}.py").write_text(f"x = {k}\n")
+    env = child_env({"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x",
+                     "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@x"})
+    for argv in (["add", "-A"], ["commit", "-q", "-m", "files"]):
+        subprocess.run(["git", "-C", str(root), *argv], check=True, env=env,
+                       capture_output=True)
+    per: dict[str, list[float]] = {"shared": [], "worktree": []}
+    for rep in range(reps + 1):  # the first round (two sorties) warms up
+        for isolation in ("shared", "worktree"):
+            m = hive.missions.create(f"{isolation} {rep}", sorties=[
+                {"title": f"s{k}", "files": ["out/**"]} for k in range(n if rep else 2)])
+            t0 = time.perf_counter()
+            summary = hive.dispatch.run(m.id, Options(agent=_ONE_FILE_AGENT, workers=1,
+                                                      isolation=isolation), environ=env)
+            wall = time.perf_counter() - t0
+            assert summary.ok, summary.to_json()
+            if isolation == "shared":  # its files left in the tree: committed
+                for argv in (["add", "out"], ["commit", "-q", "-m", "shared"]):
+                    subprocess.run(["git", "-C", str(root), *argv], check=True, env=env,
+                                   capture_output=True)
+            if rep:
+                per[isolation].append(wall * 1000 / n)
+    hive.close()
+    shared, tree = percentile(per["shared"], 50), percentile(per["worktree"], 50)
+    return [
+        Measurement(f"dispatch wall per sortie, --isolation shared, {n} sorties x 1 worker, "
+                    f"{files}-file repository, agent changes one file", "—", "—", "",
+                    samples=per["shared"], notes="the reference for the next line"),
+        Measurement(f"dispatch wall per sortie, --isolation worktree (add, commit, merge, "
+                    f"remove), {n} sorties x 1 worker, {files}-file repository", "—",
+                    "≤ 300 ms beyond the agent", "", samples=per["worktree"],
+                    passed=None if smoke else (tree - shared) <= 300,
+                    notes=f"worktree isolation adds {tree - shared:.0f} ms per sortie over "
+                          "shared isolation in the same run (no verify command)"),
+    ]

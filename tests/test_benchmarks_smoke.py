@@ -195,7 +195,8 @@ def test_dispatch_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
     assert (bench["name"], bench["status"], bench["error"]) == ("dispatch", "ok", None)
     names = [m["metric"] for m in bench["measurements"]]
     for metric in ("dispatch wall per sortie", "durable (fsync)", "durability: none",
-                   "agent alone", "`fleet-hive dispatch` as a process"):
+                   "agent alone", "`fleet-hive dispatch` as a process",
+                   "--isolation shared", "--isolation worktree"):
         assert any(metric in name for name in names), (metric, names)
     for m in bench["measurements"]:
         assert m["measured"] and m["measured"] != "—", m

@@ -35,6 +35,12 @@ checkpoint_max_age: 30d
 coordinator: coordinator
 # a specialist with no heartbeat for this long is silent (status, recover, dispatch)
 specialist_silent_after: 5m
+# dispatch: shared = agents work in the repository itself; worktree = one git worktree and
+# branch per try, merged through a queue once `verify` passes (docs/dispatch.md)
+isolation: shared
+verify_after_merge: true
+worktree_dir: .fleet/local/worktrees
+keep_failed_branches: 20
 """
 
 
@@ -69,6 +75,22 @@ class Config(BaseModel):
         # refused with the same message as the flag
         parse_duration(value, info.field_name or "duration")
         return str(value).strip()
+
+    # dispatch (docs/dispatch.md): where agents work, the verify gate, the merge queue
+    isolation: Literal["shared", "worktree"] = "shared"
+    verify: str | None = None  # a command run in the sortie's worktree before its merge
+    verify_after_merge: bool = True
+    worktree_dir: str = ".fleet/local/worktrees"
+    worktree_disk_budget: str | None = None  # per mission, e.g. 2GB; none: no limit
+    keep_failed_branches: int = Field(default=20, ge=0)
+
+    @field_validator("worktree_disk_budget", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> str | None:
+        from ..dispatch.model import parse_size
+
+        parse_size(value)  # refused with the same message everywhere
+        return None if value is None else str(value).strip()
 
 
 def load_config(path: Path) -> Config:

@@ -70,12 +70,15 @@ class SortieSummary:
     actors: list[str] = field(default_factory=list)
     events: int = 0
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    #: its last dispatch try under worktree isolation (``sortie_try_ended``): the merge
+    #: commit, whether verify passed, the branch, the files it changed
+    merge: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "mission_id": self.mission_id, "title": self.title,
                 "added": self.added, "status": self.status, "claimed_by": self.claimed_by,
                 "progress": self.progress, "reason": self.reason, "actors": self.actors,
-                "events": self.events, "outcomes": self.outcomes}
+                "events": self.events, "outcomes": self.outcomes, "merge": self.merge}
 
 
 @dataclass
@@ -243,6 +246,14 @@ def summarise(result: History, events: list[dict[str, Any]], *,
             name = _named(s.title, sid)
         else:
             others[kind][etype] += 1
+            if etype == "sortie_try_ended" and isinstance(data.get("sortie_id"), str) \
+                    and data.get("merged") is not None:  # a try in its own worktree
+                t = sortie_of(data["sortie_id"])
+                if t.mission_id is None and isinstance(data.get("mission_id"), str):
+                    t.mission_id = data["mission_id"]
+                t.merge = {k: data.get(k) for k in ("merge_commit", "merged", "verified",
+                                                    "branch", "changed_files", "refused",
+                                                    "attempt")}
             if etype.startswith("checkpoint_"):
                 result.checkpoints.append({
                     "type": etype, "stream": stream, "actor": actor, "time": ev.get("time"),

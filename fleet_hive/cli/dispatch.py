@@ -8,6 +8,7 @@ import click
 
 from ..kernel.errors import EXIT_INTERRUPTED, FleetHiveError
 from . import Ctx, json_option, pass_ctx
+from .output import write_json
 
 
 @click.command("dispatch")
@@ -23,12 +24,23 @@ from . import Ctx, json_option, pass_ctx
               help="Tries after the first when an agent fails.")
 @click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True,
               metavar="SECONDS", help="Wait before the first retry (doubled each time).")
-@click.option("--isolation", type=click.Choice(["shared"]), default="shared",
-              show_default=True, help="Where agents work: the repository itself (shared).")
+@click.option("--isolation", type=click.Choice(["shared", "worktree"]), default=None,
+              help="Where agents work: the repository itself (shared, the default; config "
+                   "`isolation`) or a git worktree and branch per try, merged once verified "
+                   "(worktree).")
+@click.option("--verify", default=None, metavar="COMMAND",
+              help="With --isolation worktree: a command that must pass in the try's "
+                   "worktree before its merge (config `verify`), e.g. 'python -m pytest -q'.")
+@click.option("--base", default=None, metavar="BRANCH",
+              help="With --isolation worktree: the branch merged into (default: the one "
+                   "checked out in the repository).")
+@click.option("--cleanup", is_flag=True,
+              help="Remove MISSION's kept branches and leftover worktrees, then exit.")
 @json_option
 @pass_ctx
 def dispatch_cmd(ctx: Ctx, mission_id: str, workers: int, agent: str | None,
-                 timeout: float | None, retries: int, backoff: float, isolation: str) -> None:
+                 timeout: float | None, retries: int, backoff: float, isolation: str | None,
+                 verify: str | None, base: str | None, cleanup: bool) -> None:
     """Run MISSION's ready sorties through an agent command, up to --workers at once, in
     dependency order: each sortie is claimed and its files reserved in one decision before
     its agent starts, so sorties whose files overlap never run together.
@@ -39,17 +51,43 @@ def dispatch_cmd(ctx: Ctx, mission_id: str, workers: int, agent: str | None,
     checkpoint). Exit code 1 when a sortie failed, 130 when interrupted (running agents
     are stopped and their sorties re-queued).
 
+    With --isolation worktree each try runs in its own git worktree (FLEET_WORKTREE) on
+    the branch fleet/MISSION/SORTIE; exit 0 commits what it left, checks that it changed
+    only its reserved files, runs --verify there and merges through a queue, one merge at
+    a time (re-verified when the base moved). The sortie completes only once merged; a
+    refused change fails the try and keeps its branch until --cleanup (docs/dispatch.md).
+
     With --json, one JSON object per line as things happen (sortie_started,
-    sortie_progressed, sortie_completed, sortie_failed, sortie_retried,
+    sortie_progressed, sortie_completed, sortie_failed, sortie_retried, verify_started,
+    verify_passed, verify_failed, merge_queued, merged, merge_conflict,
     mission_completed, dispatch_finished).
     """
-    from ..dispatch.model import AGENT_ENV, Options
+    from ..dispatch.model import AGENT_ENV, Options, parse_size
     from .progress import renderer
 
-    command = agent if agent is not None else os.environ.get(AGENT_ENV, "")
-    options = Options(agent=command, workers=workers, timeout=timeout, retries=retries,
-                      backoff=backoff)
     hive = ctx.hive()
+    cfg = hive.config
+    if cleanup:
+        done = hive.dispatch.cleanup(mission_id, worktree_dir=cfg.worktree_dir, base=base)
+        removed = done["removed"]
+        if ctx.json:
+            write_json(done)
+        else:
+            click.echo(f"mission {done['mission_id']}: removed {len(removed['branches'])} "
+                       f"branch(es), {len(removed['worktrees'])} worktree(s)"
+                       + "".join(f"\n  {x}" for x in removed["branches"]
+                                 + removed["worktrees"]))
+        return
+    command = agent if agent is not None else os.environ.get(AGENT_ENV, "")
+    isolation = isolation or cfg.isolation
+    worktree = isolation == "worktree"
+    options = Options(agent=command, workers=workers, timeout=timeout, retries=retries,
+                      backoff=backoff, isolation=isolation,
+                      verify=(verify or cfg.verify) if worktree else verify,
+                      base=base, verify_after_merge=cfg.verify_after_merge,
+                      worktree_dir=cfg.worktree_dir,
+                      disk_budget=parse_size(cfg.worktree_disk_budget),
+                      keep_failed_branches=cfg.keep_failed_branches)
     environ = _agent_environ()
     show = renderer(ctx.json)
     try:

@@ -57,6 +57,26 @@ def plain_line(r: Record) -> str | None:
         return f"{_elapsed(r)} retry     {sid} (try {r['attempt']} in {r['delay_ms']} ms)"
     if kind == "sortie_requeued":
         return f"{_elapsed(r)} requeued  {sid}: {clean(r.get('reason', ''))}"
+    if kind == "verify_started":
+        when = " after merge" if r.get("after_merge") else ""
+        return f"{_elapsed(r)} verify    {sid}{when}: {short(r.get('command', ''), 60)}"
+    if kind in ("verify_passed", "verify_failed"):
+        word = "passed" if kind == "verify_passed" else "FAILED"
+        line = f"{_elapsed(r)} verify    {sid} {word} (exit {r.get('exit_code')})"
+        if r.get("tail"):
+            last = [clean(x) for x in r["tail"].splitlines()[-5:]]
+            line += "\n" + "\n".join(f"            | {x}" for x in last)
+        return line
+    if kind == "merge_queued":
+        return f"{_elapsed(r)} queued    {sid} for merge (position {r.get('position')})"
+    if kind == "merged":
+        return f"{_elapsed(r)} merged    {sid} into {r.get('base')} as {r.get('commit')}"
+    if kind == "merge_conflict":
+        why = ", ".join(r.get("files") or []) or clean(r.get("reason", ""))
+        return f"{_elapsed(r)} conflict  {sid}: {short(why, 70)} (branch {r.get('branch')})"
+    if kind == "worktree_budget":
+        return (f"{_elapsed(r)} worktrees use {r.get('used')} bytes, over the budget of "
+                f"{r.get('budget')}: no new worktrees until running tries end")
     if kind == "mission_completed":
         return f"{_elapsed(r)} mission {r['mission_id']} completed"
     if kind == "dispatch_finished":
@@ -150,6 +170,16 @@ class Live(Renderer):
                 row["state"] = "retry"
             elif kind == "sortie_requeued":
                 row["state"] = "pending"
+            elif kind == "verify_started":
+                row["state"] = "re-verifying" if r.get("after_merge") else "verifying"
+            elif kind == "verify_failed":
+                row["state"] = "verify failed"
+            elif kind == "merge_queued":
+                row["state"] = "merge queued"
+            elif kind == "merged":
+                row["state"] = "merged"
+            elif kind == "merge_conflict":
+                row["state"] = "conflict"
         if kind == "dispatch_finished":
             self.final = r
         self.live.update(self._render())

@@ -43,6 +43,22 @@ class SortieTryEnded(EventData):
     stderr_tail: str = Field(default="", max_length=10_000)
     files: list[str] = Field(default_factory=list, max_length=10_000,
                              description="the files the sortie planned (reserved)")
+    # worktree isolation (``dispatch --isolation worktree``); null under shared isolation
+    branch: str | None = Field(default=None, max_length=500,
+                               description="the try's branch (kept when not merged)")
+    changed_files: list[str] | None = Field(default=None, max_length=100_000,
+                                            description="the files the try changed since "
+                                            "its fork from the base branch")
+    verified: bool | None = Field(default=None, description="whether --verify passed "
+                                  "(null: none ran)")
+    merged: bool | None = Field(default=None, description="whether the change was merged "
+                                "into the base branch")
+    merge_commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{40,64}$",
+                                     description="the merge commit on the base branch")
+    refused: str = Field(default="", max_length=2000,
+                         description="why the change was not merged")
+    refusal: Literal["", "verify_failed", "conflict", "outside_reservations", "refused",
+                     "error"] = Field(default="", description="the kind of that reason")
 
 
 recorded_by({"sortie_try_ended": "`fleet-hive dispatch` or hive.dispatch.run"})

@@ -112,6 +112,12 @@ class LeaseBook:
 
         if lease.pgid is not None and lease.host == self.host:
             stop_groups([lease.pgid], grace=grace)
+        if lease.worktree is not None and lease.host == self.host:
+            from ..kernel.errors import FleetHiveError
+            from .isolation import remove_leftover
+
+            with contextlib.suppress(FleetHiveError, OSError):  # recover again later
+                remove_leftover(lease.root, lease.worktree, lease.branch)
         self.drop(lease.sortie_id)
 
     # -- the port ``recover`` uses (checkpoints.recovery.LapsedLeases) -------------------

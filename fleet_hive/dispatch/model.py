@@ -26,7 +26,14 @@ GRACE = 2.0
 #: Kinds of the progress records (``--json`` prints one per line).
 RECORD_KINDS = ("dispatch_started", "sortie_started", "sortie_progressed", "sortie_blocked",
                 "sortie_unblocked", "sortie_completed", "sortie_failed", "sortie_retried",
-                "sortie_requeued", "mission_completed", "dispatch_finished")
+                "sortie_requeued", "mission_completed", "dispatch_finished",
+                # worktree isolation (issue 15)
+                "verify_started", "verify_passed", "verify_failed", "merge_queued",
+                "merged", "merge_conflict", "worktree_budget")
+#: Where sortie worktrees go by default (relative to the repository root).
+WORKTREE_DIR = ".fleet/local/worktrees"
+#: Isolations: ``shared`` (the repository itself) or ``worktree`` (one per try).
+ISOLATIONS = ("shared", "worktree")
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,26 @@ class Options:
     grace: float = GRACE
     log_max_bytes: int = LOG_MAX_BYTES
     lease_ttl: float = LEASE_TTL
+    isolation: str = "shared"
+    verify: str | None = None  # worktree isolation: the command that must pass to merge
+    base: str | None = None  # the branch merged into; None: the one checked out at the root
+    verify_after_merge: bool = True
+    worktree_dir: str = WORKTREE_DIR
+    disk_budget: int | None = None  # bytes of worktrees per mission; None: no limit
+    keep_failed_branches: int = 20  # per mission: older kept branches are deleted
 
     def __post_init__(self) -> None:
+        if self.isolation not in ISOLATIONS:
+            raise InvalidInputError(f"--isolation must be one of {', '.join(ISOLATIONS)}, "
+                                    f"got {self.isolation!r}")
+        if self.verify is not None and not self.verify.strip():
+            raise InvalidInputError("--verify needs a command", hint="e.g. --verify "
+                                    "'python -m pytest -q'")
+        if self.isolation != "worktree" and (self.verify or self.base):
+            raise InvalidInputError("--verify and --base need --isolation worktree")
+        self._check_numbers()
+
+    def _check_numbers(self) -> None:
         if not isinstance(self.agent, str) or not self.agent.strip():
             raise InvalidInputError("no agent command to run",
                                     hint="give --agent COMMAND (or set FLEET_AGENT), e.g. "
@@ -89,10 +114,19 @@ class TryResult:
     error: str = ""  # why it could not start, or what went wrong recording it
     stderr_tail: str = ""
     log: str = ""
+    # worktree isolation: what became of the agent's change
+    refused: str = ""  # why the change is not merged (verify failed, a conflict, ...)
+    refusal: str = ""  # its kind: verify_failed, conflict, outside_reservations, refused
+    branch: str | None = None
+    changed: list[str] | None = None  # the files the try changed since its fork
+    verified: bool | None = None  # None: no verify ran
+    merged: bool | None = None  # None: nothing to merge (shared isolation)
+    merge_commit: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and not self.interrupted
+        return self.exit_code == 0 and not self.timed_out and not self.interrupted \
+            and not self.refused
 
     def describe(self) -> str:
         """One line for people: ``try N, worker W: what happened``."""
@@ -107,13 +141,19 @@ class TryResult:
             what = f"timed out after {self.duration:.1f} s (process group stopped)"
         else:
             what = f"agent exited {self.exit_code} after {self.duration:.1f} s"
+        if self.refused:
+            what += f"; not merged: {self.refused}"
+        elif self.merge_commit:
+            what += f"; merged as {self.merge_commit}"
+            if self.verified:
+                what += " (verified)"
         return what
 
     def reason(self, tries: int) -> str:
         """The sortie_completed / sortie_failed reason: what happened, then the stderr
         tail of a failure (``learning`` reads the facts from the try event instead)."""
         text = f"dispatch try {self.attempt} of {tries}, worker {self.worker}: {self._what()}"
-        if not self.ok and self.stderr_tail.strip():
+        if not self.ok and self.stderr_tail.strip() and not self.refused:
             text += "\nstderr tail:\n" + self.stderr_tail.strip()
         return text[:100_000]
 
@@ -126,7 +166,11 @@ class TryResult:
                 "exit_code": self.exit_code, "timed_out": self.timed_out,
                 "interrupted": self.interrupted, "duration_ms": int(self.duration * 1000),
                 "outcome": outcome, "error": self.error[:2000],
-                "stderr_tail": self.stderr_tail[-TAIL_BYTES:], "files": list(files)}
+                "stderr_tail": self.stderr_tail[-TAIL_BYTES:], "files": list(files),
+                "branch": self.branch, "changed_files": self.changed,
+                "verified": self.verified, "merged": self.merged,
+                "merge_commit": self.merge_commit, "refused": self.refused[:2000],
+                "refusal": self.refusal}
 
 
 @dataclass
@@ -171,11 +215,15 @@ class Lease:
     start: int | None
     expires: float  # epoch seconds
     pgid: int | None = None  # the agent's process group, once it runs
+    worktree: str | None = None  # worktree isolation: the try's worktree and branch
+    branch: str | None = None
+    root: str | None = None  # the repository they belong to
 
     def to_json(self) -> dict[str, Any]:
         return {"sortie_id": self.sortie_id, "mission_id": self.mission_id,
                 "claimant": self.claimant, "pid": self.pid, "host": self.host,
-                "start": self.start, "expires": self.expires, "pgid": self.pgid}
+                "start": self.start, "expires": self.expires, "pgid": self.pgid,
+                "worktree": self.worktree, "branch": self.branch, "root": self.root}
 
     @classmethod
     def from_json(cls, data: Any) -> Lease | None:
@@ -185,6 +233,31 @@ class Lease:
                        str(data["claimant"]), int(data["pid"]), str(data["host"]),
                        None if data.get("start") is None else int(data["start"]),
                        float(data["expires"]),
-                       None if data.get("pgid") is None else int(data["pgid"]))
+                       None if data.get("pgid") is None else int(data["pgid"]),
+                       _opt(data.get("worktree")), _opt(data.get("branch")),
+                       _opt(data.get("root")))
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+          "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
+
+
+def parse_size(value: object, what: str = "worktree_disk_budget") -> int | None:
+    """Bytes in a size such as ``2GB``, ``500m`` or ``1048576`` (None, ``""``, ``0``,
+    ``none``: no limit)."""
+    import re
+
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    text = str(value).strip().lower().replace(" ", "")
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kmgt]?b?)", text)
+    if m is None or isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be a size such as 2GB or 500MB, got {value!r}")
+    size = int(float(m.group(1)) * _UNITS[m.group(2)])
+    return size or None

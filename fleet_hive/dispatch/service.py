@@ -9,8 +9,12 @@ its own (:mod:`fleet_hive.kernel.processes`). The loop then waits on the agents'
 start without polling delays; there is no barrier between waves.
 
 :meth:`Dispatcher._run_try` is the seam where one try happens. With ``--isolation shared``
-(the only isolation yet) the agent works in the repository itself and exit 0 completes the
-sortie; a worktree per sortie, a verify command and a merge queue go there (issue 15).
+the agent works in the repository itself and exit 0 completes the sortie. With
+``--isolation worktree`` (:mod:`.isolation`, docs/dispatch.md) a try has phases, all
+watched by the same loop: the agent in its own worktree, then (exit 0: its change
+committed and checked against the reservations) the verify command as a process like the
+agent, then the merge queue (one merge at a time; the merge re-verified in the worktree
+when the base moved since the fork); the sortie completes only once merged.
 
 Every write goes through the services given as ports (missions, sorties, reservations,
 the unit of work for the try events); reactions such as error checkpoints are the
@@ -39,11 +43,14 @@ from .model import WATCH_INTERVAL, Lease, Options, Summary, TryResult
 if TYPE_CHECKING:
     from ..index.unit_of_work import UnitOfWork
     from ..missions.model import Mission, Sortie
+    from .isolation import Isolation, TryTree
 
 #: A progress record: ``{"event": kind, ...}`` (see :data:`.model.RECORD_KINDS`).
 Record = dict[str, Any]
 OnProgress = Callable[[Record], None]
 
+#: Characters of a failed verify's output put in the try's reason.
+TAIL_CHARS = 1500
 #: Claimed states whose agent is still at work (blocked included: it waits for help).
 _RUNNING_STATES = ("assigned", "in_progress", "blocked")
 #: The reservations a claim takes last an hour (``reservations.model.DEFAULT_TTL``):
@@ -138,6 +145,11 @@ class _Running:
     stop_at: float | None = None  # SIGTERM sent; SIGKILL due at this time
     timed_out: bool = False
     pipes: dict[int, bool] = field(default_factory=dict)  # fd -> is stderr
+    # worktree isolation: agent -> verify -> queued -> (reverify) -> merged
+    phase: str = "agent"
+    tree: TryTree | None = None
+    result: TryResult | None = None  # the agent's, carried through verify and merge
+    merge: tuple[str, str] | None = None  # (merge commit, base tip) awaiting re-verify
 
 
 class Dispatcher:
@@ -205,6 +217,21 @@ class Dispatcher:
             out.append(s.id)
         return out
 
+    def cleanup(self, mission: str, *, worktree_dir: str, base: str | None = None,
+                ) -> dict[str, Any]:
+        """``dispatch MISSION --cleanup``: the mission's kept branches and leftover
+        worktrees removed (those of tries a live dispatcher runs stay), then pruned."""
+        from .isolation import Isolation
+
+        mission_id = self.missions.resolve_id(mission)
+        iso = Isolation(self.paths.root, mission_id, worktree_dir=worktree_dir, base=base)
+        live = [lease.branch for lease in self.leases.all()
+                if lease.mission_id == mission_id and lease.branch
+                and self.leases.why_lapsed(lease) is None]
+        for lease, _why in self.leases.lapsed(mission_id):
+            self.leases.end(lease)  # its worktree goes with it (re-queued by recover)
+        return {"mission_id": mission_id, "removed": iso.cleanup(live)}
+
     # -- parts used by a run -------------------------------------------------------------
     @property
     def sorties(self) -> SortiesPort:
@@ -263,6 +290,10 @@ class _Run:
         self.mission: dict[str, Any] = {}
         self.workers: Sequence[str] = []
         self.capable: Callable[[str | None], Sequence[str]] | None = None
+        self.iso: Isolation | None = None  # worktree isolation
+        self.merge_queue: list[str] = []  # sortie ids, verified, waiting to merge
+        self.merging: str | None = None  # the one being re-verified after its merge
+        self.over_budget = False
 
     def emit(self, kind: str, **data: Any) -> None:
         record = {"event": kind, "mission_id": self.mission_id,
@@ -272,6 +303,12 @@ class _Run:
     # -- the run -------------------------------------------------------------------------
     def run(self) -> Summary:
         d = self.d
+        if self.options.isolation == "worktree":
+            from .isolation import Isolation
+
+            self.iso = Isolation(d.paths.root, self.mission_id,
+                                 worktree_dir=self.options.worktree_dir, base=self.options.base)
+            self.iso.check_user_tree()
         m = d.missions.get(self.mission_id, sorties=False)
         if m.status == "pending":
             m = d.missions.start(self.mission_id, reason="dispatch")
@@ -325,6 +362,9 @@ class _Run:
                 self._watch(now)
                 self.next_watch = now + WATCH_INTERVAL
             self._renew(now)
+            if self.merge_queue and self.merging is None:
+                with self.d.writes():
+                    self._pump_merges()
             started = self._fill(now) if len(self.running) < self.options.workers else 0
             self._record_tries()
             if not self.running and not started:
@@ -353,6 +393,8 @@ class _Run:
         self.changed = False
         self.next_look = now + 1.0  # others' changes (a sortie added) seen within a second
         slots = self.options.workers - len(self.running)
+        if self._over_budget():
+            return 0
         # the most urgent ready sorties, enough to fill the free slots past those that must
         # wait (backoff, refused, overlapping): all of them only when that is not enough
         limit = 4 * slots + len(self.skip) + len(self.not_before) + 16
@@ -368,9 +410,25 @@ class _Run:
             limit *= 4
         started = 0
         for sortie, worker in pairs:
+            if started and self._over_budget():
+                break
             if self._run_try(sortie, worker):
                 started += 1
         return started
+
+    def _over_budget(self) -> bool:
+        """Whether the mission's worktrees use more than the disk budget now (running
+        tries finish; no new worktree is made until they are back under it)."""
+        if self.iso is None or self.options.disk_budget is None:
+            return False
+        used = self.iso.usage()
+        if used <= self.options.disk_budget:
+            self.over_budget = False
+            return False
+        if not self.over_budget:
+            self.emit("worktree_budget", used=used, budget=self.options.disk_budget)
+        self.over_budget = True
+        return True
 
     def _run_try(self, sortie: Sortie, worker: str) -> bool:
         """Start one try of ``sortie`` by ``worker``: lease, claim (with its files), start,
@@ -397,10 +455,18 @@ class _Run:
             raise
         self.attempts[sortie.id] = attempt
         self.summary.tries += 1
+        tree = None
         try:
+            if self.iso is not None:
+                tree = self.iso.make(sortie.id, attempt)
+                lease.worktree, lease.branch = str(tree.path), tree.branch
+                lease.root = str(d.paths.root)
+                d.leases.write(lease)  # before the agent: a crash leaves nothing unknown
             prompt = self._prompt(fresh, worker, attempt)
-            proc, exit_fd, log = self._spawn(fresh, worker, attempt, prompt)
+            proc, exit_fd, log = self._spawn(fresh, worker, attempt, prompt, tree)
         except FleetHiveError as e:
+            if tree is not None and self.iso is not None:
+                self.iso.finish(tree, keep_branch=False, keep=0)
             self._could_not_start(sortie, worker, attempt, lease, e.message)
             return False
         except OSError as e:
@@ -412,7 +478,7 @@ class _Run:
         now = d.monotonic()
         deadline = None if self.options.timeout is None else now + self.options.timeout
         run = _Running(fresh, worker, attempt, proc, exit_fd, lease, log, now, deadline,
-                       now, now)
+                       now, now, tree=tree)
         for pipe, is_err in ((proc.stdout, False), (proc.stderr, True)):
             if pipe is not None:
                 run.pipes[pipe.fileno()] = is_err
@@ -420,7 +486,9 @@ class _Run:
         self.skip.discard(sortie.id)
         self.emit("sortie_started", sortie_id=sortie.id, title=sortie.title, worker=worker,
                   attempt=attempt, tries=self.options.tries, files=list(sortie.files),
-                  pid=proc.pid, log=str(log.path))
+                  pid=proc.pid, log=str(log.path),
+                  **({} if tree is None else {"worktree": str(tree.path),
+                                              "branch": tree.branch}))
         return True
 
     def _brief(self) -> str:
@@ -438,6 +506,7 @@ class _Run:
                              repo=str(self.d.paths.root))
 
     def _spawn(self, s: Sortie, worker: str, attempt: int, prompt: str,
+               tree: TryTree | None = None,
                ) -> tuple[processes.Process, int | None, CappedLog]:
         paths = self.d.paths
         paths.prompts.mkdir(parents=True, exist_ok=True)
@@ -447,11 +516,14 @@ class _Run:
                "FLEET_SPECIALIST": worker, "FLEET_ACTOR": worker,
                "FLEET_SPECIALIST_KIND": s.specialist or "", "FLEET_REPO": str(paths.root),
                "FLEET_ATTEMPT": str(attempt)}
+        if tree is not None:
+            env["FLEET_WORKTREE"] = str(tree.path)
         log = CappedLog(paths.logs / f"{s.id}.log",
                         f"try {attempt} of {self.options.tries}, worker {worker}",
                         max_bytes=self.options.log_max_bytes)
         try:
-            proc = processes.start_group(self.options.agent, env=env, cwd=paths.root,
+            proc = processes.start_group(self.options.agent, env=env,
+                                         cwd=paths.root if tree is None else tree.path,
                                          stdin_path=prompt_file)
         except OSError:
             log.close("could not start")
@@ -469,6 +541,8 @@ class _Run:
         every = self.options.lease_ttl / 3
         for r in self.running.values():
             times.append(r.renewed + every)  # the lease is renewed on time, not when idle
+            if r.phase == "queued":
+                continue
             if r.stop_at is not None:
                 times.append(r.stop_at)
             elif r.deadline is not None and r.blocked_since is None:
@@ -479,7 +553,8 @@ class _Run:
         times += list(self.lingering.values())
         timeout = max(0.0, min(times) - now)
         fds = [fd for r in self.running.values() for fd in r.pipes]
-        fds += [r.exit_fd for r in self.running.values() if r.exit_fd is not None]
+        fds += [r.exit_fd for r in self.running.values() if r.exit_fd is not None
+                and r.phase != "queued"]
         for fd in processes.wait_readable(fds, timeout):
             for r in self.running.values():
                 if fd in r.pipes:
@@ -501,7 +576,8 @@ class _Run:
             r.log.feed(data, stderr=r.pipes[fd])
 
     def _reap(self, now: float) -> None:
-        ended = [sid for sid, r in self.running.items() if r.proc.poll() is not None]
+        ended = [sid for sid, r in self.running.items()
+                 if r.phase != "queued" and r.proc.poll() is not None]
         if ended:
             with self.d.writes():  # the ends of tries together: one hold of the lock
                 self._end(ended)
@@ -520,16 +596,221 @@ class _Run:
             for fd in list(r.pipes):
                 self._drain(r, fd)
             self._close(r)
-            del self.running[sid]
-            self.changed = True
-            self.brief_text = None
-            self.skip.clear()  # files were released: refused claims may pass now
             code = r.proc.returncode
-            result = TryResult(sid, r.attempt, r.worker, 128 - code if code < 0 else code,
+            code = 128 - code if code < 0 else code
+            if r.phase in ("verify", "reverify"):
+                self._verify_ended(r, code)
+                continue
+            result = TryResult(sid, r.attempt, r.worker, code,
                                self.d.monotonic() - r.started, timed_out=r.timed_out,
                                stderr_tail=r.log.stderr_tail(), log=str(r.log.path))
-            r.log.close(f"ended: {result.describe()}")
-            self._ended(r.sortie, result, r.lease)
+            if r.tree is not None and result.ok and self._after_agent(r, result):
+                continue  # verify runs, or the merge is queued
+            self._try_over(r, result)
+
+    def _try_over(self, r: _Running, result: TryResult) -> None:
+        """The try is over (its worktree goes): record its end."""
+        self.running.pop(r.sortie.id, None)
+        if self.merging == r.sortie.id:
+            self.merging = None
+        with contextlib.suppress(ValueError):
+            self.merge_queue.remove(r.sortie.id)
+        self.changed = True
+        self.brief_text = None
+        self.skip.clear()  # files were released: refused claims may pass now
+        r.log.close(f"ended: {result.describe()}")
+        if r.tree is not None and self.iso is not None:
+            result.branch = r.tree.branch
+            keep = bool(result.refused) and result.changed is not None
+            try:
+                self.iso.finish(r.tree, keep_branch=keep,
+                                keep=self.options.keep_failed_branches,
+                                live=[x.tree.branch for x in self.running.values()
+                                      if x.tree is not None])
+            except FleetHiveError as e:
+                result.error = result.error or f"cleaning up its worktree: {e.message}"
+        self._ended(r.sortie, result, r.lease)
+
+    # -- worktree isolation: commit, check, verify, merge --------------------------------
+    def _after_agent(self, r: _Running, result: TryResult) -> bool:
+        """The agent exited 0 in its worktree: commit what it left, check the files it
+        changed, then verify or queue the merge. False: the try is over (refused, or
+        nothing changed)."""
+        from ..git import worktrees as wt
+        from .isolation import outside
+
+        assert r.tree is not None
+        r.result = result
+        try:
+            wt.commit_all(r.tree.path, f"{r.sortie.title}\n\nfleet-hive sortie {r.sortie.id}, "
+                          f"try {r.attempt}", wt.Identity(r.worker))
+            tip = wt.rev_parse(r.tree.path, "HEAD") or r.tree.fork
+            result.changed = wt.changed_files(self.d.paths.root, r.tree.fork, tip)
+        except FleetHiveError as e:
+            result.refused, result.refusal = f"committing its change: {e.message}", "error"
+            return False
+        wrong = outside(result.changed, r.sortie.files)
+        if wrong:
+            shown = ", ".join(wrong[:20]) + (" ..." if len(wrong) > 20 else "")
+            result.refused = f"it changed files outside its reservations: {shown}"
+            result.refusal = "outside_reservations"
+            return False
+        if not result.changed:
+            result.merged = False  # nothing to merge: the sortie completes as it is
+            return False
+        if self.options.verify:
+            return self._start_verify(r, "verify")
+        self._queue(r)
+        return True
+
+    def _start_verify(self, r: _Running, phase: str) -> bool:
+        assert r.tree is not None and self.options.verify is not None
+        r.log.close(f"{phase}: {self.options.verify}")
+        r.log = CappedLog(Path(r.log.path), f"{phase} in {r.tree.path}: {self.options.verify}",
+                          max_bytes=self.options.log_max_bytes)
+        env = {**self.environ, "FLEET_MISSION_ID": self.mission_id,
+               "FLEET_SORTIE_ID": r.sortie.id, "FLEET_REPO": str(self.d.paths.root),
+               "FLEET_WORKTREE": str(r.tree.path)}
+        try:
+            proc = processes.start_group(self.options.verify, env=env, cwd=r.tree.path,
+                                         stdin_path=os.devnull)
+        except OSError as e:
+            assert r.result is not None
+            r.result.verified = False
+            r.result.refused = f"the verify command could not start: {e}"
+            r.result.refusal = "verify_failed"
+            return False
+        now = self.d.monotonic()
+        r.proc, r.exit_fd, r.phase = proc, processes.exit_handle(proc), phase
+        r.pipes = {}
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:  # both count for the tail: test runners report on stdout
+                r.pipes[pipe.fileno()] = True
+        r.deadline = None if self.options.timeout is None else now + self.options.timeout
+        r.timed_out, r.stop_at = False, None
+        r.lease.pgid = proc.pid
+        self.d.leases.write(r.lease)
+        self.emit("verify_started", sortie_id=r.sortie.id, command=self.options.verify,
+                  after_merge=phase == "reverify", pid=proc.pid)
+        return True
+
+    def _verify_ended(self, r: _Running, code: int) -> None:
+        result = r.result
+        assert result is not None
+        passed = code == 0 and not r.timed_out
+        tail = r.log.stderr_tail()
+        self.emit("verify_passed" if passed else "verify_failed", sortie_id=r.sortie.id,
+                  exit_code=code, timed_out=r.timed_out, after_merge=r.phase == "reverify",
+                  **({} if passed else {"tail": tail.strip()[-TAIL_CHARS:]}))
+        result.verified = passed
+        if not passed:
+            what = "timed out" if r.timed_out else f"exited {code}"
+            when = " after merging the newest base" if r.phase == "reverify" else ""
+            result.refused = (f"verify `{self.options.verify}`{when} {what}"
+                              + (f":\n{tail.strip()[-TAIL_CHARS:]}" if tail.strip() else ""))
+            result.refusal = "verify_failed"
+            self._try_over(r, result)
+            return
+        if r.phase == "verify":
+            self._queue(r)
+            return
+        # re-verified after the merge: move the base branch (unless it moved again)
+        assert r.merge is not None and self.iso is not None
+        from ..git import worktrees as wt
+
+        commit, tip = r.merge
+        r.merge = None
+        self.merging = None
+        try:
+            moved = wt.move_branch(self.d.paths.root, self.iso.base, tip, commit)
+        except FleetHiveError as e:
+            result.refused, result.refusal = f"merging: {e.message}", "error"
+            self._try_over(r, result)
+            return
+        self._merge_done(r, moved)
+
+    def _queue(self, r: _Running) -> None:
+        r.phase = "queued"
+        r.exit_fd = None
+        self.merge_queue.append(r.sortie.id)
+        self.emit("merge_queued", sortie_id=r.sortie.id, position=len(self.merge_queue))
+
+    def _pump_merges(self) -> None:
+        """Merge the queue's head, one at a time: the base branch's newest tip with the
+        sortie's branch; re-verified first when the tip moved since the fork."""
+        from ..git import worktrees as wt
+
+        assert self.iso is not None
+        while self.merge_queue and self.merging is None:
+            sid = self.merge_queue[0]
+            r = self.running[sid]
+            result = r.result
+            assert r.tree is not None and result is not None
+            root = self.d.paths.root
+            try:
+                made = wt.make_merge(root, self.iso.base, r.tree.branch,
+                                     message=f"Merge {r.sortie.title} ({sid})\n\n"
+                                     f"fleet-hive dispatch of mission {self.mission_id}, "
+                                     f"branch {r.tree.branch}",
+                                     identity=wt.Identity(r.worker))
+            except FleetHiveError as e:
+                self.merge_queue.pop(0)
+                result.refused, result.refusal = f"merging: {e.message}", "error"
+                self._try_over(r, result)
+                continue
+            if made.status == "made" and made.base_before != r.tree.fork and \
+                    self.options.verify and self.options.verify_after_merge:
+                assert made.commit is not None and made.base_before is not None
+                self.merge_queue.pop(0)
+                try:
+                    wt.checkout(r.tree.path, made.commit)
+                except FleetHiveError as e:
+                    result.refused, result.refusal = f"merging: {e.message}", "error"
+                    self._try_over(r, result)
+                    continue
+                r.merge = (made.commit, made.base_before)
+                self.merging = sid
+                if not self._start_verify(r, "reverify"):
+                    self.merging = None
+                    self._try_over(r, result)
+                return
+            if made.status == "made":
+                assert made.commit is not None and made.base_before is not None
+                try:
+                    made = wt.move_branch(root, self.iso.base, made.base_before, made.commit)
+                except FleetHiveError as e:
+                    made = wt.MergeOutcome("refused", message=e.message)
+            self.merge_queue.pop(0)
+            self._merge_done(r, made)
+
+    def _merge_done(self, r: _Running, outcome: Any) -> None:
+        """What a merge attempt came to: merged (the try is over, completed), moved (queued
+        again, at the head), or refused / a conflict (the try failed, its branch kept)."""
+        result = r.result
+        assert result is not None
+        sid = r.sortie.id
+        if outcome.status == "moved":  # someone moved the base branch meanwhile: again
+            r.phase = "queued"
+            self.merge_queue.insert(0, sid)
+            return
+        if outcome.status in ("merged", "up_to_date"):
+            result.merged = True
+            result.merge_commit = outcome.commit
+            self.emit("merged", sortie_id=sid, commit=outcome.commit, base=self.iso.base
+                      if self.iso else None, branch=r.tree.branch if r.tree else None)
+        else:
+            result.merged = False
+            if outcome.status == "conflict":
+                result.refusal = "conflict"
+                result.refused = f"merge conflict: {outcome.message}"
+                self.emit("merge_conflict", sortie_id=sid, files=outcome.conflicts,
+                          branch=r.tree.branch if r.tree else None)
+            else:
+                result.refusal = "refused"
+                result.refused = f"the merge was refused: {outcome.message}"
+                self.emit("merge_conflict", sortie_id=sid, files=[], reason=outcome.message,
+                          branch=r.tree.branch if r.tree else None)
+        self._try_over(r, result)
 
     def _close(self, r: _Running) -> None:
         """The agent has exited: what it left in its group is stopped, the pipes closed."""
@@ -544,6 +825,8 @@ class _Run:
 
     def _enforce_deadlines(self, now: float) -> None:
         for r in self.running.values():
+            if r.phase == "queued":
+                continue
             if r.stop_at is not None:
                 if now >= r.stop_at:
                     processes.signal_group(r.proc.pid, "KILL")
@@ -622,6 +905,8 @@ class _Run:
                   "attempt": result.attempt, "tries": self.options.tries,
                   "exit_code": result.exit_code, "timed_out": result.timed_out,
                   "duration_ms": int(result.duration * 1000), "log": result.log}
+        if result.merge_commit:
+            common["merge_commit"] = result.merge_commit
         if outcome == "completed":
             with contextlib.suppress(FileNotFoundError):  # kept only while it may be asked
                 (self.d.paths.prompts / f"{sortie.id}.md").unlink()
@@ -685,18 +970,24 @@ class _Run:
         """Every agent still running is stopped (its whole group), its sortie re-queued
         (dispatch exits: Ctrl-C, SIGTERM, an error); lingering groups are ended too."""
         running = list(self.running.values())
+        queued = [r for r in running if r.phase == "queued"]
+        running = [r for r in running if r.phase != "queued"]
         groups = [r.proc.pid for r in running] + list(self.lingering)
         if groups:
             processes.stop_groups(groups, grace=self.options.grace,
                                   reap=[r.proc for r in running])
         self.lingering.clear()
         now = self.d.monotonic()
-        for r in running:
-            for fd in list(r.pipes):
-                self._drain(r, fd)
-            self._close(r)
+        for r in running + queued:
+            if r.phase != "queued":
+                for fd in list(r.pipes):
+                    self._drain(r, fd)
+                self._close(r)
             self.lingering.clear()
             del self.running[r.sortie.id]
+            if r.tree is not None and self.iso is not None:  # tried afresh: nothing kept
+                with contextlib.suppress(FleetHiveError, OSError):
+                    self.iso.finish(r.tree, keep_branch=False, keep=0)
             result = TryResult(r.sortie.id, r.attempt, r.worker, None, now - r.started,
                                interrupted=True, stderr_tail=r.log.stderr_tail(),
                                log=str(r.log.path))

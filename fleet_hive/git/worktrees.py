@@ -78,7 +78,8 @@ class Worktree(Plain):
 class MergeOutcome(Plain):
     """What :func:`merge` did.
 
-    ``status``: ``merged`` (``commit`` is on the base branch now), ``up_to_date`` (the
+    ``status``: ``merged`` (``commit`` is on the base branch now), ``made`` (by
+    :func:`make_merge`: the merge commit exists, the base branch has not moved), ``up_to_date`` (the
     branch had nothing new), ``conflict`` (``conflicts`` names the files), ``moved`` (the
     base branch moved while merging: merge again), ``refused`` (the checked-out base
     branch could not be fast-forwarded: ``message`` says why, usually local changes).
@@ -186,6 +187,33 @@ def _hide(path: Path, hide: Sequence[str]) -> None:
         shutil.rmtree(path / directory, ignore_errors=True)
 
 
+def checkout(path: Path, rev: str, *, hide: Sequence[str] = (".fleet",)) -> None:
+    """Check ``rev`` out (detached) in the worktree at ``path``, discarding what is
+    there, and hide the ``hide`` directories again (a checkout may bring them back)."""
+    git(path, "checkout", "--quiet", "--force", "--detach", rev)
+    _hide(path, hide)
+
+
+def current_branch(root: Path) -> str | None:
+    """The branch checked out at ``root`` (None: a detached HEAD)."""
+    code, out, _ = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", ok=(0, 1, 128))
+    return out.strip() or None if code == 0 else None
+
+
+def branches(root: Path, prefix: str) -> list[str]:
+    """The branches whose names start with ``prefix`` (e.g. ``fleet/m-1234/``), newest
+    commit first."""
+    out = git(root, "for-each-ref", "--sort=-committerdate", "--format=%(refname:short)",
+              f"refs/heads/{prefix}")
+    return [line for line in out.splitlines() if line.startswith(prefix)]
+
+
+def delete_branch(root: Path, branch: str) -> bool:
+    """Delete ``branch`` (merged or not); whether it existed."""
+    code, _, _ = _git(root, "branch", "-D", "--quiet", branch, ok=(0, 1))
+    return code == 0
+
+
 def remove_worktree(root: Path, path: Path, *, branch: str | None = None) -> None:
     """Remove the worktree at ``path`` (changes in it are discarded) and, with
     ``branch``, that branch; then prune git's records of worktrees that are gone. Missing
@@ -278,6 +306,20 @@ def merge(root: Path, base_branch: str, branch: str, *, message: str,
     """Merge ``branch`` into ``base_branch`` (see the module): a merge commit (two
     parents) made without a working tree, then the base branch moved to it, only from the
     commit the merge was made on."""
+    made = make_merge(root, base_branch, branch, message=message, identity=identity)
+    if made.status != "made":
+        return made
+    assert made.commit is not None and made.base_before is not None
+    return move_branch(root, base_branch, made.base_before, made.commit)
+
+
+def make_merge(root: Path, base_branch: str, branch: str, *, message: str,
+               identity: Identity) -> MergeOutcome:
+    """The first half of :func:`merge`: the merge commit of ``branch`` into the current
+    tip of ``base_branch``, made without a working tree and without moving anything.
+    ``status`` ``made`` (``commit`` is the merge, ``base_before`` the tip it was made
+    on: give both to :func:`move_branch`, after verifying it if you like),
+    ``up_to_date`` or ``conflict``."""
     tip = rev_parse(root, f"refs/heads/{base_branch}")
     head = rev_parse(root, f"refs/heads/{branch}")
     if tip is None or head is None:
@@ -295,7 +337,7 @@ def merge(root: Path, base_branch: str, branch: str, *, message: str,
     tree = lines[0].strip()
     commit = git(root, "commit-tree", tree, "-p", tip, "-p", head, "-m", message,
                  env=identity.env()).strip()
-    return move_branch(root, base_branch, tip, commit)
+    return MergeOutcome("made", commit, tip)
 
 
 def move_branch(root: Path, branch: str, old: str, new: str) -> MergeOutcome:

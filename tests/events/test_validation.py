@@ -62,6 +62,7 @@ _SAMPLES = {  # one value matching each pattern of the models
     r"^m-[0-9a-z]{4,32}$": "m-abcd1234",
     r"^c-[0-9a-z]{4,32}$": "c-abcd1234",
     r"^[0-9a-f]{64}$": "ab" * 32,
+    r"^[0-9a-f]{40,64}$": "ab" * 20,  # a git commit id (sha-1 or sha-256)
     r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$": "area/api",
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$": "2026-12-02T01:02:03.456Z",
     r"^msg-[0-9a-z]{4,32}$": "msg-abcd1234",
