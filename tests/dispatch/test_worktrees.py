@@ -87,6 +87,13 @@ def test_four_sorties_merge_each_verified_and_leave_nothing_behind(project: Path
                           fact["merge_commit"]).stdout.split()
             assert len(parents) == 3  # a real merge of the sortie's branch
         assert h.missions.get(mission_id).status == "completed"
+        # learning knows what really happened: verified, merged, the files changed
+        learned = {o.sortie_id: o for o in h.learning.outcomes(mission=mission_id,
+                                                                subject="sortie")}
+        for sid, n in zip(ids, "abcd", strict=True):
+            o = learned[sid]
+            assert (o.success, o.verified, o.merged, o.changed_files) == (
+                True, True, True, [f"pkg/{n}.py"])
     kinds = [r.get("event") for r in records]
     assert kinds.count("verify_passed") >= 4 and kinds.count("merged") == 4
     assert "verify_failed" not in kinds and "merge_conflict" not in kinds
@@ -137,6 +144,10 @@ def test_a_change_that_breaks_a_test_is_not_merged_the_others_are(project: Path,
         failed = h.sorties.get(ids[0])
         assert failed.status == "failed"
         assert "verify" in failed.reason and "test_a" in failed.reason  # pytest's report
+        learned = {o.sortie_id: o for o in h.learning.outcomes(mission=mission_id,
+                                                                subject="sortie")}
+        assert (learned[ids[0]].success, learned[ids[0]].verified) == (False, False)
+        assert learned[ids[1]].merged is True
     failed_verifies = [r for r in records if r.get("event") == "verify_failed"]
     assert [r["sortie_id"] for r in failed_verifies] == [ids[0]]
     # its branch is kept for inspection, with the change; its worktree is gone
