@@ -253,7 +253,7 @@ def test_server_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_mcp_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
-    pytest.importorskip("mcp")
+    pytest.importorskip("mcp", reason="the MCP SDK comes with the server extra")
     out = tmp_path / "results.json"
     proc = _run_suite(tmp_path, "--smoke", "--only", "mcp", "--json", str(out))
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import orjson
-
-from ..events.envelope import Event
-from ..index.projection import report_mismatch
+from ..index.projection import report_mismatch, streams_of
 from ..kernel.problems import Problem, Report
 from . import files
 from . import projection as q
@@ -35,12 +32,7 @@ if TYPE_CHECKING:
 def folded(reads: ReadView) -> tuple[dict[str, CheckpointInfo], dict[str, set[int]]]:
     """Every checkpoint (deleted ones too) and each mission's fired thresholds, folded
     from the log (the caller has caught up)."""
-    rows = reads.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
-                      "ORDER BY stream, clock, writer, n", (f"{STREAM}:", f"{STREAM};"),
-                      catch_up=False)
-    streams: dict[str, list[Event]] = {}
-    for stream, seq, raw in rows:
-        streams.setdefault(stream, []).append(Event.from_dict(orjson.loads(raw), seq))
+    streams = streams_of(reads, STREAM)
     checkpoints: dict[str, CheckpointInfo] = {}
     fired: dict[str, set[int]] = {}
     for stream, events in streams.items():

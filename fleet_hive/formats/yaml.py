@@ -8,6 +8,7 @@ or written, never on read commands.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from functools import lru_cache
 from typing import Any
@@ -65,10 +66,8 @@ def dump(obj: Any) -> str:
     The common case (snake_case keys, ints, bools, None, plain words, ids, globs and
     timestamps) is written here without ruamel.yaml, byte for byte as ruamel.yaml writes
     it (importing it costs a write command ~25 ms); anything else goes to ruamel.yaml."""
-    try:
+    with contextlib.suppress(_Unsure):  # not the common case: ruamel.yaml writes it
         return "".join(_block(obj, 0, []))
-    except _Unsure:
-        pass
     buf = io.StringIO()
     _dumper().dump(obj, buf)
     return buf.getvalue()

@@ -139,3 +139,18 @@ def report_mismatch(ctx: CheckContext, report: Report, tables: str, wrong: list[
         "repaired" if repair else "error"))
     if repair:
         ctx.index.rebuild()
+
+
+def streams_of(reads: ReadView, kind: str) -> dict[str, list[Event]]:
+    """Every ``kind:`` stream's events, in total order, by stream: what a capability's
+    check folds to compare with its tables (the caller has caught up)."""
+    from ..events.envelope import Event
+    from ..kernel.jsonload import loads
+
+    rows = reads.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
+                      "ORDER BY stream, clock, writer, n", (f"{kind}:", f"{kind};"),
+                      catch_up=False)
+    streams: dict[str, list[Event]] = {}
+    for stream, seq, raw in rows:
+        streams.setdefault(stream, []).append(Event.from_dict(loads(raw), seq))
+    return streams

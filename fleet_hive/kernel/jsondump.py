@@ -8,6 +8,7 @@ float, which the two format differently, or a value orjson refuses) goes to orjs
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -20,12 +21,11 @@ def dumps(obj: Any, *, indent: bool = True) -> bytes:
     if "orjson" not in sys.modules and _plain(obj):
         import json
 
-        try:
+        # a lone surrogate fails here: orjson below says so in its own words
+        with contextlib.suppress(UnicodeEncodeError, ValueError):
             if indent:
                 return json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8")
             return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        except (UnicodeEncodeError, ValueError):  # a lone surrogate: orjson says so
-            pass
     import orjson
 
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2) if indent else orjson.dumps(obj)

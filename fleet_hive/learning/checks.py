@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..events.envelope import Event
-from ..index.projection import report_mismatch
-from ..kernel.jsonload import loads
+from ..index.projection import report_mismatch, streams_of
 from . import projection as q
 from .fold import fold_outcome
 from .model import STREAM, Outcome
@@ -23,12 +21,7 @@ if TYPE_CHECKING:
 def folded(reads: ReadView) -> tuple[dict[str, Outcome], dict[tuple[str, str, int], list[int]],
                                      dict[tuple[str, str, str], int]]:
     """Every outcome and the day counts, folded from the log (the caller caught up)."""
-    rows = reads.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
-                      "ORDER BY stream, clock, writer, n", (f"{STREAM}:", f"{STREAM};"),
-                      catch_up=False)
-    streams: dict[str, list[Event]] = {}
-    for stream, seq, raw in rows:
-        streams.setdefault(stream, []).append(Event.from_dict(loads(raw), seq))
+    streams = streams_of(reads, STREAM)
     outcomes: dict[str, Outcome] = {}
     days: dict[tuple[str, str, int], list[int]] = {}
     errors: dict[tuple[str, str, str], int] = {}

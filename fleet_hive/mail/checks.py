@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import orjson
-
-from ..events.envelope import Event
-from ..index.projection import report_mismatch
+from ..index.projection import report_mismatch, streams_of
 from . import projection as q
 from .fold import fold_message
 from .model import STREAM
@@ -21,12 +18,7 @@ if TYPE_CHECKING:
 def check_mail(ctx: CheckContext, report: Report, repair: bool = False) -> None:
     index = ctx.index  # verify holds the writer lock when it repairs
     index.catch_up()
-    rows = index.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND "
-                      "stream < ? ORDER BY stream, clock, writer, n",
-                      (f"{STREAM}:", f"{STREAM};"), catch_up=False)
-    streams: dict[str, list[Event]] = {}
-    for stream, seq, raw in rows:
-        streams.setdefault(stream, []).append(Event.from_dict(orjson.loads(raw), seq))
+    streams = streams_of(index, STREAM)
     folded = {}
     for stream, events in streams.items():
         m = fold_message(events)

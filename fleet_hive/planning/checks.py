@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from ..events.envelope import Event
-from ..index.projection import report_mismatch
+from ..index.projection import report_mismatch, streams_of
 from . import projection as q
 from .fold import fold_plan
 from .model import STREAM
@@ -19,12 +16,7 @@ if TYPE_CHECKING:
 
 
 def folded(reads: ReadView) -> dict[str, dict[str, Any]]:
-    rows = reads.read("SELECT stream, seq, raw FROM events WHERE stream >= ? AND stream < ? "
-                      "ORDER BY stream, clock, writer, n", (f"{STREAM}:", f"{STREAM};"),
-                      catch_up=False)
-    streams: dict[str, list[Event]] = {}
-    for stream, seq, raw in rows:
-        streams.setdefault(stream, []).append(Event.from_dict(orjson.loads(raw), seq))
+    streams = streams_of(reads, STREAM)
     out = {}
     for stream, events in streams.items():
         record = fold_plan(events)

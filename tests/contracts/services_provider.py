@@ -38,7 +38,9 @@ class ProviderContract:
     """Not collected itself (no ``Test`` prefix)."""
 
     def crash(self, provider: Any, pid: int) -> None:
-        raise NotImplementedError
+        """Kill the provider's server the way that provider's servers die (each subclass
+        says how: the local provider SIGKILLs the process)."""
+        raise NotImplementedError(f"{type(self).__name__} must say how its server crashes")
 
     def test_stopped_before_anything(self, provider):
         st = provider.status()

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import unsynced_hive
+
 
 @pytest.fixture
 def hive(repo: Path):
-    import fleet_hive
-
-    fleet_hive.init(repo).close()
-    config = repo / ".fleet" / "config.yaml"
-    config.write_text(config.read_text().replace("durability: fsync", "durability: none"))
-    h = fleet_hive.open(repo, actor="tester")
-    yield h
-    h.close()
+    yield from unsynced_hive(repo, "tester")

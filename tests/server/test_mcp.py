@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("mcp")
+pytest.importorskip("mcp", reason="the MCP SDK comes with the server extra and the test extra")
 
 from tests.support import run_cli
 from tests.support.mcp_session import list_tools_bytes, payload, with_session

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn", reason="fleet-hive serve needs the server extra (in the test extra)")
 
 from fleet_hive.kernel import liveness
 from fleet_hive.kernel.errors import FleetHiveError, TimeoutExpiredError

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn", reason="fleet-hive serve needs the server extra (in the test extra)")
 
 from tests.contracts.services_provider import health, wait_for
 from tests.support import run_cli

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 #: the project checkout (tests never write into it)
 PROJECT = Path(__file__).resolve().parents[2]
@@ -69,3 +71,17 @@ def mission_lines(root: Path) -> list[bytes]:
     use cases wrote themselves."""
     return [line for line in segment_lines(root) if b'"stream":"checkpoints:' not in line
             and b'"stream":"mail:' not in line and b'"stream":"outcome:' not in line]
+
+
+def unsynced_hive(repo: Path, actor: str) -> Iterator[Any]:
+    """A fixture body: ``repo`` initialized, appending without fsync (``durability:
+    none``, which changes nothing the tests that drive many writes check), opened as
+    ``actor``; closed afterwards."""
+    import fleet_hive
+
+    fleet_hive.init(repo).close()
+    config = repo / ".fleet" / "config.yaml"
+    config.write_text(config.read_text().replace("durability: fsync", "durability: none"))
+    h = fleet_hive.open(repo, actor=actor)
+    yield h
+    h.close()

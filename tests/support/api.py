@@ -141,7 +141,7 @@ class SseReader:
                             key, _, value = line.partition(":")
                             fields[key] = value[1:] if value.startswith(" ") else value
             except Exception:  # closed under us: the reader is done
-                pass
+                return
             finally:
                 self.opened.set()
                 self.events.put(None)

@@ -128,7 +128,7 @@ def serve(hive: Hive, tier: str = "default") -> None:
     try:
         server.run("stdio")
     except KeyboardInterrupt:
-        pass
+        return  # Ctrl-C in a terminal ends the session like a closed stdin: no traceback
     finally:
         runner.close()
         sys.stdout.flush()
