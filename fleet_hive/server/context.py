@@ -40,7 +40,7 @@ class Call:
         return await self.library.call(self.actor, fn)
 
 
-def authorized(request: Request,
+async def authorized(request: Request,
                authorization: str | None = Header(default=None, include_in_schema=False),
                x_fleet_actor: str | None = Header(
                    default=None, description="Who acts (recorded on every event written; "
