@@ -332,7 +332,11 @@ class _Run:
         except (KeyboardInterrupt, processes.Terminated):
             self.summary.interrupted = True
         finally:
-            self._stop_all()
+            try:
+                self._stop_all()
+            finally:
+                if self.iso is not None:  # the pool's worktrees: removed when the run ends
+                    self.iso.close()
         self._finish()
         return self.summary
 
@@ -422,6 +426,8 @@ class _Run:
         if self.iso is None or self.options.disk_budget is None:
             return False
         used = self.iso.usage()
+        if used > self.options.disk_budget and self.iso.shrink():  # idle worktrees first
+            used = self.iso.usage()
         if used <= self.options.disk_budget:
             self.over_budget = False
             return False

@@ -187,6 +187,31 @@ def _hide(path: Path, hide: Sequence[str]) -> None:
         shutil.rmtree(path / directory, ignore_errors=True)
 
 
+def reuse_worktree(root: Path, path: Path, base: str, *, branch: str,
+                   hide: Sequence[str] = (".fleet",)) -> Worktree:
+    """The worktree at ``path`` (one an earlier try used) made like new for ``branch``,
+    a new branch at ``base``: checked out by force (git writes only the files that differ
+    from what is there), every untracked and ignored file removed, the ``hide``
+    directories hidden again. Much cheaper than :func:`add_worktree` on a large tree;
+    GitFailed when ``path`` is no usable worktree (make a new one then)."""
+    base_sha = rev_parse(root, base)
+    if base_sha is None:
+        raise GitFailed(f"no commit {base!r} to start a worktree from",
+                        hint="commit something first, or give --base BRANCH")
+    if not (path / ".git").is_file():
+        raise GitFailed(f"{path} is not a worktree any more")
+    git(path, "checkout", "--quiet", "--force", "-B", branch, base_sha)
+    git(path, "clean", "-ffdxq", "--", ".")
+    _hide(path, hide)
+    return Worktree(path, branch, base_sha)
+
+
+def detach(path: Path) -> None:
+    """Leave the branch checked out in the worktree at ``path`` (same commit, files
+    untouched), so that the branch can be deleted or kept while the worktree is not."""
+    git(path, "checkout", "--quiet", "--detach")
+
+
 def checkout(path: Path, rev: str, *, hide: Sequence[str] = (".fleet",)) -> None:
     """Check ``rev`` out (detached) in the worktree at ``path``, discarding what is
     there, and hide the ``hide`` directories again (a checkout may bring them back)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -353,3 +354,103 @@ def test_retention_keeps_only_the_newest_refused_branches(project: Path, hive,
     assert [tries[sid]["refusal"] for sid in ids] == ["outside_reservations"] * 2
     (kept,) = fleet_branches(project)  # the older kept branch went when the newer came
     assert kept in {tries[sid]["branch"] for sid in ids}
+
+
+#: Sortie "a" leaves an ignored file behind; sortie "b" (after "a", same worker) records
+#: what its worktree holds when it starts: the ignored file must be gone and "a"'s merged
+#: change there (the worktree made like new from the base's newest tip).
+_LOOKING_AGENT = '''\
+import json, os, sys
+here, out = os.getcwd(), os.environ["AGENT_SEEN"]
+if os.environ["FLEET_SORTIE_ID"] == os.environ["SORTIE_A"]:
+    open("scratch.log", "w").write("build output")
+    open("pkg/a.py", "w").write("def a():\\n    return 'a-new'\\n")
+else:
+    json.dump({"cwd": here, "scratch": os.path.exists("scratch.log"),
+               "a": open("pkg/a.py").read(), "fleet": os.path.exists(".fleet")},
+              open(out, "w"))
+    open("pkg/b.py", "w").write("def b():\\n    return 'b-new'\\n")
+'''
+
+
+def test_the_next_try_reuses_the_worktree_made_like_new_from_the_newest_base(
+        project: Path, hive, tmp_path: Path):
+    (project / ".gitignore").write_text("*.log\n")
+    git(project, "add", ".gitignore")
+    git(project, "commit", "-q", "-m", "ignore logs")
+    m = hive.missions.create("pooled", sorties=[
+        {"title": "edit a", "files": ["pkg/a.py"]}])
+    a = hive.missions.get(m.id).sorties[0].id
+    b = hive.sorties.add(m.id, "edit b", files=["pkg/b.py"], after=[a]).id
+    hive.close()
+    agent = tmp_path / "looking_agent.py"
+    agent.write_text(_LOOKING_AGENT)
+    seen = tmp_path / "seen.json"
+    result, records = _dispatch(project, m.id, f"{sys.executable} {agent}",
+                                {"AGENT_SEEN": str(seen), "SORTIE_A": a,
+                                 "FLEET_ACTOR": "lead"}, "--workers", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trees = {r["sortie_id"]: r["worktree"] for r in records
+             if r.get("event") == "sortie_started"}
+    assert trees[a] == trees[b]  # one worktree, reused
+    got = json.loads(seen.read_text())
+    assert got == {"cwd": trees[b], "scratch": False,
+                   "a": "def a():\n    return 'a-new'\n", "fleet": False}
+    assert show(project, "main", "pkg/b.py") == "def b():\n    return 'b-new'\n"
+    assert worktree_paths(project) == [str(project)] and fleet_branches(project) == []
+    assert not Path(trees[a]).exists()
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_dispatcher_removes_its_worktrees_and_branches(project: Path, hive,
+                                                                 tmp_path: Path, how):
+    mission_id, ids = _mission(hive, [
+        {"title": f"edit {n}", "files": [f"pkg/{n}.py"]} for n in "ab"])
+    plans = {sid: {"write": {f"pkg/{n}.py": "x = 1\n"}, "sleep": 60}
+             for sid, n in zip(ids, "ab", strict=True)}
+    agent, env = write_plan(tmp_path, plans)
+    proc = start_dispatch(project, mission_id, "--isolation", "worktree", "--agent", agent,
+                          "--workers", "2", env=env)
+    try:
+        read_records(proc, lambda rs: sum(r.get("event") == "sortie_started"
+                                          for r in rs) == 2)
+        assert len(worktree_paths(project)) == 3
+        proc.send_signal(how)
+        assert proc.wait(60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert worktree_paths(project) == [str(project)]
+    assert fleet_branches(project) == []
+    assert git(project, "worktree", "prune", "--dry-run", "-v").stdout == ""
+    assert wt.dirty_files(project) == []
+    with fleet_hive.open(project) as h:  # both re-queued, ready for the next dispatch
+        assert {h.sorties.get(sid).status for sid in ids} == {"pending"}
+
+
+def test_an_idle_worktree_of_a_killed_dispatcher_is_removed_by_recover(project: Path, hive,
+                                                                       tmp_path: Path):
+    m = hive.missions.create("killed", sorties=[
+        {"title": f"edit {n}", "files": [f"pkg/{n}.py"]} for n in "ab"])
+    a, b = (s.id for s in hive.missions.get(m.id).sorties)
+    c = hive.sorties.add(m.id, "edit c", files=["pkg/c.py"], after=[b]).id
+    hive.close()
+    plans = {a: {"write": {"pkg/a.py": "x = 1\n"}},
+             b: {"write": {"pkg/b.py": "x = 2\n"}, "sleep": 60},
+             c: {"write": {"pkg/c.py": "x = 3\n"}}}
+    agent, env = write_plan(tmp_path, plans)
+    proc = start_dispatch(project, m.id, "--isolation", "worktree", "--agent", agent,
+                          "--workers", "2", env=env)
+    try:  # a merged (its worktree idle in the pool), b running, c waiting for b
+        read_records(proc, lambda rs: any(r.get("event") == "sortie_completed"
+                                          and r.get("sortie_id") == a for r in rs))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    assert len(worktree_paths(project)) == 3  # the idle one and b's
+    rec = run_cli("-C", str(project), "recover", "--apply", "--json")
+    assert rec.returncode == 0, rec.stderr
+    assert worktree_paths(project) == [str(project)]
+    assert git(project, "worktree", "prune", "--dry-run", "-v").stdout == ""
+    assert fleet_branches(project) == []
