@@ -21,6 +21,8 @@ when there is none, so a prompt built on the brief keeps its shape.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +32,8 @@ from ..kernel.errors import InvalidInputError
 from ..kernel.jsondump import dumps
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..missions.model import Mission, Sortie
     from .stale import StaleSortie
 
@@ -195,6 +199,94 @@ def render_brief(data: Mapping[str, Any], max_bytes: int = DEFAULT_MAX_BYTES,
     if max_bytes == 0 or len(text.encode("utf-8")) <= max_bytes:
         return text
     return _cut_markdown(text, max_bytes, full_command(data))
+
+
+#: Fields of the brief's data the Markdown template does not show, per section: left out
+#: of a Markdown brief's memo key (``expires_in`` changes with the clock, every call).
+MD_UNSHOWN = {"reservations": ("expires_in",)}
+#: Rendered briefs kept (newest by modification time) in a memo directory.
+MEMO_KEEP = 32
+_MEMO_SEP = b"\n\0\n"
+
+
+def render_brief_memo(data: Mapping[str, Any], max_bytes: int, fmt: str,
+                      directory: Path) -> str:
+    """:func:`render_brief`, remembered in ``directory`` (``.fleet/.cache/briefs/``): the
+    brief is a pure function of its data, its format and cap, the template and this code,
+    so a process asked for a brief of unchanged data prints the one rendered before (for
+    Markdown, without importing jinja2). Each file holds its whole key (compared byte for
+    byte, so a key hash that collides is only a miss) and the brief; a missing, partial
+    or unreadable file is a miss; at most :data:`MEMO_KEEP` are kept."""
+    import zlib
+
+    max_bytes = check_max_bytes(max_bytes)
+    try:
+        key = _memo_key(data, max_bytes, fmt)
+    except OSError:  # a zipped install: its files have no paths to check
+        return render_brief(data, max_bytes, fmt)
+    path = directory / f"{zlib.crc32(key):08x}-{len(key)}"
+    try:
+        with open(path, "rb") as f:
+            held = f.read()
+        if held.startswith(key + _MEMO_SEP):
+            return held[len(key) + len(_MEMO_SEP):].decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = render_brief(data, max_bytes, fmt)
+    with contextlib.suppress(OSError):  # a memo that cannot be written is no memo
+        from ..kernel.fsio import write_atomic
+
+        directory.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, key + _MEMO_SEP + text.encode("utf-8"), durable=False)
+        _trim_memo(directory)
+    return text
+
+
+def _memo_key(data: Mapping[str, Any], max_bytes: int, fmt: str) -> bytes:
+    """Everything a rendered brief depends on: this code (its version and the files of
+    the renderer and the template), the format and cap, the data (in a canonical JSON:
+    the standard library's, already loaded, which is all a key needs)."""
+    import json
+
+    from .. import __version__
+
+    parts = [f"brief-memo 1 {__version__} {fmt} {max_bytes}"]
+    for source in _memo_sources(fmt):
+        st = os.stat(source)
+        parts.append(f"{source} {st.st_size} {st.st_mtime_ns}")
+    shown = dict(data)
+    if fmt == "md":  # what the template does not show is no part of the key
+        for section, fields in MD_UNSHOWN.items():
+            if isinstance(shown.get(section), list):
+                shown[section] = [{k: v for k, v in item.items() if k not in fields}
+                                  for item in shown[section]]
+    parts.append(json.dumps(shown, sort_keys=True, separators=(",", ":"), default=str,
+                            ensure_ascii=False))
+    return "\n".join(parts).encode("utf-8")
+
+
+def _memo_sources(fmt: str) -> list[str]:
+    """The files a brief's rendering comes from: this module, the template renderer and,
+    for Markdown, the template (OSError where it is no plain file: no memo then)."""
+    from ..kernel.resources import resource_path
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = [os.path.join(here, "brief.py"),
+           os.path.join(os.path.dirname(here), "formats", "templates.py")]
+    if fmt == "md":
+        out.append(os.path.join(resource_path("templates"), *TEMPLATE.split("/")))
+    return out
+
+
+def _trim_memo(directory: Path) -> None:
+    entries = []
+    for entry in os.scandir(directory):
+        with contextlib.suppress(OSError):
+            entries.append((entry.stat().st_mtime_ns, entry.path))
+    entries.sort(reverse=True)
+    for _, old in entries[MEMO_KEEP:]:
+        with contextlib.suppress(OSError):
+            os.unlink(old)
 
 
 def render_markdown(data: Mapping[str, Any], max_bytes: int = 0) -> str:

@@ -85,11 +85,13 @@ def context_cmd(ctx: Ctx, mission_id: str, specialist: str | None, max_bytes: in
     each cut ending with a pointer to the full form (--max-bytes 0). --json is
     --format json.
     """
-    from ..checkpoints.brief import check_max_bytes, render_brief
+    from ..checkpoints.brief import check_max_bytes, render_brief_memo
 
     check_max_bytes(max_bytes)  # refuse bad input before reading anything
-    data = ctx.hive().recovery.brief(mission_id, specialist=specialist)
-    text = render_brief(data, max_bytes, "json" if ctx.json else fmt)
+    hive = ctx.hive()
+    data = hive.recovery.brief(mission_id, specialist=specialist)
+    text = render_brief_memo(data, max_bytes, "json" if ctx.json else fmt,
+                             hive.layout.cache / "briefs")
     out = text if text.endswith("\n") else text + "\n"
     if max_bytes and len(out.encode("utf-8")) > max_bytes:
         out = text  # a JSON document that fills the cap exactly: no newline after it
