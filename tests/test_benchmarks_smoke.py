@@ -151,8 +151,9 @@ def test_recovery_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
     assert (bench["name"], bench["status"], bench["error"]) == ("recovery", "ok", None)
     names = [m["metric"] for m in bench["measurements"]]
     for metric in ("`recover` plan in-process", "`recover --apply` in-process",
-                   "stale-work check", "`fleet-hive context` (md) as a process",
-                   "`python -c pass`"):
+                   "stale-work check",
+                   "`fleet-hive context` (md, nothing remembered) as a process",
+                   "`fleet-hive context` (md, remembered) as a process", "`python -c pass`"):
         assert any(metric in name for name in names), f"no metric {metric!r} in {names}"
 
 
