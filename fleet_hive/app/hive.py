@@ -113,7 +113,7 @@ class Hive:
                 return self.uow.append(pending)
             return self.log.append(pending)
 
-        return EventStore(lambda: self.log, self.index, self.actor,
+        return EventStore(lambda: self.log, self.index, lambda: self.actor,
                           type_modules=capabilities.event_type_modules(), write=write)
 
     @cached_property
@@ -180,7 +180,7 @@ class Hive:
 
         # a claim reserves the sortie's files in its own unit of work: the reservation
         # decisions are its port, composed here (neither capability calls the other)
-        return Sorties(lambda: self.uow, self.index, actor=self.actor,
+        return Sorties(lambda: self.uow, self.index, actor=lambda: self.actor,
                        leases=lambda: self.reservations)
 
     def ready(self, mission: str | None = None, limit: int | None = None) -> list[Sortie]:
@@ -326,7 +326,7 @@ class Hive:
 
             return Watcher([self.layout.events])
 
-        return Mail(lambda: self.uow, self.index, actor=self.actor,
+        return Mail(lambda: self.uow, self.index, actor=lambda: self.actor,
                     resolve_mission=lambda ref: self.missions.resolve_id(ref), watch=watch)
 
     @cached_property

@@ -126,15 +126,21 @@ _BATCH_KEYS = {"type", "stream", "data", "causation_id", "correlation_id", "acto
 class EventStore(_Validating):
     """``hive.events``: appends go to the segment log, queries to the index."""
 
-    def __init__(self, log: Callable[[], SegmentLog], index: EventQueries, actor: str, *,
-                 type_modules: Sequence[str] = (),
+    def __init__(self, log: Callable[[], SegmentLog], index: EventQueries,
+                 actor: str | Callable[[], str], *, type_modules: Sequence[str] = (),
                  write: Callable[[list[PendingEvent]], list[Event]] | None = None) -> None:
         self._get_log = log  # created on first write: read paths never import filelock
         self._index = index
-        self.actor = actor
+        self._actor_of = actor  # a callable: asked on the first append (reads never do)
         self._type_modules = tuple(type_modules)
         #: where raw appends go (the write path with its after-write policies); else the log
         self._write = write
+
+    @property
+    def actor(self) -> str:  # type: ignore[override]  # read-only here: asked, not set
+        """Who the appended events are by (unless an append says otherwise)."""
+        actor = self._actor_of
+        return actor() if callable(actor) else actor
 
     @property
     def _log(self) -> SegmentLog:

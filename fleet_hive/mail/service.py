@@ -42,11 +42,12 @@ Watch = Callable[[], AbstractContextManager[Any]]
 
 class Mail:
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], index: ReadView, *,
-                 actor: str, resolve_mission: Callable[[str], str] | None = None,
+                 actor: str | Callable[[], str],
+                 resolve_mission: Callable[[str], str] | None = None,
                  watch: Watch | None = None, now: clock.Clock = clock.now) -> None:
         self._uow = uow
         self._index = index
-        self._actor = actor
+        self._actor_of = actor  # a callable: asked only when a write needs it
         self._resolve_mission = resolve_mission
         self._watch = watch
         self._now = now
@@ -75,6 +76,11 @@ class Mail:
                                 code="ambiguous_id", hint="give more characters of the id")
 
     # -- writing -------------------------------------------------------------------------
+    @property
+    def _actor(self) -> str:
+        actor = self._actor_of
+        return actor() if callable(actor) else actor
+
     def send(self, to: Sequence[str], subject: str, body: str | None = "", *,
              thread: str | None = None, mission: str | None = None,
              importance: str = DEFAULT_IMPORTANCE, sortie_id: str | None = None,

@@ -431,17 +431,24 @@ class Sorties(_Part):
     """``hive.sorties``: add, list, show, claim and move sorties through their states.
 
     ``actor`` is who acts: the default claimant, and the one the claimant's work
-    (start, progress, complete, fail, block, unblock) is checked against. ``leases``
+    (start, progress, complete, fail, block, unblock) is checked against (or a callable
+    that says so, asked only by a write: finding the default actor reads git's config,
+    which a read does not need). ``leases``
     returns the reservation decisions a claim reserves the sortie's files with, in the
     same unit of work (without it, claims reserve nothing).
     """
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
-                 actor: str | None = None, leases: Callable[[], FileLeases] | None = None,
-                 ) -> None:
+                 actor: str | Callable[[], str] | None = None,
+                 leases: Callable[[], FileLeases] | None = None) -> None:
         super().__init__(uow, reads)
-        self._actor = actor
+        self._actor_of = actor
         self._leases_port = leases  # built on the first claim: reads never load it
+
+    @property
+    def _actor(self) -> str | None:
+        actor = self._actor_of
+        return actor() if callable(actor) else actor
 
     @property
     def _leases(self) -> FileLeases | None:
