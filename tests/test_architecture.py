@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import modules_loaded_by
+
 PACKAGE = Path(__file__).resolve().parent.parent / "fleet_hive"
 
 #: Layers, lowest first. A module may import its own layer or a lower one.
@@ -233,27 +235,14 @@ READ_COMMANDS = {
 }
 
 
-def _loaded_by(repo: Path, argv: tuple[str, ...]) -> tuple[set[str], str]:
-    probe = (
-        "import sys, runpy, json\n"
-        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}] + {list(argv)!r}\n"
-        "try:\n    runpy.run_module('fleet_hive', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=60)
-    return set(json.loads(result.stderr.strip().splitlines()[-1])), result.stdout
-
-
 @pytest.mark.parametrize("argv", list(READ_COMMANDS), ids=" ".join)
 def test_read_commands_load_only_what_they_serve(hive, repo: Path, argv):
     mission = hive.missions.create("m")
     hive.sorties.add(mission.id, "s", files=["src/a.py"])
     hive.reservations.acquire(["docs/**"], holder="ada")
     hive.index.catch_up()  # so the command's own catch-up has nothing new to fold
-    loaded, stdout = _loaded_by(repo, argv)
-    assert json.loads(stdout) is not None
+    loaded, result = modules_loaded_by(repo, *argv)
+    assert json.loads(result.stdout) is not None
     top = {m.split(".")[0] for m in loaded}
     assert top.isdisjoint(HEAVY), sorted(top & set(HEAVY))
     ours = {m.split(".")[1] for m in loaded if m.startswith("fleet_hive.")}

@@ -225,13 +225,11 @@ def render_brief_memo(data: Mapping[str, Any], max_bytes: int, fmt: str,
     except OSError:  # a zipped install: its files have no paths to check
         return render_brief(data, max_bytes, fmt)
     path = directory / f"{zlib.crc32(key):08x}-{len(key)}"
-    try:
+    with contextlib.suppress(OSError, UnicodeDecodeError):  # unreadable: rendered again
         with open(path, "rb") as f:
             held = f.read()
         if held.startswith(key + _MEMO_SEP):
             return held[len(key) + len(_MEMO_SEP):].decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        pass
     text = render_brief(data, max_bytes, fmt)
     with contextlib.suppress(OSError):  # a memo that cannot be written is no memo
         from ..kernel.fsio import write_atomic

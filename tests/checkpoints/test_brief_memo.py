@@ -4,9 +4,6 @@ change in the data, a broken memo file or a new template is a fresh render."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ import pytest
 from fleet_hive.checkpoints import brief as briefs
 from fleet_hive.checkpoints.brief import MD_UNSHOWN, MEMO_KEEP, render_brief, render_brief_memo
 from fleet_hive.kernel.resources import read_text
-from tests.support import run_cli
+from tests.support import modules_loaded_by, run_cli
 from tests.support.checkpoints import started_mission
 
 
@@ -112,15 +109,7 @@ def test_context_twice_as_processes_the_second_without_jinja2(repo: Path, hive):
     hive.index.catch_up()
     first = run_cli("-C", str(repo), "context", mission_id)
     assert first.returncode == 0, first.stderr
-    probe = (
-        "import sys, runpy, json\n"
-        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}, 'context', {mission_id!r}]\n"
-        "try:\n    runpy.run_module('fleet_hive', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n")
-    second = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=60)
-    assert second.stdout == first.stdout
-    loaded = {m.split(".")[0] for m in json.loads(second.stderr.strip().splitlines()[-1])}
-    assert "jinja2" not in loaded
+    loaded, second = modules_loaded_by(repo, "context", mission_id)
+    assert second.returncode == 0 and second.stdout == first.stdout
+    assert "jinja2" not in {m.split(".")[0] for m in loaded}
     assert (repo / ".fleet" / ".cache" / "briefs").is_dir()

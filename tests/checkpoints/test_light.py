@@ -4,11 +4,10 @@ ruamel.yaml or jinja2 (the file is read back without a YAML parser), and no git.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from tests.support import modules_loaded_by
 from tests.support.checkpoints import started_mission
 
 HEAVY = {"pydantic", "ruamel", "jinja2", "dulwich"}
@@ -20,17 +19,8 @@ def test_reading_checkpoints_loads_nothing_heavy(repo, hive, command):
     c = hive.checkpoints.create(mission_id)
     hive.index.catch_up()
     target = mission_id if command == "list" else c.id
-    probe = (
-        "import sys, runpy, json\n"
-        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}, 'checkpoint', {command!r}, "
-        f"{target!r}, '--json']\n"
-        "try:\n    runpy.run_module('fleet_hive', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=60)
+    loaded, result = modules_loaded_by(repo, "checkpoint", command, target, "--json")
     assert json.loads(result.stdout)  # it answered
-    loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
     top = {m.split(".")[0] for m in loaded}
     assert top.isdisjoint(HEAVY), sorted(top & HEAVY)
     assert "fleet_hive.git" not in loaded

@@ -8,8 +8,6 @@ the log, and ``find_stale`` takes the current time as an argument.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from fleet_hive.checkpoints.stale import (
 )
 from fleet_hive.kernel.clock import epoch
 from fleet_hive.kernel.errors import InvalidInputError
-from tests.support import run_cli
+from tests.support import modules_loaded_by, run_cli
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -240,15 +238,7 @@ def test_reads_with_stale_work_stay_light(hive, repo: Path, argv: tuple[str, ...
     through), ``ready``, ``status`` and ``recover`` load no heavy library and no
     capability they do not serve."""
     _claim_and_wait(repo)
-    probe = (
-        "import sys, runpy, json\n"
-        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}, *{list(argv)!r}]\n"
-        "try:\n    runpy.run_module('fleet_hive', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=60)
-    loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
+    loaded, result = modules_loaded_by(repo, *argv)
     assert json.loads(result.stdout) is not None
     assert "stale" in result.stdout or "stale" in result.stderr
     assert not {m.split(".")[0] for m in loaded} & set(HEAVY)

@@ -5,12 +5,10 @@ renders YAML."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import fleet_hive
-from tests.support import run_cli
+from tests.support import modules_loaded_by, run_cli
 
 
 def fleet(repo: Path, *args: str, code: int = 0) -> dict:
@@ -74,16 +72,8 @@ def test_going_back_to_every_write_renders_what_was_pending(repo: Path):
 
 def test_a_deferred_write_process_renders_no_yaml(repo: Path):
     _m, s = deferred_repo(repo)
-    probe = (
-        "import sys, runpy, json\n"
-        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}, '--actor', 'ada', '--json', "
-        f"'sortie', 'claim', {s!r}]\n"
-        "try:\n    runpy.run_module('fleet_hive', run_name='__main__')\n"
-        "except SystemExit as e:\n    assert not e.code, e.code\n"
-        "sys.stderr.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=60)
+    modules, result = modules_loaded_by(repo, "--actor", "ada", "--json", "sortie", "claim", s)
     assert result.returncode == 0, result.stderr
-    loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
+    loaded = {m.split(".")[0] for m in modules}
     assert json.loads(result.stdout)["claimed_by"] == "ada"
     assert loaded.isdisjoint({"ruamel", "pydantic", "jinja2", "dulwich"}), loaded

@@ -3,6 +3,7 @@ the raw lines of the log. Fixtures live in ``tests/conftest.py``; this is plain 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -85,3 +86,19 @@ def unsynced_hive(repo: Path, actor: str) -> Iterator[Any]:
     h = fleet_hive.open(repo, actor=actor)
     yield h
     h.close()
+
+
+def modules_loaded_by(repo: Path, *argv: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Run ``fleet-hive -C repo argv...`` in a fresh interpreter (as ``python -m
+    fleet_hive``); the modules it had loaded when the command ended, and the process."""
+    probe = (
+        "import sys, runpy, json\n"
+        f"sys.argv = ['fleet-hive', '-C', {str(repo)!r}, *{list(argv)!r}]\n"
+        "code = 0\n"
+        "try:\n    runpy.run_module('fleet_hive', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code or 0\n"
+        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n"
+        "sys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60)
+    return set(json.loads(result.stderr.strip().splitlines()[-1])), result
