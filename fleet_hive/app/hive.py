@@ -326,7 +326,7 @@ class Hive:
 
             return Watcher([self.layout.events])
 
-        return Mail(lambda: self.uow, self.index, actor=self.actor,
+        return Mail(lambda: self.uow, self.index, actor=lambda: self.actor,
                     resolve_mission=lambda ref: self.missions.resolve_id(ref), watch=watch)
 
     @cached_property

@@ -42,14 +42,18 @@ Watch = Callable[[], AbstractContextManager[Any]]
 
 class Mail:
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], index: ReadView, *,
-                 actor: str, resolve_mission: Callable[[str], str] | None = None,
+                 actor: str | Callable[[], str],
+                 resolve_mission: Callable[[str], str] | None = None,
                  watch: Watch | None = None, now: clock.Clock = clock.now) -> None:
         self._uow = uow
         self._index = index
-        self._actor = actor
+        self._actor = actor  # or how to find it: git's config is read only by a write
         self._resolve_mission = resolve_mission
         self._watch = watch
         self._now = now
+
+    def _who(self) -> str:
+        return self._actor if isinstance(self._actor, str) else self._actor()
 
     # -- ids -----------------------------------------------------------------------------
     def resolve_id(self, ref: object, *, catch_up: bool = True) -> str:
@@ -86,7 +90,7 @@ class Mail:
         subject = check_subject(subject)
         body = check_body(body)
         importance = check_importance(importance)
-        who = check_name(sender or self._actor, "sender")
+        who = check_name(sender or self._who(), "sender")
         mission_id = None
         if mission is not None and str(mission).strip():
             if self._resolve_mission is None:
@@ -118,7 +122,7 @@ class Mail:
 
     def read(self, ref: str, *, by: str | None = None) -> Message:
         """The message, marked read by ``by`` (default: the actor)."""
-        reader = check_name(by or self._actor, "reader")
+        reader = check_name(by or self._who(), "reader")
         return self._mark(ref, lambda m, at: d.read(m, reader, at))
 
     def ack(self, ref: str, *, by: str) -> Message:
