@@ -2,8 +2,10 @@
 
 orjson's module init costs a read command ~10 ms (see :mod:`fleet_hive.kernel.jsonload`),
 more than the work. The standard library writes the same bytes for the plain values it is
-given here (str keys, strings, bools, None, 64-bit ints, lists, dicts); anything else (a
-float, which the two format differently, or a value orjson refuses) goes to orjson.
+given here (str keys, strings, bools, None, 64-bit ints, lists, dicts, and finite floats
+written without an exponent: both write the shortest repr that reads back, ``3600.0``,
+``3583.402``); anything else (a float with an exponent, which the two format differently,
+``1e-05`` against ``1e-5``, NaN, or a value orjson refuses) goes to orjson.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ def _plain(obj: Any) -> bool:
         if kind is int:
             if not -(2**63) <= value < 2**64:
                 return False
+        elif kind is float:
+            text = repr(value)
+            if "e" in text or "n" in text:  # 1e-05 / 1e-5, inf, nan: orjson's own way
+                return False
         elif kind is dict:
             if not all(type(k) is str for k in value):
                 return False
@@ -48,5 +54,5 @@ def _plain(obj: Any) -> bool:
         elif kind is list:
             stack.extend(value)
         else:
-            return False  # floats, tuples, dataclasses, dates...: orjson's way
+            return False  # tuples, dataclasses, dates...: orjson's way
     return True

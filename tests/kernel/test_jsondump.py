@@ -59,6 +59,29 @@ def test_anything_else_goes_to_orjson(obj: object, monkeypatch: pytest.MonkeyPat
         assert output.dumps(obj) == want
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_floats_without_an_exponent_take_the_stdlib_path(seed: int,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    """Both write the shortest repr that reads back; only exponents (and NaN) differ."""
+    import struct
+
+    rng = random.Random(seed)
+    monkeypatch.delitem(sys.modules, "orjson")
+    specials = [0.0, -0.0, 3600.0, 3583.402, 1e-4, 1e15, 9999999999999998.0]
+    randoms = [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
+               for _ in range(2000)]
+    randoms += [rng.uniform(-1, 1) * 10 ** rng.randint(-6, 17) for _ in range(2000)]
+    for x in specials + randoms:
+        obj = {"ttl": x, "items": [x, 1]}
+        if "e" in repr(x) or "n" in repr(x):
+            assert not output._plain(obj)
+            continue
+        assert output._plain(obj)
+        assert output.dumps(obj) == orjson.dumps(obj, option=orjson.OPT_INDENT_2)
+        assert output.dumps(obj, indent=False) == orjson.dumps(obj)
+        assert "orjson" not in sys.modules
+
+
 def test_a_read_command_loads_no_orjson(hive, repo) -> None:
     m = hive.missions.create("m")
     hive.sorties.add(m.id, "s")
