@@ -27,6 +27,7 @@ from pathlib import Path
 from ..git import worktrees as wt
 from ..kernel.errors import ConflictError, FleetHiveError
 from ..kernel.globs import matches
+from ..kernel.liveness import pid_gone
 
 _POOL = re.compile(r"pool-(\d+)-\d+")
 
@@ -192,15 +193,7 @@ def _pool_alive(path: Path) -> bool:
     if m is None:
         return False
     pid = int(m.group(1))
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or not pid_gone(pid)
 
 
 def sweep_dead_pools(root: Path, directory: Path) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..kernel.actors import Actor, actor_name
 from ..kernel.clock import utc_now
 from ..kernel.errors import InvalidInputError
 from ..kernel.limits import check_page
@@ -127,7 +128,7 @@ class EventStore(_Validating):
     """``hive.events``: appends go to the segment log, queries to the index."""
 
     def __init__(self, log: Callable[[], SegmentLog], index: EventQueries,
-                 actor: str | Callable[[], str], *, type_modules: Sequence[str] = (),
+                 actor: Actor, *, type_modules: Sequence[str] = (),
                  write: Callable[[list[PendingEvent]], list[Event]] | None = None) -> None:
         self._get_log = log  # created on first write: read paths never import filelock
         self._index = index
@@ -139,8 +140,7 @@ class EventStore(_Validating):
     @property
     def actor(self) -> str:  # type: ignore[override]  # read-only here: asked, not set
         """Who the appended events are by (unless an append says otherwise)."""
-        actor = self._actor_of
-        return actor() if callable(actor) else actor
+        return actor_name(self._actor_of)
 
     @property
     def _log(self) -> SegmentLog:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..index.unit_of_work import built
 from ..kernel import clock
+from ..kernel.actors import Actor, actor_name
 from ..kernel.errors import InvalidInputError, NotFoundError, TimeoutExpiredError
 from ..kernel.ids import new_short_id
 from . import decide as d
@@ -42,7 +43,7 @@ Watch = Callable[[], AbstractContextManager[Any]]
 
 class Mail:
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], index: ReadView, *,
-                 actor: str | Callable[[], str],
+                 actor: Actor,
                  resolve_mission: Callable[[str], str] | None = None,
                  watch: Watch | None = None, now: clock.Clock = clock.now) -> None:
         self._uow = uow
@@ -78,8 +79,7 @@ class Mail:
     # -- writing -------------------------------------------------------------------------
     @property
     def _actor(self) -> str:
-        actor = self._actor_of
-        return actor() if callable(actor) else actor
+        return actor_name(self._actor_of)
 
     def send(self, to: Sequence[str], subject: str, body: str | None = "", *,
              thread: str | None = None, mission: str | None = None,

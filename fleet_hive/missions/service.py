@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..index.unit_of_work import built
+from ..kernel.actors import Actor, actor_name
 from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError
 from ..kernel.jsonload import loads
 from ..kernel.limits import check_page
@@ -439,7 +440,7 @@ class Sorties(_Part):
     """
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView, *,
-                 actor: str | Callable[[], str] | None = None,
+                 actor: Actor | None = None,
                  leases: Callable[[], FileLeases] | None = None) -> None:
         super().__init__(uow, reads)
         self._actor_of = actor
@@ -447,8 +448,7 @@ class Sorties(_Part):
 
     @property
     def _actor(self) -> str | None:
-        actor = self._actor_of
-        return actor() if callable(actor) else actor
+        return None if self._actor_of is None else actor_name(self._actor_of)
 
     @property
     def _leases(self) -> FileLeases | None:

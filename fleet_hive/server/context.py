@@ -41,10 +41,11 @@ class Call:
 
 
 async def authorized(request: Request,
-               authorization: str | None = Header(default=None, include_in_schema=False),
-               x_fleet_actor: str | None = Header(
-                   default=None, description="Who acts (recorded on every event written; "
-                   "the default holder and claimant). Default: api.")) -> Call:
+                     authorization: str | None = Header(default=None,
+                                                        include_in_schema=False),
+                     x_fleet_actor: str | None = Header(
+                         default=None, description="Who acts (recorded on every event "
+                         "written; the default holder and claimant). Default: api.")) -> Call:
     """The dependency of every protected route: the bearer token, then the actor."""
     state = request.app.state
     check_token(state.token, authorization)
