@@ -120,7 +120,10 @@ def exit_handle(proc: subprocess.Popen[bytes]) -> int | None:
 
 
 def wait_readable(fds: Sequence[int], timeout: float) -> list[int]:
-    """The descriptors of ``fds`` readable within ``timeout`` seconds (``[]`` if none)."""
+    """The descriptors of ``fds`` readable within ``timeout`` seconds (``[]`` if none);
+    through ``poll(2)``, since ``select(2)`` refuses descriptors above 1023 (a dispatcher
+    of many agents, or a process with many files open, has them). A descriptor that hung
+    up or failed counts as readable: reading it says what happened."""
     import select
 
     if not fds:
@@ -129,11 +132,14 @@ def wait_readable(fds: Sequence[int], timeout: float) -> list[int]:
 
             time.sleep(timeout)
         return []
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN | select.POLLPRI)
     try:
-        ready, _, _ = select.select(list(fds), [], [], max(0.0, timeout))
+        events = poller.poll(max(0.0, timeout) * 1000)
     except InterruptedError:
         return []
-    return list(ready)
+    return [fd for fd, _ in events]
 
 
 def signal_group(pgid: int, sig: str) -> bool:

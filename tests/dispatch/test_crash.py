@@ -41,7 +41,9 @@ def _records_until(proc: subprocess.Popen[str], done: Any, timeout: float = 60,
     while not done(records):
         left = end - time.monotonic()
         assert left > 0, records
-        ready, _, _ = select.select([fd], [], [], left)
+        poller = select.poll()  # not select.select: a busy test process has fds over 1024
+        poller.register(fd, select.POLLIN)
+        ready = poller.poll(left * 1000)
         if ready:
             data = os.read(fd, 65536)
             assert data, (records, proc.stderr.read() if proc.stderr else "")

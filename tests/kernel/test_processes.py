@@ -6,6 +6,8 @@ import os
 import sys
 import time
 
+import pytest
+
 from fleet_hive.kernel import processes
 
 
@@ -49,3 +51,29 @@ def alive(pid: int) -> bool:
         except ProcessLookupError:
             return False
         return True
+
+
+def test_wait_readable_takes_descriptors_above_1023():
+    """select(2) refuses them; a dispatcher of many agents (or any busy process) has them."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"the descriptor limit ({hard}) allows no descriptor above 2047")
+    if soft != resource.RLIM_INFINITY and soft < 2048:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    read_end, write_end = os.pipe()
+    high = os.dup2(read_end, 2000)
+    try:
+        assert processes.wait_readable([high], 0.01) == []
+        os.write(write_end, b"x")
+        assert processes.wait_readable([high], 5) == [high]
+        os.close(write_end)
+        write_end = -1
+        os.read(high, 1)
+        assert processes.wait_readable([high], 5) == [high]  # hung up: readable (EOF)
+    finally:
+        for fd in (read_end, high, write_end):
+            if fd >= 0:
+                os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
