@@ -6,8 +6,6 @@ import os
 import sys
 import time
 
-import pytest
-
 from fleet_hive.kernel import processes
 
 
@@ -58,12 +56,10 @@ def test_wait_readable_takes_descriptors_above_1023():
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < 2048:
-        pytest.skip(f"the descriptor limit ({hard}) allows no descriptor above 2047")
-    if soft != resource.RLIM_INFINITY and soft < 2048:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    if soft != resource.RLIM_INFINITY and soft < 1200:  # Linux allows raising it to 4096
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
     read_end, write_end = os.pipe()
-    high = os.dup2(read_end, 2000)
+    high = os.dup2(read_end, 1100)
     try:
         assert processes.wait_readable([high], 0.01) == []
         os.write(write_end, b"x")
