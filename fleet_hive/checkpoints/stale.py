@@ -41,6 +41,8 @@ CLAIMED = ("assigned", "in_progress")
 #: How many of the claimant's events since the sortie's last one are looked at, newest
 #: first, before concluding it is idle (events with the name only inside their data).
 _ACTOR_PROBE = 20
+#: Ids per ``IN (...)`` query (SQLite's parameter limit is 999 on old builds).
+_IN_CHUNK = 500
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -133,8 +135,18 @@ class StaleSortie(Plain):
                 "idle": format_duration(self.idle), "why": self.why}
 
 
+#: Live claimed sorties (``CLAIMED``, two parameters) of open missions.
+_CLAIMED_WHERE = ("s.status IN (?, ?) AND s.deleted = 0 AND EXISTS (SELECT 1 FROM missions m "
+                  "WHERE m.id = s.mission_id AND m.deleted = 0 AND "
+                  "m.status IN ('pending', 'in_progress'))")
+
+
 def _docs(rows: list[Row]) -> list[Row]:
     return [(jsonload.loads(r[0]), *r[1:]) for r in rows]
+
+
+def _docs_by_id(rows: list[Row]) -> list[Row]:
+    return [(r[0], jsonload.loads(r[1])) for r in rows]
 
 
 def claimed_sorties(reads: ReadView, *, mission_id: str | None = None,
@@ -146,9 +158,7 @@ def claimed_sorties(reads: ReadView, *, mission_id: str | None = None,
         where = " AND s.mission_id = ?"
         args.append(mission_id)
     rows = reads.read(
-        "SELECT s.doc FROM sorties s WHERE s.status IN (?, ?) AND s.deleted = 0 AND EXISTS "
-        "(SELECT 1 FROM missions m WHERE m.id = s.mission_id AND m.deleted = 0 AND "
-        f"m.status IN ('pending', 'in_progress')){where} "
+        f"SELECT s.doc FROM sorties s WHERE {_CLAIMED_WHERE}{where} "
         "ORDER BY s.ord_clock, s.ord_writer, s.ord_n, s.id", args, catch_up=catch_up,
         decode=_docs)
     return [Sortie.from_doc(r[0]) for r in rows]
@@ -160,28 +170,41 @@ def find_stale(reads: ReadView, *, now: float, stale_after: float,
     """The stale sorties (of ``mission_id``, or of every open mission; of ``only``, when
     given), oldest first. ``now`` is epoch seconds; activity at or after
     ``now - stale_after`` keeps a sortie fresh."""
-    claimed = claimed_sorties(reads, catch_up=catch_up)
+    # (id, mission, claimant, updated_at) of every claimed sortie: SQLite takes the time out
+    # of the stored document, so the common answer (nothing stale) decodes nothing here
+    claimed = reads.read(
+        "SELECT s.id, s.mission_id, s.claimed_by, json_extract(CAST(s.doc AS TEXT), "
+        f"'$.updated_at') FROM sorties s WHERE {_CLAIMED_WHERE} "
+        "ORDER BY s.ord_clock, s.ord_writer, s.ord_n, s.id", CLAIMED, catch_up=catch_up)
     # the claimant's newest work on any claimed sortie, across missions
     busy: dict[str, tuple[str, str]] = {}
-    for s in claimed:
-        if s.claimed_by is not None and s.updated_at > busy.get(s.claimed_by, ("", ""))[0]:
-            busy[s.claimed_by] = (s.updated_at, s.id)
+    for sid, _m, claimant, updated in claimed:
+        if claimant is not None and (updated or "") > busy.get(claimant, ("", ""))[0]:
+            busy[claimant] = (updated, sid)
     wanted = None if only is None else set(only)
     cutoff = iso(now - stale_after)
-    candidates: list[tuple[Sortie, str, str]] = []
-    for s in claimed:
-        if (mission_id is not None and s.mission_id != mission_id) or \
-                (wanted is not None and s.id not in wanted):
+    looking: dict[str, tuple[str, str]] = {}
+    for sid, mission, claimant, updated in claimed:
+        if (mission_id is not None and mission != mission_id) or \
+                (wanted is not None and sid not in wanted):
             continue
-        last, why = s.updated_at, f"last event on sortie {s.id}"
-        if s.claimed_by in busy and busy[s.claimed_by][0] > last:
-            last, other = busy[s.claimed_by]
+        last, why = updated or "", f"last event on sortie {sid}"
+        if claimant in busy and busy[claimant][0] > last:
+            last, other = busy[claimant]
             why = f"last event on its other sortie {other}"
         if last < cutoff:
-            candidates.append((s, last, why))
-    if not candidates:
+            looking[sid] = (last, why)
+    if not looking:
         return []
-    candidates = _stream_activity(reads, candidates, catch_up=catch_up)
+    ids = list(looking)
+    docs: dict[str, Any] = {}
+    for i in range(0, len(ids), _IN_CHUNK):
+        part = ids[i:i + _IN_CHUNK]
+        docs.update(reads.read(f"SELECT id, doc FROM sorties WHERE id IN "
+                               f"({','.join('?' * len(part))})", part, catch_up=False,
+                               decode=_docs_by_id))
+    candidates = [(Sortie.from_doc(docs[sid]), *looking[sid]) for sid in ids if sid in docs]
+    candidates = _stream_activity(reads, candidates, catch_up=False)
     seen = _actor_activity(reads, candidates, cutoff, catch_up=False)
     out = []
     for s, last, why in candidates:

@@ -20,17 +20,98 @@ __all__ = ["dumps"]
 def dumps(obj: Any, *, indent: bool = True) -> bytes:
     """``obj`` as orjson writes it (``OPT_INDENT_2`` with ``indent``), through the
     standard library when orjson is not loaded and the value is plain (see the module)."""
-    if "orjson" not in sys.modules and _plain(obj):
-        import json
-
-        # a lone surrogate fails here: orjson below says so in its own words
-        with contextlib.suppress(UnicodeEncodeError, ValueError):
+    if "orjson" not in sys.modules:
+        # a lone surrogate fails in encode(): orjson below says so in its own words
+        with contextlib.suppress(_NotPlain, UnicodeEncodeError, ValueError, RecursionError):
             if indent:
-                return json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8")
-            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+                return _indented(obj).encode("utf-8")
+            if _plain(obj):
+                import json
+
+                return json.dumps(obj, separators=(",", ":"),
+                                  ensure_ascii=False).encode("utf-8")
     import orjson
 
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2) if indent else orjson.dumps(obj)
+
+
+class _NotPlain(Exception):
+    """A value :func:`_indented` leaves to orjson."""
+
+
+def _indented(obj: Any) -> str:
+    """``obj`` as ``OPT_INDENT_2`` writes it, for the plain values of :func:`_plain`
+    (_NotPlain for anything else). The standard library's indenting encoder is written in
+    Python, one generator per container; this one appends whole ``"key": value`` lines
+    and is about twice as fast on a list of sorties. Strings go through the C escaper the
+    standard library uses."""
+    from json.encoder import encode_basestring as string
+
+    parts: list[str] = []
+    add = parts.append
+
+    def scalar(v: Any) -> str:
+        kind = type(v)
+        if v is None:
+            return "null"
+        if v is True:
+            return "true"
+        if v is False:
+            return "false"
+        if kind is int:
+            if -(2**63) <= v < 2**64:
+                return int.__repr__(v)
+        elif kind is float:
+            text = float.__repr__(v)
+            if "e" not in text and "n" not in text:  # see _plain
+                return text
+        raise _NotPlain
+
+    def value(v: Any, pad: str) -> None:
+        kind = type(v)
+        if kind is dict:
+            if not v:
+                add("{}")
+                return
+            inner = pad + "  "
+            sep, nxt = "{\n" + inner, ",\n" + inner
+            for key, x in v.items():
+                if type(key) is not str:
+                    raise _NotPlain
+                t = type(x)
+                if t is str:
+                    add(sep + string(key) + ": " + string(x))
+                elif t is dict or t is list:
+                    add(sep + string(key) + ": ")
+                    value(x, inner)
+                else:
+                    add(sep + string(key) + ": " + scalar(x))
+                sep = nxt
+            add("\n" + pad + "}")
+        elif kind is list:
+            if not v:
+                add("[]")
+                return
+            inner = pad + "  "
+            sep, nxt = "[\n" + inner, ",\n" + inner
+            for x in v:
+                t = type(x)
+                if t is str:
+                    add(sep + string(x))
+                elif t is dict or t is list:
+                    add(sep)
+                    value(x, inner)
+                else:
+                    add(sep + scalar(x))
+                sep = nxt
+            add("\n" + pad + "]")
+        elif kind is str:
+            add(string(v))
+        else:
+            add(scalar(v))
+
+    value(obj, "")
+    return "".join(parts)
 
 
 def _plain(obj: Any) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..index.unit_of_work import built
 from ..kernel.actors import Actor, actor_name
 from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError
-from ..kernel.jsonload import loads
+from ..kernel.jsonload import loads_many
 from ..kernel.limits import check_page
 from . import decide as d
 from .model import (
@@ -234,7 +234,8 @@ class _Part:
 
 
 def _parse_docs(rows: list[Row]) -> list[Row]:
-    return [(loads(r[0]), *r[1:]) for r in rows]
+    docs = loads_many([r[0] for r in rows])
+    return [(doc, *r[1:]) for doc, r in zip(docs, rows, strict=True)]
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
