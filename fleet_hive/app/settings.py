@@ -20,7 +20,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import orjson
+from ..kernel import jsonload
+from ..kernel.jsondump import dumps
+
 
 if TYPE_CHECKING:
     from .config import Config
@@ -70,13 +72,15 @@ def load(config_path: Path, cache_path: Path) -> Config:
     key = [CACHE_VERSION, _model_stamp(), text]
     try:
         with open(cache_path, "rb") as f:
-            cached = orjson.loads(f.read())
+            cached = jsonload.loads(f.read())
         if cached["key"] == key and isinstance(cached["values"], dict):
             return cast("Config", Settings(cached["values"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no cache, or not one of ours: validate the slow way and remember it
     config = _slow(config_path)
     values = config.model_dump()
+    import orjson  # the slow way: pydantic and ruamel are loaded already
+
     try:
         plain = orjson.loads(orjson.dumps(values)) == values and _same_types(values)
     except TypeError:
@@ -115,4 +119,4 @@ def _remember(cache_path: Path, record: dict[str, Any]) -> None:
     from ..kernel.fsio import write_atomic
 
     with contextlib.suppress(OSError):  # a cache: best effort, never a reason to fail
-        write_atomic(cache_path, orjson.dumps(record), durable=False)
+        write_atomic(cache_path, dumps(record, indent=False), durable=False)

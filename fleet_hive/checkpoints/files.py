@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..formats.yaml import YAMLProblem, dump_lines, load_lines
 from ..kernel.fsio import write_atomic
 from ..kernel.layout import Layout
+from ..kernel.plain import Plain
 from .model import SCHEMA_VERSION
 
 HEADER = b"# fleet-hive checkpoint (immutable). sha256: of every byte after its own line.\n"
@@ -112,15 +112,23 @@ def remove(path: Path) -> bool:
     return True
 
 
-@dataclass
-class Inspection:
+class Inspection(Plain):
     """What a checkpoint file holds: ``state`` is ``ok`` or why it is not."""
 
+    __slots__ = _fields = ("state", "message", "body", "sha256", "schema_version")
     state: str  # ok | missing | unreadable | hash_mismatch | not_logged_hash | unparseable
     message: str
-    body: dict[str, Any] | None = None
-    sha256: str | None = None  # of the body as found
-    schema_version: int | None = None  # as stored (before upcasting)
+    body: dict[str, Any] | None
+    sha256: str | None  # of the body as found
+    schema_version: int | None  # as stored (before upcasting)
+
+    def __init__(self, state: str, message: str, body: dict[str, Any] | None = None,
+                 sha256: str | None = None, schema_version: int | None = None) -> None:
+        self.state = state
+        self.message = message
+        self.body = body
+        self.sha256 = sha256
+        self.schema_version = schema_version
 
     @property
     def ok(self) -> bool:

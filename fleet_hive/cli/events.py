@@ -16,9 +16,9 @@ def events() -> None:
 
 
 def _summary(data: dict[str, Any], width: int = 60) -> str:
-    import orjson
+    from ..kernel.jsondump import dumps
 
-    return short(orjson.dumps(data).decode(), width)
+    return short(dumps(data, indent=False).decode(), width)
 
 
 @events.command("list")
@@ -66,11 +66,11 @@ def list_cmd(ctx: Ctx, stream: str | None, type_: str | None, after: int | None,
 def append_cmd(ctx: Ctx, type_: str, stream: str, data: str, causation: str | None,
                correlation: str | None, custom: bool) -> None:
     """Append one event (validated against its type's schema) and print it."""
-    import orjson
+    from ..kernel.jsonload import JSONDecodeError, loads_line
 
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError as e:
+    try:  # as strict as the log itself: what is accepted here, every reader accepts
+        parsed = loads_line(data.encode("utf-8", "surrogatepass"))
+    except JSONDecodeError as e:
         hint = "quote it for the shell, e.g. --data '{\"text\": \"hi\"}'"
         raise InvalidInputError(f"--data is not valid JSON: {e}", hint=hint) from e
     event = ctx.hive().events.append(type_, stream=stream, data=parsed, causation_id=causation,

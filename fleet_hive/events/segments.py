@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from ..kernel.jsonload import ORJSON_FROM, loads_line
 from ..kernel.plain import Plain
 from .envelope import envelope_problem
 
@@ -76,6 +77,8 @@ def _scan(opener: Callable[[], BinaryIO], start: int, result: ReadResult | None,
             chunk = f.read(CHUNK)
             if not chunk:
                 break
+            if len(chunk) >= ORJSON_FROM:  # a large catch-up or a rebuild: worth its import
+                import orjson  # noqa: F401  (loads_line then uses it)
             buf += chunk
             pos = 0
             while True:
@@ -122,24 +125,9 @@ def _scan(opener: Callable[[], BinaryIO], start: int, result: ReadResult | None,
             res.torn = b""
 
 
-def _import_orjson(raw: bytes) -> Any:
-    """:data:`_loads` until the first line is parsed: orjson is imported only then (a read
-    that finds nothing new to read never pays for it)."""
-    global _loads
-    import orjson
-
-    _loads = orjson.loads
-    return _loads(raw)
-
-
-#: orjson's parser, the one check of every line (``orjson.JSONDecodeError`` is its only
-#: ``ValueError``).
-_loads: Callable[[bytes], Any] = _import_orjson
-
-
 def _parse(offset: int, raw: bytes) -> Line:
     try:
-        obj = _loads(raw)
+        obj = loads_line(raw)
     except ValueError as e:
         return Line(offset, raw, None, f"invalid JSON: {e}")
     problem = envelope_problem(obj)

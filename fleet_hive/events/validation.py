@@ -25,8 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
-import orjson
-
+from ..kernel import jsonload
 from ..kernel.resources import resource_path
 
 #: The answer of :func:`conform` when pydantic must decide.
@@ -45,8 +44,8 @@ def schema_of(name: str) -> dict[str, Any] | None:
         try:
             path = os.path.join(resource_path("schemas"), "events", f"{name}.schema.json")
             with open(path, "rb") as f:
-                schema = orjson.loads(f.read())
-        except (OSError, orjson.JSONDecodeError):
+                schema = jsonload.loads(f.read())
+        except (OSError, jsonload.JSONDecodeError):
             schema = None
     _schemas[name] = schema
     return schema

@@ -179,9 +179,9 @@ def _yaml_safe(text: str) -> str:
 
 
 def _flow(value: Any) -> str:
-    import orjson
+    from ..kernel.jsondump import dumps
 
-    return _yaml_safe(orjson.dumps(value).decode("utf-8"))
+    return _yaml_safe(dumps(value, indent=False).decode("utf-8"))
 
 
 def dump_lines(mapping: dict[str, Any], *, block_lists: frozenset[str] | None = None) -> str:

@@ -34,7 +34,9 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from ..kernel import jsonload
 from ..kernel.fsio import write_atomic
+from ..kernel.jsondump import dumps
 
 if TYPE_CHECKING:
     from ..kernel.locking import FileMutex
@@ -44,7 +46,7 @@ Record = list[Any]
 
 def chunk_hash(data: bytes) -> str:
     """The fingerprint of a chunk's bytes."""
-    from hashlib import blake2b  # here: hashlib loads OpenSSL (~4 ms), reads never hash
+    from ..kernel.digest import blake2b  # here: reads never hash
 
     return blake2b(data, digest_size=12).hexdigest()
 
@@ -55,7 +57,7 @@ class Hasher:
     __slots__ = ("_h",)
 
     def __init__(self) -> None:
-        from hashlib import blake2b
+        from ..kernel.digest import blake2b
 
         self._h = blake2b(digest_size=12)
 
@@ -96,16 +98,15 @@ class SeqLedger:
                 data = f.read()
         except FileNotFoundError:
             return [], 0
-        import orjson  # here: a read with nothing new never opens the ledger
-
         end = data.rfind(b"\n") + 1
+        parse = jsonload.loads_for(end)
         records = []
         for raw in data[:end].split(b"\n"):
             if not raw:
                 continue
             try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+                record = parse(raw)
+            except jsonload.JSONDecodeError:
                 continue  # a line torn by a crash in the middle of the file: skip it
             if isinstance(record, list) and record and record[0] in ("i", "d", "h"):
                 records.append(record)
@@ -113,9 +114,7 @@ class SeqLedger:
 
     def append(self, records: Iterable[Record]) -> int:
         """Append records in one write; returns the file size after it."""
-        import orjson
-
-        payload = b"".join(orjson.dumps(r) + b"\n" for r in records)
+        payload = _lines(records)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             size = os.fstat(fd).st_size
@@ -130,8 +129,17 @@ class SeqLedger:
 
     def rewrite(self, records: Iterable[Record]) -> int:
         """Replace the ledger with ``records`` (compaction); returns its new size."""
-        import orjson
-
-        payload = b"".join(orjson.dumps(r) + b"\n" for r in records)
+        payload = _lines(records)
         write_atomic(self.path, payload)
         return len(payload)
+
+
+def _lines(records: Iterable[Record]) -> bytes:
+    """The records as ledger lines; a rebuild writes a million, worth orjson's import."""
+    items = records if isinstance(records, list) else list(records)
+    if len(items) >= _ORJSON_RECORDS:
+        import orjson  # noqa: F401  (dumps then uses it)
+    return b"".join(dumps(r, indent=False) + b"\n" for r in items)
+
+
+_ORJSON_RECORDS = 1_000

@@ -22,9 +22,10 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-import orjson
 
 from ..events.envelope import Event
+from ..kernel.jsondump import dumps
+from ..kernel.jsonload import loads
 from .fold import MissionFolder, NotLinear, SortieFolder
 from .model import Mission, Sortie
 
@@ -128,7 +129,7 @@ def load_streams(execute: Execute, streams: Sequence[str],
     ordered = sorted(streams)
     if iterate is not None and len(ordered) > SCAN_THRESHOLD:
         for stream, rows in _raw_streams(iterate, set(ordered)):
-            yield stream, [Event.from_dict(orjson.loads(raw), seq) for seq, raw in rows]
+            yield stream, [Event.from_dict(loads(raw), seq) for seq, raw in rows]
         return
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
@@ -137,18 +138,18 @@ def load_streams(execute: Execute, streams: Sequence[str],
         for stream, seq, raw in execute(
             f"SELECT stream, seq, raw FROM events WHERE stream IN ({marks}) "
             "ORDER BY stream, clock, writer, n", chunk):
-            grouped[stream].append(Event.from_dict(orjson.loads(raw), seq))
+            grouped[stream].append(Event.from_dict(loads(raw), seq))
         yield from grouped.items()
 
 
 def mission_row(m: Mission) -> Row:
     return (m.id, m.status, m.priority, int(m.deleted), *m.order, len(m.open_conflicts),
-            orjson.dumps(m.to_doc()))
+            dumps(m.to_doc(), indent=False))
 
 
 def sortie_row(s: Sortie) -> Row:
     return (s.id, s.mission_id, s.status, s.priority, s.claimed_by, int(s.deleted), *s.order,
-            len(s.open_conflicts), orjson.dumps(s.to_doc()))
+            len(s.open_conflicts), dumps(s.to_doc(), indent=False))
 
 
 Tail = tuple[str, int, int, int, str, int]  # a row of ``folds``
@@ -204,7 +205,7 @@ def _sortie_result(stream: str, events: list[Event], folder: SortieFolder | None
 def _fold_raw(stream: str, rows: list[tuple[int, bytes]]) -> Folded:
     """Fold one stream from its raw index rows: ``(kind, *result)``, without a ``folds`` row
     (the parallel rebuild records none; each stream's first refresh does)."""
-    events = [Event.from_dict(orjson.loads(raw), seq) for seq, raw in rows]
+    events = [Event.from_dict(loads(raw), seq) for seq, raw in rows]
     if stream.startswith("mission:"):
         return ("mission", *_mission_result(stream, events, tail=False))
     return ("sortie", *_sortie_result(stream, events, tail=False))
@@ -434,10 +435,10 @@ class MissionProjection:
         docs = view.execute(f"SELECT doc FROM {kind}s WHERE id = ?", (item_id,))
         if not docs:
             return None
-        events = [Event.from_dict(orjson.loads(raw), s) for s, raw in view.execute(
+        events = [Event.from_dict(loads(raw), s) for s, raw in view.execute(
             "SELECT seq, raw FROM events WHERE stream = ? AND (clock, writer, n) > (?, ?, ?) "
             "ORDER BY clock, writer, n", (stream, clock, writer, n))]
-        doc: dict[str, Any] = orjson.loads(docs[0][0])
+        doc: dict[str, Any] = loads(docs[0][0])
         return doc, events
 
     @staticmethod

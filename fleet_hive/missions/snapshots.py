@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 from ..formats.yaml import dump
 from ..kernel.errors import StorageError
 from ..kernel.fsio import write_atomic
+from ..kernel.jsondump import dumps
+from ..kernel.jsonload import JSONDecodeError, loads
 from .model import Mission, Sortie, mission_progress
 
 if TYPE_CHECKING:
@@ -114,9 +116,7 @@ def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Seq
     sorties' stored states in creation order. A sortie's block depends on its state alone,
     so it is looked up by a digest of the stored bytes and rendered only when missing;
     ``cache`` (digest → block) is updated to hold exactly the blocks used."""
-    from hashlib import blake2b  # here, not at the top: it loads OpenSSL (~3 ms)
-
-    import orjson  # here too: `status` imports this module and never renders
+    from ..kernel.digest import blake2b  # here, not at the top: reads never render
 
     used: dict[str, str] = {}
     blocks = []
@@ -124,7 +124,7 @@ def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Seq
         digest = blake2b(doc, digest_size=16).hexdigest()
         block = cache.get(digest)
         if not isinstance(block, str):
-            block = dump([sortie_entry(Sortie.from_doc(orjson.loads(doc)))])
+            block = dump([sortie_entry(Sortie.from_doc(loads(doc)))])
         used[digest] = block
         blocks.append(block)
     cache.clear()
@@ -257,13 +257,11 @@ class Snapshots:
 
     def write(self, mission_id: str) -> None:
         """Regenerate one mission's snapshot from the index."""
-        import orjson  # a write path: never imported by a read that loads this module
-
         layout = self.layout
         read = self.reads.read
         try:
             rows = read("SELECT doc FROM missions WHERE id = ?", (mission_id,), catch_up=False)
-            mission = Mission.from_doc(orjson.loads(rows[0][0])) if rows else None
+            mission = Mission.from_doc(loads(rows[0][0])) if rows else None
             if mission is None or mission.deleted:
                 remove(layout, mission_id)
                 return
@@ -278,13 +276,13 @@ class Snapshots:
                 "ORDER BY ord_clock, ord_writer, ord_n, id", (mission_id,), catch_up=False)]
             cache_file = _cache_path(layout, mission_id)
             cache: dict[str, str] = {}
-            with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):  # no cache yet
-                raw = orjson.loads(cache_file.read_bytes())
+            with contextlib.suppress(FileNotFoundError, JSONDecodeError):  # no cache yet
+                raw = loads(cache_file.read_bytes())
                 if isinstance(raw, dict) and raw.get("format") == FORMAT:
                     cache = raw.get("blocks") or {}
             data = render_from_index(mission, counts, mission.events + sortie_events, docs, cache)
             write_derived(snapshot_path(layout, mission_id), data)
-            write_derived(cache_file, orjson.dumps({"format": FORMAT, "blocks": cache}))
+            write_derived(cache_file, dumps({"format": FORMAT, "blocks": cache}, indent=False))
         except OSError as e:
             with contextlib.suppress(OSError):  # an empty file: fits on a full disk
                 layout.snapshots_stale.touch()

@@ -24,7 +24,7 @@ class PlanProjection:
     """
 
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
-        import orjson
+        from ..kernel.jsondump import dumps
 
         for stream in streams:
             kind, _, mission_id = stream.partition(":")
@@ -35,7 +35,7 @@ class PlanProjection:
             if record is not None and record["mission_id"] == mission_id:
                 view.execute("INSERT INTO plans VALUES (?, ?, ?, ?)",
                              (mission_id, record["strategy"], record["planner"],
-                              orjson.dumps(record)))
+                              dumps(record, indent=False)))
 
 
 PROJECTION = PlanProjection()

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
 from ..index.unit_of_work import NewEvent
 from ..kernel.clock import epoch, iso
 from ..kernel.errors import NotFoundError
+from ..kernel.plain import Frozen, Plain, setfield
 from .model import (
     EXCLUSIVE,
     REQUEST_STREAM,
@@ -39,10 +39,10 @@ from .model import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(Frozen):
     """One ``acquire`` call (its id correlates every event it causes)."""
 
+    __slots__ = _fields = ("id", "holder", "paths", "mode", "ttl", "reason", "process")
     id: str
     holder: str
     paths: tuple[str, ...]  # normalized, deduplicated
@@ -51,27 +51,53 @@ class Request:
     reason: str | None
     #: who asks, (pid, host, start time): recorded with a wait, so that a process on that
     #: host can tell later that the waiter died (``kernel/liveness.py``)
-    process: tuple[int, str, int | None] | None = None
+    process: tuple[int, str, int | None] | None
+
+    def __init__(self, id: str, holder: str, paths: tuple[str, ...], mode: str, ttl: float,
+                 reason: str | None, process: tuple[int, str, int | None] | None = None,
+                 ) -> None:
+        init = setfield
+        init(self, "id", id)
+        init(self, "holder", holder)
+        init(self, "paths", paths)
+        init(self, "mode", mode)
+        init(self, "ttl", ttl)
+        init(self, "reason", reason)
+        init(self, "process", process)
 
 
-@dataclass(frozen=True, slots=True)
-class OtherWaits:
+class OtherWaits(Frozen):
     """What the deadlock test needs: every other wait record, each with the live leases
     that may stand in its way, and the order of this request's own recorded wait."""
 
-    waits: Sequence[tuple[Wait, Sequence[Reservation]]] = ()
-    ours: tuple[int, str, int] | None = None
+    __slots__ = _fields = ("waits", "ours")
+    waits: Sequence[tuple[Wait, Sequence[Reservation]]]
+    ours: tuple[int, str, int] | None
+
+    def __init__(self, waits: Sequence[tuple[Wait, Sequence[Reservation]]] = (),
+                 ours: tuple[int, str, int] | None = None) -> None:
+        setfield(self, "waits", waits)
+        setfield(self, "ours", ours)
 
 
-@dataclass
-class Outcome:
+class Outcome(Plain):
     """What one look of :func:`acquire` decided: ``events`` to append, then either the
     ``granted`` reservations, an ``error`` to raise, or (neither) keep ``waiting``."""
 
-    events: list[NewEvent] = field(default_factory=list)
-    granted: list[Reservation] | None = None
-    error: ReservationConflictError | ReservationTimeoutError | None = None
-    waiting: bool = False  # a reservation_waiting record of this request is open
+    __slots__ = _fields = ("events", "granted", "error", "waiting")
+    events: list[NewEvent]
+    granted: list[Reservation] | None
+    error: ReservationConflictError | ReservationTimeoutError | None
+    waiting: bool  # a reservation_waiting record of this request is open
+
+    def __init__(self, events: list[NewEvent] | None = None,
+                 granted: list[Reservation] | None = None,
+                 error: ReservationConflictError | ReservationTimeoutError | None = None,
+                 waiting: bool = False) -> None:
+        self.events = [] if events is None else events
+        self.granted = granted
+        self.error = error
+        self.waiting = waiting
 
 
 def blocked(req: Request, rows: Sequence[Reservation], now: float) -> bool:

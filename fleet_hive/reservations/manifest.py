@@ -22,11 +22,10 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-import orjson
-
 from ..kernel import globs
 from ..kernel.errors import StorageError
 from ..kernel.fsio import publish
+from ..kernel.jsondump import dumps
 from . import projection
 from .model import RESERVATION_STREAM, Reservation
 
@@ -40,16 +39,16 @@ NOTE = ("Derived by fleet-hive from the reservation events in .fleet/events/ and
         "after every reservation change; fleet-hive never reads it back. An entry may have "
         "lapsed: compare expires_at (UTC) with the current time. "
         "Paths are patterns: docs/globs.md.")
-_HEAD = (b'{\n  "note": ' + orjson.dumps(NOTE) + b',\n  "format": ' + str(FORMAT).encode()
+_HEAD = (b'{\n  "note": ' + dumps(NOTE, indent=False) + b',\n  "format": ' + str(FORMAT).encode()
          + b',\n  "reservations": [')
 _LEASE = f"{RESERVATION_STREAM}:"
 
 
 def entry(r: Reservation) -> bytes:
     """One lease as the manifest shows it: one line of JSON."""
-    return orjson.dumps({"path": r.path, "glob": globs.is_glob(r.path), "holder": r.holder,
-                         "mode": r.mode, "expires_at": r.expires_at, "reason": r.reason,
-                         "id": r.id})
+    return dumps({"path": r.path, "glob": globs.is_glob(r.path), "holder": r.holder,
+                  "mode": r.mode, "expires_at": r.expires_at, "reason": r.reason, "id": r.id},
+                 indent=False)
 
 
 def _key(r: Reservation) -> tuple[str, str, str]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..kernel.digest import blake2b
+from ..kernel.jsondump import dumps
 from ..kernel.jsonload import loads
 from .fold import fold_reservation, fold_wait
 from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait, literal_prefix
@@ -121,14 +123,11 @@ def reservation_row(r: Reservation) -> tuple[Any, ...]:
 
 
 def wait_row(w: Wait) -> tuple[Any, ...]:
-    import orjson  # written in a catch-up: reads need only the stdlib's parser
 
-    return (w.request_id, w.holder, orjson.dumps(list(w.paths)).decode(), w.mode,
-            orjson.dumps(list(w.waits_for)).decode(), w.started_at, w.until, *w.order, w.pid,
+    return (w.request_id, w.holder, dumps(list(w.paths), indent=False).decode(), w.mode,
+            dumps(list(w.waits_for), indent=False).decode(), w.started_at, w.until, *w.order, w.pid,
             w.host, w.pid_start)
 
-
-_blake2b: Any = None
 
 
 def fingerprint(r: Reservation) -> int:
@@ -136,18 +135,9 @@ def fingerprint(r: Reservation) -> int:
 
     XOR-ed over all rows it identifies the live state whatever the order of the rows; 64
     bits make two different states agreeing by chance negligible."""
-    global _blake2b
-    if _blake2b is None:
-        try:  # the C module hashlib wraps: hashlib itself loads OpenSSL (~3 ms per process)
-            from _blake2 import blake2b
-        except ImportError:  # pragma: no cover - every CPython build has it
-            from hashlib import blake2b
-        _blake2b = blake2b
-    import orjson
-
-    raw = orjson.dumps([r.id, r.path, r.holder, r.mode, r.acquired_at, r.expires_at, r.reason,
-                        r.ttl, r.request_id, r.event_id, r.expires])
-    return int.from_bytes(_blake2b(raw, digest_size=8).digest(), "big", signed=True)
+    raw = dumps([r.id, r.path, r.holder, r.mode, r.acquired_at, r.expires_at, r.reason,
+                 r.ttl, r.request_id, r.event_id, r.expires], indent=False)
+    return int.from_bytes(blake2b(raw, digest_size=8).digest(), "big", signed=True)
 
 
 def digest_of(rows: Iterable[Reservation]) -> int:

@@ -225,5 +225,5 @@ def test_decide_touches_no_storage():
             imported.add("." * node.level + (node.module or ""))
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
-    assert imported <= {"__future__", "collections", "collections.abc", "dataclasses",
+    assert imported <= {"__future__", "collections", "collections.abc", "..kernel.plain",
                         "..index.unit_of_work", "..kernel.clock", "..kernel.errors", ".model"}
