@@ -63,7 +63,7 @@ SMOKE = Sizes(single=200, rounds=4, batch_events=10_000, batch_size=1_000, procs
 def run(smoke: bool, workdir: Path) -> list[Measurement]:
     sizes = SMOKE if smoke else FULL
     out: list[Measurement] = []
-    for step in (single_append, batch_append, concurrent_appenders):
+    for step in (single_append, batch_append, concurrent_appenders, appenders_with_reporters):
         gc.collect()
         out += step(sizes, workdir)
     template = log_template(workdir / "template")
@@ -178,17 +178,45 @@ def batch_append(sizes: Sizes, workdir: Path) -> list[Measurement]:
 
 
 # -- concurrent appenders ------------------------------------------------------------------
-def concurrent_appenders(sizes: Sizes, workdir: Path) -> list[Measurement]:
+def appenders_with_reporters(sizes: Sizes, workdir: Path) -> list[Measurement]:
+    """The same appenders while 4 more processes report progress, as specialists do, on one
+    100-sortie mission, each 10 times a second (issue 11: each report rewrites that
+    mission's snapshot); the row above, without them, is the baseline."""
+    return concurrent_appenders(sizes, workdir, reporters=4)
+
+
+def concurrent_appenders(sizes: Sizes, workdir: Path, reporters: int = 0,
+                         ) -> list[Measurement]:
     procs, count = sizes.procs, sizes.per_proc
-    progress(f"concurrent appenders: {procs} processes x {count:,} appends")
-    base = workdir / "concurrent"
+    during = (f" while {reporters} processes report progress on a 100-sortie mission"
+              if reporters else "")
+    progress(f"concurrent appenders: {procs} processes x {count:,} appends{during}")
+    base = workdir / ("concurrent-reporting" if reporters else "concurrent")
     hive = new_repo(base / "repo")
+    mission_sorties: list[list[str]] = []
+    if reporters:
+        m = hive.missions.create("reported on")
+        hive.missions.start(m.id)
+        ids = [s.id for s in hive.sorties.add_many(m.id, [{"title": f"s{k}"}
+                                                          for k in range(100)])]
+        for k, sid in enumerate(ids):
+            hive.sorties.claim(sid, specialist=f"r{k % reporters}")
+            hive.sorties.start(sid)
+        mission_sorties = [ids[r::reporters] for r in range(reporters)]
     hive.close()
     signals = base / "signals"
     signals.mkdir()
     go = signals / "go"
+    stop = signals / "stop"
     children = []
     env = child_env()
+    reporting = []
+    for r, ids in enumerate(mission_sorties):
+        argv = python_module("benchmarks.workers", "report", "--repo", hive.root,
+                             "--actor", f"r{r}", "--sorties", ",".join(ids),
+                             "--ready", signals / f"reporter-{r}", "--stop", stop,
+                             "--out", signals / f"reports-{r}.json")
+        reporting.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL))
     for w in range(procs):
         argv = python_module("benchmarks.workers", "append", "--repo", hive.root,
                              "--worker", w, "--count", count, "--ready", signals / f"ready-{w}",
@@ -198,7 +226,8 @@ def concurrent_appenders(sizes: Sizes, workdir: Path) -> list[Measurement]:
                                           stderr=err), err))
     try:
         deadline = time.monotonic() + 180
-        while not all((signals / f"ready-{w}").exists() for w in range(procs)):
+        while not all((signals / f"ready-{w}").exists() for w in range(procs)) or \
+                not all((signals / f"reporter-{r}").exists() for r in range(reporters)):
             for w, (p, _) in enumerate(children):
                 if p.poll() is not None:
                     raise RuntimeError(f"appender {w} exited {p.returncode} before starting: "
@@ -212,7 +241,15 @@ def concurrent_appenders(sizes: Sizes, workdir: Path) -> list[Measurement]:
             if p.wait(timeout=600) != 0:
                 raise RuntimeError(f"appender {w} exited {p.returncode}: "
                                    + (signals / f"stderr-{w}").read_text()[-2000:])
+        stop.touch()
+        if any(p.wait(timeout=120) != 0 for p in reporting):
+            raise RuntimeError("a progress reporter failed")
     finally:
+        stop.touch()
+        for p in reporting:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         for p, err in children:
             if p.poll() is None:
                 p.kill()
@@ -229,6 +266,16 @@ def concurrent_appenders(sizes: Sizes, workdir: Path) -> list[Measurement]:
     per_proc_p99 = [percentile(r["latencies_ms"], 99) for r in results]
     cpu = sum(r["cpu_s"] for r in results)
     cores = len(os.sched_getaffinity(0))
+    if reporters:
+        reports = sum(json.loads((signals / f"reports-{r}.json").read_text())["reports"]
+                      for r in range(reporters))
+        return [
+            Measurement(f"{procs} appenders x {count:,}{during}: plain append latency",
+                        "—", "≤ 10 ms p99", "", samples=latencies, passed=p99 <= 10 and not bad,
+                        notes=(f"{reports:,} progress reports meanwhile; lost "
+                               f"{check['lost']}, duplicated {check['duplicated']}; max "
+                               f"{fmt(max(latencies))} ms")),
+        ]
     return [
         Measurement(f"{procs} concurrent appenders x {count:,}: per-append latency",
                     SPEC_CONCURRENT, "≤ 10 ms p99", "", samples=latencies, passed=p99 <= 10,
@@ -264,7 +311,8 @@ def _check_log(events_dir: Path, procs: int, count: int) -> dict[str, int | bool
         ids.add(ev["id"])
         ns.setdefault(ev["writer"], []).append(ev["n"])
         text = ev["data"].get("text", "")
-        seen[text] = seen.get(text, 0) + 1
+        if text in expected:  # not the progress reports of a run with reporters
+            seen[text] = seen.get(text, 0) + 1
     lost = len(expected - seen.keys())
     duplicated = sum(c - 1 for c in seen.values() if c > 1) + (lines - len(ids))
     gapless = all(sorted(v) == list(range(1, len(v) + 1)) for v in ns.values())

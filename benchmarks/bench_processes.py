@@ -10,7 +10,8 @@ cached as an installed package has it) this times, interleaved so that noise hit
   ``lock acquire``, ``events append`` (target: within +30 ms), once with the default
   ``snapshots: every_write`` and once with ``snapshots: deferred`` (no YAML rendering).
 
-Each row shows the p50 difference to the same run's ``python -c pass``.
+Each row shows the p50 difference to the same run's ``python -c pass``. Commands run as
+agents start them: the installed ``fleet-hive`` script.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .harness import Measurement, child_env, percentile, progress, python_module, run_process
+from .harness import (
+    Measurement,
+    child_env,
+    fleet_hive_command,
+    percentile,
+    progress,
+    python_module,
+    run_process,
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
     bare = [python_module("fleet_hive")[0], "-c", "pass"]
 
     def fleet(*args: object) -> list[str]:
-        return python_module("fleet_hive", "-C", root, *args)
+        return fleet_hive_command("-C", root, *args)
 
     # warm the bytecode, the page cache, the index and the remembered settings
     for argv, _ in READS.values():

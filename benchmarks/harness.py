@@ -240,6 +240,16 @@ def run_process(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = Non
     return ProcessResult(argv, code, wall_ns / 1e6, rss_kib / 1024, stdout, stderr)
 
 
+def fleet_hive_command(*args: object) -> list[str]:
+    """argv running ``fleet-hive args`` as agents do: the installed console script beside
+    this interpreter (``python -m fleet_hive`` where there is none, which also pays for
+    ``runpy``)."""
+    script = Path(sys.executable).with_name("fleet-hive")
+    if script.exists():
+        return [sys.executable, str(script), *map(str, args)]
+    return python_module("fleet_hive", *args)
+
+
 def python_module(module: str, *args: object) -> list[str]:
     """argv running ``python -m module args`` with this interpreter."""
     return [sys.executable, "-m", module, *map(str, args)]

@@ -5,6 +5,9 @@
 ``index``   open a repository and time ``hive.index.rebuild()`` (or the first
             ``catch_up()`` into an empty index); print JSON with the seconds and the peak
             memory of this process before and after.
+``report``  a specialist reporting progress on its in-progress sorties of one mission (round
+            robin, ``--sorties`` ids, one every ``--every`` seconds) until the ``--stop`` file
+            exists; writes how many.
 ``acked``   a writer of the crash test (``benchmarks/crash_test.py``): warm up, create the
             ``--acks`` file (its existence says "ready"), then append notes (single events
             and batches) until killed, adding each event's id to the file only after its
@@ -67,6 +70,23 @@ def append_worker(args: argparse.Namespace) -> None:
     os.replace(tmp, args.out)
 
 
+def report_worker(args: argparse.Namespace) -> None:
+    import fleet_hive
+
+    hive = fleet_hive.open(args.repo, actor=args.actor)
+    sorties = args.sorties.split(",")
+    hive.sorties.progress(sorties[0], 1)  # imports and first snapshot before ready
+    Path(args.ready).write_text(str(os.getpid()))
+    stop = Path(args.stop)
+    n = 0
+    while not stop.exists():
+        n += 1
+        hive.sorties.progress(sorties[n % len(sorties)], 1 + n % 99, note=f"step {n}")
+        time.sleep(args.every)
+    hive.close()
+    Path(args.out).write_text(json.dumps({"reports": n}))
+
+
 def index_worker(args: argparse.Namespace) -> None:
     import fleet_hive
 
@@ -119,6 +139,14 @@ def main(argv: list[str] | None = None) -> None:
     i = sub.add_parser("index")
     i.add_argument("--repo", required=True)
     i.add_argument("--mode", choices=("rebuild", "catch_up"), default="rebuild")
+    r = sub.add_parser("report")
+    r.add_argument("--repo", required=True)
+    r.add_argument("--actor", required=True)
+    r.add_argument("--sorties", required=True)
+    r.add_argument("--ready", required=True)
+    r.add_argument("--stop", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--every", type=float, default=0.1, help="seconds between reports")
     c = sub.add_parser("acked")
     c.add_argument("--repo", required=True)
     c.add_argument("--acks", required=True)
@@ -126,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--count", type=int, default=None, help="stop after this many appends")
     args = parser.parse_args(argv)
-    {"append": append_worker, "index": index_worker, "acked": acked_worker}[args.command](args)
+    {"append": append_worker, "index": index_worker, "acked": acked_worker,
+     "report": report_worker}[args.command](args)
 
 
 if __name__ == "__main__":

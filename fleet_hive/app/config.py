@@ -21,9 +21,10 @@ durability: fsync
 segment_max_bytes: 8388608
 # commit .fleet/ automatically at mission milestones (created, completed, checkpoint)
 auto_commit: false
-# mission snapshots (.fleet/missions/): every_write = rewritten by every write; deferred =
-# a write only notes which changed, and commit, sync and verify bring them up to date
-# (writes are ~30 ms faster as processes: no YAML rendering)
+# mission snapshots (.fleet/missions/): every_write = rewritten after every write (once the
+# writer lock is free; a long-running process at most every 0.25 s and when it closes);
+# deferred = a write only notes which changed, and commit, sync and verify bring them up
+# to date (writes are faster as processes: no YAML rendering)
 snapshots: every_write
 # a claimed sortie with no activity for this long is stale (status, ready, recover)
 stale_after: 30m

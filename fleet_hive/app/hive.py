@@ -130,7 +130,7 @@ class Hive:
             self._blocker_escalation,
             self._outcomes,
             AutoCommit(lambda: self.config.auto_commit, lambda why: self.git.auto_commit(why)),
-        ])
+        ], settlers=[self._snapshots.settle])
 
     def exclusive(self) -> AbstractContextManager[Any]:
         """This clone's writer lock (reentrant): no append happens while it is held."""
@@ -140,9 +140,12 @@ class Hive:
     def _snapshots(self) -> Snapshots:
         from ..missions.snapshots import Snapshots
 
+        from ..kernel.locking import FileMutex
+
+        lock = FileMutex(self.layout.snapshots_lock)
         return Snapshots(self.layout, self.index,
                          deferred=lambda: self._snapshots_held > 0
-                         or self.config.snapshots == "deferred")
+                         or self.config.snapshots == "deferred", lock=lambda: lock)
 
     @contextmanager
     def snapshots_deferred(self) -> Iterator[None]:
@@ -434,6 +437,11 @@ class Hive:
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
+        """Finish what the writes of this process left for later (the snapshots they
+        touched), then close the index, the log and git. A snapshot that cannot be
+        written now is a warning in ``uow.warnings`` and a marker the next write sees."""
+        if "uow" in self.__dict__:
+            self.uow.settle()
         if "index" in self.__dict__:
             self.index.close()
         if "log" in self.__dict__:

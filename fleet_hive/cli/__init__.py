@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         from .output import warn
 
         if "uow" in hive.__dict__:  # the command wrote: say what fell behind, if anything
+            hive.uow.settle()  # its snapshots, once the writer lock is free
             for problem in hive.uow.warnings:
                 warn(problem)
         if "index" in hive.__dict__ and hive.index.opened and not ctx_obj.reports_integrity:

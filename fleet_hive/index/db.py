@@ -935,6 +935,21 @@ class Index:
             yield from events
             last = events[-1].seq or last
 
+    @contextlib.contextmanager
+    def consistent(self) -> Iterator[None]:
+        """Caught up, then one read transaction: every :meth:`read` inside (with
+        ``catch_up=False``) sees the same state of the index, whatever other processes
+        append and catch up meanwhile (SQLite's WAL keeps this snapshot)."""
+        self.catch_up()
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("COMMIT")
+
     def read(self, sql: str, args: Sequence[Any] = (), *, catch_up: bool = True,
              decode: Callable[[list[Row]], _T] | None = None) -> Any:
         """Rows of a read-only query on projection tables, after catching up. ``decode``

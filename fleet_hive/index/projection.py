@@ -91,6 +91,9 @@ class ReadView(Protocol):
 
     def catch_up(self) -> int: ...
 
+    def consistent(self) -> AbstractContextManager[None]:
+        """Caught up, then one state for every read inside (``catch_up=False``)."""
+
 
 class RebuildableView(ReadView, Protocol):
     def rebuild(self) -> int: ...

@@ -60,6 +60,10 @@ Decide = Callable[["ReadView"], Sequence[NewEvent]]
 
 #: An after-write policy: called under the writer lock with the events just stored.
 Policy = Callable[[Sequence["Event"]], None]
+#: Work a policy leaves for after the writer lock (rendering a derived file while other
+#: writers append): called after each write, ``force=False`` (it may wait for more), and
+#: by :meth:`UnitOfWork.settle`, ``force=True``.
+Settler = Callable[..., object]
 
 
 class Appender(Protocol):
@@ -77,11 +81,13 @@ class UnitOfWork:
     ``index`` is the read view decisions see; ``store`` validates and appends."""
 
     def __init__(self, *, lock: Callable[[], AbstractContextManager[Any]], index: ReadView,
-                 store: Appender, policies: Sequence[Policy] = ()) -> None:
+                 store: Appender, policies: Sequence[Policy] = (),
+                 settlers: Sequence[Settler] = ()) -> None:
         self._lock = lock
         self.index = index
         self._store = store
         self.policies: list[Policy] = list(policies)
+        self.settlers: list[Settler] = list(settlers)
         #: inside :meth:`batch`: the events stored so far, whose policies wait for its end
         self._held: list[Event] | None = None
         #: derived-file failures of after-write policies, oldest first (the write stood)
@@ -117,6 +123,7 @@ class UnitOfWork:
                 stored, self._held = self._held, None
                 if stored:
                     self._after_write(stored)
+        self._settle()
 
     def run(self, decide: Decide) -> list[Event]:
         """Decide on the latest state and store the result; returns the stored events."""
@@ -131,7 +138,8 @@ class UnitOfWork:
             stored = self._store.append_pending(pending)
             self.index.catch_up()
             self._after_write(stored)
-            return stored
+        self._settle()
+        return stored
 
     def append(self, pending: list[PendingEvent]) -> list[Event]:
         """A raw append (no decision: notes, custom types) on the same path: under the lock,
@@ -141,7 +149,23 @@ class UnitOfWork:
             stored = self._store.append_pending(pending)
             self.index.catch_up()
             self._after_write(stored)
-            return stored
+        self._settle()
+        return stored
+
+    def settle(self) -> None:
+        """Finish what the policies left for after the lock (a command does it as it
+        ends, ``Hive.close``): afterwards every derived file reflects this process's
+        writes."""
+        self._settle(force=True)
+
+    def _settle(self, *, force: bool = False) -> None:
+        if self._held is not None:
+            return  # inside a batch: at its end
+        for settle in self.settlers:
+            try:
+                settle(force=force)
+            except StorageError as e:
+                self.warnings.append(e)
 
     def _after_write(self, stored: Sequence[Event]) -> None:
         if self._held is not None:

@@ -192,9 +192,15 @@ class Layout(Frozen):
 
     @cached_property
     def snapshots_pending(self) -> Path:
-        """Missions whose snapshot lags the log (``snapshots: deferred``), one id a line,
-        until ``commit``, ``sync`` or ``verify`` regenerates them."""
+        """Missions whose snapshot lags the log, one id a line: noted by each write under
+        the writer lock, cleared by whoever regenerates them (the writer itself once it
+        released the lock; with ``snapshots: deferred``, ``commit``, ``sync``, ``verify``)."""
         return self.local / "snapshots.pending"
+
+    @cached_property
+    def snapshots_lock(self) -> Path:
+        """Held while snapshots are regenerated (not the writer lock: appends go on)."""
+        return self.local / "snapshots.lock"
 
     @cached_property
     def seq_ledger(self) -> Path:

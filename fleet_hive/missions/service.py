@@ -80,9 +80,10 @@ class _Part:
         return rows
 
     # -- ids -----------------------------------------------------------------------------
-    def _resolve(self, kind: str, ref: object, *, catch_up: bool = True) -> str:
+    def _resolve(self, kind: str, ref: object, *, catch_up: bool | str = True) -> str:
         """The full id for ``ref`` (an id or a unique prefix, with or without ``m-``/``s-``;
-        anything else is refused with InvalidInputError)."""
+        anything else is refused with InvalidInputError). ``catch_up="writing"``: for a
+        write, which catches up itself."""
         table, prefix = ("missions", MISSION_PREFIX) if kind == "mission" else \
             ("sorties", SORTIE_PREFIX)
         if not isinstance(ref, str) or not ref.strip():
@@ -96,9 +97,13 @@ class _Part:
         live = "deleted = 0" if kind == "mission" else \
             ("deleted = 0 AND EXISTS (SELECT 1 FROM missions m WHERE m.id = sorties.mission_id"
              " AND m.deleted = 0)")
-        rows = self._read(
-            f"SELECT id, {live} FROM {table} WHERE id >= ? AND id < ? ORDER BY id LIMIT 21",
-            (text, text + "~"), catch_up=catch_up)
+        query = f"SELECT id, {live} FROM {table} WHERE id >= ? AND id < ? ORDER BY id LIMIT 21"
+        rows = self._read(query, (text, text + "~"), catch_up=bool(catch_up) and catch_up != "writing")
+        if catch_up == "writing" and not any(r[0] == text and r[1] for r in rows):
+            # before a write, which catches up under the writer lock and decides on that
+            # state: a full id of something live needs no catch-up here (ids are never
+            # reused, a full id matches no other); anything else is resolved on the latest
+            rows = self._read(query, (text, text + "~"))
         matches: list[str] = [r[0] for r in rows if r[1]]
         exact = [r for r in rows if r[0] == text]
         if exact and not exact[0][1]:
@@ -412,7 +417,7 @@ class Missions(_Part):
     def flush_snapshots(self) -> int:
         """Regenerate the snapshots that lag the log (``snapshot_interval``); returns how
         many. Cheap when none does: no lock is taken."""
-        if not self._snapshots.pending():
+        if not self._snapshots.owed and not self._snapshots.pending():
             return 0
         with self._uow.exclusive():
             return self._snapshots.flush()
@@ -486,6 +491,11 @@ class Sorties(_Part):
         sortie_id = self._resolve("sortie", ref)
         return self._with_blockers([self._sortie(sortie_id)])[0]
 
+    def _written(self, sortie_id: str) -> Sortie:
+        """The sortie as the write just made left it: the unit of work caught the index
+        up with its own events, so there is nothing to catch up."""
+        return self._with_blockers([self._sortie(sortie_id)])[0]
+
     def list(self, *, mission: str | None = None, status: str | Sequence[str] | None = None,
              ready: bool = False, limit: int | None = None, offset: int | None = None,
              ) -> list[Sortie]:
@@ -521,7 +531,7 @@ class Sorties(_Part):
         """Change fields; ``files`` and ``after`` replace the lists (``[]`` clears them);
         ``add_after`` and ``remove_after`` add or remove single dependencies (decided on
         the current list, under the writer lock)."""
-        sortie_id = self._resolve("sortie", ref)
+        sortie_id = self._resolve("sortie", ref, catch_up="writing")
         deps = None if after is None else [self._resolve("sortie", a) for a in after]
         if after is not None and (add_after or remove_after):
             raise InvalidInputError("--after replaces the dependencies: do not combine it "
@@ -545,7 +555,7 @@ class Sorties(_Part):
             return events + self._moved_leases(view, s, files) if events else events
 
         self._uow.run(decision)
-        return self.get(sortie_id)
+        return self._written(sortie_id)
 
     def _moved_leases(self, view: ReadView, s: Sortie, files: Sequence[str] | None,
                       ) -> builtins.list[NewEvent]:
@@ -588,10 +598,10 @@ class Sorties(_Part):
         for it, all or nothing. Atomic across processes: of two racing claims one wins,
         the other gets a ConflictError (or TransitionError), both exit code 3; so does a
         claim whose files someone else has reserved (naming the holder)."""
-        sortie_id = self._resolve("sortie", ref)
+        sortie_id = self._resolve("sortie", ref, catch_up="writing")
         name = self._claimant(specialist)
         self._uow.run(lambda view: self._claim_events(view, self._sortie(sortie_id), name))
-        return self.get(sortie_id)
+        return self._written(sortie_id)
 
     def claim_next(self, *, mission: str | None = None, specialist: str | None = None,
                    ) -> Sortie:
@@ -633,11 +643,11 @@ class Sorties(_Part):
                                 hint="fleet-hive ready lists what can start; try again later")
 
         self._uow.run(decision)
-        return self.get(chosen[0])
+        return self._written(chosen[0])
 
     def _transition(self, ref: str, action: str, reason: str | None, force: bool = False,
                     ) -> Sortie:
-        sortie_id = self._resolve("sortie", ref)
+        sortie_id = self._resolve("sortie", ref, catch_up="writing")
 
         def decision(view: ReadView) -> builtins.list[NewEvent]:
             s = self._sortie(sortie_id)
@@ -646,7 +656,7 @@ class Sorties(_Part):
             return events + self._releases(view, s, action)
 
         self._uow.run(decision)
-        return self.get(sortie_id)
+        return self._written(sortie_id)
 
     def _releases(self, view: ReadView, s: Sortie, action: str,
                   ) -> builtins.list[NewEvent]:
@@ -684,14 +694,14 @@ class Sorties(_Part):
 
     def progress(self, ref: str, percent: int, *, note: str | None = "",
                  force: bool = False) -> Sortie:
-        sortie_id = self._resolve("sortie", ref)
+        sortie_id = self._resolve("sortie", ref, catch_up="writing")
         self._write(lambda: d.progress_sortie(self._sortie(sortie_id), percent, note=note,
                                               actor=self._actor, force=force))
-        return self.get(sortie_id)
+        return self._written(sortie_id)
 
     def delete(self, ref: str, *, reason: str | None = "") -> Sortie:
         """Tombstone: gone from lists and ``ready``; no longer blocks its dependents."""
-        sortie_id = self._resolve("sortie", ref)
+        sortie_id = self._resolve("sortie", ref, catch_up="writing")
 
         def decision(view: ReadView) -> builtins.list[NewEvent]:
             s = self._sortie(sortie_id)
@@ -702,9 +712,9 @@ class Sorties(_Part):
 
     def resolve(self, ref: str, *, reason: str | None = "") -> Sortie:
         """Acknowledge the sortie's open conflicts (its status stays as it is)."""
-        sortie_id = self._resolve("sortie", ref)
+        sortie_id = self._resolve("sortie", ref, catch_up="writing")
         self._write(lambda: d.resolve_sortie(self._sortie(sortie_id), reason=reason))
-        return self.get(sortie_id)
+        return self._written(sortie_id)
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:

@@ -28,9 +28,13 @@ scratch (:func:`render`), and the tests hold both ways to the same bytes.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import time
+import weakref
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,27 +146,41 @@ def remove(layout: Layout, mission_id: str) -> bool:
     return removed
 
 
+#: How long a process may owe snapshots while it goes on writing: a command writes them
+#: as it ends (``Hive.close``); a long-running process (a coordinator claiming sortie after
+#: sortie) rewrites them at most this often, and at its end.
+SETTLE_EVERY = 0.25
+
+
 class Snapshots:
     """The after-write policy that keeps ``.fleet/missions/<id>.yaml`` equal to the log.
 
     Called by the unit of work (under the writer lock, index caught up) with the events
-    just stored. With ``snapshots: every_write`` (the default) it regenerates the snapshot
-    of every mission they touched, at once. With ``snapshots: deferred`` it only
-    notes those missions in ``.fleet/local/snapshots.pending``, and :meth:`flush`
+    just stored, it only notes the missions they touched: in memory, and once per mission
+    in ``.fleet/local/snapshots.pending`` (a crash before the rewrite leaves the note for
+    whoever writes next). The rewrite is :meth:`settle`, after the writer lock is released,
+    under a lock of its own, reading one consistent state of the index: other writers go on
+    appending while a large mission is rendered. The unit of work settles after each write,
+    at most every ``SETTLE_EVERY`` seconds; ``Hive.close`` settles what is still owed, so a
+    command leaves every snapshot it touched up to date.
+
+    With ``snapshots: deferred`` a write only notes the missions, and :meth:`flush`
     regenerates the pending ones when ``commit``, ``sync`` or ``verify`` asks
-    (``hive.settle()``): rendering YAML costs a write command more than the write itself
-    (ruamel's import alone ~30 ms), and the snapshots are local files for people to read
-    (never committed), wanted when the work is looked at, not after each step of it. A
-    deleted mission's snapshot is removed. A snapshot that could not be written (a full
-    disk) leaves the empty marker ``.fleet/local/snapshots.stale``; the next write
-    regenerates every snapshot and removes it.
+    (``hive.settle()``). A deleted mission's snapshot is removed. A snapshot that could not
+    be written (a full disk) leaves the empty marker ``.fleet/local/snapshots.stale``; the
+    next write regenerates every snapshot and removes it.
     """
 
     def __init__(self, layout: Layout, reads: ReadView,
-                 deferred: Callable[[], bool] | None = None) -> None:
+                 deferred: Callable[[], bool] | None = None,
+                 lock: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
         self.layout = layout
         self.reads = reads
         self._deferred = deferred or (lambda: False)
+        self._lock = lock or contextlib.nullcontext
+        self._owed: dict[str, None] = {}  # this process's writes not rendered yet
+        self._settled = 0.0  # monotonic time of the last settle
+        self._at_exit = False  # settle() registered to run at interpreter exit
 
     def __call__(self, events: Sequence[Event]) -> None:
         marker = self.layout.snapshots_stale
@@ -177,11 +195,27 @@ class Snapshots:
         if self._deferred():
             self._note_pending(missions)
             return
-        for mission_id in self.pending():
-            missions.setdefault(mission_id, None)  # noted before the setting changed
-        for mission_id in missions:
-            self.write(mission_id)
-        self._forget_pending()
+        new = {m: None for m in missions if m not in self._owed}
+        if new:
+            self._note_pending(new)
+            if not self._owed and not self._at_exit:  # a script that never closes its hive
+                atexit.register(_settle_at_exit, weakref.ref(self))
+                self._at_exit = True
+            self._owed.update(new)
+
+    @property
+    def owed(self) -> bool:
+        """Whether this process wrote events whose snapshots it has not rewritten yet."""
+        return bool(self._owed)
+
+    def settle(self, *, force: bool = False) -> int:
+        """Rewrite the snapshots this process owes (and any other pending ones), unless
+        the last settle was less than ``SETTLE_EVERY`` ago (``force``: now). Called without
+        the writer lock; returns how many were rewritten."""
+        if not self._owed or (not force and
+                              time.monotonic() - self._settled < SETTLE_EVERY):
+            return 0
+        return self.flush()
 
     def pending(self) -> list[str]:
         """The missions whose snapshot lags the log, in the order they changed."""
@@ -192,13 +226,54 @@ class Snapshots:
         return list(dict.fromkeys(line for line in lines if line.startswith("m-")))
 
     def flush(self) -> int:
-        """Regenerate every pending snapshot (the caller holds the writer lock with the
-        index caught up); returns how many."""
-        pending = self.pending()
-        for mission_id in pending:
-            self.write(mission_id)
-        self._forget_pending()
-        return len(pending)
+        """Regenerate every pending snapshot (this process's and the others' notes), under
+        the snapshot lock, from one state of the index; returns how many."""
+        owed, self._owed = self._owed, {}
+        self._settled = time.monotonic()
+        with self._lock():
+            taken = self._take_pending()
+            try:
+                missions = dict.fromkeys([*owed, *self._read_pending(taken)])
+                with self.reads.consistent():
+                    for mission_id in missions:
+                        self.write(mission_id)
+            except BaseException:
+                self._give_back(taken)
+                raise
+            if taken is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    taken.unlink()
+        return len(missions)
+
+    def _take_pending(self) -> Path | None:
+        """The pending notes moved aside (a note made meanwhile starts a new file, for the
+        next settle), or None when there are none."""
+        taken = self.layout.snapshots_pending.with_name(
+            f"snapshots.pending.{os.getpid()}")
+        try:
+            os.replace(self.layout.snapshots_pending, taken)
+        except FileNotFoundError:
+            return taken if taken.exists() else None  # left by a failed flush of ours
+        return taken
+
+    @staticmethod
+    def _read_pending(taken: Path | None) -> list[str]:
+        if taken is None:
+            return []
+        try:
+            lines = taken.read_text(encoding="utf-8").splitlines()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return []
+        return [line for line in lines if line.startswith("m-")]
+
+    def _give_back(self, taken: Path | None) -> None:
+        """A flush that failed: its notes go back to the pending file."""
+        missions = self._read_pending(taken)
+        if missions:
+            self._note_pending(dict.fromkeys(missions))
+        if taken is not None:
+            with contextlib.suppress(FileNotFoundError):
+                taken.unlink()
 
     def _note_pending(self, missions: dict[str, None]) -> None:
         lines = "".join(f"{m}\n" for m in missions).encode("utf-8")
@@ -248,11 +323,13 @@ class Snapshots:
     def refresh_all(self, reads: ReadView | None = None) -> int:
         """Regenerate every mission's snapshot (after a merge); the caller holds the writer
         lock with the index caught up. Returns how many missions there are."""
-        ids = [r[0] for r in (reads or self.reads).read("SELECT id FROM missions",
-                                                         catch_up=False)]
-        for mission_id in ids:
-            self.write(mission_id)
-        self._forget_pending()
+        with self._lock():
+            ids = [r[0] for r in (reads or self.reads).read("SELECT id FROM missions",
+                                                             catch_up=False)]
+            for mission_id in ids:
+                self.write(mission_id)
+            self._forget_pending()
+        self._owed.clear()
         return len(ids)
 
     def write(self, mission_id: str) -> None:
@@ -297,3 +374,13 @@ def write_derived(path: Path, data: bytes) -> bool:
     """A snapshot is derived and rewritten on every change: atomic, not fsync'ed (a crash
     leaves the previous version, which ``verify`` reports and the next write repairs)."""
     return write_atomic(path, data, durable=False, skip_unchanged=True)
+
+
+def _settle_at_exit(ref: weakref.ReferenceType[Snapshots]) -> None:
+    """What a process still owes when the interpreter exits (a library script that never
+    closed its hive); SIGKILL and ``os._exit`` skip it, and the pending note stays for the
+    next writer."""
+    snapshots = ref()
+    if snapshots is not None and snapshots.owed:
+        with contextlib.suppress(Exception):  # at exit: nowhere left to report it
+            snapshots.settle(force=True)

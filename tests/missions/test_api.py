@@ -61,6 +61,7 @@ def test_every_sortie_transition(hive, repo: Path, action: str, status: str):
         got = do_sortie(hive, action, s.id, who="someone-else")
         assert got.status == target == hive.sorties.get(s.id).status
         assert len(mission_lines(repo)) == lines + 1  # (checkpoints it triggers aside)
+        hive.settle()  # as a command does when it ends
         snapshot = (repo / ".fleet" / "missions" / f"{m.id}.yaml").read_text()
         assert f"status: {target}" in snapshot
 
@@ -249,9 +250,11 @@ def test_deletion_is_a_tombstone(hive, repo: Path):
     a = hive.sorties.add(m.id, "a")
     b = hive.sorties.add(m.id, "b")
     snap = repo / ".fleet" / "missions" / f"{m.id}.yaml"
+    hive.settle()
     assert b.id in snap.read_text()
     hive.sorties.delete(b.id, reason="dup")
     assert [s.id for s in hive.sorties.list()] == [a.id]
+    hive.settle()
     assert b.id not in snap.read_text() and a.id in snap.read_text()
     with pytest.raises(NotFoundError, match="was deleted"):
         hive.sorties.get(b.id)
@@ -261,6 +264,7 @@ def test_deletion_is_a_tombstone(hive, repo: Path):
         ["sortie_added", "sortie_deleted"]
     hive.missions.delete(m.id)
     assert hive.missions.list() == [] and hive.sorties.list() == [] and hive.ready() == []
+    hive.settle()
     assert not snap.exists()
     with pytest.raises(NotFoundError, match="was deleted"):
         hive.sorties.get(a.id)  # gone with its mission
@@ -384,6 +388,7 @@ def build(hive) -> str:
         do_sortie(hive, step, a.id)
     hive.sorties.progress(a.id, 40, note="half")
     hive.sorties.update(b.id, description="x" * 300)
+    hive.settle()  # the snapshots, as a command leaves them when it ends
     return m.id
 
 
@@ -415,6 +420,7 @@ def test_snapshot_is_deterministic_readable_yaml(hive, repo: Path):
 def test_verify_reports_and_repairs_snapshots(hive, repo: Path):
     mission_id = build(hive)
     other = hive.missions.create("other").id
+    hive.settle()
     missions = repo / ".fleet" / "missions"
     good = (missions / f"{mission_id}.yaml").read_bytes()
     assert verify(hive).ok

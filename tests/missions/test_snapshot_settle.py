@@ -1,0 +1,113 @@
+"""``snapshots: every_write``: a write notes the missions it touched under the writer lock and
+rewrites their snapshots after releasing it (``Snapshots.settle``), at most every
+``SETTLE_EVERY`` seconds in a process that goes on writing, and at its end (``Hive.close``,
+the end of a command, interpreter exit). A crash in between leaves the note for the next."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fleet_hive
+from fleet_hive.missions import snapshots as snapshots_module
+from tests.support import run_cli
+
+
+def snapshot_of(repo: Path, mission_id: str) -> str:
+    return (repo / ".fleet" / "missions" / f"{mission_id}.yaml").read_text()
+
+
+def pending(repo: Path) -> list[str]:
+    path = repo / ".fleet" / "local" / "snapshots.pending"
+    return path.read_text().split() if path.exists() else []
+
+
+def test_a_command_leaves_the_snapshot_up_to_date(repo: Path):
+    assert run_cli("-C", str(repo), "init").returncode == 0
+
+    def fleet(*args: str) -> dict:
+        got = run_cli("-C", str(repo), "--actor", "ada", "--json", *args)
+        assert got.returncode == 0, got.stderr
+        return json.loads(got.stdout)
+
+    m = fleet("mission", "create", "M")["id"]
+    s = fleet("sortie", "add", m, "S")["id"]
+    fleet("sortie", "claim", s)
+    assert "claimed_by: ada" in snapshot_of(repo, m) and pending(repo) == []
+    fleet("sortie", "start", s)
+    fleet("sortie", "progress", s, "--percent", "30", "--note", "a third")
+    assert "progress_note: a third" in snapshot_of(repo, m) and pending(repo) == []
+
+
+def test_a_burst_of_writes_settles_once_then_on_settle_and_close(hive, repo: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(snapshots_module, "SETTLE_EVERY", 3600.0)  # one burst: no settle
+    m = hive.missions.create("M")  # the first write of the process settles at once
+    assert "title: M" in snapshot_of(repo, m.id)
+    s = hive.sorties.add(m.id, "S")
+    hive.sorties.claim(s.id, specialist="ada")
+    assert s.id not in snapshot_of(repo, m.id), "owed, not rendered, within the burst"
+    assert pending(repo) == [m.id], "noted once, for a crash before the settle"
+    assert hive.settle() == 1
+    assert "claimed_by: ada" in snapshot_of(repo, m.id) and pending(repo) == []
+    hive.sorties.start(s.id)
+    hive.close()
+    assert "status: in_progress" in snapshot_of(repo, m.id) and pending(repo) == []
+
+
+def test_snapshots_are_rendered_after_the_writer_lock_is_released(hive, repo: Path,
+                                                                  monkeypatch):
+    held: list[bool] = []
+    write = snapshots_module.Snapshots.write
+
+    def spy(self, mission_id: str) -> None:
+        held.append(hive.log.exclusive().is_locked)
+        write(self, mission_id)
+
+    monkeypatch.setattr(snapshots_module.Snapshots, "write", spy)
+    monkeypatch.setattr(snapshots_module, "SETTLE_EVERY", 0.0)
+    m = hive.missions.create("M")
+    hive.sorties.add(m.id, "S")
+    assert held == [False, False], "never inside the writer lock"
+    assert "title: S" in snapshot_of(repo, m.id)
+
+
+def test_a_process_killed_before_its_settle_leaves_the_note_for_the_next(repo: Path):
+    hive = fleet_hive.init(repo, actor="ada")
+    m = hive.missions.create("M")
+    hive.close()
+    script = ("import os, sys, fleet_hive\n"
+              "from fleet_hive.missions import snapshots\n"
+              "snapshots.SETTLE_EVERY = 3600.0\n"
+              "h = fleet_hive.open(sys.argv[1], actor='ada')\n"
+              "h.missions.get(sys.argv[2])\n"
+              "h.missions.update(sys.argv[2], title='first')\n"  # settles: first write
+              "h.missions.update(sys.argv[2], title='renamed')\n"  # owed
+              "os._exit(0)\n")  # as SIGKILL would: no close, no atexit
+    done = subprocess.run([sys.executable, "-c", script, str(repo), m.id],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "title: first" in snapshot_of(repo, m.id) and pending(repo) == [m.id]
+    with fleet_hive.open(repo, actor="bob") as other:  # another mission's write settles it
+        other.missions.create("N")
+    assert "title: renamed" in snapshot_of(repo, m.id) and pending(repo) == []
+
+
+def test_a_script_that_never_closes_its_hive_settles_at_exit(repo: Path):
+    hive = fleet_hive.init(repo, actor="ada")
+    m = hive.missions.create("M")
+    hive.close()
+    script = ("import sys, fleet_hive\n"
+              "from fleet_hive.missions import snapshots\n"
+              "snapshots.SETTLE_EVERY = 3600.0\n"
+              "h = fleet_hive.open(sys.argv[1], actor='ada')\n"
+              "h.missions.update(sys.argv[2], title='first')\n"
+              "h.missions.update(sys.argv[2], title='at exit')\n")
+    done = subprocess.run([sys.executable, "-c", script, str(repo), m.id],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "title: at exit" in snapshot_of(repo, m.id) and pending(repo) == []
