@@ -76,7 +76,9 @@ def test_snapshots_are_rendered_after_the_writer_lock_is_released(hive, repo: Pa
     assert "title: S" in snapshot_of(repo, m.id)
 
 
-def test_a_process_killed_before_its_settle_leaves_the_note_for_the_next(repo: Path):
+def _mission_then_script(repo: Path, body: str) -> str:
+    """A mission created here, then ``body`` run in a child process with ``h`` its hive
+    (snapshots settled only at the end of a burst) and ``m`` the mission's id."""
     hive = fleet_hive.init(repo, actor="ada")
     m = hive.missions.create("M")
     hive.close()
@@ -84,30 +86,24 @@ def test_a_process_killed_before_its_settle_leaves_the_note_for_the_next(repo: P
               "from fleet_hive.missions import snapshots\n"
               "snapshots.SETTLE_EVERY = 3600.0\n"
               "h = fleet_hive.open(sys.argv[1], actor='ada')\n"
-              "h.missions.get(sys.argv[2])\n"
-              "h.missions.update(sys.argv[2], title='first')\n"  # settles: first write
-              "h.missions.update(sys.argv[2], title='renamed')\n"  # owed
-              "os._exit(0)\n")  # as SIGKILL would: no close, no atexit
+              "m = sys.argv[2]\n" + body)
     done = subprocess.run([sys.executable, "-c", script, str(repo), m.id],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "title: first" in snapshot_of(repo, m.id) and pending(repo) == [m.id]
+    return m.id
+
+
+def test_a_process_killed_before_its_settle_leaves_the_note_for_the_next(repo: Path):
+    m = _mission_then_script(repo, "h.missions.update(m, title='first')\n"  # settles: first
+                                   "h.missions.update(m, title='renamed')\n"  # owed
+                                   "os._exit(0)\n")  # as SIGKILL would: no close, no atexit
+    assert "title: first" in snapshot_of(repo, m) and pending(repo) == [m]
     with fleet_hive.open(repo, actor="bob") as other:  # another mission's write settles it
         other.missions.create("N")
-    assert "title: renamed" in snapshot_of(repo, m.id) and pending(repo) == []
+    assert "title: renamed" in snapshot_of(repo, m) and pending(repo) == []
 
 
 def test_a_script_that_never_closes_its_hive_settles_at_exit(repo: Path):
-    hive = fleet_hive.init(repo, actor="ada")
-    m = hive.missions.create("M")
-    hive.close()
-    script = ("import sys, fleet_hive\n"
-              "from fleet_hive.missions import snapshots\n"
-              "snapshots.SETTLE_EVERY = 3600.0\n"
-              "h = fleet_hive.open(sys.argv[1], actor='ada')\n"
-              "h.missions.update(sys.argv[2], title='first')\n"
-              "h.missions.update(sys.argv[2], title='at exit')\n")
-    done = subprocess.run([sys.executable, "-c", script, str(repo), m.id],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "title: at exit" in snapshot_of(repo, m.id) and pending(repo) == []
+    m = _mission_then_script(repo, "h.missions.update(m, title='first')\n"
+                                   "h.missions.update(m, title='at exit')\n")
+    assert "title: at exit" in snapshot_of(repo, m) and pending(repo) == []
