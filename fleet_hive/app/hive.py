@@ -138,9 +138,8 @@ class Hive:
 
     @cached_property
     def _snapshots(self) -> Snapshots:
-        from ..missions.snapshots import Snapshots
-
         from ..kernel.locking import FileMutex
+        from ..missions.snapshots import Snapshots
 
         lock = FileMutex(self.layout.snapshots_lock)
         return Snapshots(self.layout, self.index,

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, cast
 from ..kernel import jsonload
 from ..kernel.jsondump import dumps
 
-
 if TYPE_CHECKING:
     from .config import Config
 

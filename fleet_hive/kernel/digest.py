@@ -7,7 +7,7 @@ else. (SHA-256, for checkpoints, still comes from hashlib.)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol, cast
 
 try:
     from _blake2 import blake2b as _blake2b
@@ -17,6 +17,14 @@ except ImportError:  # pragma: no cover - every CPython build has it
 __all__ = ["blake2b"]
 
 
-def blake2b(data: bytes = b"", *, digest_size: int = 64) -> Any:
+def blake2b(data: bytes = b"", *, digest_size: int = 64) -> _Hash:
     """A ``hashlib.blake2b`` object (same digests)."""
-    return _blake2b(data, digest_size=digest_size)
+    return cast("_Hash", _blake2b(data, digest_size=digest_size))
+
+
+class _Hash(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+    def hexdigest(self) -> str: ...

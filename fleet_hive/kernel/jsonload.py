@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from json import JSONDecodeError, JSONDecoder
 from json import loads as _json_loads
-from collections.abc import Callable
 from typing import Any
 
-__all__ = ["JSONDecodeError", "ORJSON_FROM", "loads", "loads_for", "loads_line", "loads_many"]
+__all__ = ["ORJSON_FROM", "JSONDecodeError", "loads", "loads_for", "loads_line", "loads_many"]
 
 #: From this many bytes to parse at once, orjson's parser (three times as fast) pays for its
 #: import (~10 ms): a large catch-up, a rebuild, a long ledger.
@@ -39,7 +39,7 @@ def loads_for(size: int) -> Callable[[bytes | str], Any]:
     if size >= ORJSON_FROM or "orjson" in sys.modules:
         import orjson
 
-        return orjson.loads  # type: ignore[no-any-return]
+        return orjson.loads
     return _json_loads
 
 
@@ -57,7 +57,7 @@ def loads_many(raws: list[bytes]) -> list[Any]:
         joined = b"[" + b",".join(raws) + b"]"
     except TypeError:  # text, not bytes: one by one
         return [_json_loads(r) for r in raws]
-    out = _json_loads(joined)
+    out: list[Any] = _json_loads(joined)
     if len(out) != len(raws):
         raise ValueError(f"{len(raws)} stored documents read as {len(out)} values")
     return out
@@ -72,14 +72,14 @@ def loads_line(raw: bytes) -> Any:
     Python's recursion limit; and orjson reads integers beyond 64 bits as floats. Those
     lines, and every line the standard library refuses (for orjson's verdict in orjson's
     words), go to orjson. Raises ``JSONDecodeError`` (a ValueError)."""
-    orjson = sys.modules.get("orjson")
-    if orjson is None and raw[:1] == b"{" and _SURROGATE_ESCAPE.search(raw) is None:
+    if "orjson" not in sys.modules and raw[:1] == b"{" \
+            and _SURROGATE_ESCAPE.search(raw) is None:
         try:
             return _STRICT.decode(raw.decode("utf-8"))  # strict: no surrogates
         except (ValueError, RecursionError):
             pass
-    if orjson is None:
-        import orjson
+    import orjson
+
     return orjson.loads(raw)
 
 

@@ -22,7 +22,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-
 from ..events.envelope import Event
 from ..kernel.jsondump import dumps
 from ..kernel.jsonload import loads

@@ -98,7 +98,8 @@ class _Part:
             ("deleted = 0 AND EXISTS (SELECT 1 FROM missions m WHERE m.id = sorties.mission_id"
              " AND m.deleted = 0)")
         query = f"SELECT id, {live} FROM {table} WHERE id >= ? AND id < ? ORDER BY id LIMIT 21"
-        rows = self._read(query, (text, text + "~"), catch_up=bool(catch_up) and catch_up != "writing")
+        rows = self._read(query, (text, text + "~"),
+                          catch_up=bool(catch_up) and catch_up != "writing")
         if catch_up == "writing" and not any(r[0] == text and r[1] for r in rows):
             # before a write, which catches up under the writer lock and decides on that
             # state: a full id of something live needs no catch-up here (ids are never
