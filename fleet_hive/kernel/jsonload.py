@@ -77,7 +77,11 @@ def loads_line(raw: bytes) -> Any:
         try:
             return _STRICT.decode(raw.decode("utf-8"))  # strict: no surrogates
         except (ValueError, RecursionError):
-            pass
+            return _orjson_loads(raw)  # its verdict, in its words
+    return _orjson_loads(raw)
+
+
+def _orjson_loads(raw: bytes) -> Any:
     import orjson
 
     return orjson.loads(raw)
