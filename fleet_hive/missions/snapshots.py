@@ -238,8 +238,8 @@ class Snapshots:
                     for mission_id in missions:
                         self.write(mission_id)
             except BaseException:
-                self._give_back(taken)
-                raise
+                self._give_back(taken)  # (a write that failed also left the stale marker:
+                raise  # the next write regenerates every snapshot; said once, not retried)
             if taken is not None:
                 with contextlib.suppress(FileNotFoundError):
                     taken.unlink()
