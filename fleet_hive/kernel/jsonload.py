@@ -5,8 +5,10 @@ imports ``dataclasses``, ``inspect``, ``uuid``, ``platform``, ``datetime`` and `
 about 10 ms before any work. A read that ingests nothing new parses a few rows, which
 the standard library's C parser does as well. What was parsed by orjson on its way in
 reads the same with either parser, so :func:`loads` uses orjson once something (a
-catch-up, a write) has imported it, and ``json`` otherwise. New lines of the log are
-still checked by orjson (:mod:`fleet_hive.events.segments`).
+large catch-up, a batch) has imported it, and ``json`` otherwise. New lines of the log
+are judged by :func:`loads_line` exactly as orjson judges them (orjson itself decides
+every line the two parsers could disagree on), so a one-event write or a small catch-up
+never imports it either.
 """
 
 from __future__ import annotations
