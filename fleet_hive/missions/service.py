@@ -80,10 +80,11 @@ class _Part:
         return rows
 
     # -- ids -----------------------------------------------------------------------------
-    def _resolve(self, kind: str, ref: object, *, catch_up: bool | str = True) -> str:
+    def _resolve(self, kind: str, ref: object, *, catch_up: bool = True,
+                 writing: bool = False) -> str:
         """The full id for ``ref`` (an id or a unique prefix, with or without ``m-``/``s-``;
-        anything else is refused with InvalidInputError). ``catch_up="writing"``: for a
-        write, which catches up itself."""
+        anything else is refused with InvalidInputError). ``writing``: for a write, which
+        catches up under the writer lock and decides on that state."""
         table, prefix = ("missions", MISSION_PREFIX) if kind == "mission" else \
             ("sorties", SORTIE_PREFIX)
         if not isinstance(ref, str) or not ref.strip():
@@ -98,11 +99,9 @@ class _Part:
             ("deleted = 0 AND EXISTS (SELECT 1 FROM missions m WHERE m.id = sorties.mission_id"
              " AND m.deleted = 0)")
         query = f"SELECT id, {live} FROM {table} WHERE id >= ? AND id < ? ORDER BY id LIMIT 21"
-        rows = self._read(query, (text, text + "~"),
-                          catch_up=bool(catch_up) and catch_up != "writing")
-        if catch_up == "writing" and not any(r[0] == text and r[1] for r in rows):
-            # before a write, which catches up under the writer lock and decides on that
-            # state: a full id of something live needs no catch-up here (ids are never
+        rows = self._read(query, (text, text + "~"), catch_up=catch_up and not writing)
+        if writing and catch_up and not any(r[0] == text and r[1] for r in rows):
+            # a full id of something live needs no catch-up before a write (ids are never
             # reused, a full id matches no other); anything else is resolved on the latest
             rows = self._read(query, (text, text + "~"))
         matches: list[str] = [r[0] for r in rows if r[1]]
@@ -489,12 +488,11 @@ class Sorties(_Part):
         return [self.get(n.id) for n in new]
 
     def get(self, ref: str) -> Sortie:
-        sortie_id = self._resolve("sortie", ref)
-        return self._with_blockers([self._sortie(sortie_id)])[0]
+        return self._written(self._resolve("sortie", ref))
 
     def _written(self, sortie_id: str) -> Sortie:
-        """The sortie as the write just made left it: the unit of work caught the index
-        up with its own events, so there is nothing to catch up."""
+        """The sortie with its blockers, from the index as it stands: after a write, as
+        the write left it (its unit of work caught the index up with its own events)."""
         return self._with_blockers([self._sortie(sortie_id)])[0]
 
     def list(self, *, mission: str | None = None, status: str | Sequence[str] | None = None,
@@ -532,7 +530,7 @@ class Sorties(_Part):
         """Change fields; ``files`` and ``after`` replace the lists (``[]`` clears them);
         ``add_after`` and ``remove_after`` add or remove single dependencies (decided on
         the current list, under the writer lock)."""
-        sortie_id = self._resolve("sortie", ref, catch_up="writing")
+        sortie_id = self._resolve("sortie", ref, writing=True)
         deps = None if after is None else [self._resolve("sortie", a) for a in after]
         if after is not None and (add_after or remove_after):
             raise InvalidInputError("--after replaces the dependencies: do not combine it "
@@ -599,7 +597,7 @@ class Sorties(_Part):
         for it, all or nothing. Atomic across processes: of two racing claims one wins,
         the other gets a ConflictError (or TransitionError), both exit code 3; so does a
         claim whose files someone else has reserved (naming the holder)."""
-        sortie_id = self._resolve("sortie", ref, catch_up="writing")
+        sortie_id = self._resolve("sortie", ref, writing=True)
         name = self._claimant(specialist)
         self._uow.run(lambda view: self._claim_events(view, self._sortie(sortie_id), name))
         return self._written(sortie_id)
@@ -648,7 +646,7 @@ class Sorties(_Part):
 
     def _transition(self, ref: str, action: str, reason: str | None, force: bool = False,
                     ) -> Sortie:
-        sortie_id = self._resolve("sortie", ref, catch_up="writing")
+        sortie_id = self._resolve("sortie", ref, writing=True)
 
         def decision(view: ReadView) -> builtins.list[NewEvent]:
             s = self._sortie(sortie_id)
@@ -695,14 +693,14 @@ class Sorties(_Part):
 
     def progress(self, ref: str, percent: int, *, note: str | None = "",
                  force: bool = False) -> Sortie:
-        sortie_id = self._resolve("sortie", ref, catch_up="writing")
+        sortie_id = self._resolve("sortie", ref, writing=True)
         self._write(lambda: d.progress_sortie(self._sortie(sortie_id), percent, note=note,
                                               actor=self._actor, force=force))
         return self._written(sortie_id)
 
     def delete(self, ref: str, *, reason: str | None = "") -> Sortie:
         """Tombstone: gone from lists and ``ready``; no longer blocks its dependents."""
-        sortie_id = self._resolve("sortie", ref, catch_up="writing")
+        sortie_id = self._resolve("sortie", ref, writing=True)
 
         def decision(view: ReadView) -> builtins.list[NewEvent]:
             s = self._sortie(sortie_id)
@@ -713,7 +711,7 @@ class Sorties(_Part):
 
     def resolve(self, ref: str, *, reason: str | None = "") -> Sortie:
         """Acknowledge the sortie's open conflicts (its status stays as it is)."""
-        sortie_id = self._resolve("sortie", ref, catch_up="writing")
+        sortie_id = self._resolve("sortie", ref, writing=True)
         self._write(lambda: d.resolve_sortie(self._sortie(sortie_id), reason=reason))
         return self._written(sortie_id)
 
