@@ -179,7 +179,7 @@ class Snapshots:
         self._deferred = deferred or (lambda: False)
         self._lock = lock or contextlib.nullcontext
         self._owed: dict[str, None] = {}  # this process's writes not rendered yet
-        self._settled = 0.0  # monotonic time of the last settle
+        self._settled = float("-inf")  # monotonic time of the last settle (none yet)
         self._at_exit = False  # settle() registered to run at interpreter exit
 
     def __call__(self, events: Sequence[Event]) -> None:
