@@ -6,14 +6,15 @@ Imports are lazy so that ``import fleet_hive`` costs next to nothing on read pat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .kernel.errors import FleetHiveError
 
 __version__ = "0.1.0"
 __all__ = ["FleetHiveError", "Hive", "__version__", "init", "open"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .app.hive import Hive, init, open
 
 

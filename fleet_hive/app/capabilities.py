@@ -13,14 +13,17 @@ services of the ones before it (``spec/architecture.md``, rule 2).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from ..index.projection import ProjectionSpec
 from ..kernel.plain import tuple_fields
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 @tuple_fields
-class Capability(tuple[Any, ...]):
+class Capability(tuple["Any", ...]):
     """One capability's parts (a tuple with named fields, see :mod:`fleet_hive.kernel.plain`)."""
 
     __slots__ = ()

@@ -63,18 +63,20 @@ class Config(BaseModel):
     snapshots: Literal["every_write", "deferred"] = "every_write"
     stale_after: str = "30m"  # a duration: 90s, 30m, 2h, 1d
     checkpoint_keep: int = Field(default=20, ge=0)
-    checkpoint_max_age: str = Field(default="30d", pattern=r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$")
+    checkpoint_max_age: str = "30d"  # a duration (0: every checkpoint is old enough)
     coordinator: str = Field(default="coordinator", min_length=1, max_length=200)
     specialist_silent_after: str = "5m"  # a duration, like stale_after
     services: ServicesSettings = ServicesSettings()
 
-    @field_validator("stale_after", "specialist_silent_after", mode="before")
+    @field_validator("stale_after", "specialist_silent_after", "checkpoint_max_age",
+                     mode="before")
     @classmethod
     def _duration(cls, value: object, info: ValidationInfo) -> str:
-        from ..checkpoints.stale import parse_duration
+        from ..kernel.clock import parse_duration
 
         # refused with the same message as the flag
-        parse_duration(value, info.field_name or "duration")
+        parse_duration(value, info.field_name or "duration",
+                       zero=info.field_name == "checkpoint_max_age")
         return str(value).strip()
 
     # dispatch (docs/dispatch.md): where agents work, the verify gate, the merge queue

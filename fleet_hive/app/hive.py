@@ -8,7 +8,6 @@ from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import StorageError
 from ..kernel.fsio import write_atomic
@@ -22,8 +21,10 @@ from ..kernel.layout import (
 )
 from . import capabilities
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+    from typing import Any
 
     from ..checkpoints import Checkpoints
     from ..checkpoints.recovery import Recovery
@@ -173,7 +174,7 @@ class Hive:
         from ..missions import Missions
 
         # cancelling or deleting a mission releases its claimants' reservations
-        return Missions(lambda: self.uow, self.index, self._snapshots,
+        return Missions(lambda: self.uow, self.index, lambda: self._snapshots,
                         leases=lambda: self.reservations)
 
     @cached_property
@@ -258,13 +259,15 @@ class Hive:
         """Stale work, ``recover`` and the context brief (a stale sortie is resumed from
         its mission's newest good checkpoint when there is one, else re-queued)."""
         from ..checkpoints.recovery import Recovery
-        from ..checkpoints.stale import configured
+        from ..checkpoints.stale import DEFAULT_STALE_AFTER
+        from .plain_settings import plain_setting
 
         return Recovery(lambda: self.uow, self.index, sorties=lambda: self.sorties,
                         missions=lambda: self.missions, leases=lambda: self.reservations,
                         checkpoints=lambda: self.checkpoints,
-                        stale_after=lambda: configured(self.layout.config,
-                                                       lambda: self.config.stale_after),
+                        stale_after=lambda: plain_setting(
+                            self.layout.config, "stale_after", DEFAULT_STALE_AFTER,
+                            lambda: self.config.stale_after),
                         dispatch_leases=self._dispatch_leases,
                         mail=lambda mission_id: self._mission_mail(mission_id)[0],
                         silent=self._silent_specialists)
@@ -366,20 +369,14 @@ class Hive:
     def specialist_silent_after(self) -> float:
         """Seconds without a sign of life after which a specialist is silent (the
         ``specialist_silent_after`` setting, read without YAML when it is plain)."""
-        from ..kernel.clock import duration_seconds
-        from ..kernel.errors import InvalidInputError
+        from ..kernel.clock import parse_duration
         from ..specialists.model import DEFAULT_SILENT_AFTER_TEXT
         from .plain_settings import plain_setting
 
         text = plain_setting(self.layout.config, "specialist_silent_after",
                              DEFAULT_SILENT_AFTER_TEXT,
                              lambda: self.config.specialist_silent_after)
-        seconds = duration_seconds(text)
-        if seconds is None:
-            raise InvalidInputError(
-                f"invalid duration {text!r} for specialist_silent_after in "
-                ".fleet/config.yaml", hint="give a number and a unit: 90s, 5m, 2h, 1d")
-        return seconds
+        return parse_duration(text, "specialist_silent_after in .fleet/config.yaml")
 
     @cached_property
     def learning(self) -> Learning:
@@ -503,17 +500,11 @@ def init(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hiv
 
 def default_actor(root: Path) -> str:
     """The git user name (repository config, then global), else the OS user."""
-    import configparser
+    from ..kernel.actors import git_user_name
 
-    for cfg in (root / ".git" / "config", Path.home() / ".gitconfig"):
-        parser = configparser.ConfigParser(strict=False, interpolation=None)
-        try:
-            parser.read(cfg, encoding="utf-8")
-            name = parser.get("user", "name", fallback="").strip().strip('"')
-        except (configparser.Error, OSError, UnicodeDecodeError):
-            continue
-        if name:
-            return name
+    name = git_user_name(root)
+    if name:
+        return name
     import getpass
 
     try:

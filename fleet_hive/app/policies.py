@@ -9,9 +9,11 @@ that combine capabilities with the outside world.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
 
 #: Event types that are milestones worth a commit of ``.fleet/`` (``storage.md`` 13).

@@ -18,12 +18,15 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
 
 from ..kernel import jsonload
 from ..kernel.jsondump import dumps
+from ..kernel.typenames import cast
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .config import Config
 
 CACHE_VERSION = 1

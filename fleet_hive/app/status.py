@@ -4,11 +4,13 @@ what every command says about the health of the index and the log it reads."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import FleetHiveError, IntegrityError, StorageError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.db import Index
     from ..reservations.model import Contest
     from .hive import Hive

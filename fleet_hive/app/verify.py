@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..events.segments import ReadResult, iter_lines
 from ..git.changes import MISSIONS, FleetChange
 from ..index.projection import CheckContext
 from ..kernel.errors import NotARepositoryError
 from ..kernel.problems import Problem, ProblemsError, Report
+from ..kernel.typenames import Protocol
 
 if TYPE_CHECKING:
     from ..git import Git

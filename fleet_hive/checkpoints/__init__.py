@@ -10,13 +10,14 @@ write only) and ``checks`` (``verify``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .model import CheckpointInfo, ResumeReport
 
 __all__ = ["CheckpointInfo", "Checkpoints", "ResumeReport"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .service import Checkpoints
 
 

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import InvalidInputError
 from ..kernel.jsondump import dumps
+from ..kernel.patterns import LazyPattern
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from ..missions.model import Mission, Sortie
     from .stale import StaleSortie
@@ -295,7 +296,7 @@ def render_markdown(data: Mapping[str, Any], max_bytes: int = 0) -> str:
     return _CONTROL.sub("\ufffd", render(TEMPLATE, b=shortened(data, max_bytes)))
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = LazyPattern("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def shortened(data: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:

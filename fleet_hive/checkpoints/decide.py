@@ -7,7 +7,6 @@ Nothing here reads or writes: the service loads the mission, its sorties and the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..index.unit_of_work import NewEvent
 from ..kernel import globs
@@ -15,7 +14,10 @@ from ..kernel.errors import InvalidInputError
 from ..missions.model import Mission, Sortie, mission_progress
 from .model import SCHEMA_VERSION, THRESHOLDS, TRIGGERS, CheckpointInfo, ResumeReport, stream_of
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..reservations.model import Reservation
 
 

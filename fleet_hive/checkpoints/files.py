@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..formats.yaml import YAMLProblem, dump_lines, load_lines
 from ..kernel.fsio import write_atomic
@@ -42,13 +41,17 @@ from ..kernel.layout import Layout
 from ..kernel.plain import Plain
 from .model import SCHEMA_VERSION
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 HEADER = b"# fleet-hive checkpoint (immutable). sha256: of every byte after its own line.\n"
 HASH_KEY = b'sha256: "'
 REQUIRED = ("schema_version", "id", "mission_id", "trigger", "progress", "created_at",
             "mission", "sorties", "reservations")
 BLOCK_LISTS = frozenset({"sorties", "reservations", "mail", "blockers"})
 
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+Upcaster = Callable[[dict[str, "Any"]], dict[str, "Any"]]
 
 
 def _v1_to_v2(body: dict[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,11 @@ run newer versions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from ..kernel.layout import CHECKPOINTS_DIR, FLEET_DIR
 from .model import ID_RE, MISSION_RE, THRESHOLDS, CheckpointInfo
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..events.envelope import Event
 

@@ -19,19 +19,22 @@ reaches 100 %, is completed, reopened and gets four more sorties (8 in all, 4 do
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from ..kernel.errors import InvalidInputError
+from ..kernel.patterns import LazyPattern
 from ..kernel.plain import Plain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 THRESHOLDS = (25, 50, 75)
 TRIGGERS = ("progress", "error", "manual")
 PREFIX = "c-"
 STREAM = "checkpoints"  # checkpoints:<mission-id>
-ID_RE = re.compile(r"^c-[0-9a-z]{4,32}$")
-MISSION_RE = re.compile(r"^m-[0-9a-z]{4,32}$")
+ID_RE = LazyPattern(r"^c-[0-9a-z]{4,32}$")
+MISSION_RE = LazyPattern(r"^m-[0-9a-z]{4,32}$")
 #: The body's current schema_version (:mod:`.files` upcasts older ones on read).
 SCHEMA_VERSION = 2
 MAX_NOTE = 10_000
@@ -57,21 +60,6 @@ def check_note(note: Any) -> str:
     if len(note) > MAX_NOTE:
         raise InvalidInputError(f"note is longer than {MAX_NOTE} characters")
     return note.strip()
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: Any, what: str = "duration") -> float:
-    """Seconds from ``30d``, ``12h``, ``45m``, ``90s`` or a plain number of seconds."""
-    if isinstance(text, int | float) and not isinstance(text, bool) and text >= 0:
-        return float(text)
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    if match is None:
-        raise InvalidInputError(f"invalid {what} {text!r}",
-                                hint="a number and a unit: 90s, 45m, 12h, 30d or 2w")
-    return float(match.group(1)) * _UNIT[match.group(2)]
 
 
 # -- crossing ------------------------------------------------------------------------------

@@ -9,12 +9,14 @@ that changed is re-folded whole (a mission has tens of checkpoints, not thousand
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from .fold import fold_checkpoints
 from .model import STREAM, CheckpointInfo
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ProjectionTables, ReadView
 
 COLUMNS = ("id, mission_id, trigger, progress, created_at, sha256, path, threshold, note, "

@@ -29,15 +29,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ..index.unit_of_work import built
 from ..kernel import clock, jsonload
+from ..kernel.clock import parse_duration
 from ..kernel.errors import FleetHiveError
 from ..kernel.plain import Plain
-from .stale import StaleSortie, find_stale, format_duration, parse_duration
+from ..kernel.typenames import Protocol
+from .stale import StaleSortie, find_stale, format_duration
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ReadView
     from ..index.unit_of_work import UnitOfWork
     from ..missions.model import Mission, Sortie
@@ -264,7 +268,7 @@ class Recovery:
         default (``stale_after`` in ``.fleet/config.yaml``)."""
         if value is None:
             return parse_duration(self._stale_after(), "stale_after in .fleet/config.yaml")
-        return parse_duration(value)
+        return parse_duration(value, "--stale-after")
 
     # -- reads -----------------------------------------------------------------------------
     def stale(self, stale_after: str | float | None = None, *, mission: str | None = None,

@@ -19,7 +19,6 @@ import contextlib
 import traceback as tb_module
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ..index.unit_of_work import built
 from ..kernel import clock
@@ -30,6 +29,7 @@ from ..kernel.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from ..kernel.typenames import Protocol
 from ..missions.model import MISSION_OPEN
 from . import decide as d
 from . import files
@@ -45,12 +45,14 @@ from .model import (
     check_note,
     counted_total,
     crossing,
-    parse_duration,
     pick_prunable,
     restore_steps,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ReadView
     from ..index.unit_of_work import NewEvent, UnitOfWork
     from ..kernel.layout import Layout
@@ -361,8 +363,8 @@ class Checkpoints:
         keep_n = default_keep if keep is None else keep
         if isinstance(keep_n, bool) or not isinstance(keep_n, int) or keep_n < 0:
             raise InvalidInputError(f"keep must be a whole number >= 0, got {keep_n!r}")
-        age = parse_duration(default_age if older_than is None else older_than,
-                             "--older-than")
+        age = clock.parse_duration(default_age if older_than is None else older_than,
+                             "--older-than", zero=True)
         mission_id = None if mission is None else self._mission_id(mission)
         chosen: builtins.list[CheckpointInfo] = []
 

@@ -20,18 +20,17 @@ Reads only: nothing here writes, and nothing loads pydantic, ruamel or the write
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
 
 from ..kernel import jsonload
 from ..kernel.clock import epoch, iso
-from ..kernel.errors import InvalidInputError
 from ..kernel.plain import Plain
 from ..missions.model import Sortie
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ReadView, Row
 
 #: The default of ``stale_after`` in ``.fleet/config.yaml``.
@@ -44,29 +43,6 @@ _ACTOR_PROBE = 20
 #: Ids per ``IN (...)`` query (SQLite's parameter limit is 999 on old builds).
 _IN_CHUNK = 500
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_SETTING = re.compile(r"^stale_after:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
-_SIMPLE = re.compile(r"""^(["']?)([0-9a-z.]+)\1(?:[ \t]+#.*)?$""")
-
-
-def parse_duration(text: Any, what: str = "--stale-after") -> float:
-    """Seconds in a duration such as ``90s``, ``30m``, ``2h``, ``1d``, ``1w`` or ``1h30m``
-    (a bare number is seconds). InvalidInputError for anything else, or for zero."""
-    if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise InvalidInputError(f"{what} must be a duration such as 30m, 2h, 1d or 90s")
-    raw = str(text).strip().lower()
-    total = 0.0
-    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-        total = float(raw)
-    elif raw and _PART.sub("", raw) == "":
-        total = sum(float(n) * _UNITS[u] for n, u in _PART.findall(raw))
-    else:
-        raise InvalidInputError(f"invalid duration {text!r} for {what}",
-                                hint="give a number and a unit: 90s, 30m, 2h, 1d (or 1h30m)")
-    if total <= 0:
-        raise InvalidInputError(f"{what} must be longer than zero, got {text!r}")
-    return total
 
 
 def format_duration(seconds: float) -> str:
@@ -81,26 +57,6 @@ def format_duration(seconds: float) -> str:
         return f"{h}h {m}m" if m else f"{h}h"
     d, h = divmod(s // 3600, 24)
     return f"{d}d {h}h" if h else f"{d}d"
-
-
-def configured(config: Path, load: Callable[[], Any]) -> str:
-    """The ``stale_after`` setting of ``config`` (``.fleet/config.yaml``) as text.
-
-    Read without the YAML library when the file has no such key (the default) or a plain
-    ``stale_after: 30m`` line; only a more elaborate value calls ``load`` (the full
-    configuration, which costs pydantic and ruamel: ``status`` and ``ready`` stay light).
-    """
-    try:
-        text = config.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return DEFAULT_STALE_AFTER
-    found = _SETTING.search(text)
-    if found is None:
-        return DEFAULT_STALE_AFTER
-    simple = _SIMPLE.match(found.group(1))
-    if simple is not None:
-        return simple.group(2)
-    return str(load())
 
 
 class StaleSortie(Plain):

@@ -13,12 +13,14 @@ failure.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import StorageError
 from .model import RESUME_REASON
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
     from .service import Checkpoints
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..app.hive import Hive
     from .clickapp import LazyGroup, cli, json_option, pass_ctx
 

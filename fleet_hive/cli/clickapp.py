@@ -12,13 +12,16 @@ import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ..kernel.errors import EXIT_INTERRUPTED, EXIT_USAGE
 from . import COMMANDS, Ctx, spec
 from .output import write_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _TYPES: dict[type[Any], Any] = {spec.IntRange: click.IntRange, spec.FloatRange: click.FloatRange,
                                 spec.Choice: click.Choice, spec.Path: click.Path}

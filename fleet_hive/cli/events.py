@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from ..kernel.errors import InvalidInputError
 from . import Ctx, spec
 from .output import clean, echo, short, table, write_json, write_json_line
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @spec.group("events")

@@ -22,9 +22,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from . import COMMANDS, Ctx, spec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _GLOBAL_DIRECTORY = spec.Param("option", ("-C", "directory"),
                                {"type": spec.Path(file_okay=False, path_type=Path)})

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from . import Ctx, spec
 from .output import echo, info, table, write_json
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..reservations.model import Contest, Reservation
 
 _HOLDER_HELP = ("Who holds the reservation: an agent, specialist or person name "

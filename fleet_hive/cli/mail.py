@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..kernel.errors import InvalidInputError
 from . import Ctx, spec
 from .output import clean, echo, short, table, write_json
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..mail import Message
 

@@ -6,12 +6,14 @@ Priorities run 0..4; 0 is the most urgent, and lists put it first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from . import Ctx, spec
 from .output import clean, echo, short, table, write_json
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..missions import Mission, Sortie
 
 MISSION_STATUSES = ("pending", "in_progress", "completed", "cancelled")

@@ -7,10 +7,14 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ..kernel.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, FleetHiveError
 from ..kernel.jsondump import dumps
+from ..kernel.patterns import LazyPattern
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["dumps", "write_json", "write_json_line"]
 
@@ -38,7 +42,7 @@ def echo(message: Any = "", err: bool = False) -> None:
     stream.flush()
 
 
-_ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
+_ANSI = LazyPattern(r"\033\[[;?0-9]*[a-zA-Z]")
 _STYLES = {"red": "\x1b[31m", "yellow": "\x1b[33m"}
 
 
@@ -54,9 +58,9 @@ def info(message: str) -> None:
 
 # Characters that move the cursor, change the terminal or reorder text: C0 and C1 controls (ESC,
 # CSI, BEL, backspace, ...), DEL, the Unicode line/paragraph separators and the bidi overrides.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
-                               "\u2066-\u2069]")
+_UNSAFE = LazyPattern("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_BUT_LINES = LazyPattern("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                                  "\u2066-\u2069]")
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from . import Ctx, spec
 from .output import clean, echo, short, table, write_json
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..checkpoints.recovery import RecoveryReport
 

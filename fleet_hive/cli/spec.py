@@ -17,7 +17,10 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class UsageError(Exception):
@@ -136,7 +139,7 @@ class Param:
         return self.type.convert(value)  # type: ignore[union-attr]
 
 
-Body = Callable[..., Any]
+Body = Callable[..., "Any"]
 
 
 class Command:

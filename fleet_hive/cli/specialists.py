@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from . import Ctx, spec
 from .output import clean, echo, table, write_json
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..specialists import Specialist
 

@@ -9,11 +9,14 @@ from :class:`fleet_hive.events.registry.EnvelopeModel`.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.errors import InvalidInputError
 from ..kernel.plain import tuple_fields
 from .upcasting import UPCASTERS, upcast
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ENVELOPE_VERSION = 1
 
@@ -75,7 +78,7 @@ def check_stream_name(stream: str) -> str:
 
 
 @tuple_fields
-class Event(tuple[Any, ...]):
+class Event(tuple["Any", ...]):
     """One stored event: immutable. ``seq`` is its local position in the index (None until
     indexed). A tuple with named fields, as a ``typing.NamedTuple`` would make it but
     written out: read paths build hundreds of thousands of these, and a frozen dataclass

@@ -32,7 +32,6 @@ import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..kernel import jsonload
 from ..kernel.clock import utc_now
@@ -45,7 +44,10 @@ from ..kernel.plain import Plain, tuple_fields
 from .envelope import Event
 from .segments import last_consumed_event, last_event
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..kernel.locking import FileMutex
 
 #: Bytes of the fixed-size writer state record.
@@ -71,7 +73,7 @@ class WriterState(Plain):
 
 
 @tuple_fields
-class PendingEvent(tuple[Any, ...]):
+class PendingEvent(tuple["Any", ...]):
     """An event the caller wants appended; the log assigns the rest of the envelope.
     Immutable: a tuple with named fields (see :mod:`fleet_hive.kernel.plain`)."""
 

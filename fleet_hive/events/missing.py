@@ -14,15 +14,18 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ..kernel.errors import FleetHiveError
 from ..kernel.jsonload import JSONDecodeError, loads
 from ..kernel.layout import SEGMENT_SUFFIX
 from ..kernel.plain import Frozen, setfield
+from ..kernel.typenames import Protocol
 from .segments import last_consumed_event
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..kernel.layout import Layout
 
 

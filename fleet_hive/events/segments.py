@@ -11,11 +11,14 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
 
 from ..kernel.jsonload import ORJSON_FROM, loads_line
 from ..kernel.plain import Plain
 from .envelope import envelope_problem
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 CHUNK = 1 << 20
 

@@ -16,16 +16,19 @@ regenerates that mission's snapshot like any other write.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ..kernel.actors import Actor, actor_name
 from ..kernel.clock import utc_now
 from ..kernel.errors import InvalidInputError
 from ..kernel.limits import check_page
+from ..kernel.typenames import Protocol
 from .envelope import Event, check_stream_name
 from .log import PendingEvent
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .log import SegmentLog
 
 

@@ -9,9 +9,12 @@ Kept free of pydantic so read paths stay light.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+Upcaster = Callable[[dict[str, "Any"]], dict[str, "Any"]]
 
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 

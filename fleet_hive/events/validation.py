@@ -23,10 +23,13 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
-from typing import Any
 
 from ..kernel import jsonload
 from ..kernel.resources import resource_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The answer of :func:`conform` when pydantic must decide.
 UNSURE: Any = object()

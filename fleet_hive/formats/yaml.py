@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextlib
 import io
 from functools import lru_cache
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class YAMLProblem(ValueError):

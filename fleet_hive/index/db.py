@@ -34,7 +34,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..events.envelope import Event
 from ..events.segments import Line, ReadResult, iter_data_lines, iter_lines
@@ -43,9 +42,13 @@ from ..kernel.jsonload import JSONDecodeError, loads
 from ..kernel.layout import Layout
 from ..kernel.limits import check_page
 from ..kernel.plain import Frozen, setfield
+from ..kernel.typenames import TypeVar
 from .ledger import Hasher, Record, SeqLedger, chunk_hash
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .projection import Projection, ProjectionSpec, Row
 
     # (path relative to .fleet/events, path on disk, its stat or None if gone, its row if known)

@@ -32,16 +32,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from ..kernel import jsonload
 from ..kernel.fsio import write_atomic
 from ..kernel.jsondump import dumps
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..kernel.locking import FileMutex
 
-Record = list[Any]
+Record = list["Any"]
 
 
 def chunk_hash(data: bytes) -> str:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ..kernel.plain import tuple_fields
+from ..kernel.typenames import Protocol
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
     from ..kernel.layout import Layout
     from ..kernel.problems import Report
 
 
-Row = tuple[Any, ...]  # one SQLite result row
+Row = tuple["Any", ...]  # one SQLite result row
 
 
 class ProjectionTables(Protocol):
@@ -39,7 +42,7 @@ class ProjectionTables(Protocol):
 
 
 @tuple_fields
-class ProjectionSpec(tuple[Any, ...]):
+class ProjectionSpec(tuple["Any", ...]):
     """A projection as the capability list declares it, so that the index can tell whether
     it is stale or fed by a stream without importing its code: a read command whose
     catch-up touches no stream of a capability never loads that capability. (A tuple with

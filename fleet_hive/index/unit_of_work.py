@@ -19,19 +19,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ..kernel.errors import StorageError
 from ..kernel.plain import tuple_fields
+from ..kernel.typenames import Protocol
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
     from ..events.log import PendingEvent
     from .projection import ReadView
 
 
 @tuple_fields
-class NewEvent(tuple[Any, ...]):
+class NewEvent(tuple["Any", ...]):
     """An event a decision wants appended: the rest of the envelope comes from the log.
     (A tuple with named fields, see :mod:`fleet_hive.kernel.plain`.)"""
 

@@ -40,12 +40,14 @@ def epoch(text: str) -> float:
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+DURATION_HINT = "give a number and a unit: 90s, 30m, 2h, 1d (or 1h30m)"
 
 
-def duration_seconds(text: object) -> float | None:
+def duration_seconds(text: object, *, zero: bool = False) -> float | None:
     """Seconds in a duration such as ``90s``, ``30m``, ``2h``, ``1d``, ``1w`` or ``1h30m``
-    (a bare number is seconds); None when ``text`` is not one, or is not longer than zero.
-    (Read paths use this: the error messages are the caller's.)"""
+    (a bare number is seconds; case and surrounding blanks do not matter); None when
+    ``text`` is not one, or is zero and ``zero`` is not allowed. (Read paths use this: the
+    error messages are the caller's; :func:`parse_duration` says them.)"""
     import re
 
     if isinstance(text, bool) or not isinstance(text, str | int | float):
@@ -58,4 +60,19 @@ def duration_seconds(text: object) -> float | None:
                     for n, u in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", raw))
     else:
         return None
-    return total if total > 0 else None
+    return total if total > 0 or (zero and total == 0) else None
+
+
+def parse_duration(text: object, what: str = "duration", *, zero: bool = False) -> float:
+    """:func:`duration_seconds`, or InvalidInputError naming ``what`` (a flag or a
+    setting) when ``text`` is no duration, or is zero and ``zero`` is not allowed."""
+    seconds = duration_seconds(text, zero=True)
+    if seconds is None:
+        from .errors import InvalidInputError
+
+        raise InvalidInputError(f"invalid duration {text!r} for {what}", hint=DURATION_HINT)
+    if seconds == 0 and not zero:
+        from .errors import InvalidInputError
+
+        raise InvalidInputError(f"{what} must be longer than zero, got {text!r}")
+    return seconds

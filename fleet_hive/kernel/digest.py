@@ -7,7 +7,7 @@ else. (SHA-256, for checkpoints, still comes from hashlib.)
 
 from __future__ import annotations
 
-from typing import Protocol, cast
+from .typenames import Protocol, cast
 
 try:
     from _blake2 import blake2b as _blake2b

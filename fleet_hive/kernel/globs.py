@@ -63,9 +63,12 @@ from __future__ import annotations
 import enum
 import re
 from functools import lru_cache
-from typing import Final, Literal
 
 from .plain import Frozen, setfield
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, Literal
 
 __all__ = ["GlobError", "escape", "is_glob", "matches", "normalize", "overlaps"]
 
@@ -163,8 +166,9 @@ class _Sym(enum.Enum):
 
 _STAR: Final = _Sym.STAR
 _GLOBSTAR: Final = _Sym.GLOBSTAR
-Token = Charset | Literal[_Sym.STAR]
-Segment = tuple[Token, ...] | Literal[_Sym.GLOBSTAR]
+if TYPE_CHECKING:  # for annotations only
+    Token = Charset | Literal[_Sym.STAR]
+    Segment = tuple[Token, ...] | Literal[_Sym.GLOBSTAR]
 
 
 def _parse_class(body: str, i: int, pattern: str, offset: int) -> tuple[Charset, int]:

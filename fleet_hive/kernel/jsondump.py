@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["dumps"]
 

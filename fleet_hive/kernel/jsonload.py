@@ -18,7 +18,10 @@ import sys
 from collections.abc import Callable
 from json import JSONDecodeError, JSONDecoder
 from json import loads as _json_loads
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ORJSON_FROM", "JSONDecodeError", "loads", "loads_for", "loads_line", "loads_many"]
 

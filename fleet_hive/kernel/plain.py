@@ -17,7 +17,12 @@ instead (:func:`tuple_fields`): a ``typing.NamedTuple`` compiles its ``__new__``
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Any, ClassVar, NoReturn, Self, TypeVar
+
+from .typenames import TypeVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, NoReturn, Self
 
 _T = TypeVar("_T", bound=type)
 

@@ -11,13 +11,14 @@ imported on write only) and ``checks`` (``verify``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .model import STRATEGIES, Advice, Outcome, Pattern, task_features
 
 __all__ = ["STRATEGIES", "Advice", "Learning", "Outcome", "Pattern", "task_features"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .service import Learning
 
 

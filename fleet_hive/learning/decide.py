@@ -8,7 +8,6 @@ functions decide; the unit of work appends.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..index.unit_of_work import NewEvent
 from ..kernel.clock import epoch
@@ -23,7 +22,10 @@ from .model import (
     stream_of,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
     from ..missions.model import Sortie
 

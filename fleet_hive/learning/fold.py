@@ -8,10 +8,10 @@ read are skipped, not fatal: other clones may run newer versions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from .model import MAX_ERRORS, Outcome
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..events.envelope import Event
 

@@ -33,9 +33,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Any
 
 from ..kernel.plain import Plain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STRATEGIES = ("file", "feature", "risk", "hybrid")
 #: The strategy of work no plan describes (sorties added by hand): recorded, never advised.

@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.clock import epoch
 from .fold import fold_outcome
 from .model import STREAM, Outcome, Pattern, counts, day_of, decay
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ProjectionTables, ReadView, Row
 
 COLUMNS = ("subject_id, subject, mission_id, sortie_id, status, success, succeeded, tries, "

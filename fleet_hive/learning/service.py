@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..index.unit_of_work import built
 from ..kernel import clock as clocks
@@ -36,7 +35,10 @@ from .model import (
     stream_of,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
     from ..index.projection import ReadView
     from ..index.unit_of_work import NewEvent, UnitOfWork

@@ -9,13 +9,14 @@ that mails a blocked sortie to the coordinator), ``service`` (the use cases),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .model import Message
 
 __all__ = ["Mail", "Message"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .service import Mail
 
 

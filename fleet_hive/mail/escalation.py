@@ -11,11 +11,11 @@ warning of the write (the block stood), never its failure.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from ..kernel.errors import StorageError
 from .model import BLOCKER_THREAD
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..events.envelope import Event
     from .service import Mail

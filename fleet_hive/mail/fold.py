@@ -8,10 +8,10 @@ do that: the sender's event is always first on its stream) is kept for when it c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from .model import ID_RE, Message
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..events.envelope import Event
 

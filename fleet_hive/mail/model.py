@@ -13,12 +13,15 @@ share (the first message's id unless given), so a thread costs no stream of its 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import Any
 
 from ..kernel.errors import InvalidInputError
+from ..kernel.patterns import LazyPattern
 from ..kernel.plain import Plain, setfield
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STREAM = "mail"  # mail:<message id>
 PREFIX = "msg-"
@@ -30,8 +33,8 @@ MAX_NAME = 200
 MAX_RECIPIENTS = 100
 DEFAULT_LIMIT = 50
 #: a thread id: a message id, or a name of the sender's choosing (``blocker-s-...``)
-THREAD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,127}$")
-ID_RE = re.compile(r"^msg-[0-9a-z]{4,32}$")
+THREAD_RE = LazyPattern(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,127}$")
+ID_RE = LazyPattern(r"^msg-[0-9a-z]{4,32}$")
 #: the thread of the escalation of a blocked sortie (one per sortie)
 BLOCKER_THREAD = "blocker-{sortie_id}"
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.jsonload import loads
 from .fold import fold_message
 from .model import STREAM, Message
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ProjectionTables, ReadView
 
 COLUMNS = ("id, sender, recipients, subject, body, thread_id, mission_id, importance, "

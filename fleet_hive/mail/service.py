@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
 
 from ..index.unit_of_work import built
 from ..kernel import clock
@@ -33,12 +32,15 @@ from .model import (
     check_thread,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ReadView
     from ..index.unit_of_work import UnitOfWork
 
 #: ``watch()`` arms a watcher (see :class:`fleet_hive.kernel.watch.Watcher`)
-Watch = Callable[[], AbstractContextManager[Any]]
+Watch = Callable[[], AbstractContextManager["Any"]]
 
 
 class Mail:

@@ -10,13 +10,14 @@ imported only on write) and ``checks`` (``verify``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .model import Mission, Sortie
 
 __all__ = ["Mission", "Missions", "Sortie", "Sorties"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .service import Missions, Sorties
 
 

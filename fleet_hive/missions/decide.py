@@ -11,7 +11,6 @@ command therefore writes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ..index.unit_of_work import NewEvent
 from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
@@ -36,6 +35,10 @@ from .model import (
     mission_stream,
     sortie_stream,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def change(type: str, stream: str, data: dict[str, Any], mission_id: str) -> NewEvent:

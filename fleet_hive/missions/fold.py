@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
 
 from ..events.envelope import Event
+from ..kernel.typenames import Generic, TypeVar
 from .model import (
     OUTCOME_EVENTS,
     PROGRESS_STATUSES,
@@ -42,6 +42,10 @@ from .model import (
     Mission,
     Sortie,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Positions:

@@ -9,12 +9,14 @@ put priority 0 first, then older before newer (creation order in the log's total
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from ..kernel.errors import InvalidInputError
 from ..kernel.ids import new_short_id
+from ..kernel.patterns import LazyPattern
 from ..kernel.plain import Frozen, Plain, setfield
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # -- statuses and transitions --------------------------------------------------------------
 MISSION_STATUSES = ("pending", "in_progress", "completed", "cancelled")
@@ -86,7 +88,7 @@ OUTCOME_EVENTS = frozenset({"sortie_completed", "sortie_failed", "sortie_cancell
 ID_LENGTH = 12  # random characters after the kind prefix: 60 bits
 MISSION_PREFIX = "m-"
 SORTIE_PREFIX = "s-"
-ID_RE = re.compile(r"^[ms]-[0-9a-z]{4,32}$")
+ID_RE = LazyPattern(r"^[ms]-[0-9a-z]{4,32}$")
 
 
 new_id = new_short_id
@@ -103,7 +105,7 @@ def sortie_stream(sortie_id: str) -> str:
 # -- input rules (shared by the deciders; the CLI and the API get the same messages) -------
 MAX_TITLE = 500
 MAX_DESCRIPTION = 100_000
-LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")
+LABEL_RE = LazyPattern(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")
 
 
 def check_title(title: Any) -> str:

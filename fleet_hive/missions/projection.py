@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
 
 from ..events.envelope import Event
 from ..kernel.jsondump import dumps
@@ -28,8 +27,10 @@ from ..kernel.jsonload import loads
 from .fold import MissionFolder, NotLinear, SortieFolder
 from .model import Mission, Sortie
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
+    from typing import Any, Literal
 
     from ..index.projection import ProjectionTables, Row
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ..index.unit_of_work import built
 from ..kernel.actors import Actor, actor_name
 from ..kernel.errors import ConflictError, InvalidInputError, NotFoundError
 from ..kernel.jsonload import loads_many
 from ..kernel.limits import check_page
+from ..kernel.typenames import Protocol
 from . import decide as d
 from .model import (
     CLAIMED_STATUSES,
@@ -34,7 +34,10 @@ from .model import (
     new_id,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
     from ..index.projection import ReadView, Row
     from ..index.unit_of_work import NewEvent, UnitOfWork
@@ -277,11 +280,15 @@ class Missions(_Part):
     """``hive.missions``: create, list, show and change missions."""
 
     def __init__(self, uow: UnitOfWork | Callable[[], UnitOfWork], reads: ReadView,
-                 snapshots: Snapshots, *, leases: Callable[[], FileLeases] | None = None,
-                 ) -> None:
+                 snapshots: Callable[[], Snapshots], *,
+                 leases: Callable[[], FileLeases] | None = None) -> None:
         super().__init__(uow, reads)
-        self._snapshots = snapshots
+        self._snapshot_policy = snapshots  # asked for on first use: reads never need it
         self._leases = leases
+
+    @property
+    def _snapshots(self) -> Snapshots:
+        return self._snapshot_policy()
 
     def _released_claims(self, view: ReadView, mission_id: str) -> list[NewEvent]:
         """Cancelling or deleting a mission ends the claims on its sorties: the

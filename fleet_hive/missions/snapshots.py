@@ -36,7 +36,6 @@ import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..formats.yaml import dump
 from ..kernel.errors import StorageError
@@ -45,7 +44,10 @@ from ..kernel.jsondump import dumps
 from ..kernel.jsonload import JSONDecodeError, loads
 from .model import Mission, Sortie, mission_progress
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
     from ..index.projection import ReadView
     from ..kernel.layout import Layout

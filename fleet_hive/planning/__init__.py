@@ -12,13 +12,14 @@ decomposition and its JSON Schema), ``planners`` (heuristic and ``cmd:COMMAND``)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .model import Advice
 
 __all__ = ["Advice", "Planning"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .service import Planning
 
 

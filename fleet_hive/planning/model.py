@@ -12,11 +12,14 @@ JSON Schema ``schemas/decomposition.schema.json``); :mod:`.validate` checks its 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
+from ..kernel.patterns import LazyPattern
 from ..kernel.plain import Plain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Strategies a plan may name; ``auto`` chooses one of them (:func:`.strategies.select`).
 STRATEGIES = ("file", "feature", "risk", "hybrid")
@@ -24,7 +27,7 @@ STRATEGY_CHOICES = ("auto", *STRATEGIES)
 #: The stream of a mission's plan record: ``plan:<mission-id>``.
 STREAM = "plan"
 
-Plan = dict[str, Any]
+Plan = dict[str, "Any"]
 
 
 def stream_of(mission_id: str) -> str:
@@ -49,7 +52,7 @@ class Advice(Plain):
 
 
 #: The learning port: feature tags -> advice. None (no learning service): no advice.
-AdvicePort = Callable[[list[str]], Any]
+AdvicePort = Callable[[list[str]], "Any"]
 #: Task text -> sorted feature tags (learning's ``task_features`` once it is wired).
 FeaturesPort = Callable[[str], list[str]]
 
@@ -74,7 +77,7 @@ FEATURE_WORDS: dict[str, tuple[str, ...]] = {
     "data": ("database", "schema", "sql", "model", "table", "storage"),
     "build": ("ci", "build", "packaging", "lint", "format", "dependency", "dependencies"),
 }
-_WORD = re.compile(r"[a-z][a-z0-9]*")
+_WORD = LazyPattern(r"[a-z][a-z0-9]*")
 
 
 def words(text: str) -> list[str]:

@@ -11,8 +11,6 @@ write) and ``checks`` (``verify``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .model import (
     CheckResult,
     Conflict,
@@ -25,7 +23,10 @@ from .model import (
 __all__ = ["CheckResult", "Conflict", "Manifest", "Reservation", "ReservationConflictError",
            "ReservationTimeoutError", "Reservations", "Wait"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .manifest import Manifest
     from .service import Reservations
 

@@ -9,13 +9,15 @@ other clones may run newer versions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from ..kernel import globs
 from ..kernel.clock import epoch
 from .model import Reservation, Wait
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..events.envelope import Event
 
 

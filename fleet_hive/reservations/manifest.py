@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from ..kernel import globs
 from ..kernel.errors import StorageError
@@ -29,6 +28,7 @@ from ..kernel.jsondump import dumps
 from . import projection
 from .model import RESERVATION_STREAM, Reservation
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..events.envelope import Event
     from ..index.projection import ReadView

@@ -14,12 +14,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from ..kernel import globs
 from ..kernel.clock import iso
 from ..kernel.errors import ConflictError, TimeoutExpiredError
 from ..kernel.plain import Frozen, setfield
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EXCLUSIVE = "exclusive"
 SHARED = "shared"

@@ -16,7 +16,6 @@ the lock manifest can tell in one query whether its copy is current (:mod:`.mani
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.digest import blake2b
 from ..kernel.jsondump import dumps
@@ -24,7 +23,10 @@ from ..kernel.jsonload import loads
 from .fold import fold_reservation, fold_wait
 from .model import REQUEST_STREAM, RESERVATION_STREAM, Reservation, Wait, literal_prefix
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ProjectionTables, ReadView
 
 COLUMNS = ("id, path, holder, mode, acquired_at, expires_at, reason, ttl, request_id, "

@@ -25,11 +25,11 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 from ..index.unit_of_work import built
 from ..kernel import clock, globs, liveness
 from ..kernel.errors import ConflictError, InvalidInputError, TimeoutExpiredError
+from ..kernel.typenames import TypeVar
 from . import projection as q
 from .model import (
     BACKOFF_FACTOR,
@@ -49,6 +49,7 @@ from .model import (
     unescape,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # decide is imported by each write method: reads never load it
     from ..events.envelope import Event
     from ..index.projection import ReadView

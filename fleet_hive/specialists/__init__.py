@@ -8,13 +8,14 @@ only) and ``checks`` (``verify``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .model import Specialist
 
 __all__ = ["Specialist", "Specialists"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .service import Specialists
 
 

@@ -8,8 +8,8 @@ format compares as time). Unreadable events are skipped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..events.envelope import Event
 

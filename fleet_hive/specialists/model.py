@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from ..kernel.errors import InvalidInputError
+from ..kernel.patterns import LazyPattern
 from ..kernel.plain import Plain, setfield
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STREAM = "specialist"
 ACTIVE = "active"
@@ -34,9 +38,9 @@ HEARTBEAT_COALESCE = 15.0
 #: the default of ``specialist_silent_after`` (seconds)
 DEFAULT_SILENT_AFTER = 300.0
 DEFAULT_SILENT_AFTER_TEXT = "5m"
-PLAIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PLAIN_NAME_RE = LazyPattern(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_NAME = 200
-CAPABILITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")
+CAPABILITY_RE = LazyPattern(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]{0,63}$")
 MAX_CAPABILITIES = 100
 #: sortie statuses that hold a claim (the specialist's load)
 HOLDING = ("assigned", "in_progress", "blocked")

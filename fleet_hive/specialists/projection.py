@@ -5,13 +5,15 @@ so a stream gains at most a few events a minute)."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from ..kernel.jsonload import loads
 from .fold import Record, fold_specialist
 from .model import STREAM, stream_key
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..index.projection import ProjectionTables, ReadView
 
 COLUMNS = "name, capabilities, registered_at, registered_by, last_seen"

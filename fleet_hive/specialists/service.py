@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from ..index.unit_of_work import built
 from ..kernel import clock
@@ -28,6 +27,7 @@ from .model import (
     status_of,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..index.projection import ReadView
     from ..index.unit_of_work import NewEvent, UnitOfWork

@@ -14,14 +14,9 @@ from typing import Any
 
 import pytest
 
-from fleet_hive.checkpoints.stale import (
-    DEFAULT_STALE_AFTER,
-    configured,
-    find_stale,
-    format_duration,
-    parse_duration,
-)
-from fleet_hive.kernel.clock import epoch
+from fleet_hive.app.plain_settings import plain_setting
+from fleet_hive.checkpoints.stale import DEFAULT_STALE_AFTER, find_stale, format_duration
+from fleet_hive.kernel.clock import epoch, parse_duration
 from fleet_hive.kernel.errors import InvalidInputError
 from tests.support import modules_loaded_by, run_cli
 
@@ -64,13 +59,13 @@ def test_the_setting_is_read_without_the_yaml_library(tmp_path: Path, config: st
     def load() -> str:
         raise AssertionError("the full configuration was loaded")
 
-    assert configured(path, load) == expected
+    assert plain_setting(path, "stale_after", DEFAULT_STALE_AFTER, load) == expected
 
 
 def test_an_elaborate_setting_goes_through_the_configuration(tmp_path: Path):
     path = tmp_path / "config.yaml"
     path.write_text("stale_after: &a 2h\n")
-    assert configured(path, lambda: "2h") == "2h"
+    assert plain_setting(path, "stale_after", DEFAULT_STALE_AFTER, lambda: "2h") == "2h"
 
 
 def test_a_bad_setting_is_refused_by_the_configuration(hive, repo: Path):
