@@ -7,7 +7,9 @@
   ``hive.git.commit()`` for what the library itself costs.
 - sync: a bare remote and two clones that each appended 1,000 new events (smoke: 100):
   the first sync pushes (ahead), the second fetches, builds a merge and pushes, the first
-  again fast-forwards.
+  again fast-forwards; next to a copy of the same remote and two more clones that gain
+  as many events and are synced by git's own commands (``git add .fleet && git commit &&
+  git pull && git push``), step for step in the same run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import gc
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .harness import (
     Measurement,
@@ -130,6 +133,10 @@ def commit_bench(sizes: Sizes, base: Path) -> list[Measurement]:
         Measurement(f"fleet-hive commit of 1 new event ({size}), process wall", "—",
                     f"≤ {COMMIT_TARGET_MS:.0f} ms p50", "", samples=ours,
                     passed=p50 <= COMMIT_TARGET_MS and not failures, notes=notes),
+        Measurement(f"fleet-hive commit over git add .fleet && git commit ({size})", "—",
+                    "≤ 1.0x", "x", value=p50 / git_p50,
+                    passed=p50 <= git_p50 and not failures,
+                    notes="p50 over p50, alternating in the same run"),
         Measurement(f"git add .fleet && git commit, same repository ({size})", "—", "—", "",
                     samples=git_cli, notes="for comparison: two git processes, no hooks"),
         Measurement("hive.git.commit() of 1 new event, in-process", "—", "—", "",
@@ -149,13 +156,23 @@ def sync_bench(sizes: Sizes, base: Path) -> list[Measurement]:
     _git(seed.root, "commit", "-q", "-m", "base")
     _git(seed.root, "push", "-q", str(remote), "HEAD:main")
     seed.close()
+    # the baseline's remote: a copy of the same one, for two more clones that gain the
+    # same number of events and are synced by git's own commands
+    plain_remote = base / "plain-remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(remote), str(plain_remote)],
+                   check=True)
     clones = []
     for name in ("a", "b"):
         subprocess.run(["git", "clone", "-q", str(remote), str(base / name)], check=True)
         clones.append(new_repo(base / name, actor=name))
+    plain = []
+    for name in ("c", "d"):
+        subprocess.run(["git", "clone", "-q", str(plain_remote), str(base / name)], check=True)
+        plain.append(new_repo(base / name, actor=name))
     pushes: list[float] = []
     merges: list[float] = []
     forwards: list[float] = []
+    git_syncs: dict[str, list[float]] = {"ahead": [], "diverged": [], "behind": []}
     failures: list[str] = []
 
     def sync(hive: object) -> float:
@@ -165,29 +182,56 @@ def sync_bench(sizes: Sizes, base: Path) -> list[Measurement]:
             failures.append(result.stderr[-300:])
         return result.wall_ms
 
+    def git_sync(hive: Any, kind: str) -> None:
+        # what a person would type: stage .fleet/, commit if anything is staged, pull
+        # (merging), push; two clones' segments are different files, so merges are clean
+        git_syncs[kind].append(run_process(["sh", "-c", GIT_SYNC], cwd=hive.root).check().wall_ms)
+
+    def new_events(hive: Any, r: int) -> None:
+        for start in range(0, sizes.sync_events, 100):
+            hive.events.append_batch([
+                {"type": "note_added", "stream": f"sortie:s{(start + k) % 37}",
+                 "data": {"text": f"round {r} event {start + k} from {hive.actor}"}}
+                for k in range(min(100, sizes.sync_events - start))])
+
     for r in range(sizes.sync_rounds):
-        for hive in clones:
-            for start in range(0, sizes.sync_events, 100):
-                hive.events.append_batch([
-                    {"type": "note_added", "stream": f"sortie:s{(start + k) % 37}",
-                     "data": {"text": f"round {r} event {start + k} from {hive.actor}"}}
-                    for k in range(min(100, sizes.sync_events - start))])
+        for hive in (*clones, *plain):
+            new_events(hive, r)
         pushes.append(sync(clones[0]))  # ahead of the remote: commit + push
+        git_sync(plain[0], "ahead")
         merges.append(sync(clones[1]))  # diverged: commit, fetch, merge, push
+        git_sync(plain[1], "diverged")
         forwards.append(sync(clones[0]))  # behind: fetch, fast-forward
+        git_sync(plain[0], "behind")
     same = len({tuple(sorted(e.id for e in h.events.iter_all())) for h in clones}) == 1
-    for hive in clones:
+    plain_same = _git(plain[0].root, "rev-parse", "HEAD") == _git(plain[1].root, "rev-parse",
+                                                                    "HEAD")
+    for hive in (*clones, *plain):
         hive.close()
     what = f"{sizes.sync_events:,} new events per clone"
     note = f"both clones hold the same events afterwards: {same}"
     if failures:
         note += f"; {len(failures)} FAILED: {failures[0]}"
-    ok = None if not failures and same else False
-    return [
-        Measurement(f"fleet-hive sync, ahead: commit + push ({what})", "—", "—", "",
-                    samples=pushes, passed=ok, notes=note),
-        Measurement(f"fleet-hive sync, diverged: commit + fetch + merge + push ({what})", "—",
-                    "—", "", samples=merges, passed=ok),
-        Measurement(f"fleet-hive sync, behind: fetch + fast-forward ({what})", "—", "—", "",
-                    samples=forwards, passed=ok),
-    ]
+    ok = not failures and same
+    rows = []
+    for kind, ours, label in (("ahead", pushes, "ahead: commit + push"),
+                              ("diverged", merges, "diverged: commit + fetch + merge + push"),
+                              ("behind", forwards, "behind: fetch + fast-forward")):
+        ratio = percentile(ours, 50) / percentile(git_syncs[kind], 50)
+        rows.append(Measurement(
+            f"fleet-hive sync, {label} ({what})", "—", "≤ 1.0x git's commands", "",
+            samples=ours, passed=ok and ratio <= 1.0,
+            notes=f"{ratio:.2f}x `{GIT_SYNC_SHORT}` (p50, same run); {note}"))
+        rows.append(Measurement(
+            f"`{GIT_SYNC_SHORT}`, {kind} ({what})", "—", "—", "", samples=git_syncs[kind],
+            notes=("the baseline: the same kind of clone and change, synced by git's own "
+                   f"commands (its two clones agree afterwards: {plain_same})")))
+    return rows
+
+
+#: The baseline of ``fleet-hive sync``: git's own commands for the same job.
+GIT_SYNC = ("git add .fleet && { git diff --cached --quiet || git -c user.name=bench "
+            "-c user.email=bench@example.com commit -q -m fleet-sync; } && git -c "
+            "user.name=bench -c user.email=bench@example.com pull -q --no-rebase --no-edit "
+            "&& git push -q")
+GIT_SYNC_SHORT = "git add && git commit && git pull && git push"

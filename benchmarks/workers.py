@@ -101,6 +101,59 @@ def index_worker(args: argparse.Namespace) -> None:
                       "rss_before_mb": before, "rss_peak_mb": peak_rss_mb()}))
 
 
+def floor_worker(args: argparse.Namespace) -> None:
+    """The rebuild's floor: the same segment lines parsed by orjson and stored as the same
+    rows in the same ``events`` table (the index's own DDL), its unique id index during
+    the load and the other indexes built after it, in one transaction with
+    synchronous=OFF, as the rebuild does. Nothing else: no seq ledger, no projections, no
+    integrity checks, no problems table."""
+    import sqlite3
+    import zlib
+
+    import orjson
+
+    from fleet_hive.index import db as index_db
+
+    events_dir = Path(args.repo) / ".fleet" / "events"
+    segments = sorted(events_dir.rglob("*.jsonl"))
+    before = peak_rss_mb()
+    t = time.perf_counter()
+    db = sqlite3.connect(args.out, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("BEGIN")
+    for statement in index_db._SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("CREATE UNIQUE INDEX events_id ON events(id)")
+    seq = 0
+    rows: list[tuple[object, ...]] = []
+    for path in segments:
+        rel = path.relative_to(events_dir).as_posix()
+        off = 0
+        with open(path, "rb") as f:
+            for line in f:
+                raw = line.rstrip(b"\n")
+                ev = orjson.loads(raw)
+                seq += 1
+                rows.append((seq, ev["id"], ev["type"], ev["stream"], ev["clock"], ev["writer"],
+                             ev["n"], ev.get("causation_id"), ev.get("correlation_id"), rel,
+                             off, zlib.crc32(raw, seq & 0xFFFFFFFF), raw))
+                off += len(line)
+                if len(rows) >= 2_000:
+                    db.executemany(index_db._INSERT, rows)
+                    rows = []
+    db.executemany(index_db._INSERT, rows)
+    for statement in index_db._INDEXES.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("COMMIT")
+    db.close()
+    seconds = time.perf_counter() - t
+    print(json.dumps({"mode": "floor", "events": seq, "seconds": seconds,
+                      "rss_before_mb": before, "rss_peak_mb": peak_rss_mb()}))
+
+
 def acked_worker(args: argparse.Namespace) -> None:
     import fleet_hive
     from fleet_hive.events.registry import validate_data
@@ -139,6 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     i = sub.add_parser("index")
     i.add_argument("--repo", required=True)
     i.add_argument("--mode", choices=("rebuild", "catch_up"), default="rebuild")
+    f = sub.add_parser("floor")
+    f.add_argument("--repo", required=True)
+    f.add_argument("--out", required=True, help="the SQLite file to create")
     r = sub.add_parser("report")
     r.add_argument("--repo", required=True)
     r.add_argument("--actor", required=True)
@@ -155,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--count", type=int, default=None, help="stop after this many appends")
     args = parser.parse_args(argv)
     {"append": append_worker, "index": index_worker, "acked": acked_worker,
-     "report": report_worker}[args.command](args)
+     "report": report_worker, "floor": floor_worker}[args.command](args)
 
 
 if __name__ == "__main__":
