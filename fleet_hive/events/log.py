@@ -31,10 +31,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from ..kernel import jsonload
 from ..kernel.clock import utc_now
+from ..kernel.digest import blake2b  # the write path's only: reads never import this module
 from ..kernel.errors import storage_error
 from ..kernel.fsio import fsync_dir, write_atomic
 from ..kernel.ids import new_segment_name, new_ulid, new_writer_id
@@ -116,6 +116,12 @@ class SegmentLog:
         self._lock = FileMutex(layout.writer_lock)
         self._state_fd: int | None = None
         self._state_pid = 0
+        #: the state record this process last wrote or read, and its fields: a record read
+        #: back unchanged (no other process appended since) is not parsed again
+        self._state_seen: tuple[bytes, tuple[Any, ...]] = (b"", ())
+        #: the open segment: (path, descriptor, inode, pid), kept between appends
+        self._segment_fd: tuple[str, int, int, int] | None = None
+        self._segment_ino = -1  # the current segment's inode, as _check_segment saw it
         self._events_dir = str(layout.events)
         self._git_index = str(layout.git_dir / "index")
 
@@ -132,11 +138,16 @@ class SegmentLog:
 
     def _read_state(self) -> WriterState:
         raw = os.pread(self._state_file(), STATE_SIZE, 0).rstrip(b" \n\x00")
+        seen, fields = self._state_seen
+        if raw == seen and raw:
+            return WriterState(*fields)
         try:
-            return WriterState(**jsonload.loads(raw))
+            state = WriterState(**jsonload.loads(raw))
         except (jsonload.JSONDecodeError, TypeError):
             # Torn, lost or never written: keep the writer id, re-derive the rest.
             return WriterState(writer=self._stored_writer_id())
+        self._state_seen = (raw, tuple(state.__dict__.values()))
+        return state
 
     def _write_state(self, state: WriterState, *, new_writer: bool = False,
                      sync: bool = False) -> None:
@@ -146,9 +157,11 @@ class SegmentLog:
         if new_writer:
             self._store_writer_id(state.writer)
         fd = self._state_file()
+        self._state_seen = (b"", ())  # until the record is on disk
         os.pwrite(fd, record.ljust(STATE_SIZE - 1) + b"\n", 0)
         if sync:
             os.fdatasync(fd)
+        self._state_seen = (record, tuple(state.__dict__.values()))
 
     def _stored_writer_id(self) -> str:
         try:
@@ -172,6 +185,7 @@ class SegmentLog:
         if self._state_fd is not None and self._state_pid == os.getpid():
             os.close(self._state_fd)
         self._state_fd = None
+        self._drop_segment_fd()
 
     def _fingerprint(self) -> str:
         """A digest of cheap stats that change when git or another clone may have brought
@@ -185,8 +199,6 @@ class SegmentLog:
                 parts.append(None)
         with contextlib.suppress(FileNotFoundError), os.scandir(self._events_dir) as it:
             parts.extend(sorted((e.name, e.stat().st_mtime_ns) for e in it if e.is_dir()))
-        from ..kernel.digest import blake2b  # the write path's only: reads never hash
-
         return blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
     def _max_clock_in_tree(self) -> int:
@@ -228,10 +240,16 @@ class SegmentLog:
             state.writer = new_writer_id()
             state.segment = ""
             return False, ""
-        if state.segment and _size(self.layout.segment(state.writer, state.segment)) == state.size:
-            # Every segment is named in the state before it is written (see
-            # _append_locked), so when the current one is intact it is also the newest.
-            return True, state.segment
+        if state.segment:
+            try:
+                st = os.stat(self._segment_path(state.writer, state.segment))
+            except FileNotFoundError:
+                st = None
+            if st is not None and st.st_size == state.size:
+                # Every segment is named in the state before it is written (see
+                # _append_locked), so when the current one is intact it is also the newest.
+                self._segment_ino = st.st_ino
+                return True, state.segment
         in_tree, newest = self._last_n_of(state.writer)
         if in_tree < state.n:
             # The working tree lost events this writer wrote (checkout of an older commit,
@@ -322,17 +340,18 @@ class SegmentLog:
             except OSError as e:
                 raise storage_error(e, self.layout.writer_state) from e
             writer_saved = state.writer
-        path = self.layout.segment(state.writer, state.segment)
+        path = self._segment_path(state.writer, state.segment)
         try:
             if new_file:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = self._open_segment(path, None if new_file else self._segment_ino)
         except OSError as e:
             raise storage_error(e, path) from e
         try:
             self._write_durably(fd, payload, state.size, path, new_file)
-        finally:
-            os.close(fd)
+        except BaseException:
+            self._drop_segment_fd()
+            raise
         state.size += len(payload)
         state.fingerprint = self._fingerprint() if new_file else fp
         # The events are durable: the append has succeeded. The state is a cache; if it
@@ -342,7 +361,30 @@ class SegmentLog:
             self._write_state(state, new_writer=state.writer != writer_saved)
         return events
 
-    def _write_durably(self, fd: int, payload: bytes, size: int, path: Path,
+    def _segment_path(self, writer: str, name: str) -> str:
+        return os.path.join(self._events_dir, writer, name + SEGMENT_SUFFIX)
+
+    def _open_segment(self, path: str, ino: int | None) -> int:
+        """A descriptor appending to ``path``: the one kept from the last append when it is
+        still that file (same path and inode, as stat-ed under the lock just before, and
+        the same process), else a new one (the old one is closed). A file git replaced
+        has a new inode, so no write ever goes to a file no longer in the tree."""
+        kept = self._segment_fd
+        if kept is not None:
+            if kept[0] == path and kept[2] == ino and kept[3] == os.getpid():
+                return kept[1]
+            self._drop_segment_fd()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._segment_fd = (path, fd, os.fstat(fd).st_ino, os.getpid())
+        return fd
+
+    def _drop_segment_fd(self) -> None:
+        kept, self._segment_fd = self._segment_fd, None
+        if kept is not None and kept[3] == os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(kept[1])
+
+    def _write_durably(self, fd: int, payload: bytes, size: int, path: str,
                        new_file: bool) -> None:
         """Write ``payload`` at the end of the segment (``size`` bytes long) and sync it.
 
@@ -358,21 +400,15 @@ class SegmentLog:
             if self.durability == "fsync":
                 os.fdatasync(fd)
                 if new_file:
-                    fsync_dir(path.parent, best_effort=False)
-                    fsync_dir(path.parent.parent, best_effort=False)
+                    writer_dir = os.path.dirname(path)
+                    fsync_dir(writer_dir, best_effort=False)
+                    fsync_dir(os.path.dirname(writer_dir), best_effort=False)
         except OSError as e:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size)
                 if self.durability == "fsync":
                     os.fdatasync(fd)
             raise storage_error(e, path) from e
-
-
-def _size(path: os.PathLike[str] | str) -> int | None:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return None
 
 
 def _line(record: dict[str, Any]) -> bytes:

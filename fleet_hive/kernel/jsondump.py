@@ -15,6 +15,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = ["dumps"]
@@ -29,13 +30,23 @@ def dumps(obj: Any, *, indent: bool = True) -> bytes:
             if indent:
                 return _indented(obj).encode("utf-8")
             if _plain(obj):
-                import json
-
-                return json.dumps(obj, separators=(",", ":"),
-                                  ensure_ascii=False).encode("utf-8")
+                return _compact()(obj).encode("utf-8")
     import orjson
 
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2) if indent else orjson.dumps(obj)
+
+
+_COMPACT: list[Callable[[Any], str]] = []
+
+
+def _compact() -> Callable[[Any], str]:
+    """``json.dumps(obj, separators=(",", ":"), ensure_ascii=False)`` without building
+    an encoder on every call (json.dumps does, for any non-default argument)."""
+    if not _COMPACT:
+        import json
+
+        _COMPACT.append(json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode)
+    return _COMPACT[0]
 
 
 class _NotPlain(Exception):
@@ -117,6 +128,9 @@ def _indented(obj: Any) -> str:
     return "".join(parts)
 
 
+_STR = {str}
+
+
 def _plain(obj: Any) -> bool:
     stack = [obj]
     while stack:
@@ -132,7 +146,7 @@ def _plain(obj: Any) -> bool:
             if "e" in text or "n" in text:  # 1e-05 / 1e-5, inf, nan: orjson's own way
                 return False
         elif kind is dict:
-            if not all(type(k) is str for k in value):
+            if not {*map(type, value)} <= _STR:  # every key a str (loops in C)
                 return False
             stack.extend(value.values())
         elif kind is list:

@@ -171,3 +171,32 @@ def test_unchanged_tree_keeps_one_segment_and_writer(hive, repo):
     git(repo, "commit", "-q", "-m", "one")
     ev = note(hive, "b")  # the committed copy is what the writer left: keep appending
     assert len(segments(repo)) == 1 and ev.n == 2
+
+
+def test_a_segment_replaced_under_a_kept_descriptor_gets_the_next_append(hive, repo):
+    """The open segment's descriptor is kept between appends; a file git (or anyone)
+    replaced with the same bytes is a new inode, and the next append goes to it, not to
+    the unlinked file the old descriptor still points at."""
+    note(hive, "first")
+    (seg,) = segments(repo)
+    copy = seg.with_name("copy.tmp")
+    copy.write_bytes(seg.read_bytes())
+    copy.replace(seg)  # same path, same size, new inode
+    note(hive, "second")
+    texts = [json.loads(line)["data"]["text"] for line in segment_lines(repo)]
+    assert texts == ["first", "second"]
+
+
+def test_appends_from_two_logs_of_one_clone_interleave_whole(repo):
+    """Two SegmentLogs (as two processes of one clone) each keep a descriptor: every
+    event lands, in order, with n gapless."""
+    fleet_hive.init(repo).close()
+    layout = Layout(repo)
+    a, b = SegmentLog(layout), SegmentLog(layout)
+    for i in range(20):
+        (a if i % 3 else b).append([PendingEvent("note_added", "s:1", {"text": str(i)}, "t")])
+    a.close()
+    b.close()
+    stored = [json.loads(line) for line in segment_lines(repo)]
+    assert [e["data"]["text"] for e in stored] == [str(i) for i in range(20)]
+    assert [e["n"] for e in stored] == list(range(1, 21))
