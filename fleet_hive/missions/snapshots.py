@@ -242,40 +242,43 @@ class Snapshots:
             except BaseException:
                 self._give_back(taken)  # (a write that failed also left the stale marker:
                 raise  # the next write regenerates every snapshot; said once, not retried)
-            if taken is not None:
+            for path in taken:
                 with contextlib.suppress(FileNotFoundError):
-                    taken.unlink()
+                    path.unlink()
         return len(missions)
 
-    def _take_pending(self) -> Path | None:
+    def _take_pending(self) -> list[Path]:
         """The pending notes moved aside (a note made meanwhile starts a new file, for the
-        next settle), or None when there are none."""
-        taken = self.layout.snapshots_pending.with_name(
-            f"snapshots.pending.{os.getpid()}")
+        next settle), with any a flush left behind: under the snapshot lock no other flush
+        is running, so a ``snapshots.pending.<pid>`` here is ours (a flush that failed) or
+        a flusher's that was killed before it finished; its missions are rendered too."""
+        pending = self.layout.snapshots_pending
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(pending, pending.with_name(f"snapshots.pending.{os.getpid()}"))
         try:
-            os.replace(self.layout.snapshots_pending, taken)
-        except FileNotFoundError:
-            return taken if taken.exists() else None  # left by a failed flush of ours
-        return taken
+            return sorted(pending.parent.glob("snapshots.pending.*"))
+        except OSError:
+            return []
 
     @staticmethod
-    def _read_pending(taken: Path | None) -> list[str]:
-        if taken is None:
-            return []
-        try:
-            lines = taken.read_text(encoding="utf-8").splitlines()
-        except (FileNotFoundError, UnicodeDecodeError):
-            return []
-        return [line for line in lines if line.startswith("m-")]
+    def _read_pending(taken: Sequence[Path]) -> list[str]:
+        out: list[str] = []
+        for path in taken:
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            out += [line for line in lines if line.startswith("m-")]
+        return out
 
-    def _give_back(self, taken: Path | None) -> None:
+    def _give_back(self, taken: Sequence[Path]) -> None:
         """A flush that failed: its notes go back to the pending file."""
         missions = self._read_pending(taken)
         if missions:
             self._note_pending(dict.fromkeys(missions))
-        if taken is not None:
+        for path in taken:
             with contextlib.suppress(FileNotFoundError):
-                taken.unlink()
+                path.unlink()
 
     def _note_pending(self, missions: dict[str, None]) -> None:
         lines = "".join(f"{m}\n" for m in missions).encode("utf-8")

@@ -107,3 +107,19 @@ def test_a_script_that_never_closes_its_hive_settles_at_exit(repo: Path):
     m = _mission_then_script(repo, "h.missions.update(m, title='first')\n"
                                    "h.missions.update(m, title='at exit')\n")
     assert "title: at exit" in snapshot_of(repo, m) and pending(repo) == []
+
+
+def test_notes_a_flusher_killed_midway_left_are_rendered_by_the_next(repo: Path):
+    """A flush moves the pending notes to ``snapshots.pending.<pid>`` before rendering; a
+    process killed right then leaves that file: the next flush (under the same lock, so
+    nobody else is flushing) renders its missions and removes it."""
+    m = _mission_then_script(repo, "h.missions.update(m, title='first')\n"
+                                   "h.missions.update(m, title='renamed')\n"
+                                   "os._exit(0)\n")
+    local = repo / ".fleet" / "local"
+    (local / "snapshots.pending").rename(local / "snapshots.pending.999999")  # as the kill
+    assert "title: first" in snapshot_of(repo, m) and pending(repo) == []
+    with fleet_hive.open(repo, actor="bob") as other:
+        other.missions.create("N")
+    assert "title: renamed" in snapshot_of(repo, m)
+    assert sorted(p.name for p in local.glob("snapshots.pending*")) == []
