@@ -90,12 +90,13 @@ def completes(hive: Any, reps: int) -> tuple[list[float], list[float]]:
         hive.sorties.start(s.id)
         on = rep % 2 == 0
         if not on:
-            hive.uow.policies.remove(recorder)
+            at = hive.uow.policy_index(recorder)
+            removed = hive.uow.policies.pop(at)
         t = time.perf_counter_ns()
         hive.sorties.complete(s.id)
         ms = (time.perf_counter_ns() - t) / 1e6
         if not on:
-            hive.uow.policies.insert(len(hive.uow.policies) - 1, recorder)
+            hive.uow.policies.insert(at, removed)
         if rep >= 4:  # warm-up
             (with_policy if on else without).append(ms)
     return with_policy, without

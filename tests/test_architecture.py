@@ -373,3 +373,42 @@ def test_services_never_import_the_server():
                  if layer_of(name) == "services"
                  for target in imports_of(path)[0] if layer_of(target) == "server"]
     assert offenders == []
+
+
+#: after-write policies built only when a write's events concern them (app/policies.py)
+LAZY_POLICIES = {"fleet_hive.reservations.manifest", "fleet_hive.checkpoints.triggers",
+                 "fleet_hive.mail.escalation", "fleet_hive.learning.policy"}
+
+
+def test_a_write_imports_only_the_policies_its_events_concern(hive, repo: Path):
+    mission = hive.missions.create("m")
+    sortie = hive.sorties.add(mission.id, "s", files=["src/a.py"]).id
+    hive.sorties.claim(sortie, specialist="ada")
+    hive.sorties.start(sortie)
+    hive.close()
+    loaded, result = modules_loaded_by(repo, "--actor", "ada", "sortie", "progress", sortie,
+                                       "--percent", "40", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fleet_hive.index.unit_of_work" in loaded, "the write path ran"
+    assert loaded.isdisjoint(LAZY_POLICIES), sorted(loaded & LAZY_POLICIES)
+    loaded, result = modules_loaded_by(repo, "--actor", "ada", "sortie", "complete", sortie,
+                                       "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {"fleet_hive.checkpoints.triggers", "fleet_hive.learning.policy",
+            "fleet_hive.reservations.manifest"} <= loaded  # a completion concerns them
+
+
+def test_the_lazy_policies_filters_cover_the_policies_own():
+    """OnEvents runs a policy only for the events its filter names: each filter must cover
+    what the policy itself acts on, or the policy would silently not run."""
+    from fleet_hive.app import policies as p
+    from fleet_hive.checkpoints import triggers
+    from fleet_hive.learning import decide as learning_decide
+    from fleet_hive.learning import policy as learning_policy
+    from fleet_hive.mail import escalation
+    from fleet_hive.reservations import manifest
+
+    assert triggers.PROGRESS_EVENTS | triggers.FAILURE_EVENTS <= p.CHECKPOINT_TRIGGER_TYPES
+    assert {escalation.BLOCKED} <= p.BLOCKER_TYPES
+    assert learning_decide.ENDINGS | {learning_policy.TRY_ENDED} <= p.OUTCOME_TYPES
+    assert manifest._LEASE.startswith(p.MANIFEST_STREAMS)

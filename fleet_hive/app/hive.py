@@ -120,17 +120,22 @@ class Hive:
     @cached_property
     def uow(self) -> UnitOfWork:
         """The one write path, with the after-write policies in the order they run."""
-        from ..index.unit_of_work import UnitOfWork
-        from ..reservations.manifest import Manifest
-        from .policies import AutoCommit
+        from ..index.unit_of_work import OnEvents, UnitOfWork
+        from . import policies as p
+
+        def manifest() -> Any:
+            from ..reservations.manifest import Manifest
+
+            return Manifest(self.layout, self.index)
 
         return UnitOfWork(lock=self.exclusive, index=self.index, store=self.events, policies=[
             self._snapshots,
-            Manifest(self.layout, self.index),
-            self._checkpoint_triggers,
-            self._blocker_escalation,
-            self._outcomes,
-            AutoCommit(lambda: self.config.auto_commit, lambda why: self.git.auto_commit(why)),
+            OnEvents(manifest, streams=p.MANIFEST_STREAMS),
+            OnEvents(lambda: self._checkpoint_triggers, types=p.CHECKPOINT_TRIGGER_TYPES),
+            OnEvents(lambda: self._blocker_escalation, types=p.BLOCKER_TYPES),
+            OnEvents(lambda: self._outcomes, types=p.OUTCOME_TYPES),
+            p.AutoCommit(lambda: self.config.auto_commit,
+                         lambda why: self.git.auto_commit(why)),
         ], settlers=[self._snapshots.settle])
 
     def exclusive(self) -> AbstractContextManager[Any]:

@@ -16,6 +16,19 @@ if TYPE_CHECKING:
 
     from ..events.envelope import Event
 
+#: What the capabilities' after-write policies react to, for :class:`OnEvents
+#: <fleet_hive.index.unit_of_work.OnEvents>`: each policy's module is imported on the first
+#: write with such an event, not on every write. Each must cover the policy's own filter
+#: (``tests/test_architecture.py`` checks that it does).
+MANIFEST_STREAMS = ("reservation:",)  # reservations.manifest: the lock manifest
+CHECKPOINT_TRIGGER_TYPES = frozenset({  # checkpoints.triggers: progress crossings, failures
+    "sortie_added", "sortie_completed", "sortie_cancelled", "sortie_deleted", "sortie_retried",
+    "mission_started", "mission_reopened", "mission_completed", "sortie_failed"})
+BLOCKER_TYPES = frozenset({"sortie_blocked"})  # mail.escalation: the coordinator is told
+OUTCOME_TYPES = frozenset({  # learning.policy: outcomes of what ended
+    "sortie_completed", "sortie_failed", "mission_completed", "mission_cancelled",
+    "sortie_try_ended"})
+
 #: Event types that are milestones worth a commit of ``.fleet/`` (``storage.md`` 13).
 #: A checkpoint's stream is ``checkpoints:<mission-id>``: the reason names its mission too.
 MILESTONES = {"mission_created": "created", "mission_completed": "completed",

@@ -17,7 +17,7 @@ derived file that fell behind until a later write or ``verify --repair`` fixes i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 
 from ..kernel.errors import StorageError
@@ -99,6 +99,14 @@ class UnitOfWork:
     def add_policy(self, policy: Policy) -> None:
         self.policies.append(policy)
 
+    def policy_index(self, policy: Policy) -> int:
+        """Where ``policy`` is in :attr:`policies`: itself, or the :class:`OnEvents` that
+        builds it (ValueError when neither is)."""
+        for i, p in enumerate(self.policies):
+            if p is policy or (isinstance(p, OnEvents) and p.policy is policy):
+                return i
+        raise ValueError(f"{policy!r} is not a policy of this unit of work")
+
     @contextmanager
     def exclusive(self) -> Iterator[ReadView]:
         """The writer lock with the index caught up: for work that must see a state no
@@ -179,6 +187,39 @@ class UnitOfWork:
                 policy(stored)
             except StorageError as e:
                 self.warnings.append(e)
+
+
+class OnEvents:
+    """An after-write policy built on the first write that concerns it: one with an event
+    of one of ``types`` or on a stream starting with one of ``streams``. Until then its
+    module is not imported (a write pays only for the policies its events can interest).
+    The filter must cover every event the policy acts on; the policy still filters itself.
+    """
+
+    __slots__ = ("_build", "_policy", "streams", "types")
+
+    def __init__(self, build: Callable[[], Policy], *, types: Iterable[str] = (),
+                 streams: tuple[str, ...] = ()) -> None:
+        self._build = build
+        self._policy: Policy | None = None
+        self.types = frozenset(types)
+        self.streams = streams
+
+    @property
+    def policy(self) -> Policy:
+        """The policy itself (built now if no write has needed it yet)."""
+        if self._policy is None:
+            self._policy = self._build()
+        return self._policy
+
+    def wants(self, events: Sequence[Event]) -> bool:
+        types, streams = self.types, self.streams
+        return any(e.type in types or (streams and e.stream.startswith(streams))
+                   for e in events)
+
+    def __call__(self, events: Sequence[Event]) -> None:
+        if self.wants(events):
+            self.policy(events)
 
 
 def built(write_path: UnitOfWork | Callable[[], UnitOfWork]) -> UnitOfWork:

@@ -199,7 +199,8 @@ def test_backfill_records_the_endings_a_crash_left_without_outcome(hive, repo):
     hive.missions.start(m.id)
     sorties = [hive.sorties.add(m.id, f"s{k}").id for k in range(3)]
     recorder = hive._outcomes
-    hive.uow.policies.remove(recorder)
+    at = hive.uow.policy_index(recorder)
+    removed = hive.uow.policies.pop(at)
     for sid in sorties:
         hive.sorties.claim(sid, specialist="ada")
         hive.sorties.start(sid)
@@ -209,7 +210,7 @@ def test_backfill_records_the_endings_a_crash_left_without_outcome(hive, repo):
     hive.sorties.complete(sorties[2])
     hive.sorties.delete(sorties[2])
     hive.missions.complete(m.id, force=True)
-    hive.uow.policies.insert(len(hive.uow.policies) - 1, recorder)
+    hive.uow.policies.insert(at, removed)
     assert outcome_events(hive) == []
     missing = hive.learning.unrecorded()
     # the deleted sortie has nothing to learn

@@ -74,7 +74,7 @@ def test_a_failed_escalation_is_a_warning_and_the_block_stands(hive):
     def broken():
         raise RuntimeError("mail is down")
 
-    hive.uow.policies[hive.uow.policies.index(hive._blocker_escalation)] = \
+    hive.uow.policies[hive.uow.policy_index(hive._blocker_escalation)] = \
         BlockerEscalation(broken, lambda: "coordinator")
     _m, s = _blocked(hive)
     assert hive.sorties.get(s.id).status == "blocked"
