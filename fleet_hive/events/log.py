@@ -119,10 +119,11 @@ class SegmentLog:
         #: the state record this process last wrote or read, and its fields: a record read
         #: back unchanged (no other process appended since) is not parsed again
         self._state_seen: tuple[bytes, tuple[Any, ...]] = (b"", ())
-        #: the open segment: (path, descriptor, inode, pid), kept between appends
-        self._segment_fd: tuple[str, int, int, int] | None = None
-        self._segment_ino = -1  # the current segment's inode, as _check_segment saw it
-        self._events_dir = str(layout.events)
+        #: the open segment: (path, descriptor, (device, inode), pid), kept between appends
+        self._segment_fd: tuple[str, int, tuple[int, int], int] | None = None
+        #: the current segment's (device, inode), as _check_segment saw it
+        self._segment_id = (-1, -1)
+        self._events_dir = layout.events_dir
         self._git_index = str(layout.git_dir / "index")
 
     # -- state ---------------------------------------------------------------------------
@@ -242,13 +243,13 @@ class SegmentLog:
             return False, ""
         if state.segment:
             try:
-                st = os.stat(self._segment_path(state.writer, state.segment))
+                st = os.stat(self.layout.segment_file(state.writer, state.segment))
             except FileNotFoundError:
                 st = None
             if st is not None and st.st_size == state.size:
                 # Every segment is named in the state before it is written (see
                 # _append_locked), so when the current one is intact it is also the newest.
-                self._segment_ino = st.st_ino
+                self._segment_id = (st.st_dev, st.st_ino)
                 return True, state.segment
         in_tree, newest = self._last_n_of(state.writer)
         if in_tree < state.n:
@@ -340,11 +341,11 @@ class SegmentLog:
             except OSError as e:
                 raise storage_error(e, self.layout.writer_state) from e
             writer_saved = state.writer
-        path = self._segment_path(state.writer, state.segment)
+        path = self.layout.segment_file(state.writer, state.segment)
         try:
             if new_file:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = self._open_segment(path, None if new_file else self._segment_ino)
+            fd = self._open_segment(path, None if new_file else self._segment_id)
         except OSError as e:
             raise storage_error(e, path) from e
         try:
@@ -361,21 +362,20 @@ class SegmentLog:
             self._write_state(state, new_writer=state.writer != writer_saved)
         return events
 
-    def _segment_path(self, writer: str, name: str) -> str:
-        return os.path.join(self._events_dir, writer, name + SEGMENT_SUFFIX)
-
-    def _open_segment(self, path: str, ino: int | None) -> int:
+    def _open_segment(self, path: str, file_id: tuple[int, int] | None) -> int:
         """A descriptor appending to ``path``: the one kept from the last append when it is
-        still that file (same path and inode, as stat-ed under the lock just before, and
-        the same process), else a new one (the old one is closed). A file git replaced
-        has a new inode, so no write ever goes to a file no longer in the tree."""
+        still that file (same path, device and inode, as stat-ed under the lock just
+        before, and the same process), else a new one (the old one is closed). A file git
+        replaced is a new inode (the kept descriptor holds the old one, so its number
+        cannot be reused meanwhile): no write ever goes to a file no longer in the tree."""
         kept = self._segment_fd
         if kept is not None:
-            if kept[0] == path and kept[2] == ino and kept[3] == os.getpid():
+            if kept[0] == path and kept[2] == file_id and kept[3] == os.getpid():
                 return kept[1]
             self._drop_segment_fd()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        self._segment_fd = (path, fd, os.fstat(fd).st_ino, os.getpid())
+        st = os.fstat(fd)
+        self._segment_fd = (path, fd, (st.st_dev, st.st_ino), os.getpid())
         return fd
 
     def _drop_segment_fd(self) -> None:

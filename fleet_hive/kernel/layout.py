@@ -88,6 +88,15 @@ class Layout(Frozen):
     def segment(self, writer: str, name: str) -> Path:
         return self.events / writer / f"{name}{SEGMENT_SUFFIX}"
 
+    def segment_file(self, writer: str, name: str) -> str:
+        """:meth:`segment` as a string: the append builds it for every event, where a
+        ``Path`` costs more than the rest of the bookkeeping."""
+        return os.path.join(self.events_dir, writer, name + SEGMENT_SUFFIX)
+
+    @cached_property
+    def events_dir(self) -> str:
+        return str(self.events)
+
     @cached_property
     def missions(self) -> Path:
         return self.fleet / "missions"

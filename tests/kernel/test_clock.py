@@ -35,3 +35,17 @@ def test_duration_seconds(text, seconds):
     from fleet_hive.kernel.clock import duration_seconds
 
     assert duration_seconds(text) == seconds
+
+
+def test_parse_duration_says_what_is_wrong_and_allows_zero_only_when_asked():
+    from fleet_hive.kernel.clock import parse_duration
+    from fleet_hive.kernel.errors import InvalidInputError
+
+    assert parse_duration("1h30m", "--older-than") == 5400
+    assert parse_duration("0", "--older-than", zero=True) == 0
+    with pytest.raises(InvalidInputError, match="--older-than must be longer than zero"):
+        parse_duration("0s", "--older-than")
+    with pytest.raises(InvalidInputError, match="invalid duration 'soon' for stale_after"):
+        parse_duration("soon", "stale_after")
+    with pytest.raises(InvalidInputError, match="invalid duration"):
+        parse_duration("30 d", "checkpoint_max_age", zero=True)  # one grammar: no inner blank
