@@ -396,6 +396,11 @@ def test_a_write_imports_only_the_policies_its_events_concern(hive, repo: Path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert {"fleet_hive.checkpoints.triggers", "fleet_hive.learning.policy",
             "fleet_hive.reservations.manifest"} <= loaded  # a completion concerns them
+    loaded, result = modules_loaded_by(repo, "--actor", "ada", "lock", "acquire", "docs/x.md",
+                                       "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fleet_hive.reservations.manifest" in loaded
+    assert "fleet_hive.missions.snapshots" not in loaded  # no mission event, nothing owed
 
 
 def test_the_lazy_policies_filters_cover_the_policies_own():

@@ -128,15 +128,23 @@ class Hive:
 
             return Manifest(self.layout, self.index)
 
+        # the snapshots: for mission and sortie events, and on any write while a snapshot
+        # that could not be written is owed (the stale marker: the next write repairs it)
+        snapshots = OnEvents(lambda: self._snapshots, streams=p.SNAPSHOT_STREAMS,
+                             when=self.layout.snapshots_stale.exists)
+
+        def settle_snapshots(*, force: bool = False) -> int:
+            return self._snapshots.settle(force=force) if snapshots.built else 0
+
         return UnitOfWork(lock=self.exclusive, index=self.index, store=self.events, policies=[
-            self._snapshots,
+            snapshots,
             OnEvents(manifest, streams=p.MANIFEST_STREAMS),
             OnEvents(lambda: self._checkpoint_triggers, types=p.CHECKPOINT_TRIGGER_TYPES),
             OnEvents(lambda: self._blocker_escalation, types=p.BLOCKER_TYPES),
             OnEvents(lambda: self._outcomes, types=p.OUTCOME_TYPES),
             p.AutoCommit(lambda: self.config.auto_commit,
                          lambda why: self.git.auto_commit(why)),
-        ], settlers=[self._snapshots.settle])
+        ], settlers=[settle_snapshots])
 
     def exclusive(self) -> AbstractContextManager[Any]:
         """This clone's writer lock (reentrant): no append happens while it is held."""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 #: <fleet_hive.index.unit_of_work.OnEvents>`: each policy's module is imported on the first
 #: write with such an event, not on every write. Each must cover the policy's own filter
 #: (``tests/test_architecture.py`` checks that it does).
+SNAPSHOT_STREAMS = ("mission:", "sortie:")  # missions.snapshots: the YAML snapshots
 MANIFEST_STREAMS = ("reservation:",)  # reservations.manifest: the lock manifest
 CHECKPOINT_TRIGGER_TYPES = frozenset({  # checkpoints.triggers: progress crossings, failures
     "sortie_added", "sortie_completed", "sortie_cancelled", "sortie_deleted", "sortie_retried",

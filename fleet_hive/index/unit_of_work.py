@@ -191,17 +191,20 @@ class UnitOfWork:
 
 class OnEvents:
     """An after-write policy built on the first write that concerns it: one with an event
-    of one of ``types`` or on a stream starting with one of ``streams``. Until then its
-    module is not imported (a write pays only for the policies its events can interest).
-    The filter must cover every event the policy acts on; the policy still filters itself.
+    of one of ``types`` or on a stream starting with one of ``streams`` (or, with ``when``,
+    any write while ``when()`` is true: a repair the policy owes). Until then its module is
+    not imported (a write pays only for the policies its events can interest). The filter
+    must cover every event the policy acts on; the policy still filters itself.
     """
 
-    __slots__ = ("_build", "_policy", "streams", "types")
+    __slots__ = ("_build", "_policy", "_when", "streams", "types")
 
     def __init__(self, build: Callable[[], Policy], *, types: Iterable[str] = (),
-                 streams: tuple[str, ...] = ()) -> None:
+                 streams: tuple[str, ...] = (), when: Callable[[], bool] | None = None,
+                 ) -> None:
         self._build = build
         self._policy: Policy | None = None
+        self._when = when
         self.types = frozenset(types)
         self.streams = streams
 
@@ -215,7 +218,12 @@ class OnEvents:
     def wants(self, events: Sequence[Event]) -> bool:
         types, streams = self.types, self.streams
         return any(e.type in types or (streams and e.stream.startswith(streams))
-                   for e in events)
+                   for e in events) or (self._when is not None and self._when())
+
+    @property
+    def built(self) -> bool:
+        """Whether a write has needed the policy yet."""
+        return self._policy is not None
 
     def __call__(self, events: Sequence[Event]) -> None:
         if self.wants(events):

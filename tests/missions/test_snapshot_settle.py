@@ -123,3 +123,19 @@ def test_notes_a_flusher_killed_midway_left_are_rendered_by_the_next(repo: Path)
         other.missions.create("N")
     assert "title: renamed" in snapshot_of(repo, m)
     assert sorted(p.name for p in local.glob("snapshots.pending*")) == []
+
+
+def test_a_snapshot_owed_after_a_failed_render_is_repaired_by_the_next_write_of_any_kind(
+        hive, repo: Path):
+    """The stale marker (a snapshot that could not be written) makes the next write
+    regenerate every snapshot, even one with no mission event (a lock), which otherwise
+    never loads the snapshot policy."""
+    m = hive.missions.create("M")
+    hive.close()
+    snapshot = repo / ".fleet" / "missions" / f"{m.id}.yaml"
+    marker = repo / ".fleet" / "local" / "snapshots.stale"
+    snapshot.unlink()  # what a failed render leaves: no file, and the marker
+    marker.touch()
+    got = run_cli("-C", str(repo), "--actor", "ada", "lock", "acquire", "docs/x.md", "--json")
+    assert got.returncode == 0, got.stderr
+    assert "title: M" in snapshot.read_text() and not marker.exists()
