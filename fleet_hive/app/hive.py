@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +58,9 @@ class Hive:
         self.root = self.layout.root
         self._actor = actor
         self._snapshots_held = 0  # > 0: snapshots deferred for a long run (dispatch)
+        #: told of long work nobody asked for (an index projection of another version
+        #: re-folded), before it starts; the CLI prints it on stderr; None: silent
+        self.notice: Callable[[str], None] | None = None
 
     @cached_property
     def actor(self) -> str:
@@ -76,7 +79,8 @@ class Hive:
         from ..index.db import Index
 
         return Index(self.layout, capabilities.projections(),
-                     tracked_segments=self._tracked_segments)
+                     tracked_segments=self._tracked_segments,
+                     notice=lambda text: self.notice(text) if self.notice else None)
 
     def _tracked_segments(self) -> set[str] | None:
         """The segments (relative to ``.fleet/events``) in the git index, for the index's

@@ -68,8 +68,10 @@ class Ctx:
     def hive(self) -> Hive:
         if self._hive is None:
             from ..app.hive import open as open_hive
+            from .output import info
 
             self._hive = open_hive(self.cwd, actor=self.actor)
+            self._hive.notice = lambda text: info(f"fleet-hive: {text}")
         return self._hive
 
 

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = "2"
 TAIL = 64  # bytes before the consumed offset remembered to detect a rewritten prefix
+#: A projection re-fold of this many streams or more is announced (~0.5 s of work and up).
+ANNOUNCE_STREAMS = 5_000
 BATCH_ROWS = 20_000
 BUSY_RETRIES = (0.05, 0.2, 1.0)  # seconds between retries of a busy database
 MAX_PROBLEMS_SHOWN = 20
@@ -224,12 +226,17 @@ class Index:
     """The index cache of one repository. Open one per process (or thread)."""
 
     def __init__(self, layout: Layout, projections: Sequence[ProjectionSpec] = (), *,
-                 tracked_segments: TrackedSegments | None = None) -> None:
+                 tracked_segments: TrackedSegments | None = None,
+                 notice: Callable[[str], None] | None = None) -> None:
         """``projections``: every capability's (from the composition root); each one's
         code is imported only when it is stale or one of its streams changed.
         ``tracked_segments``: the segment paths (relative to ``.fleet/events``) git tracks,
-        or None without a git index; a tracked segment missing on disk is a problem."""
+        or None without a git index; a tracked segment missing on disk is a problem.
+        ``notice``: told, before it starts, of long work a command did not ask for (a
+        projection of another version re-folded), so a person is not left waiting
+        silently (the CLI prints it on stderr)."""
         self.layout = layout
+        self.notice = notice
         self.specs = tuple(projections)
         self.path = layout.index
         self.ledger = SeqLedger(layout.seq_ledger, layout.seq_lock)
@@ -522,7 +529,7 @@ class Index:
                 self._flush_ledger()
             if bulk:
                 _execute_all(db, _INDEXES)
-            self._refresh_projections(self._stale_projections(self._meta()))
+            self._refresh_projections(self._stale_projections(self._meta()), announce=not bulk)
             db.execute("COMMIT")
             self._damage_known = False
             return added
@@ -815,8 +822,11 @@ class Index:
     def _stale_projections(self, meta: dict[str, str]) -> list[ProjectionSpec]:
         return [p for p in self.specs if meta.get(f"projection:{p.name}") != p.version]
 
-    def _refresh_projections(self, stale: list[ProjectionSpec]) -> None:
-        """Inside the write transaction: rebuild stale projections, refresh touched streams."""
+    def _refresh_projections(self, stale: list[ProjectionSpec], *, announce: bool = True,
+                             ) -> None:
+        """Inside the write transaction: rebuild stale projections, refresh touched streams
+        (``announce``: a re-fold of :data:`ANNOUNCE_STREAMS` streams or more is told to
+        :attr:`notice` first)."""
         db = self.db
         view = ProjectionView(db)
         all_streams: list[str] | None = None
@@ -829,6 +839,9 @@ class Index:
                 if all_streams is None:
                     all_streams = [r[0] for r in db.execute("SELECT DISTINCT stream FROM events")]
                 streams = {s for s in all_streams if spec.wants(s)}
+                if announce and self.notice is not None and len(streams) >= ANNOUNCE_STREAMS:
+                    self.notice(f"updating the index's {spec.name} tables for this version of "
+                                f"fleet-hive: {len(streams):,} streams to fold, once")
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                            (f"projection:{spec.name}", spec.version))
             else:

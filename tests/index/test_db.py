@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -135,3 +136,47 @@ def test_a_projection_can_read_a_stream_lazily(hive):
     assert next(lazy).data == view.events("s:1")[0].data
     lazy.close()  # type: ignore[attr-defined]
     assert list(view.iter_events("s:none")) == []
+
+
+def test_a_long_refold_of_a_projection_is_announced_before_it_starts(hive, monkeypatch):
+    """A projection of another version is re-folded on the first catch-up; when that is
+    much work, ``notice`` hears of it first (the CLI prints it on stderr), once."""
+    from fleet_hive.index import db as db_module
+
+    m = hive.missions.create("m")
+    hive.sorties.add(m.id, "s")
+    hive.index.catch_up()
+    told: list[str] = []
+    hive.notice = told.append
+    monkeypatch.setattr(db_module, "ANNOUNCE_STREAMS", 2)
+    hive.index.db.execute("UPDATE meta SET value = 'old' WHERE key = 'projection:missions'")
+    hive.index.catch_up()
+    assert told == ["updating the index's missions tables for this version of fleet-hive: "
+                    "2 streams to fold, once"]
+    assert hive.sorties.ready()[0].title == "s", "re-folded"
+    hive.index.catch_up()
+    assert len(told) == 1, "once"
+    hive.index.rebuild()  # asked for (`index rebuild` shows its own progress): not announced
+    assert len(told) == 1
+    monkeypatch.setattr(db_module, "ANNOUNCE_STREAMS", 3)
+    hive.index.db.execute("UPDATE meta SET value = 'old' WHERE key = 'projection:missions'")
+    hive.index.catch_up()
+    assert len(told) == 1, "below the threshold: silent"
+
+
+def test_the_command_line_prints_the_announcement_on_stderr(hive, repo):
+    from fleet_hive.index.db import ANNOUNCE_STREAMS
+    from tests.support import run_cli
+
+    m = hive.missions.create("big")
+    hive.sorties.add_many(m.id, [{"title": f"s{k}"} for k in range(ANNOUNCE_STREAMS)])
+    hive.close()
+    db = sqlite3.connect(repo / ".fleet" / ".cache" / "index.sqlite")
+    with db:
+        db.execute("UPDATE meta SET value = 'old' WHERE key = 'projection:missions'")
+    db.close()
+    got = run_cli("-C", str(repo), "ready", "--limit", "1", "--json")
+    assert got.returncode == 0, got.stderr
+    assert f"fleet-hive: updating the index's missions tables for this version of fleet-hive: " \
+           f"{ANNOUNCE_STREAMS + 1:,} streams to fold, once" in got.stderr
+    assert json.loads(got.stdout)[0]["title"] == "s0"
