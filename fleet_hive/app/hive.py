@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ..missions import Missions, Sortie, Sorties
     from ..missions.snapshots import Snapshots
     from ..planning import Planning
+    from ..reservations.manifest import Manifest
     from ..reservations.service import Reservations
     from ..specialists import Specialists
     from .config import Config
@@ -127,22 +128,17 @@ class Hive:
         from ..index.unit_of_work import OnEvents, UnitOfWork
         from . import policies as p
 
-        def manifest() -> Any:
-            from ..reservations.manifest import Manifest
-
-            return Manifest(self.layout, self.index)
-
         # the snapshots: for mission and sortie events, and on any write while a snapshot
         # that could not be written is owed (the stale marker: the next write repairs it)
         snapshots = OnEvents(lambda: self._snapshots, streams=p.SNAPSHOT_STREAMS,
                              when=self.layout.snapshots_stale.exists)
 
-        def settle_snapshots(*, force: bool = False) -> int:
-            return self._snapshots.settle(force=force) if snapshots.built else 0
+        def settle_snapshots(*, force: bool = False) -> int:  # nothing owed if never built
+            return self._snapshots.settle(force=force) if "_snapshots" in self.__dict__ else 0
 
         return UnitOfWork(lock=self.exclusive, index=self.index, store=self.events, policies=[
             snapshots,
-            OnEvents(manifest, streams=p.MANIFEST_STREAMS),
+            OnEvents(lambda: self._manifest, streams=p.MANIFEST_STREAMS),
             OnEvents(lambda: self._checkpoint_triggers, types=p.CHECKPOINT_TRIGGER_TYPES),
             OnEvents(lambda: self._blocker_escalation, types=p.BLOCKER_TYPES),
             OnEvents(lambda: self._outcomes, types=p.OUTCOME_TYPES),
@@ -153,6 +149,12 @@ class Hive:
     def exclusive(self) -> AbstractContextManager[Any]:
         """This clone's writer lock (reentrant): no append happens while it is held."""
         return self.log.exclusive()
+
+    @cached_property
+    def _manifest(self) -> Manifest:
+        from ..reservations.manifest import Manifest
+
+        return Manifest(self.layout, self.index)
 
     @cached_property
     def _snapshots(self) -> Snapshots:

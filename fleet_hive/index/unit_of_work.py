@@ -220,11 +220,6 @@ class OnEvents:
         return any(e.type in types or (streams and e.stream.startswith(streams))
                    for e in events) or (self._when is not None and self._when())
 
-    @property
-    def built(self) -> bool:
-        """Whether a write has needed the policy yet."""
-        return self._policy is not None
-
     def __call__(self, events: Sequence[Event]) -> None:
         if self.wants(events):
             self.policy(events)
