@@ -12,8 +12,9 @@ seconds nothing happened that says its claimant is still at work:
 This runs on every ``status`` and ``ready``, so it is built to be cheap: one indexed query
 on the ``sorties`` table (``sorties_status``) for the claimed sorties, their last activity
 compared as ISO 8601 text (every time in the log has one format); only for those that
-look stale, one look through the events appended since their last event for one by the
-claimant (``instr`` on the stored line, so nothing is decoded unless the name appears).
+look stale, the newest event of each one's stream (one query per ``_IN_CHUNK`` sorties) and
+one look through the events appended since their last event for one by the claimant
+(``instr`` on the stored line, so nothing is decoded unless the name appears).
 Reads only: nothing here writes, and nothing loads pydantic, ruamel or the write path.
 """
 
@@ -181,14 +182,22 @@ def _stream_activity(reads: ReadView, candidates: list[tuple[Sortie, str, str]],
                      catch_up: bool) -> list[tuple[Sortie, str, str]]:
     """``candidates`` with their last activity moved to the newest event on the sortie's
     stream when that is newer: a note appended to ``sortie:<id>`` (which the sortie's own
-    state does not record) counts, whoever appended it."""
+    state does not record) counts, whoever appended it. One query per ``_IN_CHUNK``
+    sorties: the newest line of each stream, found on the ``events_stream`` index."""
+    streams = [f"sortie:{s.id}" for s, _last, _why in candidates]
+    newest: dict[str, bytes] = {}
+    for i in range(0, len(streams), _IN_CHUNK):
+        part = streams[i:i + _IN_CHUNK]
+        newest.update(reads.read(
+            "SELECT stream, raw FROM events WHERE seq IN (SELECT MAX(seq) FROM events "
+            f"WHERE stream IN ({','.join('?' * len(part))}) GROUP BY stream)", part,
+            catch_up=catch_up and i == 0))
     out = []
-    for i, (s, last, why) in enumerate(candidates):
-        rows = reads.read("SELECT raw FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1",
-                          (f"sortie:{s.id}",), catch_up=catch_up and i == 0)
-        if rows:
+    for (s, last, why), stream in zip(candidates, streams, strict=True):
+        raw = newest.get(stream)
+        if raw is not None:
             with contextlib.suppress(jsonload.JSONDecodeError, AttributeError):
-                ev = jsonload.loads(rows[0][0])
+                ev = jsonload.loads(raw)
                 when = ev.get("time")
                 if isinstance(when, str) and when > last:
                     last, why = when, f"{ev.get('type')} by {ev.get('actor')} on sortie {s.id}"

@@ -219,6 +219,29 @@ def test_a_note_on_the_sorties_stream_is_activity_whoever_wrote_it(hive):
     assert found.last_activity == note.time and "note_added by reviewer" in found.why
 
 
+
+def test_notes_count_for_their_own_sortie_only_across_query_chunks(hive, monkeypatch):
+    """The newest event of every stale-looking sortie's stream is read in chunks of
+    ``_IN_CHUNK``: a note keeps exactly its own sortie fresh, wherever it falls."""
+    from fleet_hive.checkpoints import stale
+
+    monkeypatch.setattr(stale, "_IN_CHUNK", 3)
+    m = hive.missions.create("many")
+    ids = [hive.sorties.add(m.id, f"s{i}").id for i in range(8)]
+    for i, sid in enumerate(ids):
+        hive.sorties.claim(sid, specialist=f"w{i}")
+        hive.sorties.start(sid, force=True)
+    time.sleep(0.3)
+    noted = {ids[1], ids[3], ids[7]}  # in the first, second and third chunk
+    for sid in sorted(noted):
+        hive.events.append("note_added", stream=f"sortie:{sid}", data={"text": "seen"},
+                           actor="reviewer")
+    last = max(e.time for e in hive.events.query(type="note_added"))
+    assert set(_stale(hive, epoch(last) + 0.1, after=0.2)) == set(ids) - noted
+    found = {s.id: s for s in find_stale(hive.index, now=epoch(last) + 0.3, stale_after=0.2)}
+    assert set(found) == set(ids)
+    assert all(("note_added by reviewer" in found[sid].why) == (sid in noted) for sid in ids)
+
 HEAVY = ("pydantic", "ruamel", "jinja2", "dulwich")
 
 
