@@ -196,7 +196,7 @@ def _stream_activity(reads: ReadView, candidates: list[tuple[Sortie, str, str]],
     for (s, last, why), stream in zip(candidates, streams, strict=True):
         raw = newest.get(stream)
         if raw is not None:
-            with contextlib.suppress(jsonload.JSONDecodeError, AttributeError):
+            with contextlib.suppress(ValueError, AttributeError):  # JSONDecodeError too
                 ev = jsonload.loads(raw)
                 when = ev.get("time")
                 if isinstance(when, str) and when > last:

@@ -69,11 +69,11 @@ def list_cmd(ctx: Ctx, stream: str | None, type_: str | None, after: int | None,
 def append_cmd(ctx: Ctx, type_: str, stream: str, data: str, causation: str | None,
                correlation: str | None, custom: bool) -> None:
     """Append one event (validated against its type's schema) and print it."""
-    from ..kernel.jsonload import JSONDecodeError, loads_line
+    from ..kernel import jsonload
 
     try:  # as strict as the log itself: what is accepted here, every reader accepts
-        parsed = loads_line(data.encode("utf-8", "surrogatepass"))
-    except JSONDecodeError as e:
+        parsed = jsonload.loads_line(data.encode("utf-8", "surrogatepass"))
+    except jsonload.JSONDecodeError as e:  # looked up (json imported) only on an error
         hint = "quote it for the shell, e.g. --data '{\"text\": \"hi\"}'"
         raise InvalidInputError(f"--data is not valid JSON: {e}", hint=hint) from e
     event = ctx.hive().events.append(type_, stream=stream, data=parsed, causation_id=causation,

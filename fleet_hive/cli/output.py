@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -14,6 +13,7 @@ from ..kernel.patterns import LazyPattern
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from typing import Any
 
 __all__ = ["dumps", "write_json", "write_json_line"]
@@ -72,13 +72,18 @@ def clean(text: Any, multiline: bool = False) -> str:
     """``text`` safe to print to a terminal: every control character shown as an escape
     (``\\x1b``), so a title cannot clear the screen or set the window title. ``multiline``
     keeps newlines and tabs (descriptions). Human output only: JSON stays exact."""
+    shown = "" if text is None else str(text)
+    if (shown.replace("\n", "").replace("\t", "") if multiline else shown).isprintable():
+        return shown  # every character _UNSAFE names is unprintable: nothing to escape
     pattern = _UNSAFE_BUT_LINES if multiline else _UNSAFE
-    return pattern.sub(_escape, "" if text is None else str(text))
+    return pattern.sub(_escape, shown)
 
 
 def display_width(text: str) -> int:
     """Columns ``text`` takes on a terminal: East Asian wide and fullwidth characters take two,
     combining marks and zero-width format characters none."""
+    if text.isascii():
+        return len(text)  # no wide, combining or format character in ASCII
     import unicodedata
 
     total = 0

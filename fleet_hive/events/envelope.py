@@ -8,14 +8,13 @@ from :class:`fleet_hive.events.registry.EnvelopeModel`.
 
 from __future__ import annotations
 
-import re
-
 from ..kernel.errors import InvalidInputError
 from ..kernel.plain import tuple_fields
 from .upcasting import UPCASTERS, upcast
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from typing import Any
 
 ENVELOPE_VERSION = 1
@@ -47,6 +46,8 @@ def _regex(name: str) -> re.Pattern[str]:
     """``TYPE_RE`` or ``STREAM_RE``, compiled on first use (a read never needs them)."""
     found = _compiled.get(name)
     if found is None:
+        import re
+
         found = _compiled[name] = re.compile(_PATTERNS[name])
     return found
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..kernel.errors import FleetHiveError
-from ..kernel.jsonload import JSONDecodeError, loads
+from ..kernel.jsonload import loads
 from ..kernel.layout import SEGMENT_SUFFIX
 from ..kernel.plain import Frozen, setfield
 from ..kernel.typenames import Protocol
@@ -58,12 +58,11 @@ def missing_own_events(layout: Layout) -> list[MissingEvents]:
     forgotten: dict[str, int] = {}
     with contextlib.suppress(OSError):
         for line in layout.writer_missing.read_bytes().splitlines():
-            with contextlib.suppress(JSONDecodeError, KeyError, TypeError, ValueError):
+            with contextlib.suppress(KeyError, TypeError, ValueError):  # JSONDecodeError too
                 note = loads(line)
                 into = forgotten if note.get("forgotten") else expected
                 into[note["writer"]] = max(into.get(note["writer"], 0), int(note["n"]))
-    with contextlib.suppress(OSError, JSONDecodeError, TypeError, ValueError,
-                             AttributeError):
+    with contextlib.suppress(OSError, TypeError, ValueError, AttributeError):
         state = loads(layout.writer_state.read_bytes().rstrip(b" \n\x00"))
         writer, n = state.get("writer"), int(state.get("n") or 0)
         if writer and n:

@@ -37,8 +37,9 @@ from pathlib import Path
 
 from ..events.envelope import Event
 from ..events.segments import Line, ReadResult, iter_data_lines, iter_lines
+from ..kernel import jsonload
 from ..kernel.errors import StorageError
-from ..kernel.jsonload import JSONDecodeError, loads
+from ..kernel.jsonload import loads
 from ..kernel.layout import Layout
 from ..kernel.limits import check_page
 from ..kernel.plain import Frozen, setfield
@@ -389,7 +390,7 @@ class Index:
 
     def _kind(self, e: BaseException) -> str:
         """What an error inside the cache means: ``busy``, ``unwritable`` or ``corrupt``."""
-        if isinstance(e, (DamagedRow, JSONDecodeError, sqlite3.IntegrityError)):
+        if isinstance(e, (DamagedRow, jsonload.JSONDecodeError, sqlite3.IntegrityError)):
             return "corrupt"
         if isinstance(e, OSError):
             return "unwritable" if e.errno in _UNWRITABLE_ERRNOS else "corrupt"
@@ -415,7 +416,7 @@ class Index:
         for delay in (*BUSY_RETRIES, None):
             try:
                 return fn()
-            except (sqlite3.DatabaseError, DamagedRow, JSONDecodeError, OSError) as e:
+            except (sqlite3.DatabaseError, DamagedRow, jsonload.JSONDecodeError, OSError) as e:
                 if isinstance(e, OSError) and not self._cache_os_error(e):
                     raise
                 if self._kind(e) != "busy":
@@ -437,7 +438,7 @@ class Index:
             self._damage_known = False
             self._catch_up(None)  # rebuild from the log before answering
             return fn()
-        except (sqlite3.DatabaseError, DamagedRow, JSONDecodeError, OSError) as e2:
+        except (sqlite3.DatabaseError, DamagedRow, jsonload.JSONDecodeError, OSError) as e2:
             if isinstance(e2, OSError) and not self._cache_os_error(e2):
                 raise
             raise StorageError(f"index cache unusable: {e2}",

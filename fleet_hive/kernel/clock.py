@@ -48,19 +48,37 @@ def duration_seconds(text: object, *, zero: bool = False) -> float | None:
     (a bare number is seconds; case and surrounding blanks do not matter); None when
     ``text`` is not one, or is zero and ``zero`` is not allowed. (Read paths use this: the
     error messages are the caller's; :func:`parse_duration` says them.)"""
-    import re
-
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         return None
     raw = str(text).strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+    end = _number_end(raw, 0)
+    if end and end == len(raw):  # a bare number: seconds
         total = float(raw)
-    elif raw and re.sub(r"(\d+(?:\.\d+)?)([smhdw])", "", raw) == "":
-        total = sum(float(n) * _DURATION_UNITS[u]
-                    for n, u in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", raw))
+    elif raw:  # number-and-unit pairs, nothing between them (read without ``re``)
+        total, i = 0.0, 0
+        while i < len(raw):
+            end = _number_end(raw, i)
+            unit = _DURATION_UNITS.get(raw[end:end + 1]) if end > i else None
+            if unit is None:
+                return None
+            total += float(raw[i:end]) * unit
+            i = end + 1
     else:
         return None
     return total if total > 0 or (zero and total == 0) else None
+
+
+def _number_end(text: str, i: int) -> int:
+    """Where the number (digits, then optionally ``.`` and digits) at ``text[i]`` ends;
+    ``i`` when none starts there."""
+    j = i
+    while j < len(text) and text[j].isdecimal():
+        j += 1
+    if j > i and text[j:j + 1] == "." and text[j + 1:j + 2].isdecimal():
+        j += 2
+        while j < len(text) and text[j].isdecimal():
+            j += 1
+    return j
 
 
 def parse_duration(text: object, what: str = "duration", *, zero: bool = False) -> float:

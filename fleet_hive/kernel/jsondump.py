@@ -58,8 +58,9 @@ def _indented(obj: Any) -> str:
     (_NotPlain for anything else). The standard library's indenting encoder is written in
     Python, one generator per container; this one appends whole ``"key": value`` lines
     and is about twice as fast on a list of sorties. Strings go through the C escaper the
-    standard library uses."""
-    from json.encoder import encode_basestring as string
+    standard library uses (``json.encoder.encode_basestring`` is ``_json``'s: taken from
+    there, a read's output imports neither ``json`` nor the ``re`` its encoder compiles)."""
+    from _json import encode_basestring as string
 
     parts: list[str] = []
     add = parts.append

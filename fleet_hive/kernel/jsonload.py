@@ -13,17 +13,29 @@ never imports it either.
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Callable
-from json import JSONDecodeError, JSONDecoder
-from json import loads as _json_loads
+from _json import make_scanner as _make_scanner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from json import JSONDecodeError
     from typing import Any
 
 __all__ = ["ORJSON_FROM", "JSONDecodeError", "loads", "loads_for", "loads_line", "loads_many"]
+
+
+def __getattr__(name: str) -> Any:
+    """``JSONDecodeError`` (what :func:`loads` raises), from the ``json`` package, which is
+    imported only then: ``except jsonload.JSONDecodeError`` looks it up only when
+    something was raised, and a read that parses well never imports ``json`` (its decoder
+    imports ``re``, ``enum`` and ``functools``: ~3 ms)."""
+    if name == "JSONDecodeError":
+        from json import JSONDecodeError
+
+        return JSONDecodeError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: From this many bytes to parse at once, orjson's parser (three times as fast) pays for its
 #: import (~10 ms): a large catch-up, a rebuild, a long ledger.
@@ -36,6 +48,62 @@ def loads(raw: bytes | str) -> Any:
     if orjson is not None:
         return orjson.loads(raw)
     return _json_loads(raw)
+
+
+def _json_loads(raw: bytes | str) -> Any:
+    """``json.loads(raw)``, by the C scanner that ``json.loads`` itself ends in, without
+    importing the ``json`` package: a document the scanner reads whole (UTF-8, blanks
+    around it) gives what ``json.loads`` gives; anything else (an error, a byte-order mark,
+    another encoding, another type) is handed to ``json.loads``, which says it in its own
+    words."""
+    value = _scan_whole(raw, _SCAN)
+    if value is _MISS:
+        import json
+
+        return json.loads(raw)
+    return value
+
+
+class _Context:
+    """What the C scanner reads off a ``json.JSONDecoder``: its settings."""
+
+    __slots__ = ("object_hook", "object_pairs_hook", "parse_constant", "parse_float",
+                 "parse_int", "strict")
+
+    def __init__(self, parse_float: Any, parse_int: Any, parse_constant: Any) -> None:
+        self.strict, self.object_hook, self.object_pairs_hook = True, None, None
+        self.parse_float, self.parse_int = parse_float, parse_int
+        self.parse_constant = parse_constant
+
+
+_MISS = object()
+_BLANK = " \t\n\r"  # json's whitespace
+
+
+def _scan_whole(raw: bytes | str, scan: Any) -> Any:
+    """The one JSON value ``raw`` holds (blanks around it allowed), or ``_MISS`` when the
+    scanner does not read it whole (including any error the scanner or a parse hook
+    raised: callers decide what that means)."""
+    try:
+        if isinstance(raw, str):
+            text = raw
+        elif isinstance(raw, bytes | bytearray):
+            text = raw.decode("utf-8")
+        else:
+            return _MISS
+        i, n = 0, len(text)
+        while i < n and text[i] in _BLANK:
+            i += 1
+        value, end = scan(text, i)
+    except (ValueError, StopIteration, SystemError):
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors; the scanner words its
+        # errors with json.decoder's JSONDecodeError, found in sys.modules only: until
+        # something imported it, an error comes out as "returned NULL without setting an
+        # exception" (a SystemError), which json.loads then says properly
+        return _MISS
+    while end < n and text[end] in _BLANK:
+        end += 1
+    return value if end == n else _MISS
 
 
 def loads_for(size: int) -> Callable[[bytes | str], Any]:
@@ -77,13 +145,26 @@ def loads_line(raw: bytes) -> Any:
     Python's recursion limit; and orjson reads integers beyond 64 bits as floats. Those
     lines, and every line the standard library refuses (for orjson's verdict in orjson's
     words), go to orjson. Raises ``JSONDecodeError`` (a ValueError)."""
-    if "orjson" not in sys.modules and raw[:1] == b"{" \
-            and _SURROGATE_ESCAPE.search(raw) is None:
+    if "orjson" not in sys.modules and raw[:1] == b"{" and not _surrogate_escape(raw):
         try:
-            return _STRICT.decode(raw.decode("utf-8"))  # strict: no surrogates
-        except (ValueError, RecursionError):
-            return _orjson_loads(raw)  # its verdict, in its words
-    return _orjson_loads(raw)
+            value = _scan_whole(raw, _STRICT)  # UTF-8 strictly: no surrogates
+        except RecursionError:
+            value = _MISS
+        if value is not _MISS:
+            return value
+    return _orjson_loads(raw)  # its verdict, in its words
+
+
+def _surrogate_escape(raw: bytes) -> bool:
+    """Whether ``raw`` holds ``\\u`` followed by ``d`` and one of ``89abAB...``: an escaped
+    surrogate (or a backslash-u that only looks like one: orjson decides both)."""
+    i = raw.find(b"\\u")
+    while i >= 0:
+        if raw[i + 2:i + 3] in (b"d", b"D") and raw[i + 3:i + 4] != b"" \
+                and raw[i + 3:i + 4] in b"89abcdefABCDEF":
+            return True
+        i = raw.find(b"\\u", i + 1)
+    return False
 
 
 def _orjson_loads(raw: bytes) -> Any:
@@ -115,5 +196,8 @@ def _constant(text: str) -> Any:
 
 
 _INF = float("inf")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_STRICT = JSONDecoder(parse_float=_finite, parse_int=_int64, parse_constant=_constant)
+#: ``json.loads``'s scanner (its defaults) and the one that leaves to orjson what orjson reads
+#: otherwise.
+_SCAN = _make_scanner(_Context(float, int, {  # type: ignore[arg-type]  # any such object
+    "-Infinity": -_INF, "Infinity": _INF, "NaN": float("nan")}.__getitem__))
+_STRICT = _make_scanner(_Context(_finite, _int64, _constant))  # type: ignore[arg-type]

@@ -41,7 +41,7 @@ from ..formats.yaml import dump
 from ..kernel.errors import StorageError
 from ..kernel.fsio import write_atomic
 from ..kernel.jsondump import dumps
-from ..kernel.jsonload import JSONDecodeError, loads
+from ..kernel.jsonload import loads
 from .model import Mission, Sortie, mission_progress
 
 TYPE_CHECKING = False
@@ -358,7 +358,8 @@ class Snapshots:
                 "ORDER BY ord_clock, ord_writer, ord_n, id", (mission_id,), catch_up=False)]
             cache_file = _cache_path(layout, mission_id)
             cache: dict[str, str] = {}
-            with contextlib.suppress(FileNotFoundError, JSONDecodeError):  # no cache yet
+            # no cache yet, or a damaged one (a JSONDecodeError is a ValueError)
+            with contextlib.suppress(FileNotFoundError, ValueError):
                 raw = loads(cache_file.read_bytes())
                 if isinstance(raw, dict) and raw.get("format") == FORMAT:
                     cache = raw.get("blocks") or {}

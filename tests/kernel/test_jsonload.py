@@ -80,3 +80,57 @@ def test_a_log_line_is_judged_exactly_as_orjson_judges_it(seed: int,
         assert ours == theirs, raw
         if ours[0] == "ok":
             assert repr(ours[1]) == repr(theirs[1]), raw  # same types too: 1e+20, not an int
+
+
+def _outcome(parse, raw: object) -> tuple[str, str]:
+    try:
+        return "ok", repr(parse(raw))
+    except (ValueError, TypeError, RecursionError) as e:
+        return type(e).__name__, str(e)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_loads_without_orjson_is_json_loads_in_value_and_error(seed: int,
+                                                               monkeypatch: pytest.MonkeyPatch):
+    """``loads`` reads through json's C scanner without importing ``json``: the same value
+    as ``json.loads``, or the same error in the same words (it leaves those to it)."""
+    import random
+
+    rng = random.Random(seed)
+    monkeypatch.delitem(sys.modules, "orjson", raising=False)
+    docs: list[object] = [_LINE, b" \n" + _LINE + b"\r\n", b"\xef\xbb\xbf" + _LINE,
+                          "\ufeff{}", _LINE.decode(), bytearray(_LINE), memoryview(_LINE),
+                          _LINE.decode().encode("utf-16"), b"", b" ", b"1 2", 42]
+    for value in _TRICKY:
+        docs += [value, _LINE.replace(b'"hi"', value), value.decode("latin-1")]
+    for _ in range(300):
+        raw = bytearray(_LINE)
+        i = rng.randrange(len(raw))
+        raw[i] = rng.choice(b'{}[]",:0123456789eE.-\\ux\xc3\xed\x00 \t')
+        docs.append(bytes(raw))
+    for raw in docs:
+        assert _outcome(jsonload.loads, raw) == _outcome(json.loads, raw), raw
+
+
+@pytest.mark.parametrize("bad", [b"{", b"[1,", b'"\x01"', b'{"a" 1}', b"1 2", b"\xff"])
+def test_a_read_that_parses_well_imports_no_json_package(tmp_path, bad: bytes):
+    """The scanner is json's own C one: ``kernel.jsonload`` reads without the ``json``
+    package (whose decoder imports ``re``), which it imports only to word an error: the
+    first error of a process, before anything imported ``json``, is ``json.loads``'s."""
+    import subprocess
+
+    probe = ("import sys; from fleet_hive.kernel import jsonload as j; "
+             "assert j.loads(b'{\"a\": [1, 2.5, null]}') == {'a': [1, 2.5, None]}; "
+             "assert j.loads_many([b'1', b'{}']) == [1, {}]; "
+             "assert j.loads_line(b'{\"n\": 1}') == {'n': 1}; "
+             "print(sorted(m for m in ('json', 're', 'orjson') if m in sys.modules)); "
+             f"raw = {bad!r}\n"
+             "try:\n    j.loads(raw)\nexcept Exception as e:\n    ours = (type(e), str(e))\n"
+             "import json\n"
+             "try:\n    json.loads(raw)\nexcept Exception as e:\n    theirs = (type(e), str(e))\n"
+             "print(ours == theirs, ours)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "[]", result.stdout
+    assert result.stdout.splitlines()[1].startswith("True "), result.stdout
