@@ -6,8 +6,6 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
-from pathlib import Path
-from types import TracebackType
 
 from ..kernel.errors import StorageError
 from ..kernel.fsio import write_atomic
@@ -24,6 +22,8 @@ from . import capabilities
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+    from pathlib import Path
+    from types import TracebackType
     from typing import Any
 
     from ..checkpoints import Checkpoints
@@ -54,26 +54,30 @@ class Hive:
     """An open ``.fleet/``: the composition root. Cheap to create; every part is built on
     first use and handed exactly the ports it needs (no part receives the ``Hive``)."""
 
-    def __init__(self, root: Path, *, actor: str | None = None) -> None:
-        self.layout = Layout(Path(root).resolve())
-        self.root = self.layout.root
+    def __init__(self, root: str | os.PathLike[str], *, actor: str | None = None) -> None:
+        self.layout = Layout(os.path.realpath(root))  # what Path.resolve() gives
         self._actor = actor
         self._snapshots_held = 0  # > 0: snapshots deferred for a long run (dispatch)
         #: told of long work nobody asked for (an index projection of another version
         #: re-folded), before it starts; the CLI prints it on stderr; None: silent
         self.notice: Callable[[str], None] | None = None
 
+    @property
+    def root(self) -> Path:
+        """The repository's working-tree root (holds ``.fleet/``)."""
+        return self.layout.root
+
     @cached_property
     def actor(self) -> str:
         """Who acts: the one given, else :func:`default_actor` (read only when needed)."""
-        return self._actor or default_actor(self.root)
+        return self._actor or default_actor(self.layout.root_dir)
 
     # -- parts ---------------------------------------------------------------------------
     @cached_property
     def config(self) -> Config:
         from .settings import load
 
-        return load(self.layout.config, self.layout.config_cache)
+        return load(self.layout.config_file, self.layout.config_cache_file)
 
     @cached_property
     def index(self) -> Index:
@@ -131,7 +135,7 @@ class Hive:
         # the snapshots: for mission and sortie events, and on any write while a snapshot
         # that could not be written is owed (the stale marker: the next write repairs it)
         snapshots = OnEvents(lambda: self._snapshots, streams=p.SNAPSHOT_STREAMS,
-                             when=self.layout.snapshots_stale.exists)
+                             when=lambda: os.path.exists(self.layout.snapshots_stale_file))
 
         def settle_snapshots(*, force: bool = False) -> int:  # nothing owed if never built
             return self._snapshots.settle(force=force) if "_snapshots" in self.__dict__ else 0
@@ -161,7 +165,7 @@ class Hive:
         from ..kernel.locking import FileMutex
         from ..missions.snapshots import Snapshots
 
-        lock = FileMutex(self.layout.snapshots_lock)
+        lock = FileMutex(self.layout.snapshots_lock_file)
         return Snapshots(self.layout, self.index,
                          deferred=lambda: self._snapshots_held > 0
                          or self.config.snapshots == "deferred", lock=lambda: lock)
@@ -183,7 +187,7 @@ class Hive:
         """Bring the derived files that lag the log on purpose up to date: the pending
         mission snapshots (``snapshots: deferred``). ``commit``, ``sync`` and ``verify`` do
         it first. Returns how many were rewritten."""
-        if not self.layout.snapshots_pending.exists():
+        if not os.path.exists(self.layout.snapshots_pending_file):
             return 0
         return self.missions.flush_snapshots()
 
@@ -230,7 +234,7 @@ class Hive:
     def reservations(self) -> Reservations:
         from ..reservations import Reservations
 
-        return Reservations(lambda: self.uow, self.index, root=self.root)
+        return Reservations(lambda: self.uow, self.index, root=self.layout.root_dir)
 
     @cached_property
     def checkpoints(self) -> Checkpoints:
@@ -285,7 +289,7 @@ class Hive:
                         missions=lambda: self.missions, leases=lambda: self.reservations,
                         checkpoints=lambda: self.checkpoints,
                         stale_after=lambda: plain_setting(
-                            self.layout.config, "stale_after", DEFAULT_STALE_AFTER,
+                            self.layout.config_file, "stale_after", DEFAULT_STALE_AFTER,
                             lambda: self.config.stale_after),
                         dispatch_leases=self._dispatch_leases,
                         mail=lambda mission_id: self._mission_mail(mission_id)[0],
@@ -392,7 +396,7 @@ class Hive:
         from ..specialists.model import DEFAULT_SILENT_AFTER_TEXT
         from .plain_settings import plain_setting
 
-        text = plain_setting(self.layout.config, "specialist_silent_after",
+        text = plain_setting(self.layout.config_file, "specialist_silent_after",
                              DEFAULT_SILENT_AFTER_TEXT,
                              lambda: self.config.specialist_silent_after)
         return parse_duration(text, "specialist_silent_after in .fleet/config.yaml")
@@ -448,7 +452,7 @@ class Hive:
         from ..kernel.locking import FileMutex
 
         self.layout.cache.mkdir(parents=True, exist_ok=True)
-        return FileMutex(self.layout.writer_lock)
+        return FileMutex(self.layout.writer_lock_file)
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
@@ -477,14 +481,14 @@ class Hive:
 
 def open(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hive:
     """Open the ``.fleet/`` at ``path`` or the nearest parent; FleetHiveError if absent."""
-    return Hive(find_root(Path(path)), actor=actor)
+    return Hive(find_root(path), actor=actor)
 
 
 def init(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hive:
     """Create ``.fleet/`` in the git repository at or above ``path`` (idempotent)."""
     from .config import DEFAULT_CONFIG_TEXT
 
-    root = find_git_root(Path(path))
+    root = find_git_root(path)
     assert root is not None
     layout = Layout(root)
     try:
@@ -517,7 +521,7 @@ def init(path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> Hiv
 
 
 
-def default_actor(root: Path) -> str:
+def default_actor(root: str | os.PathLike[str]) -> str:
     """The git user name (repository config, then global), else the OS user."""
     from ..kernel.actors import git_user_name
 

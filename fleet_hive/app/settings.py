@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 from ..kernel import jsonload
 from ..kernel.jsondump import dumps
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .config import Config
+
+    PathLike = str | os.PathLike[str]
 
 CACHE_VERSION = 1
 
@@ -63,10 +64,11 @@ class Settings:
         return f"Settings({self._values!r})"
 
 
-def load(config_path: Path, cache_path: Path) -> Config:
+def load(config_path: PathLike, cache_path: PathLike) -> Config:
     """The settings of ``config_path``, from ``cache_path`` when it is still right."""
     try:
-        text: str | None = config_path.read_text(encoding="utf-8")
+        with open(config_path, encoding="utf-8") as f:  # as Path.read_text reads it
+            text: str | None = f.read()
     except FileNotFoundError:
         text = None
     except (OSError, UnicodeDecodeError):
@@ -92,10 +94,12 @@ def load(config_path: Path, cache_path: Path) -> Config:
     return config
 
 
-def _slow(config_path: Path) -> Config:
+def _slow(config_path: PathLike) -> Config:
+    from pathlib import Path
+
     from .config import load_config
 
-    return load_config(config_path)
+    return load_config(Path(config_path))
 
 
 def _model_stamp() -> list[int]:
@@ -117,7 +121,7 @@ def _same_types(value: Any) -> bool:
     return value is None or type(value) in (str, int, float, bool)
 
 
-def _remember(cache_path: Path, record: dict[str, Any]) -> None:
+def _remember(cache_path: PathLike, record: dict[str, Any]) -> None:
     from ..kernel.fsio import write_atomic
 
     with contextlib.suppress(OSError):  # a cache: best effort, never a reason to fail

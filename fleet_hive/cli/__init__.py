@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,8 +56,9 @@ COMMANDS: dict[str, str] = {
 class Ctx:
     """What every command needs, resolved once: where, who, and how to print."""
 
-    def __init__(self, cwd: Path, actor: str | None, json: bool = False) -> None:
-        self.cwd = cwd
+    def __init__(self, cwd: str | os.PathLike[str], actor: str | None,
+                 json: bool = False) -> None:
+        self.cwd = cwd  # absolute (a string on the fast path: no pathlib)
         self.actor = actor
         self.json = json
         #: The command reports the log's integrity itself (``verify``): no warning at exit.
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         # nothing). A long command (events follow, index rebuild) still collects.
         gc.set_threshold(100_000, 20, 100)
     args = sys.argv[1:] if argv is None else argv
-    ctx_obj = Ctx(Path(os.getcwd()), None)
+    ctx_obj = Ctx(os.getcwd(), None)
 
     def invoke() -> Any:
         from . import fast, spec

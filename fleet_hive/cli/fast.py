@@ -21,7 +21,6 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from . import COMMANDS, Ctx, spec
 
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _GLOBAL_DIRECTORY = spec.Param("option", ("-C", "directory"),
-                               {"type": spec.Path(file_okay=False, path_type=Path)})
+                               {"type": spec.Path(file_okay=False)})  # a str
 
 
 def _misconfigured(stream: Any) -> bool:
@@ -87,7 +86,7 @@ def plan(args: Sequence[str], ctx: Ctx) -> Callable[[], Any] | None:
         cwd = None if directory is None else _GLOBAL_DIRECTORY.convert(directory)
     except ValueError:
         return None
-    ctx.cwd = (cwd or Path(os.getcwd())).absolute()
+    ctx.cwd = os.path.join(os.getcwd(), cwd) if cwd else os.getcwd()  # Path.absolute()
     ctx.actor = actor
     ctx.json = ctx.json or as_json or sub_json
     body = target.body

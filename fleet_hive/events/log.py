@@ -111,9 +111,9 @@ class SegmentLog:
         self.layout = layout
         self.durability = durability
         self.segment_max_bytes = segment_max_bytes
-        layout.cache.mkdir(parents=True, exist_ok=True)
-        layout.local.mkdir(parents=True, exist_ok=True)
-        self._lock = FileMutex(layout.writer_lock)
+        os.makedirs(layout.cache_dir, exist_ok=True)
+        os.makedirs(layout.local_dir, exist_ok=True)
+        self._lock = FileMutex(layout.writer_lock_file)
         self._state_fd: int | None = None
         self._state_pid = 0
         #: the state record this process last wrote or read, and its fields: a record read
@@ -124,7 +124,7 @@ class SegmentLog:
         #: the current segment's (device, inode), as _check_segment saw it
         self._segment_id = (-1, -1)
         self._events_dir = layout.events_dir
-        self._git_index = str(layout.git_dir / "index")
+        self._git_index = layout.git_index_file
 
     # -- state ---------------------------------------------------------------------------
     # The state is one fixed-size record rewritten in place (pwrite), not a file replaced
@@ -133,7 +133,7 @@ class SegmentLog:
     # record just makes the next append re-derive everything from the working tree.
     def _state_file(self) -> int:
         if self._state_fd is None or self._state_pid != os.getpid():
-            self._state_fd = os.open(self.layout.writer_state, os.O_RDWR | os.O_CREAT, 0o644)
+            self._state_fd = os.open(self.layout.writer_state_file, os.O_RDWR | os.O_CREAT, 0o644)
             self._state_pid = os.getpid()
         return self._state_fd
 

@@ -85,24 +85,36 @@ class _Unsure(Exception):
 _RESERVED = frozenset({"true", "false", "null", "nan", "inf", "yes", "no", "on", "off",
                        "y", "n"})
 _PLAIN_PUNCT = frozenset("_./+=,()*-'")
-_PLAIN = None  # (plain-safe string, timestamp) patterns, compiled on first use
+
+
+def _letter(c: str) -> bool:
+    """``re.match(r"[^\\W\\d_]", c)``: a word character that is no digit and no ``_``."""
+    return c.isalnum() and not c.isdecimal() and c != "_"
+
+
+def _timestamp(value: str) -> bool:
+    """``re.fullmatch(r"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z", value)``
+    (an ISO time as the log writes them), without ``re``."""
+    if len(value) < 20 or value[-1] != "Z" or value[4] != "-" or value[7] != "-" \
+            or value[10] != "T" or value[13] != ":" or value[16] != ":":
+        return False
+    digits = (value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16]
+              + value[17:19])
+    if not digits.isdecimal():
+        return False
+    if len(value) == 20:
+        return True
+    return value[19] == "." and value[20:-1].isdecimal()  # "" is not decimal
 
 
 def _scalar(value: Any) -> str:
-    global _PLAIN
     kind = type(value)
     if kind is str:
         if value == "":
             return "''"
-        if _PLAIN is None:
-            import re
-
-            _PLAIN = (re.compile(r"[^\W\d_]"),
-                      re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"))
-        first, stamp = _PLAIN
-        if stamp.fullmatch(value):
+        if _timestamp(value):
             return f"'{value}'"
-        if (value[0] != "/" and not first.match(value)) or value[-1] == " " \
+        if (value[0] != "/" and not _letter(value[0])) or value[-1] == " " \
                 or value.lower() in _RESERVED:
             raise _Unsure
         for c in value:
@@ -168,17 +180,16 @@ def _inline(value: Any) -> str:
 # faster than a YAML parser) and hands anything else to :func:`load`. Checkpoints use it:
 # one line per sortie also makes their diffs readable.
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
-#: Characters JSON leaves as they are that a YAML reader refuses or takes for a line break.
-_NOT_YAML = None
+#: Characters JSON leaves as they are that a YAML reader refuses or takes for a line break,
+#: and the escape each is written as.
+_NOT_YAML = {c: f"\\u{c:04x}" for c in [*range(0x7F, 0xA0), 0x2028, 0x2029, 0xFEFF, 0xFFFE,
+                                        0xFFFF]}
 
 
 def _yaml_safe(text: str) -> str:
-    global _NOT_YAML
-    if _NOT_YAML is None:
-        import re
-
-        _NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
-    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    if text.isascii() and "\x7f" not in text:
+        return text  # the common case: nothing to escape
+    return text.translate(_NOT_YAML)
 
 
 def _flow(value: Any) -> str:

@@ -33,7 +33,6 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 
 from ..events.envelope import Event
 from ..events.segments import Line, ReadResult, iter_data_lines, iter_lines
@@ -48,6 +47,7 @@ from .ledger import Hasher, Record, SeqLedger, chunk_hash
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from .projection import Projection, ProjectionSpec, Row
@@ -239,8 +239,8 @@ class Index:
         self.layout = layout
         self.notice = notice
         self.specs = tuple(projections)
-        self.path = layout.index
-        self.ledger = SeqLedger(layout.seq_ledger, layout.seq_lock)
+        self.path = layout.index_file  # a string: nothing on a read needs pathlib
+        self.ledger = SeqLedger(layout.seq_ledger_file, layout.seq_lock_file)
         self._tracked = tracked_segments
         self._db: sqlite3.Connection | None = None
         self._projections: dict[str, Projection] = {}
@@ -280,9 +280,9 @@ class Index:
         if self.memory_reason is not None:
             return self._open_memory()
         try:
-            self.layout.cache.mkdir(parents=True, exist_ok=True)
+            os.makedirs(self.layout.cache_dir, exist_ok=True)
         except OSError as e:
-            return self._to_memory(_describe(e, self.layout.cache))
+            return self._to_memory(_describe(e, self.layout.cache_dir))
         for attempt in (1, 2):
             db = None
             try:
@@ -447,7 +447,7 @@ class Index:
     def _cache_os_error(self, e: OSError) -> bool:
         """Whether an OSError is about the cache or the ledger (not about the log)."""
         name = e.filename if isinstance(e.filename, str) else ""
-        return name.startswith((str(self.layout.cache), str(self.layout.local)))
+        return name.startswith((self.layout.cache_dir, self.layout.local_dir))
 
     # -- catching up ---------------------------------------------------------------------
     def _meta(self) -> dict[str, str]:
@@ -457,7 +457,7 @@ class Index:
         if self._tracked is None:
             return ""
         try:
-            st = os.stat(self.layout.git_dir / "index")
+            st = os.stat(self.layout.git_index_file)
         except OSError:
             return "none"
         return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
@@ -473,7 +473,7 @@ class Index:
         }
         work: list[SegmentWork] = []
         on_disk: set[str] = set()
-        base = self.layout.events
+        base = self.layout.events_dir
         for writer, name, path in self.layout.segment_files():
             rel = f"{writer}/{name}.jsonl"
             try:
@@ -486,7 +486,7 @@ class Index:
                     or row[4] != st.st_ino):
                 work.append((rel, path, st, row))
         for rel, row in known.items():  # gone from disk
-            work.append((rel, base / rel, None, row))
+            work.append((rel, os.path.join(base, rel), None, row))
         return work, on_disk
 
     def catch_up(self, progress: Progress | None = None) -> int:
@@ -805,7 +805,7 @@ class Index:
         (count,) = self.db.execute("SELECT COUNT(*) FROM problems").fetchone()
         if not count:
             return None
-        events = os.path.relpath(self.layout.events, self.layout.root)
+        events = os.path.relpath(self.layout.events_dir, self.layout.root_dir)
         rows = self.db.execute(
             "SELECT rel, line, kind, message FROM problems ORDER BY rel, off LIMIT ?",
             (MAX_PROBLEMS_SHOWN,)).fetchall()
@@ -892,8 +892,8 @@ class Index:
                 records: list[Record] = [["h", self._next_seq]]
                 for rel, start, stop, first, count, digest in merged:
                     if digest is None:
-                        digest = chunk_hash(_read_at(self.layout.events / rel, start,
-                                                     stop - start))
+                        digest = chunk_hash(_read_at(
+                            os.path.join(self.layout.events_dir, rel), start, stop - start))
                     records.append(["i", rel, start, stop, first, count, digest])
                 size = self.ledger.rewrite(records)
                 ident = self.ledger.identity()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from pathlib import Path
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None,
@@ -22,14 +21,17 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int |
     ``mode`` sets the permission bits (e.g. ``0o755`` for a hook). The temp file lives
     beside the target (same filesystem, so the rename is atomic) and is removed on failure.
     """
-    target = Path(path)
+    target = os.fspath(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if skip_unchanged:
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            if target.read_bytes() == raw:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError), \
+                open(target, "rb") as f:
+            if f.read() == raw:
                 return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    parent, name = os.path.split(target)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644 if mode is None else mode)
         try:
@@ -48,7 +50,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, mode: int |
             os.unlink(tmp)
         raise
     if durable:
-        fsync_dir(target.parent)
+        fsync_dir(parent or ".")
     return True
 
 
@@ -78,16 +80,17 @@ def publish(path: str | os.PathLike[str], data: bytes, *,
     generation, so a reader that has just resolved the old link still finds its target.
     Not for files committed to git (they would become symlinks there); not durable.
     """
-    target = Path(path)
+    target = os.fspath(path)
     if skip_unchanged:
-        with contextlib.suppress(OSError):
-            if target.read_bytes() == data:
+        with contextlib.suppress(OSError), open(target, "rb") as f:
+            if f.read() == data:
                 return False
-    directory = target.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    prefix = f".{target.name}."
+    directory, base = os.path.split(target)
+    directory = directory or "."
+    os.makedirs(directory, exist_ok=True)
+    prefix = f".{base}."
     name = f"{prefix}{os.getpid()}.{time.monotonic_ns()}"
-    fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(os.path.join(directory, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         view = memoryview(data)
         while view:
@@ -98,14 +101,14 @@ def publish(path: str | os.PathLike[str], data: bytes, *,
         previous = os.readlink(target)
     except OSError:
         previous = None
-    link = directory / f"{prefix}{os.getpid()}.link"
+    link = os.path.join(directory, f"{prefix}{os.getpid()}.link")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(link)
     try:
         os.symlink(name, link)
         os.replace(link, target)
     except BaseException:
-        for leftover in (link, directory / name):
+        for leftover in (link, os.path.join(directory, name)):
             with contextlib.suppress(OSError):
                 os.unlink(leftover)
         raise
@@ -115,5 +118,5 @@ def publish(path: str | os.PathLike[str], data: bytes, *,
                  and not e.name.endswith(".link")]
     for old in stale:
         with contextlib.suppress(OSError):
-            os.unlink(directory / old)
+            os.unlink(os.path.join(directory, old))
     return True

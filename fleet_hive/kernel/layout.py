@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from pathlib import Path
 
 from .errors import NotARepositoryError, NotInitializedError
 from .plain import Frozen, setfield
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 FLEET_DIR = ".fleet"
 CHECKPOINTS_DIR = "checkpoints"  # .fleet/checkpoints/<mission-id>/<checkpoint-id>.yaml
@@ -60,27 +63,52 @@ def upgraded_git_settings(gitignore: str, gitattributes: str) -> tuple[str, str]
     return gitignore, gitattributes
 
 
+def _path(text: str) -> Path:
+    """``pathlib.Path(text)``: pathlib is imported by the first caller that wants one."""
+    from pathlib import Path
+
+    return Path(text)
+
+
 class Layout(Frozen):
     """Paths of one repository's ``.fleet/`` directory (frozen; its paths are computed
-    once, on first use: no ``__slots__``, ``cached_property`` needs the instance dict)."""
+    once, on first use: no ``__slots__``, ``cached_property`` needs the instance dict).
 
-    _fields = ("root",)
-    root: Path  # the repository's working-tree root (holds .fleet/)
+    Every place is a :class:`~pathlib.Path`; the ones every command opens (the index, the
+    config, the seq ledger, the writer's files) are also plain strings (``*_dir``,
+    ``*_file``), which their ``Path`` is made from: a read that only opens those never
+    imports ``pathlib`` (with the ``re``, ``fnmatch`` and ``urllib`` it imports, ~12 ms of
+    a process's start)."""
 
-    def __init__(self, root: Path) -> None:
-        setfield(self, "root", root)
+    _fields = ("root_dir",)
+    root_dir: str  # the repository's working-tree root (holds .fleet/)
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        setfield(self, "root_dir", os.fspath(root))
+
+    @cached_property
+    def root(self) -> Path:
+        return _path(self.root_dir)
+
+    @cached_property
+    def fleet_dir(self) -> str:
+        return os.path.join(self.root_dir, FLEET_DIR)
 
     @cached_property
     def fleet(self) -> Path:
-        return self.root / FLEET_DIR
+        return _path(self.fleet_dir)
+
+    @cached_property
+    def config_file(self) -> str:
+        return os.path.join(self.fleet_dir, "config.yaml")
 
     @cached_property
     def config(self) -> Path:
-        return self.fleet / "config.yaml"
+        return _path(self.config_file)
 
     @cached_property
     def events(self) -> Path:
-        return self.fleet / "events"
+        return _path(self.events_dir)
 
     def writer_dir(self, writer: str) -> Path:
         return self.events / writer
@@ -95,19 +123,27 @@ class Layout(Frozen):
 
     @cached_property
     def events_dir(self) -> str:
-        return str(self.events)
+        return os.path.join(self.fleet_dir, "events")
+
+    @cached_property
+    def missions_dir(self) -> str:
+        return os.path.join(self.fleet_dir, "missions")
 
     @cached_property
     def missions(self) -> Path:
-        return self.fleet / "missions"
+        return _path(self.missions_dir)
 
     @cached_property
     def checkpoints(self) -> Path:
         return self.fleet / CHECKPOINTS_DIR
 
     @cached_property
+    def local_dir(self) -> str:
+        return os.path.join(self.fleet_dir, "local")
+
+    @cached_property
     def local(self) -> Path:
-        return self.fleet / "local"
+        return _path(self.local_dir)
 
     @cached_property
     def writer_id_file(self) -> Path:
@@ -115,21 +151,33 @@ class Layout(Frozen):
         return self.local / "writer"
 
     @cached_property
-    def writer_missing(self) -> Path:
+    def writer_missing_file(self) -> str:
         """What earlier writers of this clone wrote that the working tree lost (JSON lines:
         writer, last ``n``): kept so ``status`` and ``verify`` can say so (``git stash``)."""
-        return self.local / "writer.missing"
+        return os.path.join(self.local_dir, "writer.missing")
+
+    @cached_property
+    def writer_missing(self) -> Path:
+        return _path(self.writer_missing_file)
+
+    @cached_property
+    def writer_state_file(self) -> str:
+        """The writer's fixed-size state record (segment, size, n, clock)."""
+        return os.path.join(self.local_dir, "writer.state")
 
     @cached_property
     def writer_state(self) -> Path:
-        """The writer's fixed-size state record (segment, size, n, clock)."""
-        return self.local / "writer.state"
+        return _path(self.writer_state_file)
+
+    @cached_property
+    def reservation_manifest_file(self) -> str:
+        """The live reservations as JSON for editors, tools and hooks: derived after every
+        reservation change and never read back by fleet-hive."""
+        return os.path.join(self.local_dir, "reservations.json")
 
     @cached_property
     def reservation_manifest(self) -> Path:
-        """The live reservations as JSON for editors, tools and hooks: derived after every
-        reservation change and never read back by fleet-hive."""
-        return self.local / "reservations.json"
+        return _path(self.reservation_manifest_file)
 
     @cached_property
     def token(self) -> Path:
@@ -163,24 +211,40 @@ class Layout(Frozen):
         return self.dispatch / "prompts"
 
     @cached_property
+    def cache_dir(self) -> str:
+        return os.path.join(self.fleet_dir, ".cache")
+
+    @cached_property
     def cache(self) -> Path:
-        return self.fleet / ".cache"
+        return _path(self.cache_dir)
+
+    @cached_property
+    def index_file(self) -> str:
+        return os.path.join(self.cache_dir, "index.sqlite")
 
     @cached_property
     def index(self) -> Path:
-        return self.cache / "index.sqlite"
+        return _path(self.index_file)
+
+    @cached_property
+    def config_cache_file(self) -> str:
+        """The validated settings with the text they came from (derived; a miss re-reads
+        ``config.yaml`` the slow way)."""
+        return os.path.join(self.cache_dir, "config.json")
 
     @cached_property
     def config_cache(self) -> Path:
-        """The validated settings with the text they came from (derived; a miss re-reads
-        ``config.yaml`` the slow way)."""
-        return self.cache / "config.json"
+        return _path(self.config_cache_file)
+
+    @cached_property
+    def writer_lock_file(self) -> str:
+        """In ``local/``, not ``.cache/``: deleting the cache while processes write must not
+        give two of them "the" lock through two different files (``storage.md`` 1)."""
+        return os.path.join(self.local_dir, "writer.lock")
 
     @cached_property
     def writer_lock(self) -> Path:
-        """In ``local/``, not ``.cache/``: deleting the cache while processes write must not
-        give two of them "the" lock through two different files (``storage.md`` 1)."""
-        return self.local / "writer.lock"
+        return _path(self.writer_lock_file)
 
     @cached_property
     def git_index_owner(self) -> Path:
@@ -195,30 +259,50 @@ class Layout(Frozen):
         return self.local / "objects.lock.owner"
 
     @cached_property
-    def snapshots_stale(self) -> Path:
+    def snapshots_stale_file(self) -> str:
         """Present while a snapshot could not be written: the next write regenerates all."""
-        return self.local / "snapshots.stale"
+        return os.path.join(self.local_dir, "snapshots.stale")
 
     @cached_property
-    def snapshots_pending(self) -> Path:
+    def snapshots_stale(self) -> Path:
+        return _path(self.snapshots_stale_file)
+
+    @cached_property
+    def snapshots_pending_file(self) -> str:
         """Missions whose snapshot lags the log, one id a line: noted by each write under
         the writer lock, cleared by whoever regenerates them (the writer itself once it
         released the lock; with ``snapshots: deferred``, ``commit``, ``sync``, ``verify``)."""
-        return self.local / "snapshots.pending"
+        return os.path.join(self.local_dir, "snapshots.pending")
+
+    @cached_property
+    def snapshots_pending(self) -> Path:
+        return _path(self.snapshots_pending_file)
+
+    @cached_property
+    def snapshots_lock_file(self) -> str:
+        """Held while snapshots are regenerated (not the writer lock: appends go on)."""
+        return os.path.join(self.local_dir, "snapshots.lock")
 
     @cached_property
     def snapshots_lock(self) -> Path:
-        """Held while snapshots are regenerated (not the writer lock: appends go on)."""
-        return self.local / "snapshots.lock"
+        return _path(self.snapshots_lock_file)
+
+    @cached_property
+    def seq_ledger_file(self) -> str:
+        """Which ``seq`` numbers the index handed out (kept when the cache is deleted)."""
+        return os.path.join(self.local_dir, "seq.ledger")
 
     @cached_property
     def seq_ledger(self) -> Path:
-        """Which ``seq`` numbers the index handed out (kept when the cache is deleted)."""
-        return self.local / "seq.ledger"
+        return _path(self.seq_ledger_file)
+
+    @cached_property
+    def seq_lock_file(self) -> str:
+        return os.path.join(self.local_dir, "seq.lock")
 
     @cached_property
     def seq_lock(self) -> Path:
-        return self.local / "seq.lock"
+        return _path(self.seq_lock_file)
 
     @cached_property
     def git_lock(self) -> Path:
@@ -249,25 +333,36 @@ class Layout(Frozen):
         return self.fleet / ".gitattributes"
 
     @cached_property
-    def git_dir(self) -> Path:
+    def _git_dir(self) -> str:
         """The repository's git directory (follows a ``.git`` file of a worktree)."""
-        dot_git = self.root / ".git"
-        if dot_git.is_file():
-            text = dot_git.read_text(encoding="utf-8").strip()
+        dot_git = os.path.join(self.root_dir, ".git")
+        if os.path.isfile(dot_git):
+            with open(dot_git, encoding="utf-8") as f:
+                text = f.read().strip()
             if text.startswith("gitdir:"):
-                target = Path(text[len("gitdir:") :].strip())
-                return target if target.is_absolute() else (self.root / target).resolve()
+                target = text[len("gitdir:") :].strip()
+                return target if os.path.isabs(target) else \
+                    os.path.realpath(os.path.join(self.root_dir, target))
         return dot_git
+
+    @cached_property
+    def git_dir(self) -> Path:
+        return _path(self._git_dir)
+
+    @cached_property
+    def git_index_file(self) -> str:
+        """git's index (the staging area) of :attr:`git_dir`."""
+        return os.path.join(self._git_dir, "index")
 
     def segments(self) -> list[tuple[str, str, Path]]:
         """Every segment as ``(writer, name, path)``, in (writer, name) order."""
-        return [(w, n, Path(p)) for w, n, p in self.segment_files()]
+        return [(w, n, _path(p)) for w, n, p in self.segment_files()]
 
     def segment_files(self) -> list[tuple[str, str, str]]:
         """Like :meth:`segments` with plain string paths: every read and write lists the
         segments, and building ``Path`` objects was a tenth of a reservation's cost."""
         out: list[tuple[str, str, str]] = []
-        events = os.fspath(self.events)
+        events = self.events_dir
         try:
             writers = sorted(e.name for e in _scandir(events) if e.is_dir())
         except FileNotFoundError:
@@ -285,25 +380,32 @@ def _scandir(path: str | Path) -> list[os.DirEntry[str]]:
         return list(it)
 
 
-def find_root(start: Path) -> Path:
-    """The nearest directory at or above ``start`` that holds ``.fleet/``."""
-    start = start.resolve()
-    if not start.exists():
+def find_root(start: str | os.PathLike[str]) -> str:
+    """The nearest directory at or above ``start`` that holds ``.fleet/`` (absolute, with
+    symlinks resolved, as ``Path.resolve`` gives it; a string: every command starts here,
+    and pathlib is not needed to walk up a few directories)."""
+    start = os.path.realpath(start)
+    if not os.path.exists(start):
         raise NotARepositoryError(
             f"directory does not exist: {start}", hint="check the path given with -C"
         )
-    for candidate in (start, *start.parents):
-        if (candidate / FLEET_DIR).is_dir():
+    candidate = start
+    while True:
+        if os.path.isdir(os.path.join(candidate, FLEET_DIR)):
             return candidate
+        parent = os.path.dirname(candidate)
+        if parent == candidate:
+            break
+        candidate = parent
     hint = "run `fleet-hive init` in the repository first"
     if find_git_root(start, required=False) is None:
         hint = "run `git init` and then `fleet-hive init`, or pass -C PATH to a repository"
     raise NotInitializedError(f"no .fleet/ directory in {start} or any parent", hint=hint)
 
 
-def find_git_root(start: Path, *, required: bool = True) -> Path | None:
+def find_git_root(start: str | os.PathLike[str], *, required: bool = True) -> Path | None:
     """The nearest directory at or above ``start`` holding ``.git`` (a directory or a file)."""
-    start = start.resolve()
+    start = _path(os.fspath(start)).resolve()
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
             return candidate

@@ -8,11 +8,11 @@ are the repository's top-level directories.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
+    from pathlib import Path
 
 KINDS = ("schemas", "templates", "hooks")
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +37,7 @@ def resource_path(kind: str) -> str:
 def resource_dir(kind: str) -> Traversable:
     """The directory of one kind of shipped resource."""
     from importlib.resources import files
+    from pathlib import Path
 
     if kind not in KINDS:
         raise ValueError(f"unknown resource kind {kind!r}")
@@ -58,4 +59,6 @@ def read_text(kind: str, name: str) -> str:
 
 def source_dir(kind: str) -> Path:
     """The top-level directory in the source tree (for tools that regenerate resources)."""
+    from pathlib import Path
+
     return Path(__file__).resolve().parents[2] / kind

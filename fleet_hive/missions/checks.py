@@ -16,6 +16,7 @@ errors: the log is sound, people have a decision to make (``sortie resolve``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,7 +26,7 @@ from ..kernel.problems import Problem, Report
 from .fold import fold_mission, fold_sortie
 from .model import Mission, Sortie
 from .projection import load_streams
-from .snapshots import remove, render, snapshot_path, write_derived
+from .snapshots import remove, render, snapshot_file, write_derived
 
 if TYPE_CHECKING:
     from ..index.projection import CheckContext, Row
@@ -101,7 +102,7 @@ def _check(hive: CheckContext, report: Report, repair: bool) -> None:
     present = {p.stem: p for p in hive.layout.missions.glob("*.yaml")} \
         if hive.layout.missions.is_dir() else {}
     for mission_id in sorted(want.keys() | present.keys()):
-        path = snapshot_path(hive.layout, mission_id)
+        path = Path(snapshot_file(hive.layout, mission_id))
         rel = str(path.relative_to(root))
         if mission_id not in want:
             why = "was deleted" if mission_id in missions else "is not in the log"

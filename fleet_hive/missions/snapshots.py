@@ -35,7 +35,6 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from pathlib import Path
 
 from ..formats.yaml import dump
 from ..kernel.errors import StorageError
@@ -49,6 +48,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..events.envelope import Event
+
+    PathLike = str | os.PathLike[str]
     from ..index.projection import ReadView
     from ..kernel.layout import Layout
 
@@ -59,12 +60,19 @@ HEADER = (
 )
 
 
-def snapshot_path(layout: Layout, mission_id: str) -> Path:
-    return layout.missions / f"{mission_id}.yaml"
+def snapshot_file(layout: Layout, mission_id: str) -> str:
+    """Where the snapshot of ``mission_id`` lives (a string: the write path that renders
+    it never needs pathlib)."""
+    return os.path.join(layout.missions_dir, f"{mission_id}.yaml")
 
 
-def _cache_path(layout: Layout, mission_id: str) -> Path:
-    return layout.cache / "snapshots" / f"{mission_id}.json"
+def _cache_file(layout: Layout, mission_id: str) -> str:
+    return os.path.join(layout.cache_dir, "snapshots", f"{mission_id}.json")
+
+
+def _mark(path: str) -> None:
+    """Create ``path`` (empty) if it is missing: a marker whose existence is the message."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
 
 
 def mission_entry(m: Mission, counts: dict[str, int], events: int) -> dict[str, Any]:
@@ -141,9 +149,9 @@ def render_from_index(m: Mission, counts: dict[str, int], events: int, docs: Seq
 
 def remove(layout: Layout, mission_id: str) -> bool:
     removed = False
-    for path in (snapshot_path(layout, mission_id), _cache_path(layout, mission_id)):
+    for path in (snapshot_file(layout, mission_id), _cache_file(layout, mission_id)):
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            os.unlink(path)
             removed = True
     return removed
 
@@ -185,11 +193,11 @@ class Snapshots:
         self._at_exit = False  # settle() registered to run at interpreter exit
 
     def __call__(self, events: Sequence[Event]) -> None:
-        marker = self.layout.snapshots_stale
-        if marker.exists():  # an earlier write could not regenerate some snapshot
+        marker = self.layout.snapshots_stale_file
+        if os.path.exists(marker):  # an earlier write could not regenerate some snapshot
             self.refresh_all()
             with contextlib.suppress(FileNotFoundError):
-                marker.unlink()
+                os.unlink(marker)
             return
         missions = self._missions_of(events)
         if not missions:
@@ -222,7 +230,8 @@ class Snapshots:
     def pending(self) -> list[str]:
         """The missions whose snapshot lags the log, in the order they changed."""
         try:
-            lines = self.layout.snapshots_pending.read_text(encoding="utf-8").splitlines()
+            with open(self.layout.snapshots_pending_file, encoding="utf-8") as f:
+                lines = f.read().splitlines()
         except (FileNotFoundError, UnicodeDecodeError):
             return []
         return list(dict.fromkeys(line for line in lines if line.startswith("m-")))
@@ -244,65 +253,68 @@ class Snapshots:
                 raise  # the next write regenerates every snapshot; said once, not retried)
             for path in taken:
                 with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                    os.unlink(path)
         return len(missions)
 
-    def _take_pending(self) -> list[Path]:
+    def _take_pending(self) -> list[str]:
         """The pending notes moved aside (a note made meanwhile starts a new file, for the
         next settle), with any a flush left behind: under the snapshot lock no other flush
         is running, so a ``snapshots.pending.<pid>`` here is ours (a flush that failed) or
         a flusher's that was killed before it finished; its missions are rendered too."""
-        pending = self.layout.snapshots_pending
+        pending = self.layout.snapshots_pending_file
+        directory = os.path.dirname(pending)
         with contextlib.suppress(FileNotFoundError):
-            os.replace(pending, pending.with_name(f"snapshots.pending.{os.getpid()}"))
+            os.replace(pending, os.path.join(directory, f"snapshots.pending.{os.getpid()}"))
         try:
-            return sorted(pending.parent.glob("snapshots.pending.*"))
+            return sorted(os.path.join(directory, name) for name in os.listdir(directory)
+                          if name.startswith("snapshots.pending."))
         except OSError:
             return []
 
     @staticmethod
-    def _read_pending(taken: Sequence[Path]) -> list[str]:
+    def _read_pending(taken: Sequence[str]) -> list[str]:
         out: list[str] = []
         for path in taken:
             try:
-                lines = path.read_text(encoding="utf-8").splitlines()
+                with open(path, encoding="utf-8") as f:
+                    lines = f.read().splitlines()
             except (OSError, UnicodeDecodeError):
                 continue
             out += [line for line in lines if line.startswith("m-")]
         return out
 
-    def _give_back(self, taken: Sequence[Path]) -> None:
+    def _give_back(self, taken: Sequence[str]) -> None:
         """A flush that failed: its notes go back to the pending file."""
         missions = self._read_pending(taken)
         if missions:
             self._note_pending(dict.fromkeys(missions))
         for path in taken:
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                os.unlink(path)
 
     def _note_pending(self, missions: dict[str, None]) -> None:
         lines = "".join(f"{m}\n" for m in missions).encode("utf-8")
-        path = self.layout.snapshots_pending
+        path = self.layout.snapshots_pending_file
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError:  # cannot even note it: regenerate everything on the next write
             with contextlib.suppress(OSError):
-                self.layout.snapshots_stale.touch()
+                _mark(self.layout.snapshots_stale_file)
             return
         try:
             os.write(fd, lines)
         except OSError:
             with contextlib.suppress(OSError):
-                self.layout.snapshots_stale.touch()
+                _mark(self.layout.snapshots_stale_file)
         finally:
             os.close(fd)
 
     def _forget_pending(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.layout.snapshots_pending.unlink()
+            os.unlink(self.layout.snapshots_pending_file)
 
     def _missions_of(self, events: Sequence[Event]) -> dict[str, None]:
         """The missions whose snapshots ``events`` change, by stream: ``mission:<id>`` itself,
@@ -356,19 +368,19 @@ class Snapshots:
             docs = [r[0] for r in read(
                 "SELECT doc FROM sorties WHERE mission_id = ? AND deleted = 0 "
                 "ORDER BY ord_clock, ord_writer, ord_n, id", (mission_id,), catch_up=False)]
-            cache_file = _cache_path(layout, mission_id)
+            cache_file = _cache_file(layout, mission_id)
             cache: dict[str, str] = {}
             # no cache yet, or a damaged one (a JSONDecodeError is a ValueError)
-            with contextlib.suppress(FileNotFoundError, ValueError):
-                raw = loads(cache_file.read_bytes())
+            with contextlib.suppress(FileNotFoundError, ValueError), open(cache_file, "rb") as f:
+                raw = loads(f.read())
                 if isinstance(raw, dict) and raw.get("format") == FORMAT:
                     cache = raw.get("blocks") or {}
             data = render_from_index(mission, counts, mission.events + sortie_events, docs, cache)
-            write_derived(snapshot_path(layout, mission_id), data)
+            write_derived(snapshot_file(layout, mission_id), data)
             write_derived(cache_file, dumps({"format": FORMAT, "blocks": cache}, indent=False))
         except OSError as e:
             with contextlib.suppress(OSError):  # an empty file: fits on a full disk
-                layout.snapshots_stale.touch()
+                _mark(layout.snapshots_stale_file)
             raise StorageError(
                 f"the change was recorded, but writing the snapshot of {mission_id} failed: "
                 f"{e.strerror or e}",
@@ -376,7 +388,7 @@ class Snapshots:
                      "(or run `fleet-hive verify --repair`)") from e
 
 
-def write_derived(path: Path, data: bytes) -> bool:
+def write_derived(path: PathLike, data: bytes) -> bool:
     """A snapshot is derived and rewritten on every change: atomic, not fsync'ed (a crash
     leaves the previous version, which ``verify`` reports and the next write repairs)."""
     return write_atomic(path, data, durable=False, skip_unchanged=True)

@@ -18,6 +18,7 @@ changed at all (when nothing did, the file is left alone).
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
@@ -72,7 +73,7 @@ class Manifest:
     with the events just stored; does nothing unless they touch a lease."""
 
     def __init__(self, layout: Layout, reads: ReadView) -> None:
-        self.path = layout.reservation_manifest
+        self.path = layout.reservation_manifest_file
         self.reads = reads
         # The entries last written (or found already there), kept in file order so that a
         # write re-sorts nothing: sort keys and lines side by side, and by lease id its key
@@ -103,8 +104,8 @@ class Manifest:
         except OSError as e:
             self._digest = None  # unknown: the next call starts afresh
             raise StorageError(
-                f"the reservations were recorded, but writing {self.path.name} failed: "
-                f"{e.strerror or e}",
+                "the reservations were recorded, but writing "
+                f"{os.path.basename(self.path)} failed: {e.strerror or e}",
                 hint="fix the problem, then run `fleet-hive verify --repair`") from e
         except BaseException:
             self._digest = None

@@ -24,7 +24,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 
 from ..index.unit_of_work import built
 from ..kernel import clock, globs, liveness
@@ -75,7 +74,7 @@ class Reservations:
         self._write_path = uow
         self._built: UnitOfWork | None = None
         self._reads = reads
-        self.root = Path(root)
+        self.root = os.fspath(root)  # the working tree (absolute paths are made relative)
         self.now = now
         self.sleep = sleep
 
@@ -93,7 +92,7 @@ class Reservations:
             raise InvalidInputError("empty path", hint="give a repository-relative path or glob")
         rel = raw
         if raw.startswith("/"):
-            root = str(self.root)
+            root = self.root
             candidates = [raw, os.path.normpath(raw)]
             if not any(c in raw for c in "*?["):  # a glob names no file to resolve
                 candidates.append(os.path.realpath(raw))
