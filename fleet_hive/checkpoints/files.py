@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from pathlib import Path
 
 from ..formats.yaml import YAMLProblem, dump_lines, load_lines
 from ..kernel.fsio import write_atomic
@@ -43,6 +42,7 @@ from .model import SCHEMA_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 HEADER = b"# fleet-hive checkpoint (immutable). sha256: of every byte after its own line.\n"

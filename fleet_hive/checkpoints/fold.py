@@ -33,8 +33,8 @@ def fold_checkpoints(events: Iterable[Event]) -> tuple[dict[str, CheckpointInfo]
             if e.type == "checkpoint_created":
                 cid = d["checkpoint_id"]
                 # ids name the file: anything else (a newer or hostile writer) is skipped
-                if cid in checkpoints or not ID_RE.match(cid) \
-                        or not MISSION_RE.match(d["mission_id"]):
+                if cid in checkpoints or not ID_RE.matches(cid) \
+                        or not MISSION_RE.matches(d["mission_id"]):
                     continue
                 threshold = d.get("threshold")
                 checkpoints[cid] = CheckpointInfo(

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import traceback as tb_module
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 
 from ..index.unit_of_work import built
 from ..kernel import clock
@@ -51,6 +49,7 @@ from .model import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from ..index.projection import ReadView
@@ -330,8 +329,11 @@ class Checkpoints:
         :data:`MAX_ERROR_MISSIONS`, most urgent first) after an unexpected exception
         inside fleet-hive, with its type, message and traceback. Never raises: this runs
         on the way out of a failure, and must not hide it."""
-        text = traceback if traceback is not None else "".join(
-            tb_module.format_exception(type(error), error, error.__traceback__))
+        text = traceback
+        if text is None:
+            import traceback as tb_module  # (this failure path only)
+
+            text = "".join(tb_module.format_exception(type(error), error, error.__traceback__))
         detail = {"type": type(error).__name__, "message": str(error)[:100_000],
                   "traceback": text[-100_000:], "sortie_id": None}
         out: builtins.list[CheckpointInfo] = []

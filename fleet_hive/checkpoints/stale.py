@@ -239,7 +239,8 @@ def _actor_activity(reads: ReadView, candidates: Sequence[tuple[Sortie, str, str
 
 
 def _json_string(text: str) -> bytes:
-    """``text`` as orjson writes a JSON string (what the log holds), without orjson."""
-    import json
+    """``text`` as orjson writes a JSON string (what the log holds), without orjson: what
+    ``json.dumps(text, ensure_ascii=False)`` returns, from the C function it calls."""
+    from _json import encode_basestring
 
-    return json.dumps(text, ensure_ascii=False).encode("utf-8")
+    return encode_basestring(text).encode("utf-8")

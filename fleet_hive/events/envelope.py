@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from ..kernel.errors import InvalidInputError
 from ..kernel.plain import tuple_fields
+from ..kernel.textshapes import stream_name, type_name
 from .upcasting import UPCASTERS, upcast
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import re
     from typing import Any
 
 ENVELOPE_VERSION = 1
@@ -35,31 +35,9 @@ ENVELOPE_KEYS = (
     "data",
 )
 
-_PATTERNS = {
-    "TYPE_RE": r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$",
-    "STREAM_RE": r"^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_.\-]*$",
-}
-_compiled: dict[str, re.Pattern[str]] = {}
-
-
-def _regex(name: str) -> re.Pattern[str]:
-    """``TYPE_RE`` or ``STREAM_RE``, compiled on first use (a read never needs them)."""
-    found = _compiled.get(name)
-    if found is None:
-        import re
-
-        found = _compiled[name] = re.compile(_PATTERNS[name])
-    return found
-
-
-def __getattr__(name: str) -> re.Pattern[str]:
-    if name in _PATTERNS:
-        return _regex(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def check_type_name(name: str) -> str:
-    if not isinstance(name, str) or not _regex("TYPE_RE").match(name) or len(name) > 64:
+    if not isinstance(name, str) or not type_name(name) or len(name) > 64:
         raise InvalidInputError(
             f"invalid event type {name!r}",
             hint="event types are past-tense snake_case, e.g. note_added or sortie_completed",
@@ -68,7 +46,7 @@ def check_type_name(name: str) -> str:
 
 
 def check_stream_name(stream: str) -> str:
-    if (not isinstance(stream, str) or not _regex("STREAM_RE").match(stream)
+    if (not isinstance(stream, str) or not stream_name(stream)
             or len(stream) > 200):
         raise InvalidInputError(
             f"invalid stream name {stream!r}",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from ..kernel.errors import FleetHiveError
 from ..kernel.jsonload import loads
@@ -57,13 +56,16 @@ def missing_own_events(layout: Layout) -> list[MissingEvents]:
     expected: dict[str, int] = {}
     forgotten: dict[str, int] = {}
     with contextlib.suppress(OSError):
-        for line in layout.writer_missing.read_bytes().splitlines():
+        with open(layout.writer_missing_file, "rb") as f:
+            notes = f.read().splitlines()
+        for line in notes:
             with contextlib.suppress(KeyError, TypeError, ValueError):  # JSONDecodeError too
                 note = loads(line)
                 into = forgotten if note.get("forgotten") else expected
                 into[note["writer"]] = max(into.get(note["writer"], 0), int(note["n"]))
     with contextlib.suppress(OSError, TypeError, ValueError, AttributeError):
-        state = loads(layout.writer_state.read_bytes().rstrip(b" \n\x00"))
+        with open(layout.writer_state_file, "rb") as f:
+            state = loads(f.read().rstrip(b" \n\x00"))
         writer, n = state.get("writer"), int(state.get("n") or 0)
         if writer and n:
             expected[writer] = max(expected.get(writer, 0), n)
@@ -81,7 +83,7 @@ def forget_missing_events(layout: Layout, missing: Sequence[MissingEvents]) -> N
     """Stop reporting ``missing`` (``verify --repair``: they are not coming back)."""
     import orjson
 
-    with open(layout.writer_missing, "ab") as f:
+    with open(layout.writer_missing_file, "ab") as f:
         for m in missing:
             f.write(orjson.dumps({"writer": m.writer, "n": m.last, "forgotten": True}) + b"\n")
 
@@ -89,9 +91,9 @@ def forget_missing_events(layout: Layout, missing: Sequence[MissingEvents]) -> N
 def _last_n_in_tree(layout: Layout, writer: str) -> int:
     best = 0
     with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(layout.writer_dir(writer)):
+        for entry in os.scandir(os.path.join(layout.events_dir, writer)):
             if entry.name.endswith(SEGMENT_SUFFIX):
-                event = last_consumed_event(Path(entry.path))
+                event = last_consumed_event(entry.path)
                 if event is not None:
                     best = max(best, int(event["n"]))
     return best

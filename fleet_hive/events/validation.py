@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 
 from ..kernel import jsonload
 from ..kernel.resources import resource_path
+from ..kernel.textshapes import KNOWN as KNOWN_PATTERNS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from typing import Any
 
 #: The answer of :func:`conform` when pydantic must decide.
@@ -202,11 +203,18 @@ def _string_ok(schema: Mapping[str, Any], value: str) -> bool:
         # Python's ``$`` also matches before a final newline, the regex of pydantic does not
         if "\n" in value:
             return False
-        compiled = _patterns.get(pattern)
-        if compiled is None:
-            compiled = _patterns[pattern] = re.compile(pattern)
-        if compiled.search(value) is None:
-            return False
+        known = KNOWN_PATTERNS.get(pattern)  # the schemas' own patterns: no re
+        if known is not None:
+            if not known(value):
+                return False
+        else:
+            compiled = _patterns.get(pattern)
+            if compiled is None:
+                import re
+
+                compiled = _patterns[pattern] = re.compile(pattern)
+            if compiled.search(value) is None:
+                return False
     check = schema.get("x-fleet-check")
     return check is None or (check in CHECKS and CHECKS[check](value))
 

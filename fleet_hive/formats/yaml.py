@@ -12,6 +12,8 @@ import contextlib
 import io
 from functools import lru_cache
 
+from ..kernel.textshapes import log_time
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -92,27 +94,12 @@ def _letter(c: str) -> bool:
     return c.isalnum() and not c.isdecimal() and c != "_"
 
 
-def _timestamp(value: str) -> bool:
-    """``re.fullmatch(r"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z", value)``
-    (an ISO time as the log writes them), without ``re``."""
-    if len(value) < 20 or value[-1] != "Z" or value[4] != "-" or value[7] != "-" \
-            or value[10] != "T" or value[13] != ":" or value[16] != ":":
-        return False
-    digits = (value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16]
-              + value[17:19])
-    if not digits.isdecimal():
-        return False
-    if len(value) == 20:
-        return True
-    return value[19] == "." and value[20:-1].isdecimal()  # "" is not decimal
-
-
 def _scalar(value: Any) -> str:
     kind = type(value)
     if kind is str:
         if value == "":
             return "''"
-        if _timestamp(value):
+        if log_time(value):
             return f"'{value}'"
         if (value[0] != "/" and not _letter(value[0])) or value[-1] == " " \
                 or value.lower() in _RESERVED:

@@ -60,15 +60,14 @@ API: :class:`GlobError`, :func:`normalize`, :func:`is_glob`, :func:`escape`,
 
 from __future__ import annotations
 
-import enum
-import re
 from functools import lru_cache
 
 from .plain import Frozen, setfield
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Final, Literal
+    import re
+    from typing import Final
 
 __all__ = ["GlobError", "escape", "is_glob", "matches", "normalize", "overlaps"]
 
@@ -157,18 +156,25 @@ def _contains(cs: Charset, cp: int) -> bool:
 
 
 
-class _Sym(enum.Enum):
-    """The two non-charset parse symbols; enum members, so ``is`` narrows the unions."""
+class _Sym:
+    """The two non-charset parse symbols: ``isinstance(x, _Sym)`` tells them from a charset
+    (or a segment's tokens), and where each can stand tells them apart. Not an enum: a
+    literal path is checked without importing ``enum`` or ``re``."""
 
-    STAR = "*"
-    GLOBSTAR = "**"
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"_Sym({self.text!r})"
 
 
-_STAR: Final = _Sym.STAR
-_GLOBSTAR: Final = _Sym.GLOBSTAR
+_STAR: Final = _Sym("*")  # a token
+_GLOBSTAR: Final = _Sym("**")  # a whole segment
 if TYPE_CHECKING:  # for annotations only
-    Token = Charset | Literal[_Sym.STAR]
-    Segment = tuple[Token, ...] | Literal[_Sym.GLOBSTAR]
+    Token = Charset | _Sym
+    Segment = tuple[Token, ...] | _Sym
 
 
 def _parse_class(body: str, i: int, pattern: str, offset: int) -> tuple[Charset, int]:
@@ -209,20 +215,33 @@ def _parse_class(body: str, i: int, pattern: str, offset: int) -> tuple[Charset,
 
 
 class _Compiled(Frozen):
-    __slots__ = _fields = ("pattern", "segments", "is_glob", "literal", "regex")
+    _fields = ("pattern", "segments", "is_glob", "literal")
+    __slots__ = (*_fields, "_regex")
     pattern: str  # the normalized pattern
     segments: tuple[Segment, ...]
     is_glob: bool
     literal: str | None  # the one path a literal pattern matches, else None
-    regex: re.Pattern[str]
+    _regex: re.Pattern[str] | None  # compiled on first use
 
     def __init__(self, pattern: str, segments: tuple[Segment, ...], is_glob: bool,
-                 literal: str | None, regex: re.Pattern[str]) -> None:
+                 literal: str | None) -> None:
         setfield(self, "pattern", pattern)
         setfield(self, "segments", segments)
         setfield(self, "is_glob", is_glob)
         setfield(self, "literal", literal)
-        setfield(self, "regex", regex)
+        setfield(self, "_regex", None)
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """The pattern as a regex for ``fullmatch`` against a valid path, compiled on first
+        use (literal paths compare as strings: they never need one)."""
+        compiled = self._regex
+        if compiled is None:
+            import re
+
+            compiled = re.compile(_to_regex(self.segments), re.DOTALL)
+            setfield(self, "_regex", compiled)
+        return compiled
 
 
 @lru_cache(maxsize=4096)
@@ -305,7 +324,7 @@ def _compile(pattern: str) -> _Compiled:
     if not glob:
         # A "**" segment makes `glob` true, so every segment here is plain: its `lit` chars.
         literal = "/".join(texts)
-    return _Compiled(body, segs, glob, literal, re.compile(_to_regex(segs), re.DOTALL))
+    return _Compiled(body, segs, glob, literal)
 
 
 def _render(cs: Charset) -> str:
@@ -314,6 +333,8 @@ def _render(cs: Charset) -> str:
     if not cs:
         return "(?!)"
     if len(cs) == 1 and cs[0][0] == cs[0][1]:
+        import re  # (only while a regex is built)
+
         return re.escape(chr(cs[0][0]))
     parts = (f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in cs)
     return "[" + "".join(parts) + "]"
@@ -324,13 +345,13 @@ def _to_regex(segments: tuple[Segment, ...]) -> str:
     parts: list[str] = []
     last = len(segments) - 1
     for k, seg in enumerate(segments):
-        if seg is _GLOBSTAR:
+        if isinstance(seg, _Sym):  # _GLOBSTAR
             if k == last:
                 parts.append(".*")  # one or more segments: a valid path ends in a non-"/"
                 continue
             parts.append("(?:[^/]+/)*")  # zero or more segments, each with its "/"
             continue
-        parts.extend("[^/]*" if tok is _STAR else _render(tok) for tok in seg)
+        parts.extend("[^/]*" if isinstance(tok, _Sym) else _render(tok) for tok in seg)
         if k != last:
             parts.append("/")
     return "".join(parts)
@@ -397,7 +418,7 @@ def escape(path: str) -> str:
     'notes/\\\\[draft]\\\\*.md'
     """
     p = _check_path(path)
-    return re.sub(r"([\\*?\[])", r"\\\1", p)
+    return "".join("\\" + c if c in "\\*?[" else c for c in p)
 
 
 def matches(pattern: str, path: str) -> bool:
@@ -479,7 +500,7 @@ def _nfa(pattern: str) -> _Nfa:
     cur = 0
     last = len(segments) - 1
     for k, seg in enumerate(segments):
-        if seg is _GLOBSTAR:
+        if isinstance(seg, _Sym):  # _GLOBSTAR
             if k == last:
                 # "**" at the end (or alone): one or more segments. Any string over every
                 # character; the validity automaton rejects empty and dot segments.
@@ -497,7 +518,7 @@ def _nfa(pattern: str) -> _Nfa:
             continue
         for tok in seg:
             nxt = new()
-            if tok is _STAR:
+            if isinstance(tok, _Sym):  # _STAR
                 eps[cur].append(nxt)
                 edges[nxt].append((_ANY, nxt))
             else:

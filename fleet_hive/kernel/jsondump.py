@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["dumps"]
+__all__ = ["compact_text", "dumps"]
 
 
 def dumps(obj: Any, *, indent: bool = True) -> bytes:
@@ -30,33 +30,44 @@ def dumps(obj: Any, *, indent: bool = True) -> bytes:
             if indent:
                 return _indented(obj).encode("utf-8")
             if _plain(obj):
-                return _compact()(obj).encode("utf-8")
+                return compact_text(obj).encode("utf-8")
     import orjson
 
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2) if indent else orjson.dumps(obj)
 
 
-_COMPACT: list[Callable[[Any], str]] = []
+_COMPACT: dict[bool, Callable[[Any], str]] = {}
 
 
-def _compact() -> Callable[[Any], str]:
-    """``json.dumps(obj, separators=(",", ":"), ensure_ascii=False)`` for the plain values
-    given here, built once: json's own C encoder (what ``JSONEncoder.encode`` calls, with
-    its arguments), without importing the ``json`` package, whose encoder compiles regular
-    expressions at import (``re``, ``enum``: ~4 ms of a write)."""
-    if not _COMPACT:
-        from _json import encode_basestring
+def compact_text(obj: Any, *, ensure_ascii: bool = False) -> str:
+    """``json.dumps(obj, separators=(",", ":"), ensure_ascii=ensure_ascii)``, for any value,
+    without importing the ``json`` package (whose encoder module compiles regular
+    expressions at import: ``re`` and ``enum``, ~4 ms of a write): json's own C encoder,
+    built once with the arguments ``JSONEncoder.encode`` gives it."""
+    encode = _COMPACT.get(ensure_ascii)
+    if encode is None:
+        encode = _COMPACT[ensure_ascii] = _c_encoder(ensure_ascii)
+    return encode(obj)
+
+
+def _c_encoder(ensure_ascii: bool) -> Callable[[Any], str]:
+    try:
+        from _json import encode_basestring, encode_basestring_ascii
         from _json import make_encoder as c_make_encoder
 
-        def unplain(o: Any) -> Any:  # _plain() lets nothing through that needs it
+        def default(o: Any) -> Any:  # JSONEncoder.default
             raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
-        # markers (circular check), default, string encoder, indent, key and item
-        # separators, sort_keys, skipkeys, allow_nan: JSONEncoder.iterencode's one-shot call
-        chunks = c_make_encoder({}, unplain, encode_basestring, None, ":", ",", False, False,
-                                True)
-        _COMPACT.append(lambda o: "".join(chunks(o, 0)))
-    return _COMPACT[0]
+        # markers (the circular check), default, the string encoder, indent, the key and
+        # item separators, sort_keys, skipkeys, allow_nan
+        chunks = c_make_encoder({}, default,
+                                encode_basestring_ascii if ensure_ascii else encode_basestring,
+                                None, ":", ",", False, False, True)
+        return lambda o: "".join(chunks(o, 0))
+    except (ImportError, TypeError):  # pragma: no cover - another Python: json's own way
+        import json
+
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii).encode
 
 
 class _NotPlain(Exception):

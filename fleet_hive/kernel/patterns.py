@@ -41,6 +41,18 @@ class LazyPattern:
     def match(self, text: str) -> re.Match[str] | None:
         return self.compiled().match(text)
 
+    def matches(self, text: str) -> bool:
+        """``self.match(text) is not None``, answered without ``re`` for an anchored
+        pattern :mod:`.textshapes` knows (an id, a label, a name): ``re``'s ``$`` also
+        matches before a final newline, and so does this."""
+        from .textshapes import KNOWN
+
+        known = KNOWN.get(self._source) if self._flags == 0 else None
+        if known is None or not isinstance(text, str) \
+                or not (self._source.startswith("^") and self._source.endswith("$")):
+            return self.match(text) is not None  # (a text of another type: re's TypeError)
+        return known(text) or (text.endswith("\n") and known(text[:-1]))
+
     def fullmatch(self, text: str) -> re.Match[str] | None:
         return self.compiled().fullmatch(text)
 

@@ -24,7 +24,7 @@ def fold_message(events: Iterable[Event]) -> Message | None:
         d = e.data
         try:
             if e.type == "message_sent" and message is None:
-                if not ID_RE.match(d["message_id"]):
+                if not ID_RE.matches(d["message_id"]):
                     continue
                 message = Message(
                     id=d["message_id"], sender=d["sender"], to=list(d["to"]),

@@ -139,7 +139,7 @@ def check_body(body: object) -> str:
 
 
 def check_thread(thread: object) -> str:
-    if not isinstance(thread, str) or not THREAD_RE.match(thread):
+    if not isinstance(thread, str) or not THREAD_RE.matches(thread):
         raise InvalidInputError(f"invalid thread id {thread!r}",
                                 hint="a message id (to reply in its thread) or a name of "
                                      "letters, digits and _.:/+- (up to 128)")

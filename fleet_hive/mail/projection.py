@@ -9,9 +9,9 @@ events).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
+from ..kernel.jsondump import compact_text
 from ..kernel.jsonload import loads
 from .fold import fold_message
 from .model import STREAM, Message
@@ -83,7 +83,7 @@ PROJECTION = MailProjection()
 
 
 def _dump(items: Sequence[str]) -> str:
-    return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
+    return compact_text(list(items))
 
 
 def row(m: Message) -> tuple[Any, ...]:

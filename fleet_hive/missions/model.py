@@ -145,7 +145,7 @@ def check_labels(labels: Any) -> list[str]:
     out = []
     for label in labels:
         label = label.strip()
-        if not LABEL_RE.match(label):
+        if not LABEL_RE.matches(label):
             raise InvalidInputError(
                 f"invalid label {label!r}",
                 hint="a label is 1-64 letters, digits or _ . : / + - (no spaces)")

@@ -11,7 +11,6 @@ these classes on their light read path.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 
@@ -336,7 +335,17 @@ def literal_prefix(pattern: str) -> str:
 
 def unescape(pattern: str) -> str:
     """The inverse of :func:`fleet_hive.kernel.globs.escape` for a literal pattern."""
-    return re.sub(r"\\(.)", r"\1", pattern, flags=re.DOTALL) if "\\" in pattern else pattern
+    if "\\" not in pattern:
+        return pattern
+    out, i = [], 0
+    while i < len(pattern):  # each backslash and the character after it: that character
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i + 1])
+            i += 2
+        else:
+            out.append(pattern[i])
+            i += 1
+    return "".join(out)
 
 
 def describe_conflicts(conflicts: Sequence[Conflict], now: float) -> str:

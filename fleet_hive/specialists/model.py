@@ -19,7 +19,6 @@ gains at most one event per specialist per 15 s.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from ..kernel.errors import InvalidInputError
@@ -93,9 +92,10 @@ def check_name(name: object) -> str:
 def stream_key(name: str) -> str:
     """The id of ``name``'s stream: the name when it is a plain stream id, else a slug of
     it and 10 hex digits of its hash (two names never share a stream)."""
-    if PLAIN_NAME_RE.match(name):
+    if PLAIN_NAME_RE.matches(name):
         return name
     import hashlib
+    import re
 
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-._")[:40] or "s"
     if not slug[0].isalnum():
@@ -108,7 +108,7 @@ def check_capabilities(capabilities: Sequence[str]) -> list[str]:
         capabilities = [capabilities]
     out: list[str] = []
     for c in capabilities:
-        if not isinstance(c, str) or not CAPABILITY_RE.match(c.strip()):
+        if not isinstance(c, str) or not CAPABILITY_RE.matches(c.strip()):
             raise InvalidInputError(f"invalid capability {c!r}",
                                     hint="letters, digits and _.:/+- (up to 64), e.g. python")
         if c.strip() not in out:

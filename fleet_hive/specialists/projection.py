@@ -4,8 +4,7 @@ so a stream gains at most a few events a minute)."""
 
 from __future__ import annotations
 
-import json
-
+from ..kernel.jsondump import compact_text
 from ..kernel.jsonload import loads
 from .fold import Record, fold_specialist
 from .model import STREAM, stream_key
@@ -54,7 +53,7 @@ def stream_of(name: str) -> str:
 
 
 def row(r: Record) -> tuple[Any, ...]:
-    return (r[0], json.dumps(r[1], separators=(",", ":")), r[2], r[3], r[4])
+    return (r[0], compact_text(r[1], ensure_ascii=True), r[2], r[3], r[4])
 
 
 def _decode(rows: list[Any]) -> list[Record]:

@@ -94,3 +94,30 @@ def test_a_read_command_loads_no_orjson(hive, repo) -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stderr.strip().endswith("absent"), result.stderr
     assert '"title": "s"' in result.stdout
+
+
+_ODD = [1.5, 1e-05, 1e300, float("nan"), float("inf"), -0.0, ("a", 1), 2**70, {"k": (1, 2)},
+        "\ud800", {1: "int key"}, {True: None}, [[[[]]]], "", "😀"]
+
+
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_compact_text_is_json_dumps_for_any_value(seed: int, ensure_ascii: bool):
+    """json's C encoder, called as ``json.dumps`` calls it: the same text for every value,
+    odd ones too, and the same error for what JSON cannot hold."""
+    import json
+
+    rng = random.Random(seed)
+    for obj in [*(_value(rng) for _ in range(300)), *_ODD]:
+        assert output.compact_text(obj, ensure_ascii=ensure_ascii) == json.dumps(
+            obj, separators=(",", ":"), ensure_ascii=ensure_ascii), obj
+    for bad in [{1, 2}, object(), {(1, 2): 3}]:
+        with pytest.raises(TypeError) as ours:
+            output.compact_text(bad, ensure_ascii=ensure_ascii)
+        with pytest.raises(TypeError) as theirs:
+            json.dumps(bad, separators=(",", ":"), ensure_ascii=ensure_ascii)
+        assert str(ours.value) == str(theirs.value)
+    looped: list[object] = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="Circular reference"):
+        output.compact_text(looped)
