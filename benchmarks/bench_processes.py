@@ -5,7 +5,9 @@ the work and teardown. On a repository of about 100,000 mission events (warm ind
 cached as an installed package has it) this times, interleaved so that noise hits all alike:
 
 * read commands: ``ready --json``, ``status --json``, ``lock check``, ``events list --limit 10``
-  (target: within +15 ms of ``python -c pass``; ``status`` +25 ms);
+  (target: within +15 ms of ``python -c pass``; ``status`` +25 ms), and ``ready`` and
+  ``status`` again while every claimed sortie is stale (``stale_after: 1s``: they then look
+  up each one's last activity and list them all, ~500 at full size);
 * write commands with fsync on: ``sortie claim``, ``start``, ``progress``, ``complete``,
   ``lock acquire``, ``events append`` (target: within +30 ms), once with the default
   ``snapshots: every_write`` and once with ``snapshots: deferred`` (no YAML rendering).
@@ -17,7 +19,9 @@ agents start them: the installed ``fleet-hive`` script.
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,8 +67,6 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
                   for i in range(2 * (sizes.runs + 1))]
     hive.missions.start(mission.id)
     hive.close()
-    config = root / ".fleet" / "config.yaml"
-    config.write_text(config.read_text().replace("durability: none", "durability: fsync"))
     env = child_env({"PYTHONPYCACHEPREFIX": str(workdir / "pycache"), "FLEET_ACTOR": "bench"})
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     bare = [python_module("fleet_hive")[0], "-c", "pass"]
@@ -72,6 +74,8 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
     def fleet(*args: object) -> list[str]:
         return fleet_hive_command("-C", root, *args)
 
+    config = root / ".fleet" / "config.yaml"
+    config.write_text(config.read_text().replace("durability: none", "durability: fsync"))
     # warm the bytecode, the page cache, the index and the remembered settings
     for argv, _ in READS.values():
         run_process(fleet(*argv), env=env).check()
@@ -87,6 +91,24 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
     for key, (_, budget) in READS.items():
         out.append(_row(f"{key} as a process, {written:,} events", samples[key], floor,
                         budget))
+
+    plain = config.read_text()
+    config.write_text(plain + "stale_after: 1s\n")
+    time.sleep(1.5)  # every claimed sortie is now idle for longer than that
+    stale_reads = {k: READS[k] for k in ("`ready --json`", "`status --json`")}
+    stale = run_process(fleet("status", "--json"), env=env).check()
+    count = json.loads(stale.stdout)["stale"]["count"]
+    progress(f"{count:,} stale sorties: ready and status as processes ({sizes.runs} runs each)")
+    stale_samples: dict[str, list[float]] = {k: [] for k in [*stale_reads, "bare"]}
+    for _ in range(sizes.runs):
+        for key, (argv, _) in stale_reads.items():
+            stale_samples[key].append(run_process(fleet(*argv), env=env).check().wall_ms)
+        stale_samples["bare"].append(run_process(bare, env=env).check().wall_ms)
+    stale_floor = percentile(stale_samples["bare"], 50)
+    for key, (_, budget) in stale_reads.items():
+        out.append(_row(f"{key} as a process, {written:,} events, {count:,} stale sorties",
+                        stale_samples[key], stale_floor, budget))
+    config.write_text(plain)
 
     pool = iter(sortie_ids)
     counter = itertools.count()
