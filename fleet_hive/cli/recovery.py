@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from . import Ctx, spec
@@ -91,7 +92,7 @@ def context_cmd(ctx: Ctx, mission_id: str, specialist: str | None, max_bytes: in
     hive = ctx.hive()
     data = hive.recovery.brief(mission_id, specialist=specialist)
     text = render_brief_memo(data, max_bytes, "json" if ctx.json else fmt,
-                             hive.layout.cache / "briefs")
+                             os.path.join(hive.layout.cache_dir, "briefs"))
     out = text if text.endswith("\n") else text + "\n"
     if max_bytes and len(out.encode("utf-8")) > max_bytes:
         out = text  # a JSON document that fills the cap exactly: no newline after it

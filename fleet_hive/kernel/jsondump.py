@@ -36,38 +36,44 @@ def dumps(obj: Any, *, indent: bool = True) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2) if indent else orjson.dumps(obj)
 
 
-_COMPACT: dict[bool, Callable[[Any], str]] = {}
+_COMPACT: dict[tuple[bool, bool, Any], Callable[[Any], str]] = {}
 
 
-def compact_text(obj: Any, *, ensure_ascii: bool = False) -> str:
-    """``json.dumps(obj, separators=(",", ":"), ensure_ascii=ensure_ascii)``, for any value,
-    without importing the ``json`` package (whose encoder module compiles regular
-    expressions at import: ``re`` and ``enum``, ~4 ms of a write): json's own C encoder,
-    built once with the arguments ``JSONEncoder.encode`` gives it."""
-    encode = _COMPACT.get(ensure_ascii)
+def compact_text(obj: Any, *, ensure_ascii: bool = False, sort_keys: bool = False,
+                 default: Callable[[Any], Any] | None = None) -> str:
+    """``json.dumps(obj, separators=(",", ":"), ensure_ascii=..., sort_keys=...,
+    default=...)``, for any value, without importing the ``json`` package (whose encoder
+    module compiles regular expressions at import: ``re`` and ``enum``, ~4 ms of a
+    process): json's own C encoder, built once per set of options with the arguments
+    ``JSONEncoder.encode`` gives it."""
+    options = (ensure_ascii, sort_keys, default)
+    encode = _COMPACT.get(options)
     if encode is None:
-        encode = _COMPACT[ensure_ascii] = _c_encoder(ensure_ascii)
+        encode = _COMPACT[options] = _c_encoder(ensure_ascii, sort_keys, default)
     return encode(obj)
 
 
-def _c_encoder(ensure_ascii: bool) -> Callable[[Any], str]:
+def _unencodable(o: Any) -> Any:  # JSONEncoder.default
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+def _c_encoder(ensure_ascii: bool, sort_keys: bool,
+               default: Callable[[Any], Any] | None) -> Callable[[Any], str]:
     try:
         from _json import encode_basestring, encode_basestring_ascii
         from _json import make_encoder as c_make_encoder
 
-        def default(o: Any) -> Any:  # JSONEncoder.default
-            raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
-
         # markers (the circular check), default, the string encoder, indent, the key and
         # item separators, sort_keys, skipkeys, allow_nan
-        chunks = c_make_encoder({}, default,
+        chunks = c_make_encoder({}, default or _unencodable,
                                 encode_basestring_ascii if ensure_ascii else encode_basestring,
-                                None, ":", ",", False, False, True)
+                                None, ":", ",", sort_keys, False, True)
         return lambda o: "".join(chunks(o, 0))
     except (ImportError, TypeError):  # pragma: no cover - another Python: json's own way
         import json
 
-        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii).encode
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii,
+                                sort_keys=sort_keys, default=default).encode
 
 
 class _NotPlain(Exception):

@@ -196,3 +196,13 @@ def test_build_brief_is_plain_data(hive):
     assert data["specialist"]["todo"].startswith(f"claim {a.id}")
     assert data["specialist"]["command"] == f"fleet-hive sortie claim {a.id} --specialist nobody"
     assert data["mail"] == [] and data["goal"] == "goal"
+
+
+@pytest.mark.parametrize("text", ["", "py-1", "a b", "it's", "é", "a\nb", "$HOME", "x*",
+                                  "--flag", "a'b\"c", "_@%+=:,./-", "\t"])
+def test_shell_quote_is_shlex_quote(text: str):
+    import shlex
+
+    from fleet_hive.checkpoints.brief import shell_quote
+
+    assert shell_quote(text) == shlex.quote(text)

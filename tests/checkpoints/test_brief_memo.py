@@ -111,5 +111,9 @@ def test_context_twice_as_processes_the_second_without_jinja2(repo: Path, hive):
     assert first.returncode == 0, first.stderr
     loaded, second = modules_loaded_by(repo, "context", mission_id)
     assert second.returncode == 0 and second.stdout == first.stdout
-    assert "jinja2" not in {m.split(".")[0] for m in loaded}
+    top = {m.split(".")[0] for m in loaded}
+    # nor pathlib or shlex (re), which a read has no use for (the probe itself imports
+    # json and with it re: tests/test_architecture.py checks those on processes)
+    assert top.isdisjoint({"jinja2", "pathlib", "shlex"}), \
+        sorted(top & {"jinja2", "pathlib", "shlex"})
     assert (repo / ".fleet" / ".cache" / "briefs").is_dir()
