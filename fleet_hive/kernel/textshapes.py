@@ -22,6 +22,8 @@ _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LOWER_DIGITS = _LOWER | frozenset("0123456789")
 _ALNUM = _LOWER_DIGITS | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEX = frozenset("0123456789abcdef")
+_KIND = _LOWER_DIGITS | {"_"}  # a stream's kind after its first letter
+_IDENT = _ALNUM | {"_", ".", "-"}  # a stream's id after its first character
 
 
 def _all_in(text: str, chars: frozenset[str]) -> bool:
@@ -30,17 +32,16 @@ def _all_in(text: str, chars: frozenset[str]) -> bool:
 
 def type_name(text: str) -> bool:
     """``^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$``: past-tense snake_case, two words or more."""
-    parts = text.split("_")
-    return len(parts) >= 2 and parts[0][:1] in _LOWER and parts[0] != "" \
+    parts = text.split("_")  # ("" in a set of letters is False: an empty first part fails)
+    return len(parts) >= 2 and parts[0][:1] in _LOWER \
         and all(p and _all_in(p, _LOWER_DIGITS) for p in parts)
 
 
 def stream_name(text: str) -> bool:
     """``^[a-z][a-z0-9_]*:[A-Za-z0-9][A-Za-z0-9_.\\-]*$``: ``kind:id``."""
     kind, colon, ident = text.partition(":")
-    return bool(colon) and kind[:1] in _LOWER and kind != "" \
-        and _all_in(kind, _LOWER_DIGITS | {"_"}) and ident[:1] in _ALNUM and ident != "" \
-        and _all_in(ident, _ALNUM | {"_", ".", "-"})
+    return bool(colon) and kind[:1] in _LOWER and _all_in(kind, _KIND) \
+        and ident[:1] in _ALNUM and _all_in(ident, _IDENT)
 
 
 def log_time(text: str) -> bool:
