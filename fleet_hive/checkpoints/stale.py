@@ -20,7 +20,6 @@ Reads only: nothing here writes, and nothing loads pydantic, ruamel or the write
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 
 from ..kernel import jsonload
@@ -103,7 +102,8 @@ def _docs(rows: list[Row]) -> list[Row]:
 
 
 def _docs_by_id(rows: list[Row]) -> list[Row]:
-    return [(r[0], jsonload.loads(r[1])) for r in rows]
+    docs = jsonload.loads_many([r[1] for r in rows])  # one parse for the lot
+    return [(r[0], doc) for r, doc in zip(rows, docs, strict=True)]
 
 
 def claimed_sorties(reads: ReadView, *, mission_id: str | None = None,
@@ -161,8 +161,8 @@ def find_stale(reads: ReadView, *, now: float, stale_after: float,
                                f"({','.join('?' * len(part))})", part, catch_up=False,
                                decode=_docs_by_id))
     candidates = [(Sortie.from_doc(docs[sid]), *looking[sid]) for sid in ids if sid in docs]
-    candidates = _stream_activity(reads, candidates, catch_up=False)
-    seen = _actor_activity(reads, candidates, cutoff, catch_up=False)
+    candidates, last_seq = _stream_activity(reads, candidates, catch_up=False)
+    seen = _actor_activity(reads, candidates, cutoff, last_seq)
     out = []
     for s, last, why in candidates:
         found = seen.get(s.claimed_by or "")
@@ -179,46 +179,53 @@ def find_stale(reads: ReadView, *, now: float, stale_after: float,
 
 
 def _stream_activity(reads: ReadView, candidates: list[tuple[Sortie, str, str]], *,
-                     catch_up: bool) -> list[tuple[Sortie, str, str]]:
+                     catch_up: bool,
+                     ) -> tuple[list[tuple[Sortie, str, str]], dict[str, int]]:
     """``candidates`` with their last activity moved to the newest event on the sortie's
     stream when that is newer: a note appended to ``sortie:<id>`` (which the sortie's own
     state does not record) counts, whoever appended it. One query per ``_IN_CHUNK``
-    sorties: the newest line of each stream, found on the ``events_stream`` index."""
+    sorties: the newest line of each stream, found on the ``events_stream`` index. Also
+    returns that line's ``seq`` by stream (streams with no event have none)."""
     streams = [f"sortie:{s.id}" for s, _last, _why in candidates]
-    newest: dict[str, bytes] = {}
+    newest: dict[str, tuple[Any, Any, Any]] = {}
+    last_seq: dict[str, int] = {}
     for i in range(0, len(streams), _IN_CHUNK):
         part = streams[i:i + _IN_CHUNK]
-        newest.update(reads.read(
-            "SELECT stream, raw FROM events WHERE seq IN (SELECT MAX(seq) FROM events "
+        # SQLite takes time, type and actor out of the stored line (a line that is not
+        # JSON, which only damage to the cache could make, gives none)
+        rows = reads.read(
+            f"SELECT stream, seq, {_FIELD.format('time')}, {_FIELD.format('type')}, "
+            f"{_FIELD.format('actor')} FROM events WHERE seq IN (SELECT MAX(seq) FROM events "
             f"WHERE stream IN ({','.join('?' * len(part))}) GROUP BY stream)", part,
-            catch_up=catch_up and i == 0))
+            catch_up=catch_up and i == 0)
+        newest.update((r[0], r[2:]) for r in rows)
+        last_seq.update((r[0], r[1]) for r in rows)
     out = []
     for (s, last, why), stream in zip(candidates, streams, strict=True):
-        raw = newest.get(stream)
-        if raw is not None:
-            with contextlib.suppress(ValueError, AttributeError):  # JSONDecodeError too
-                ev = jsonload.loads(raw)
-                when = ev.get("time")
-                if isinstance(when, str) and when > last:
-                    last, why = when, f"{ev.get('type')} by {ev.get('actor')} on sortie {s.id}"
+        when, type_, actor = newest.get(stream, (None, None, None))
+        if isinstance(when, str) and when > last:
+            last, why = when, f"{type_} by {actor} on sortie {s.id}"
         out.append((s, last, why))
-    return out
+    return out, last_seq
+
+
+#: One field of an event's stored line, or NULL where the line is no JSON object.
+_FIELD = ("CASE WHEN json_valid(CAST(raw AS TEXT)) THEN "
+          "json_extract(CAST(raw AS TEXT), '$.{}') END")
 
 
 def _actor_activity(reads: ReadView, candidates: Sequence[tuple[Sortie, str, str]],
-                    cutoff: str, *, catch_up: bool) -> dict[str, tuple[str, str]]:
+                    cutoff: str, last_seq: dict[str, int]) -> dict[str, tuple[str, str]]:
     """For each claimant of ``candidates``: the time and type of its newest event since
-    the last event of its stale-looking sorties (if any, and newer than those)."""
+    the last event of its stale-looking sorties (if any, and newer than those).
+    ``last_seq``: the ``seq`` of each sortie stream's newest event."""
     by_claimant: dict[str, list[str]] = {}
     for s, _last, _why in candidates:
         if s.claimed_by is not None:
             by_claimant.setdefault(s.claimed_by, []).append(f"sortie:{s.id}")
     out: dict[str, tuple[str, str]] = {}
     for name, streams in by_claimant.items():
-        marks = ",".join("?" * len(streams))
-        ((after,),) = reads.read(f"SELECT COALESCE(MIN(m), 0) FROM (SELECT MAX(seq) AS m "
-                                 f"FROM events WHERE stream IN ({marks}) GROUP BY stream)",
-                                 streams, catch_up=catch_up)
+        after = min((last_seq[st] for st in streams if st in last_seq), default=0)
         needle = b'"actor":' + _json_string(name)
         rows = reads.read("SELECT raw FROM events WHERE seq > ? AND instr(raw, ?) > 0 "
                           "ORDER BY seq DESC LIMIT ?", (after, needle, _ACTOR_PROBE),
