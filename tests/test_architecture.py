@@ -249,6 +249,18 @@ def test_read_commands_load_only_what_they_serve(hive, repo: Path, argv):
     assert ours.isdisjoint(READ_COMMANDS[argv]), sorted(ours & set(READ_COMMANDS[argv]))
 
 
+@pytest.mark.parametrize("argv", [("events", "list", "--json", "--limit", "10"),
+                                  ("ready", "--json"), ("status", "--json")], ids=" ".join)
+def test_read_commands_never_load_the_log_writer(hive, repo: Path, argv):
+    """The appender (``events/log.py``: new segments, ids, the writer's state, fsync)
+    belongs to the write path: a read, catching up with new lines or not, never loads it."""
+    hive.events.append("note_added", stream="note:x", data={"text": "unread"})  # new lines
+    loaded, result = modules_loaded_by(repo, *argv)
+    assert result.returncode == 0, result.stderr
+    assert "fleet_hive.events" in loaded, "the probe sees fleet-hive's modules"
+    assert "fleet_hive.events.log" not in loaded
+
+
 #: What read commands do in the library (without the CLI's own imports): the outside modules
 #: none of them may load. orjson's module init imports dataclasses, inspect, uuid and
 #: datetime (about 10 ms): a read that ingests nothing parses its rows with the stdlib.

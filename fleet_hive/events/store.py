@@ -23,13 +23,12 @@ from ..kernel.errors import InvalidInputError
 from ..kernel.limits import check_page
 from ..kernel.typenames import Protocol
 from .envelope import Event, check_stream_name
-from .log import PendingEvent
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .log import SegmentLog
+    from .log import PendingEvent, SegmentLog
 
 
 class EventQueries(Protocol):
@@ -81,6 +80,8 @@ class _Validating:
         # the validator is loaded on the first write, never on read paths
         validate = self._validate_data or self._load_validator()
         clean, version = validate(type, {} if data is None else data, custom=custom)
+        from .log import PendingEvent  # the write path's (a read never imports the log)
+
         return PendingEvent(type, stream, clean, actor or self.actor, version, causation_id,
                             correlation_id)
 
