@@ -246,8 +246,7 @@ def _actor_activity(reads: ReadView, candidates: Sequence[tuple[Sortie, str, str
 
 
 def _json_string(text: str) -> bytes:
-    """``text`` as orjson writes a JSON string (what the log holds), without orjson: what
-    ``json.dumps(text, ensure_ascii=False)`` returns, from the C function it calls."""
-    from _json import encode_basestring
+    """``text`` as orjson writes a JSON string (what the log holds), without orjson."""
+    from ..kernel.jsondump import compact_text
 
-    return encode_basestring(text).encode("utf-8")
+    return compact_text(text).encode("utf-8")
