@@ -27,7 +27,7 @@ _IDENT = _ALNUM | {"_", ".", "-"}  # a stream's id after its first character
 
 
 def _all_in(text: str, chars: frozenset[str]) -> bool:
-    return all(c in chars for c in text)
+    return chars.issuperset(text)  # every character of text is one of chars
 
 
 def type_name(text: str) -> bool:

@@ -200,3 +200,26 @@ def test_appends_from_two_logs_of_one_clone_interleave_whole(repo):
     stored = [json.loads(line) for line in segment_lines(repo)]
     assert [e["data"]["text"] for e in stored] == [str(i) for i in range(20)]
     assert [e["n"] for e in stored] == list(range(1, 21))
+
+
+def test_a_large_batch_is_one_line_per_event_whatever_its_data_nests(hive, repo):
+    # From 64 events on the lines come from one orjson call over the whole batch, split
+    # where one record ends and the next begins; data that nests the same text
+    # (an object with an "id" after another in a list) must not be split there.
+    from fleet_hive.events.log import BATCH_ORJSON, _lines
+    from fleet_hive.kernel.jsondump import dumps
+
+    tricky = {"text": "t", "steps": [{"a": 1}, {"id": "x", "b": "},{\"id\":"}]}
+    for data in ({"text": "plain"}, tricky):
+        items = [{"type": "step_logged", "custom": True, "stream": f"s:{i % 3}",
+                  "data": {**data, "i": i}} for i in range(BATCH_ORJSON + 6)]
+        before = len(segment_lines(repo))
+        stored = hive.events.append_batch(items)
+        lines = segment_lines(repo)[before:]
+        assert len(lines) == len(items)
+        assert [orjson.loads(line)["id"] for line in lines] == [e.id for e in stored]
+        assert [orjson.loads(line)["data"] for line in lines] == [i["data"] for i in items]
+        records = [orjson.loads(line) for line in lines]
+        # the same bytes as one record at a time through the standard library's encoder
+        assert _lines(records) == b"".join(dumps(r, indent=False) + b"\n" for r in records)
+    assert _lines([]) == b""
