@@ -125,6 +125,8 @@ class SegmentLog:
         self._segment_id = (-1, -1)
         self._events_dir = layout.events_dir
         self._git_index = layout.git_index_file
+        #: the writer directories as last listed, and the events directory's stats then
+        self._writer_dirs: tuple[tuple[int, ...] | None, list[str]] = (None, [])
 
     # -- state ---------------------------------------------------------------------------
     # The state is one fixed-size record rewritten in place (pwrite), not a file replaced
@@ -190,16 +192,35 @@ class SegmentLog:
 
     def _fingerprint(self) -> str:
         """A digest of cheap stats that change when git or another clone may have brought
-        events: ``.git/index``, the events directory and each writer directory."""
+        events: ``.git/index``, the events directory and each writer directory.
+
+        The writer directories are listed again only when the events directory changed
+        (its inode, mtime, size or link count: a directory added or removed changes its
+        parent's link count even within one tick of the clock); each is stat-ed every time.
+        """
         parts: list[Any] = []
-        for path in (self._git_index, self._events_dir):
-            try:
-                st = os.stat(path)
-                parts.append((st.st_mtime_ns, st.st_size))
-            except FileNotFoundError:
-                parts.append(None)
-        with contextlib.suppress(FileNotFoundError), os.scandir(self._events_dir) as it:
-            parts.extend(sorted((e.name, e.stat().st_mtime_ns) for e in it if e.is_dir()))
+        try:
+            st = os.stat(self._git_index)
+            parts.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            parts.append(None)
+        try:
+            ev = os.stat(self._events_dir)
+        except FileNotFoundError:
+            parts.append(None)
+        else:
+            parts.append((ev.st_mtime_ns, ev.st_size))
+            key = (ev.st_ino, ev.st_mtime_ns, ev.st_size, ev.st_nlink)
+            if self._writer_dirs[0] != key:
+                with contextlib.suppress(FileNotFoundError), os.scandir(self._events_dir) as it:
+                    self._writer_dirs = (key, sorted(e.name for e in it if e.is_dir()))
+            join, events = os.path.join, self._events_dir
+            for name in self._writer_dirs[1]:
+                try:
+                    parts.append((name, os.stat(join(events, name)).st_mtime_ns))
+                except FileNotFoundError:  # gone since it was listed: list them again
+                    self._writer_dirs = (None, [])
+                    parts.append((name, None))
         return blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
     def _max_clock_in_tree(self) -> int:
