@@ -497,13 +497,25 @@ class Index:
             self._damage_known = True
         return added
 
-    def _catch_up(self, progress: Progress | None, *, bulk: bool = False) -> int:
-        meta = self._meta()
-        stale = self._stale_projections(meta)
+    def catch_up_appended(self) -> int:
+        """:meth:`catch_up` right after this process appended (the write path, under the
+        writer lock): there is something to read, so the look for it outside the write
+        transaction is skipped (the one inside it decides, as always)."""
+        added = self._guard(lambda: self._catch_up(None, appended=True))
+        if not self._damage_known:
+            self._damage = self._guard(self._read_damage)
+            self._damage_known = True
+        return added
+
+    def _catch_up(self, progress: Progress | None, *, bulk: bool = False,
+                  appended: bool = False) -> int:
         git_sig = self._git_signature()
-        work, _ = self._plan()
-        if not work and not stale and git_sig == meta.get("git_index", "") and not bulk:
-            return 0
+        if not (bulk or appended):
+            meta = self._meta()
+            stale = self._stale_projections(meta)
+            work, _ = self._plan()
+            if not work and not stale and git_sig == meta.get("git_index", ""):
+                return 0
         db = self.db
         db.execute("BEGIN IMMEDIATE")  # one catcher-up at a time, across processes
         try:
@@ -511,7 +523,8 @@ class Index:
             added = 0
             with self._ledger_lock():  # one numbering for every index of this clone
                 self._out = []
-                self._sync_ledger(self._meta())
+                meta = self._meta()
+                self._sync_ledger(meta)
                 if bulk:  # one transaction: readers see the old rows until it commits
                     for table in ("events", "segments", "problems"):
                         db.execute(f"DROP TABLE {table}")  # fast, unlike DELETE with indexes
@@ -530,9 +543,12 @@ class Index:
                 self._flush_ledger()
             if bulk:
                 _execute_all(db, _INDEXES)
-            self._refresh_projections(self._stale_projections(self._meta()), announce=not bulk)
+            # the projection keys of meta change only in a rebuild (above) or a refresh
+            stale = self._stale_projections(self._meta() if bulk else meta)
+            self._refresh_projections(stale, announce=not bulk)
+            damage = self._read_damage()  # in this transaction: no read of its own after
             db.execute("COMMIT")
-            self._damage_known = False
+            self._damage, self._damage_known = damage, True
             return added
         except BaseException:
             with contextlib.suppress(sqlite3.Error):

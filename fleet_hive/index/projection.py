@@ -94,6 +94,9 @@ class ReadView(Protocol):
 
     def catch_up(self) -> int: ...
 
+    def catch_up_appended(self) -> int:
+        """:meth:`catch_up` by the write path right after it appended, under the lock."""
+
     def consistent(self) -> AbstractContextManager[None]:
         """Caught up, then one state for every read inside (``catch_up=False``)."""
 

@@ -147,7 +147,7 @@ class UnitOfWork:
                                            causation_id=e.causation_id,
                                            correlation_id=e.correlation_id) for e in new]
             stored = self._store.append_pending(pending)
-            self.index.catch_up()
+            self.index.catch_up_appended()
             self._after_write(stored)
         self._settle()
         return stored
@@ -158,7 +158,7 @@ class UnitOfWork:
         stream keeps its snapshot right."""
         with self._lock():
             stored = self._store.append_pending(pending)
-            self.index.catch_up()
+            self.index.catch_up_appended()
             self._after_write(stored)
         self._settle()
         return stored

@@ -351,12 +351,12 @@ class MissionProjection:
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
         # The missions whose sorties changed, recounted once at the end (not per chunk of
         # sorties written: a rebuild writes hundreds of chunks).
-        touched: set[str] = set()
+        touched = Recount()
         self._fold_and_write(view, streams, touched)
         self._count(view, touched)
 
     def _fold_and_write(self, view: ProjectionTables, streams: set[str],
-                        touched: set[str]) -> None:
+                        touched: Recount) -> None:
         if len(streams) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
 
             # The parallel fold records no ``folds`` rows; stale ones must go, but in a
@@ -369,7 +369,7 @@ class MissionProjection:
                 if missions:
                     self._write_missions(view, missions, folds=folds)
                 if sorties:
-                    touched.update(self._write_sorties(view, sorties, folds=folds))
+                    self._write_sorties(view, sorties, touched, folds=folds)
 
             if fold_in_parallel(view.iterate, streams, write):
                 return
@@ -377,10 +377,10 @@ class MissionProjection:
         missions = [s for s in rest if s.startswith("mission:")]
         sorties = [s for s in rest if s.startswith("sortie:")]
         self._refresh_missions(view, missions)
-        touched.update(self._refresh_sorties(view, sorties))
+        self._refresh_sorties(view, sorties, touched)
 
     def _fold_on_all(self, view: ProjectionTables, streams: set[str],
-                     touched: set[str]) -> list[str]:
+                     touched: Recount) -> list[str]:
         """Fold on the streams whose fold may go on; returns the others (to fold in full)."""
         ordered = sorted(streams)
         tails: dict[str, Tail] = {}
@@ -412,7 +412,7 @@ class MissionProjection:
         for i in range(0, len(missions), CHUNK):
             self._write_missions(view, missions[i:i + CHUNK])
         for i in range(0, len(sorties), CHUNK):
-            touched.update(self._write_sorties(view, sorties[i:i + CHUNK]))
+            self._write_sorties(view, sorties[i:i + CHUNK], touched)
         return rest
 
     @staticmethod
@@ -453,13 +453,12 @@ class MissionProjection:
             self._write_missions(view, [_mission_result(stream, events)
                                         for stream, events in chunk])
 
-    def _refresh_sorties(self, view: ProjectionTables, streams: Iterable[str]) -> set[str]:
-        """Re-fold and write these sorties; returns the missions to recount."""
-        touched: set[str] = set()
+    def _refresh_sorties(self, view: ProjectionTables, streams: Iterable[str],
+                         touched: Recount) -> None:
+        """Re-fold and write these sorties, noting what that changes in ``touched``."""
         for chunk in _chunks(load_streams(view.execute, list(streams), view.iterate)):
-            touched.update(self._write_sorties(view, [_sortie_result(stream, events)
-                                                      for stream, events in chunk]))
-        return touched
+            self._write_sorties(view, [_sortie_result(stream, events)
+                                       for stream, events in chunk], touched)
 
     def _write_missions(self, view: ProjectionTables, results: list[MissionResult], *,
                         folds: bool = True) -> None:
@@ -474,15 +473,18 @@ class MissionProjection:
         view.executemany("INSERT OR IGNORE INTO mission_labels VALUES (?,?)",
                          [(label, r[0]) for r in results for label in r[2]])
 
-    def _write_sorties(self, view: ProjectionTables, results: list[SortieResult], *,
-                       folds: bool = True) -> set[str]:
+    def _write_sorties(self, view: ProjectionTables, results: list[SortieResult],
+                       touched: Recount, *, folds: bool = True) -> None:
         """Replace the rows of these sorties with ``(id, row or None, deps, mission_id,
-        tail)``; returns the missions whose counts this changes (before or after)."""
+        tail)``, noting in ``touched`` how the live ones change their missions' counts."""
         ids = [r[0] for r in results]
         marks = ",".join("?" * len(ids))
-        touched = {r[0] for r in view.execute(
-            f"SELECT DISTINCT mission_id FROM sorties WHERE id IN ({marks})", ids)}
-        touched.update(r[3] for r in results if r[1] is not None)
+        for mission_id, status, deleted in view.execute(
+                f"SELECT mission_id, status, deleted FROM sorties WHERE id IN ({marks})", ids):
+            touched.note(mission_id, status, -1 if deleted == 0 else 0)
+        for r in results:
+            if r[1] is not None:  # (id, mission_id, status, priority, claimed_by, deleted, …)
+                touched.note(r[1][1], r[1][2], 1 if r[1][5] == 0 else 0)
         self._replace(view, "sorties", "id", ids)
         self._replace(view, "sortie_deps", "sortie_id", ids)
         if folds:
@@ -491,7 +493,6 @@ class MissionProjection:
                          [r[1] for r in results if r[1] is not None])
         view.executemany("INSERT OR IGNORE INTO sortie_deps VALUES (?,?)",
                          [(r[0], d) for r in results for d in r[2]])
-        return touched
 
     def _write_folds(self, view: ProjectionTables, streams: list[str],
                      tails: list[Tail | None]) -> None:
@@ -499,23 +500,41 @@ class MissionProjection:
         view.executemany(f"INSERT INTO {FOLDS} VALUES (?,?,?,?,?,?)",
                          [t for t in tails if t is not None])
 
-    def _count(self, view: ProjectionTables, missions: set[str]) -> None:
-        """Recount the live sorties of these missions by status (for progress). Many of
-        them (a rebuild): every mission, in one grouped scan, which gives the same rows
-        (``mission_counts`` is a function of ``sorties`` alone)."""
-        if len(missions) > RECOUNT_ALL:
+    def _count(self, view: ProjectionTables, touched: Recount) -> None:
+        """Bring ``mission_counts`` (live sorties of each mission by status, for progress)
+        up to date with the sorties just written. A few missions (a write): by the changes
+        noted, so a write on a mission of thousands of sorties reads none of the others.
+        Many (a rebuild): every mission recounted in one grouped scan, which gives the same
+        rows (``mission_counts`` is a function of ``sorties`` alone; a test holds the two
+        to each other)."""
+        if len(touched.missions) > RECOUNT_ALL:
             view.execute("DELETE FROM mission_counts")
             view.execute("INSERT INTO mission_counts SELECT mission_id, status, COUNT(*) "
                          "FROM sorties WHERE deleted = 0 GROUP BY mission_id, status")
             return
-        mission_ids = sorted(missions)
-        for i in range(0, len(mission_ids), CHUNK):
-            chunk = mission_ids[i:i + CHUNK]
-            marks = ",".join("?" * len(chunk))
-            self._replace(view, "mission_counts", "mission_id", chunk)
-            view.execute(f"INSERT INTO mission_counts SELECT mission_id, status, COUNT(*) "
-                         f"FROM sorties WHERE deleted = 0 AND mission_id IN ({marks}) "
-                         "GROUP BY mission_id, status", chunk)
+        changes = sorted((m, s, d) for (m, s), d in touched.deltas.items() if d)
+        if not changes:
+            return
+        view.executemany("INSERT INTO mission_counts VALUES (?, ?, ?) ON CONFLICT "
+                         "(mission_id, status) DO UPDATE SET n = n + excluded.n", changes)
+        view.executemany("DELETE FROM mission_counts WHERE mission_id = ? AND status = ? "
+                         "AND n <= 0", [(m, s) for m, s, d in changes if d < 0])
+
+
+class Recount:
+    """What a refresh changed in the missions' counts: the missions its sorties belong to
+    (before or after) and, per mission and status, how many live sorties came or went."""
+
+    __slots__ = ("deltas", "missions")
+
+    def __init__(self) -> None:
+        self.missions: set[str] = set()
+        self.deltas: dict[tuple[str, str], int] = {}
+
+    def note(self, mission_id: str, status: str, change: int) -> None:
+        self.missions.add(mission_id)
+        key = (mission_id, status)
+        self.deltas[key] = self.deltas.get(key, 0) + change
 
 
 def _chunks(items: Iterable[tuple[str, list[Event]]], size: int = CHUNK,
