@@ -87,3 +87,34 @@ def test_a_child_forked_while_the_parent_holds_it_can_take_it_after_release(tmp_
     lock.release()
     assert os.read(r, 16) == b"got it"
     os.waitpid(pid, 0)
+
+
+def test_it_yields_to_waiters_only_when_there_may_be_some(tmp_path: Path, monkeypatch):
+    """A command that takes the lock once never gives its core away (on a busy machine a
+    yield can cost a time slice); a process taking it again right after letting go, or
+    letting go of it after waiting for it, yields so that a woken waiter can go first."""
+    import os
+
+    from fleet_hive.kernel import locking
+
+    yields: list[str] = []
+    monkeypatch.setattr(os, "sched_yield", lambda: yields.append("yield"))
+    path, marker = tmp_path / "x.lock", tmp_path / "marker"
+    lock = FileMutex(path)
+    with lock:
+        pass
+    assert yields == [], "an uncontended lock taken once"
+    with lock:  # again, at once: as a loop of appends does
+        pass
+    assert yields == ["yield"]
+    yields.clear()
+    lock._released_ns -= 2 * locking.REACQUIRE_NS  # a while later
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(marker)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdin is not None
+    assert child.stdout.readline().strip() == "held"
+    threading.Timer(0.2, lambda: (child.stdin.write("\n"), child.stdin.flush())).start()
+    with lock:  # waits for the other process
+        assert marker.exists() and yields == []
+    assert yields == ["yield"], "it waited: others may be waiting too"
+    assert child.wait(10) == 0
