@@ -30,7 +30,6 @@ patterns on the task's features that have evidence, else half its overall score.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 
@@ -38,6 +37,7 @@ from ..kernel.plain import Plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from typing import Any
 
 STRATEGIES = ("file", "feature", "risk", "hybrid")
@@ -146,7 +146,9 @@ def _matcher(words: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
 def _compiled() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], _Matchers,
                          _Matchers]:
     """The tagger's regular expressions and word tables, built on first use (a write that
-    records an outcome imports this module and never tags a task)."""
+    records an outcome imports this module and never tags a task, nor imports ``re``)."""
+    import re
+
     return (re.compile(r"[a-z0-9][a-z0-9_\-]*"),
             re.compile(r"(?<![\w/.-])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.*-]*)"),
             re.compile(r"(?m)^\s*(?:[-*+]|\d+[.)])\s+"),

@@ -8,11 +8,12 @@ never depend on when they were built: a rebuild gives exactly the same rows.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 
 from ..kernel.clock import epoch
+from ..kernel.jsondump import compact_text
+from ..kernel.jsonload import loads
 from .fold import fold_outcome
 from .model import STREAM, Outcome, Pattern, counts, day_of, decay
 
@@ -155,11 +156,16 @@ def _bool(value: bool | None) -> int | None:
 def row(o: Outcome) -> tuple[Any, ...]:
     return (o.subject_id, o.subject, o.mission_id, o.sortie_id, o.status, int(o.success),
             int(o.succeeded), o.tries, o.duration_s, o.total_s, o.finished_at,
-            outcome_day(o), o.strategy, o.planner, json.dumps(o.features),
-            json.dumps(o.planned_files),
-            None if o.changed_files is None else json.dumps(o.changed_files),
-            _bool(o.verified), _bool(o.merged), o.specialist, o.agent, json.dumps(o.errors),
+            outcome_day(o), o.strategy, o.planner, _text(o.features), _text(o.planned_files),
+            None if o.changed_files is None else _text(o.changed_files),
+            _bool(o.verified), _bool(o.merged), o.specialist, o.agent, _text(o.errors),
             o.cause, o.amendments, *o.order)
+
+
+def _text(values: list[str]) -> str:
+    """A list column as JSON text (no ``json`` package: a write recording an outcome would
+    import it, and ``re`` with it, for this alone)."""
+    return compact_text(values, ensure_ascii=True)
 
 
 def _opt_bool(value: int | None) -> bool | None:
@@ -170,11 +176,11 @@ def outcome_of(r: Sequence[Any]) -> Outcome:
     return Outcome(
         subject_id=r[0], subject=r[1], mission_id=r[2], sortie_id=r[3], status=r[4],
         success=bool(r[5]), tries=r[7], duration_s=r[8], total_s=r[9], finished_at=r[10],
-        strategy=r[12], planner=r[13], features=json.loads(r[14]),
-        planned_files=json.loads(r[15]),
-        changed_files=None if r[16] is None else json.loads(r[16]),
+        strategy=r[12], planner=r[13], features=loads(r[14]),
+        planned_files=loads(r[15]),
+        changed_files=None if r[16] is None else loads(r[16]),
         verified=_opt_bool(r[17]), merged=_opt_bool(r[18]), specialist=r[19], agent=r[20],
-        errors=json.loads(r[21]), cause=r[22], amendments=r[23], order=(r[24], r[25], r[26]))
+        errors=loads(r[21]), cause=r[22], amendments=r[23], order=(r[24], r[25], r[26]))
 
 
 def _outcomes(rows: list[Row]) -> list[Outcome]:
