@@ -247,6 +247,10 @@ def test_read_commands_load_only_what_they_serve(hive, repo: Path, argv):
     assert top.isdisjoint(HEAVY), sorted(top & set(HEAVY))
     ours = {m.split(".")[1] for m in loaded if m.startswith("fleet_hive.")}
     assert ours.isdisjoint(READ_COMMANDS[argv]), sorted(ours & set(READ_COMMANDS[argv]))
+    # ready and status read stale work (checkpoints/stale.py), not recovery or checkpoints
+    assert loaded.isdisjoint({"fleet_hive.checkpoints.recovery", "fleet_hive.checkpoints.model",
+                              "fleet_hive.checkpoints.service"}), \
+        sorted(m for m in loaded if "checkpoints" in m)
 
 
 @pytest.mark.parametrize("argv", [("events", "list", "--json", "--limit", "10"),

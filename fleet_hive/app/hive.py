@@ -282,18 +282,28 @@ class Hive:
         """Stale work, ``recover`` and the context brief (a stale sortie is resumed from
         its mission's newest good checkpoint when there is one, else re-queued)."""
         from ..checkpoints.recovery import Recovery
-        from ..checkpoints.stale import DEFAULT_STALE_AFTER
-        from .plain_settings import plain_setting
 
         return Recovery(lambda: self.uow, self.index, sorties=lambda: self.sorties,
                         missions=lambda: self.missions, leases=lambda: self.reservations,
                         checkpoints=lambda: self.checkpoints,
-                        stale_after=lambda: plain_setting(
-                            self.layout.config_file, "stale_after", DEFAULT_STALE_AFTER,
-                            lambda: self.config.stale_after),
+                        stale_after=self._stale_after_setting,
                         dispatch_leases=self._dispatch_leases,
                         mail=lambda mission_id: self._mission_mail(mission_id)[0],
                         silent=self._silent_specialists)
+
+    def _stale_after_setting(self) -> str:
+        """``stale_after`` as ``.fleet/config.yaml`` has it (or its default)."""
+        from ..checkpoints.stale import DEFAULT_STALE_AFTER
+        from .plain_settings import plain_setting
+
+        return plain_setting(self.layout.config_file, "stale_after", DEFAULT_STALE_AFTER,
+                             lambda: self.config.stale_after)
+
+    def stale_after(self) -> float:
+        """Seconds without activity after which a claimed sortie is stale (the setting)."""
+        from ..kernel.clock import parse_duration
+
+        return parse_duration(self._stale_after_setting(), "stale_after in .fleet/config.yaml")
 
     def _silent_specialists(self) -> tuple[float, list[dict[str, Any]]]:
         """The threshold and the silent specialists (name, last_seen, sorties held), for

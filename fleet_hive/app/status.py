@@ -49,8 +49,11 @@ def status_report(hive: Hive) -> dict[str, Any]:
 def stale_summary(hive: Hive) -> dict[str, Any]:
     """The stale work ``status`` and ``ready`` mention (a bad ``stale_after`` setting is
     reported in it, not raised: a read must not fail on it)."""
+    from ..checkpoints.stale import summary
+    from ..kernel.clock import now
+
     try:
-        return hive.recovery.summary()
+        return summary(hive.index, now=now(), stale_after=hive.stale_after())
     except FleetHiveError as e:
         return {"count": 0, "stale_after": None, "stale_after_seconds": None, "sorties": [],
                 "hint": None, "error": e.message}

@@ -10,20 +10,24 @@ write only) and ``checks`` (``verify``).
 
 from __future__ import annotations
 
-from .model import CheckpointInfo, ResumeReport
-
 __all__ = ["CheckpointInfo", "Checkpoints", "ResumeReport"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .model import CheckpointInfo, ResumeReport
     from .service import Checkpoints
 
 
 def __getattr__(name: str) -> Any:
+    # imported on first use: ``ready`` and ``status`` read stale work (``.stale``) only
     if name == "Checkpoints":
         from .service import Checkpoints
 
         return Checkpoints
+    if name in ("CheckpointInfo", "ResumeReport"):
+        from . import model
+
+        return getattr(model, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,7 +36,7 @@ from ..kernel.clock import parse_duration
 from ..kernel.errors import FleetHiveError
 from ..kernel.plain import Plain
 from ..kernel.typenames import Protocol
-from .stale import StaleSortie, find_stale, format_duration
+from .stale import StaleSortie, find_stale, format_duration, summary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -281,11 +281,7 @@ class Recovery:
 
     def summary(self, stale_after: str | float | None = None) -> dict[str, Any]:
         """The ``stale`` part of ``status``: how many, which, and the command to run."""
-        after = self.stale_after(stale_after)
-        found = find_stale(self._reads, now=self.now(), stale_after=after)
-        return {"count": len(found), "stale_after": format_duration(after),
-                "stale_after_seconds": after, "sorties": [s.to_json() for s in found],
-                "hint": hint(len(found)) or None}
+        return summary(self._reads, now=self.now(), stale_after=self.stale_after(stale_after))
 
     def plan(self, stale_after: str | float | None = None, *, mission: str | None = None,
              ) -> RecoveryReport:
@@ -501,9 +497,3 @@ class Recovery:
                 out[s.id] = f"{data.get('percent', 0)}%" + (f": {note}" if note else "")
         return out
 
-
-def hint(count: int) -> str:
-    """What ``status`` and ``ready`` say when work is stale ("" when none is)."""
-    if not count:
-        return ""
-    return f"{count} sortie{'' if count == 1 else 's'} stale: fleet-hive recover"

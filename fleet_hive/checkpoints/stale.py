@@ -250,3 +250,20 @@ def _json_string(text: str) -> bytes:
     from ..kernel.jsondump import compact_text
 
     return compact_text(text).encode("utf-8")
+
+
+def summary(reads: ReadView, *, now: float, stale_after: float) -> dict[str, Any]:
+    """The ``stale`` part of ``status`` and ``ready``: how many, which, and the command
+    that recovers them (``ready`` and ``status`` read it on every run, without loading
+    recovery or the checkpoints themselves)."""
+    found = find_stale(reads, now=now, stale_after=stale_after)
+    return {"count": len(found), "stale_after": format_duration(stale_after),
+            "stale_after_seconds": stale_after, "sorties": [s.to_json() for s in found],
+            "hint": hint(len(found)) or None}
+
+
+def hint(count: int) -> str:
+    """What ``status`` and ``ready`` say when work is stale ("" when none is)."""
+    if not count:
+        return ""
+    return f"{count} sortie{'' if count == 1 else 's'} stale: fleet-hive recover"
