@@ -52,7 +52,7 @@ CAPABILITIES: tuple[Capability, ...] = (
                    "fleet_hive.reservations.projection:PROJECTION"),
                checks="fleet_hive.reservations.checks:check_reservations"),
     Capability("missions", event_types="fleet_hive.missions.event_types",
-               projection=ProjectionSpec("missions", "6", ("mission:m-", "sortie:s-"),
+               projection=ProjectionSpec("missions", "7", ("mission:m-", "sortie:s-"),
                                          "fleet_hive.missions.projection:PROJECTION"),
                checks="fleet_hive.missions.checks:check_missions"),
     Capability("mail", event_types="fleet_hive.mail.event_types",
