@@ -111,13 +111,14 @@ def populate(hive: Any, missions: int, per_mission: int, active_every: int = 10)
     return mission_ids
 
 
-def build_big_repo(path: Path, events: int) -> tuple[Any, int]:
-    """A repository with about ``events`` mission events; returns (hive, events written)."""
+def build_big_repo(path: Path, events: int, active_every: int = 10) -> tuple[Any, int]:
+    """A repository with about ``events`` mission events, one mission in ``active_every``
+    still open (see :func:`populate`); returns (hive, events written)."""
     active = 2 + PER_MISSION + PER_MISSION * 6 // 10 * 3 + PER_MISSION * 2 // 10 * 2
     done = 3 + PER_MISSION * 4
-    per_mission = (active + 9 * done) / 10
+    per_mission = (active + (active_every - 1) * done) / active_every
     hive = new_repo(path, durability="none")
-    populate(hive, max(1, int(events // per_mission)), PER_MISSION)
+    populate(hive, max(1, int(events // per_mission)), PER_MISSION, active_every)
     return hive, hive.events.latest_sequence()
 
 

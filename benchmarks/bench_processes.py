@@ -10,7 +10,9 @@ cached as an installed package has it) this times, interleaved so that noise hit
   up each one's last activity and list them all, ~500 at full size);
 * write commands with fsync on: ``sortie claim``, ``start``, ``progress``, ``complete``,
   ``lock acquire``, ``events append`` (target: within +30 ms), once with the default
-  ``snapshots: every_write`` and once with ``snapshots: deferred`` (no YAML rendering).
+  ``snapshots: every_write`` and once with ``snapshots: deferred`` (no YAML rendering);
+* ``ready`` and ``status`` on a repository of about 1,000,000 events with the same open work
+  (a long-lived repository: most missions finished; target: within +40 ms).
 
 Each row shows the p50 difference to the same run's ``python -c pass``. Commands run as
 agents start them: the installed ``fleet-hive`` script.
@@ -40,10 +42,11 @@ from .harness import (
 class Sizes:
     events: int
     runs: int
+    history: int  # events of the long-lived repository (the same open work, more history)
 
 
-FULL = Sizes(events=100_000, runs=30)
-SMOKE = Sizes(events=2_000, runs=3)
+FULL = Sizes(events=100_000, runs=30, history=1_000_000)
+SMOKE = Sizes(events=2_000, runs=3, history=4_000)
 
 READS = {
     "`ready --json`": (["ready", "--json"], 15),
@@ -140,7 +143,44 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
         for key in WRITES:
             out.append(_row(f"`{key}` as a process, fsync on, snapshots: {mode}",
                             writes[key], wfloor, 30))
+    out += _history_reads(sizes, workdir, env, bare)
     shutil.rmtree(workdir / "pycache", ignore_errors=True)
+    return out
+
+
+def _history_reads(sizes: Sizes, workdir: Path, env: dict[str, str], bare: list[str],
+                   ) -> list[Measurement]:
+    """``ready`` and ``status`` on a repository ten times as old: about as much open work
+    as the one above (one mission in 100 still open instead of one in 10) and ten times
+    the history (target: within +40 ms of ``python -c pass``), next to the same commands
+    on the repository above, in the same run."""
+    from .bench_missions import build_big_repo
+
+    progress(f"generating a {sizes.history:,}-event repository (same open work, more history)")
+    root = workdir / "history"
+    hive, written = build_big_repo(root, sizes.history, active_every=100)
+    hive.close()
+    young = workdir / "processes"
+    commands = {"`ready --json`": ["ready", "--json"], "`status --json`": ["status", "--json"]}
+    runs = {(key, where): fleet_hive_command("-C", where, *argv)
+            for key, argv in commands.items() for where in (root, young)}
+    for argv in runs.values():
+        run_process(argv, env=env).check()  # warm the page cache and the index
+    samples: dict[object, list[float]] = {k: [] for k in [*runs, "bare"]}
+    progress(f"{written:,} events: ready and status as processes ({sizes.runs} runs each)")
+    for _ in range(sizes.runs):
+        for k, argv in runs.items():
+            samples[k].append(run_process(argv, env=env).check().wall_ms)
+        samples["bare"].append(run_process(bare, env=env).check().wall_ms)
+    floor = percentile(samples["bare"], 50)
+    out = []
+    for key in commands:
+        row = _row(f"{key} as a process, {written:,} events (same open work as above)",
+                   samples[(key, root)], floor, 40)
+        young_p50 = percentile(samples[(key, young)], 50)
+        row.notes += (f"; the {sizes.events:,}-event repository in the same run: "
+                      f"+{young_p50 - floor:.1f} ms")
+        out.append(row)
     return out
 
 

@@ -138,6 +138,8 @@ def test_process_benchmarks_run_at_smoke_size(tmp_path: Path) -> None:
                     "sortie claim", "sortie complete", "lock acquire", "events append"):
         assert any(command in n for n in names), command
     assert any("snapshots: deferred" in n for n in names)
+    history = [n for n in names if "same open work" in n]  # the long-lived repository
+    assert len(history) == 2 and any("ready" in n for n in history), names
     for m in bench["measurements"][1:]:  # each next to the same run's floor
         assert "over `python -c pass`" in m["notes"], m
 
