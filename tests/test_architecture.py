@@ -428,6 +428,38 @@ def test_a_write_imports_only_the_policies_its_events_concern(hive, repo: Path):
     assert "fleet_hive.missions.snapshots" not in loaded  # no mission event, nothing owed
 
 
+def test_a_completion_that_crosses_no_threshold_does_not_build_the_checkpoint_service(
+        hive, repo: Path):
+    """The trigger tells a write that fires nothing apart itself (the mission's progress
+    and the thresholds fired, from the index): the checkpoint service, its files and its
+    YAML are loaded only for a checkpoint to take."""
+    mission = hive.missions.create("m")
+    hive.missions.start(mission.id)
+    ids = [s.id for s in hive.sorties.add_many(mission.id, [{"title": f"s{i}"}
+                                                            for i in range(10)])]
+    for sid in ids[:3]:
+        hive.sorties.claim(sid, specialist="ada")
+        hive.sorties.start(sid)
+    hive.close()
+    loaded, result = modules_loaded_by(repo, "--actor", "ada", "sortie", "complete", ids[0],
+                                       "--json")  # 10 %: no threshold
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fleet_hive.checkpoints.triggers" in loaded, "the trigger ran"
+    assert "fleet_hive.checkpoints.service" not in loaded
+    for sid in ids[1:3]:  # 20 %, then 30 %: crosses 25
+        loaded, result = modules_loaded_by(repo, "--actor", "ada", "sortie", "complete", sid,
+                                           "--json")
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert "fleet_hive.checkpoints.service" in loaded
+    import fleet_hive
+
+    again = fleet_hive.open(repo)
+    try:
+        assert [c.trigger for c in again.checkpoints.list(mission.id)] == ["progress"]
+    finally:
+        again.close()
+
+
 def test_the_lazy_policies_filters_cover_the_policies_own():
     """OnEvents runs a policy only for the events its filter names: each filter must cover
     what the policy itself acts on, or the policy would silently not run."""

@@ -275,7 +275,8 @@ class Hive:
     def _checkpoint_triggers(self) -> CheckpointTriggers:
         from ..checkpoints.triggers import CheckpointTriggers
 
-        return CheckpointTriggers(lambda: self.checkpoints)
+        return CheckpointTriggers(lambda: self.checkpoints, reads=self.index,
+                                  missions=lambda: self.missions)
 
     @cached_property
     def recovery(self) -> Recovery:
