@@ -19,11 +19,11 @@ from typing import Any
 from .harness import (
     Measurement,
     child_env,
+    interleaved,
     new_repo,
     percentile,
     progress,
     python_module,
-    run_process,
     timed,
 )
 
@@ -149,14 +149,8 @@ def read_processes(sizes: Sizes, workdir: Path) -> list[Measurement]:
     }
     argvs = {k: python_module("fleet_hive", "-C", root, *v) for k, v in commands.items()}
     bare = [python_module("fleet_hive")[0], "-c", "pass"]
-    for argv in argvs.values():
-        run_process(argv, env=cached).check()  # warm bytecode, page cache and the index
-    samples: dict[str, list[float]] = {k: [] for k in [*argvs, "bare"]}
-    for _ in range(sizes.process_runs):  # interleaved, so noise hits every command alike
-        for k, argv in argvs.items():
-            samples[k].append(run_process(argv, env=cached).check().wall_ms)
-        samples["bare"].append(run_process(bare, env=cached).check().wall_ms)
-    floor = percentile(samples["bare"], 50)
+    samples, bare_samples = interleaved(argvs, bare, sizes.process_runs, env=cached)
+    floor = percentile(bare_samples, 50)
     out = []
     for k in argvs:
         full = "--limit" not in k

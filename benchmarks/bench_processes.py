@@ -31,6 +31,7 @@ from .harness import (
     Measurement,
     child_env,
     fleet_hive_command,
+    interleaved,
     percentile,
     progress,
     python_module,
@@ -79,18 +80,13 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
 
     config = root / ".fleet" / "config.yaml"
     config.write_text(config.read_text().replace("durability: none", "durability: fsync"))
-    # warm the bytecode, the page cache, the index and the remembered settings
-    for argv, _ in READS.values():
-        run_process(fleet(*argv), env=env).check()
-    samples: dict[str, list[float]] = {k: [] for k in [*READS, "bare"]}
+    # (warmed first: the bytecode, the page cache, the index and the remembered settings)
     progress(f"{written:,} events: read commands as processes ({sizes.runs} runs each)")
-    for _ in range(sizes.runs):
-        for key, (argv, _) in READS.items():
-            samples[key].append(run_process(fleet(*argv), env=env).check().wall_ms)
-        samples["bare"].append(run_process(bare, env=env).check().wall_ms)
-    floor = percentile(samples["bare"], 50)
+    samples, bare_samples = interleaved({k: fleet(*argv) for k, (argv, _) in READS.items()},
+                                        bare, sizes.runs, env=env)
+    floor = percentile(bare_samples, 50)
     out = [Measurement("`python -c pass` (the floor, same run)", "—", "—", "",
-                       samples=samples["bare"])]
+                       samples=bare_samples)]
     for key, (_, budget) in READS.items():
         out.append(_row(f"{key} as a process, {written:,} events", samples[key], floor,
                         budget))
@@ -102,12 +98,9 @@ def run(smoke: bool, workdir: Path) -> list[Measurement]:
     stale = run_process(fleet("status", "--json"), env=env).check()
     count = json.loads(stale.stdout)["stale"]["count"]
     progress(f"{count:,} stale sorties: ready and status as processes ({sizes.runs} runs each)")
-    stale_samples: dict[str, list[float]] = {k: [] for k in [*stale_reads, "bare"]}
-    for _ in range(sizes.runs):
-        for key, (argv, _) in stale_reads.items():
-            stale_samples[key].append(run_process(fleet(*argv), env=env).check().wall_ms)
-        stale_samples["bare"].append(run_process(bare, env=env).check().wall_ms)
-    stale_floor = percentile(stale_samples["bare"], 50)
+    stale_samples, stale_bare = interleaved(
+        {k: fleet(*argv) for k, (argv, _) in stale_reads.items()}, bare, sizes.runs, env=env)
+    stale_floor = percentile(stale_bare, 50)
     for key, (_, budget) in stale_reads.items():
         out.append(_row(f"{key} as a process, {written:,} events, {count:,} stale sorties",
                         stale_samples[key], stale_floor, budget))
@@ -164,15 +157,9 @@ def _history_reads(sizes: Sizes, workdir: Path, env: dict[str, str], bare: list[
     commands = {"`ready --json`": ["ready", "--json"], "`status --json`": ["status", "--json"]}
     runs = {(key, where): fleet_hive_command("-C", where, *argv)
             for key, argv in commands.items() for where in (root, young)}
-    for argv in runs.values():
-        run_process(argv, env=env).check()  # warm the page cache and the index
-    samples: dict[object, list[float]] = {k: [] for k in [*runs, "bare"]}
     progress(f"{written:,} events: ready and status as processes ({sizes.runs} runs each)")
-    for _ in range(sizes.runs):
-        for k, argv in runs.items():
-            samples[k].append(run_process(argv, env=env).check().wall_ms)
-        samples["bare"].append(run_process(bare, env=env).check().wall_ms)
-    floor = percentile(samples["bare"], 50)
+    samples, floor_samples = interleaved(runs, bare, sizes.runs, env=env)
+    floor = percentile(floor_samples, 50)
     out = []
     for key in commands:
         row = _row(f"{key} as a process, {written:,} events (same open work as above)",

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 #: The project checkout (holds ``fleet_hive/`` and ``benchmarks/``).
 PROJECT = Path(__file__).resolve().parent.parent
@@ -238,6 +238,26 @@ def run_process(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = Non
         raise RuntimeError(f"launcher failed for {argv}: exit {proc.returncode}\n{stderr}")
     wall_ns, rss_kib, code = map(int, report)
     return ProcessResult(argv, code, wall_ns / 1e6, rss_kib / 1024, stdout, stderr)
+
+
+K = TypeVar("K")
+
+
+def interleaved(commands: Mapping[K, Sequence[str]], floor: Sequence[str], runs: int, *,
+                env: Mapping[str, str] | None = None) -> tuple[dict[K, list[float]], list[float]]:
+    """Time each of ``commands`` and the ``floor`` command (``python -c pass``) ``runs``
+    times as whole processes, interleaved so that noise hits them all alike, after one
+    untimed run of each command (bytecode, page cache, the index): the wall times in ms of
+    each command and of the floor."""
+    for argv in commands.values():
+        run_process(argv, env=env).check()
+    samples: dict[K, list[float]] = {k: [] for k in commands}
+    bare: list[float] = []
+    for _ in range(runs):
+        for k, argv in commands.items():
+            samples[k].append(run_process(argv, env=env).check().wall_ms)
+        bare.append(run_process(floor, env=env).check().wall_ms)
+    return samples, bare
 
 
 def fleet_hive_command(*args: object) -> list[str]:
