@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..index.streams import chunks, load_streams
 from .fold import fold_checkpoints
 from .model import STREAM, CheckpointInfo
 
@@ -56,19 +57,24 @@ class CheckpointProjection:
     """
 
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
-        for stream in streams:
-            kind, _, mission_id = stream.partition(":")
-            if kind != STREAM:
-                continue
-            checkpoints, fired = fold_checkpoints(view.events(stream))
-            view.execute("DELETE FROM checkpoints WHERE mission_id = ?", (mission_id,))
-            view.execute("DELETE FROM checkpoint_thresholds WHERE mission_id = ?",
-                         (mission_id,))
+        """Re-fold each mission's ``checkpoints:`` stream and replace its rows, a chunk of
+        missions per statement."""
+        wanted = [s for s in streams if s.partition(":")[0] == STREAM]
+        for chunk in chunks(load_streams(view.execute, wanted, view.iterate)):
+            ids = [stream.partition(":")[2] for stream, _ in chunk]
+            marks = ",".join("?" * len(ids))
+            view.execute(f"DELETE FROM checkpoints WHERE mission_id IN ({marks})", ids)
+            view.execute(f"DELETE FROM checkpoint_thresholds WHERE mission_id IN ({marks})",
+                         ids)
+            rows: list[tuple[Any, ...]] = []
+            thresholds: list[tuple[str, int]] = []
+            for mission_id, (_, events) in zip(ids, chunk, strict=True):
+                checkpoints, fired = fold_checkpoints(events)
+                rows += [row(c) for c in checkpoints.values()]
+                thresholds += [(mission_id, t) for t in sorted(fired)]
             view.executemany(f"INSERT OR REPLACE INTO checkpoints ({COLUMNS}) VALUES "
-                             f"({','.join('?' * 16)})",
-                             [row(c) for c in checkpoints.values()])
-            view.executemany("INSERT INTO checkpoint_thresholds VALUES (?, ?)",
-                             [(mission_id, t) for t in sorted(fired)])
+                             f"({','.join('?' * 16)})", rows)
+            view.executemany("INSERT INTO checkpoint_thresholds VALUES (?, ?)", thresholds)
 
 
 PROJECTION = CheckpointProjection()

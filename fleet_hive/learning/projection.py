@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from ..index.streams import chunks, load_streams
 from ..kernel.clock import epoch
 from ..kernel.jsondump import compact_text
 from ..kernel.jsonload import loads
@@ -86,40 +87,52 @@ class LearningProjection:
     """
 
     def refresh(self, view: ProjectionTables, streams: set[str]) -> None:
-        touched: set[tuple[str, str, int]] = set()
-        errors_touched: set[tuple[str, str, str]] = set()
-        for stream in sorted(streams):
-            kind, _, subject_id = stream.partition(":")
-            if kind != STREAM:
-                continue
+        """Re-fold each ``outcome:`` stream, in chunks: the chunk's old outcomes read in one
+        query, their rows replaced in one statement each, and the pattern counts changed
+        once per key for the whole refresh (the sum of what each old outcome takes back
+        and each new one adds: the same rows as applying them one by one)."""
+        days: dict[tuple[str, str, int], list[int]] = {}
+        errors: dict[tuple[str, str, str], int] = {}
+        wanted = [s for s in streams if s.partition(":")[0] == STREAM]
+        for chunk in chunks(load_streams(view.execute, wanted, view.iterate)):
+            ids = [stream.partition(":")[2] for stream, _ in chunk]
+            marks = ",".join("?" * len(ids))
             old = [outcome_of(r) for r in view.execute(
-                f"SELECT {COLUMNS} FROM outcomes WHERE subject_id = ?", (subject_id,))]
-            new = fold_outcome(view.events(stream))
-            for o, sign in [(o, -1) for o in old] + ([(new, 1)] if new is not None else []):
-                rows = contributions(o, sign)
-                touched.update((r[0], r[1], r[2]) for r in rows)
-                view.executemany(
-                    "INSERT INTO outcome_days VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (strategy, feature, day) DO UPDATE SET "
-                    "successes = successes + excluded.successes, "
-                    "failures = failures + excluded.failures, "
-                    "outcomes = outcomes + excluded.outcomes, "
-                    "drifted = drifted + excluded.drifted, "
-                    "known_changes = known_changes + excluded.known_changes", rows)
-                errors = error_contributions(o, sign)
-                errors_touched.update((r[0], r[1], r[2]) for r in errors)
-                view.executemany(
-                    "INSERT INTO outcome_errors VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (strategy, feature, error) DO UPDATE SET "
-                    "outcomes = outcomes + excluded.outcomes", errors)
-            view.execute("DELETE FROM outcomes WHERE subject_id = ?", (subject_id,))
-            if new is not None:
-                view.execute(f"INSERT INTO outcomes ({COLUMNS}) VALUES "
-                             f"({','.join('?' * _N)})", row(new))
+                f"SELECT {COLUMNS} FROM outcomes WHERE subject_id IN ({marks})", ids)]
+            new = [(o, outcome_day(o)) for o in (fold_outcome(events) for _, events in chunk)
+                   if o is not None]
+            for o, sign, day in [(o, -1, outcome_day(o)) for o in old] + [
+                    (o, 1, day) for o, day in new]:
+                for key0, key1, key2, *change in contributions(o, sign, day):
+                    total = days.get((key0, key1, key2))
+                    if total is None:
+                        days[(key0, key1, key2)] = change
+                    else:
+                        for i, c in enumerate(change):
+                            total[i] += c
+                for key0, key1, key2, c in error_contributions(o, sign):
+                    errors[(key0, key1, key2)] = errors.get((key0, key1, key2), 0) + c
+            view.execute(f"DELETE FROM outcomes WHERE subject_id IN ({marks})", ids)
+            view.executemany(f"INSERT INTO outcomes ({COLUMNS}) VALUES "
+                             f"({','.join('?' * _N)})", [row(o, day) for o, day in new])
+        view.executemany(
+            "INSERT INTO outcome_days VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (strategy, feature, day) DO UPDATE SET "
+            "successes = successes + excluded.successes, "
+            "failures = failures + excluded.failures, "
+            "outcomes = outcomes + excluded.outcomes, "
+            "drifted = drifted + excluded.drifted, "
+            "known_changes = known_changes + excluded.known_changes",
+            [(*key, *change) for key, change in sorted(days.items()) if any(change)])
+        view.executemany(
+            "INSERT INTO outcome_errors VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (strategy, feature, error) DO UPDATE SET "
+            "outcomes = outcomes + excluded.outcomes",
+            [(*key, c) for key, c in sorted(errors.items()) if c])
         view.executemany("DELETE FROM outcome_days WHERE strategy = ? AND feature = ? "
-                         "AND day = ? AND outcomes <= 0", sorted(touched))
+                         "AND day = ? AND outcomes <= 0", sorted(days))
         view.executemany("DELETE FROM outcome_errors WHERE strategy = ? AND feature = ? "
-                         "AND error = ? AND outcomes <= 0", sorted(errors_touched))
+                         "AND error = ? AND outcomes <= 0", sorted(errors))
 
 
 PROJECTION = LearningProjection()
@@ -132,11 +145,14 @@ def outcome_day(o: Outcome) -> int:
         return 0
 
 
-def contributions(o: Outcome, sign: int = 1) -> list[tuple[Any, ...]]:
-    """The ``outcome_days`` increments of one outcome (``sign`` -1 takes them back)."""
+def contributions(o: Outcome, sign: int = 1, day: int | None = None,
+                  ) -> list[tuple[Any, ...]]:
+    """The ``outcome_days`` increments of one outcome (``sign`` -1 takes them back) on
+    its ``day`` (:func:`outcome_day`, computed if not given)."""
     successes, failures = counts(o.succeeded, o.tries)
     drifted = o.drifted
-    day = outcome_day(o)
+    if day is None:
+        day = outcome_day(o)
     return [(strategy, feature, day, sign * successes, sign * failures, sign,
              sign * int(bool(drifted)), sign * int(drifted is not None))
             for strategy, feature in o.pattern_keys()]
@@ -153,10 +169,11 @@ def _bool(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
 
-def row(o: Outcome) -> tuple[Any, ...]:
+def row(o: Outcome, day: int | None = None) -> tuple[Any, ...]:
     return (o.subject_id, o.subject, o.mission_id, o.sortie_id, o.status, int(o.success),
             int(o.succeeded), o.tries, o.duration_s, o.total_s, o.finished_at,
-            outcome_day(o), o.strategy, o.planner, _text(o.features), _text(o.planned_files),
+            outcome_day(o) if day is None else day, o.strategy, o.planner, _text(o.features),
+            _text(o.planned_files),
             None if o.changed_files is None else _text(o.changed_files),
             _bool(o.verified), _bool(o.merged), o.specialist, o.agent, _text(o.errors),
             o.cause, o.amendments, *o.order)

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..index.projection import report_mismatch
+from ..index.streams import load_streams
 from ..kernel.problems import Problem, Report
 from .fold import fold_mission, fold_sortie
 from .model import Mission, Sortie
-from .projection import load_streams
 from .snapshots import remove, render, snapshot_file, write_derived
 
 if TYPE_CHECKING:

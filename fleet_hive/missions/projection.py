@@ -19,9 +19,11 @@ always, the whole stream is re-folded. Either way the rows are those of a full f
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..events.envelope import Event
+from ..index import streams as index_streams
+from ..index.streams import chunks, load_streams
 from ..kernel.jsondump import dumps
 from ..kernel.jsonload import loads
 from .fold import MissionFolder, NotLinear, SortieFolder
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 
     from ..index.projection import ProjectionTables, Row
 
-    Execute = Callable[[str, Sequence[Any]], list[Row]]
     Iterate = Callable[[str, Sequence[Any]], Iterable[Row]]
 
 TABLES = ("missions", "mission_labels", "mission_counts", "sorties", "sortie_deps")
@@ -108,12 +109,10 @@ CREATE TABLE IF NOT EXISTS folds (
 """
 
 CHUNK = 500  # streams per query while re-folding
-SCAN_THRESHOLD = 2_000  # more streams than this are read with one range scan
 PARALLEL_MIN = 20_000  # more streams than this (a rebuild) are folded on two cores
 PARALLEL_CHUNK = 300  # streams per chunk this process folds while the child folds its own
 CHILD_CHUNK = 900  # streams per chunk handed to the folding child (measured best at 1M)
 RECOUNT_ALL = 2_000  # more missions to recount than this: recount every mission at once
-HELD_ROWS = 100_000  # rows of unfinished streams held at most while reading in log order
 
 
 def wants(stream: str) -> bool:
@@ -121,30 +120,6 @@ def wants(stream: str) -> bool:
     hand-made ``mission:x`` stream of notes, are not folded."""
     return stream.startswith(("mission:m-", "sortie:s-"))
 
-
-
-def load_streams(execute: Execute, streams: Sequence[str],
-                 iterate: Iterate | None = None,
-                 ) -> Iterator[tuple[str, list[Event]]]:
-    """``(stream, events in total order)`` for each of ``streams`` (sorted).
-
-    A few streams are read with ``IN`` lists, in chunks; many (a rebuild) in one pass over
-    the table in log order (:func:`_raw_streams`), in the order in which they end.
-    """
-    ordered = sorted(streams)
-    if iterate is not None and len(ordered) > SCAN_THRESHOLD:
-        for stream, rows in _raw_streams(iterate, set(ordered)):
-            yield stream, [Event.from_dict(loads(raw), seq) for seq, raw in rows]
-        return
-    for i in range(0, len(ordered), CHUNK):
-        chunk = ordered[i:i + CHUNK]
-        marks = ",".join("?" * len(chunk))
-        grouped: dict[str, list[Event]] = {s: [] for s in chunk}
-        for stream, seq, raw in execute(
-            f"SELECT stream, seq, raw FROM events WHERE stream IN ({marks}) "
-            "ORDER BY stream, clock, writer, n", chunk):
-            grouped[stream].append(Event.from_dict(loads(raw), seq))
-        yield from grouped.items()
 
 
 def mission_row(m: Mission) -> Row:
@@ -216,69 +191,6 @@ def _fold_raw(stream: str, rows: list[tuple[int, bytes]]) -> Folded:
     return ("sortie", *_sortie_result(stream, events, tail=False))
 
 
-def _raw_streams(iterate: Iterate,
-                 streams: set[str]) -> Iterator[tuple[str, list[tuple[int, bytes]]]]:
-    """Each wanted stream with its raw rows ``(seq, raw)`` in total order, as it ends.
-
-    One pass over the table in ``seq`` order: it reads pages in file order, where walking
-    the ``(stream, clock, writer, n)`` index would fetch each row from wherever it lies
-    (a rebuild of 1M events spent most of its time there). Each stream's rows are held
-    until its last one (from a count per stream, read off the index) and handed out
-    sorted. Streams still open when more than :data:`HELD_ROWS` rows are held (the
-    largest first) are dropped from the pass and read by index at the end, so memory
-    stays bounded whatever the log's shape.
-    """
-    left: dict[str, int] = {}
-    for prefix in sorted({s.split(":", 1)[0] + ":" for s in streams}):
-        for stream, count in iterate(
-                "SELECT stream, COUNT(*) FROM events WHERE stream >= ? AND stream < ? "
-                "GROUP BY stream", (prefix, prefix[:-1] + ";")):
-            if stream in streams:
-                left[stream] = count
-    counted = set(left)
-    held: dict[str, list[tuple[int, str, int, int, bytes]]] = {}
-    holding = 0
-    later: list[str] = []
-    for stream, seq, clock, writer, n, raw in iterate(
-            "SELECT stream, seq, clock, writer, n, raw FROM events ORDER BY seq", ()):
-        need = left.get(stream)
-        if need is None:
-            continue  # not wanted (or read later)
-        rows = held.get(stream)
-        if rows is None:
-            rows = held[stream] = []
-        rows.append((clock, writer, n, seq, raw))
-        if need > 1:
-            left[stream] = need - 1
-            holding += 1
-            if holding > HELD_ROWS:
-                for big in sorted(held, key=lambda s: len(held[s]), reverse=True):
-                    holding -= len(held.pop(big))
-                    del left[big]
-                    later.append(big)
-                    if holding <= HELD_ROWS // 2:
-                        break
-            continue
-        del left[stream], held[stream]
-        holding -= len(rows) - 1
-        rows.sort()  # total order; (writer, n) is unique, ``seq`` breaks any tie
-        yield stream, [(r[3], r[4]) for r in rows]
-    # Then the streams dropped from the pass, and those without a row left (their rows in
-    # the projection's tables go).
-    later += left
-    later += streams - counted
-    later.sort()
-    for i in range(0, len(later), CHUNK):
-        chunk = later[i:i + CHUNK]
-        grouped: dict[str, list[tuple[int, bytes]]] = {s: [] for s in chunk}
-        marks = ",".join("?" * len(chunk))
-        for stream, seq, raw in iterate(
-                f"SELECT stream, seq, raw FROM events WHERE stream IN ({marks}) "
-                "ORDER BY stream, clock, writer, n", chunk):
-            grouped[stream].append((seq, raw))
-        yield from grouped.items()
-
-
 def _fold_worker(conn: Connection) -> None:
     """In a forked child: fold each chunk of raw streams it is sent, answer with the results."""
     while (chunk := conn.recv()) is not None:
@@ -311,7 +223,7 @@ def fold_in_parallel(iterate: Iterate, streams: set[str],
         outstanding = False
         chunk: list[tuple[str, list[tuple[int, bytes]]]] = []
         turn = 0
-        for item in _raw_streams(iterate, streams):
+        for item in index_streams.raw_streams(iterate, streams):
             chunk.append(item)
             # the child's chunks are larger: this process also reads and writes the index
             if len(chunk) < (CHILD_CHUNK if turn % 2 else PARALLEL_CHUNK):
@@ -452,14 +364,14 @@ class MissionProjection:
         view.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", ids)
 
     def _refresh_missions(self, view: ProjectionTables, streams: Iterable[str]) -> None:
-        for chunk in _chunks(load_streams(view.execute, list(streams), view.iterate)):
+        for chunk in chunks(load_streams(view.execute, list(streams), view.iterate)):
             self._write_missions(view, [_mission_result(stream, events)
                                         for stream, events in chunk])
 
     def _refresh_sorties(self, view: ProjectionTables, streams: Iterable[str],
                          touched: Recount) -> None:
         """Re-fold and write these sorties, noting what that changes in ``touched``."""
-        for chunk in _chunks(load_streams(view.execute, list(streams), view.iterate)):
+        for chunk in chunks(load_streams(view.execute, list(streams), view.iterate)):
             self._write_sorties(view, [_sortie_result(stream, events)
                                        for stream, events in chunk], touched)
 
@@ -538,18 +450,6 @@ class Recount:
         self.missions.add(mission_id)
         key = (mission_id, status)
         self.deltas[key] = self.deltas.get(key, 0) + change
-
-
-def _chunks(items: Iterable[tuple[str, list[Event]]], size: int = CHUNK,
-            ) -> Iterator[list[tuple[str, list[Event]]]]:
-    chunk: list[tuple[str, list[Event]]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 PROJECTION = MissionProjection()

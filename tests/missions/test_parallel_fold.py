@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+import fleet_hive.index.streams as index_streams
 import fleet_hive.missions.projection as projection
 from fleet_hive.index.db import ProjectionView
 
@@ -81,16 +82,16 @@ def test_reading_streams_in_log_order_writes_the_same_tables(
     is read; with few rows allowed in memory, the largest open streams are read by index
     at the end instead. Missions are recounted all at once past ``RECOUNT_ALL``."""
     caught_up = _tables(busy_hive)
-    monkeypatch.setattr(projection, "SCAN_THRESHOLD", 5)
-    monkeypatch.setattr(projection, "HELD_ROWS", held)
+    monkeypatch.setattr(index_streams, "SCAN_THRESHOLD", 5)
+    monkeypatch.setattr(index_streams, "HELD_ROWS", held)
     monkeypatch.setattr(projection, "RECOUNT_ALL", 2)
     if parallel:
         monkeypatch.setattr(projection, "PARALLEL_MIN", 10)
         monkeypatch.setattr(projection, "PARALLEL_CHUNK", 7)
         monkeypatch.setattr(projection, "CHILD_CHUNK", 11)
     scans = []
-    real = projection._raw_streams
-    monkeypatch.setattr(projection, "_raw_streams",
+    real = index_streams.raw_streams
+    monkeypatch.setattr(index_streams, "raw_streams",
                         lambda *a: scans.append(1) or real(*a))
     busy_hive.index.rebuild()
     assert scans, "the streams were read in log order"
@@ -102,5 +103,5 @@ def test_a_stream_without_rows_left_is_handed_on_empty(busy_hive):
     (empty), so that its rows go."""
     (sortie_id,) = busy_hive.index.read("SELECT id FROM sorties LIMIT 1", catch_up=False)[0]
     view = ProjectionView(busy_hive.index.db)
-    rows = dict(projection._raw_streams(view.iterate, {f"sortie:{sortie_id}", "sortie:s-gone"}))
+    rows = dict(index_streams.raw_streams(view.iterate, {f"sortie:{sortie_id}", "sortie:s-gone"}))
     assert rows["sortie:s-gone"] == [] and rows[f"sortie:{sortie_id}"]
