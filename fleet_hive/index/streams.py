@@ -2,8 +2,9 @@
 
 What a projection's refresh and a capability's check need when they re-fold streams: a
 few are read with ``IN`` lists, in chunks; many (a rebuild, a projection's new version)
-in one pass over the ``events`` table in log order (:func:`raw_streams`), handed on in
-the order in which they end.
+by :func:`raw_streams`: in one pass over the ``events`` table in log order, handed on in
+the order in which they end, or, when they are a small share of the table, along the
+stream index.
 """
 
 from __future__ import annotations
